@@ -1,0 +1,83 @@
+# The kafka_turbo Node-API addon.
+#
+# The x86 SIMD CRC32C code sits in static libraries of its own, each compiled with the
+# -m flags it needs, so everything else in the binary stays baseline x86-64 and one build
+# runs on any x86-64 CPU; native/src/crc32c/dispatch.cc picks the level from CPUID at run
+# time. Other architectures build the portable table code only.
+#
+# Variables (node-gyp turns --name=value options into gyp variables):
+#   kt_sanitize=1   AddressSanitizer + UndefinedBehaviorSanitizer (npm run build:native:asan;
+#                   load it with LD_PRELOAD=$(gcc -print-file-name=libasan.so))
+{
+  'variables': {
+    'kt_sanitize%': 0,
+  },
+  'target_defaults': {
+    'cflags_cc!': ['-std=gnu++17', '-std=gnu++20'],
+    'cflags_cc': ['-std=c++17', '-fno-exceptions', '-fvisibility=hidden'],
+    'cflags': ['-Wall', '-Wextra'],
+    'xcode_settings': {
+      'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+      'GCC_ENABLE_CPP_EXCEPTIONS': 'NO',
+      'GCC_SYMBOLS_PRIVATE_EXTERN': 'YES',
+    },
+    'msvs_settings': {
+      'VCCLCompilerTool': {'AdditionalOptions': ['/std:c++17']},
+    },
+    'conditions': [
+      ['target_arch=="x64"', {'defines': ['KAFKA_TURBO_CRC32C_X86']}],
+      ['kt_sanitize==1', {
+        'cflags': ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-g'],
+        'ldflags': ['-fsanitize=address,undefined'],
+        'xcode_settings': {
+          'OTHER_CFLAGS': ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-g'],
+          'OTHER_LDFLAGS': ['-fsanitize=address,undefined'],
+        },
+      }],
+    ],
+  },
+  'targets': [
+    {
+      'target_name': 'kafka_turbo',
+      'sources': [
+        'native/src/addon.cc',
+        'native/src/binding/crc32c.cc',
+        'native/src/crc32c/dispatch.cc',
+        'native/src/crc32c/portable.cc',
+      ],
+      'dependencies': [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api",
+      ],
+      'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'conditions': [
+        ['target_arch=="x64"', {
+          'dependencies': ['crc32c_sse42', 'crc32c_avx512'],
+        }],
+      ],
+    },
+  ],
+  'conditions': [
+    ['target_arch=="x64"', {
+      'targets': [
+        {
+          'target_name': 'crc32c_sse42',
+          'type': 'static_library',
+          'sources': ['native/src/crc32c/sse42.cc'],
+          'cflags': ['-fPIC', '-msse4.2', '-mpclmul'],
+          'xcode_settings': {'OTHER_CFLAGS': ['-msse4.2', '-mpclmul']},
+        },
+        {
+          'target_name': 'crc32c_avx512',
+          'type': 'static_library',
+          'sources': ['native/src/crc32c/avx512.cc'],
+          'cflags': ['-fPIC', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mvpclmulqdq',
+                     '-mpclmul'],
+          'xcode_settings': {
+            'OTHER_CFLAGS': ['-mavx512f', '-mavx512vl', '-mavx512bw', '-mvpclmulqdq',
+                             '-mpclmul'],
+          },
+        },
+      ],
+    }],
+  ],
+}

@@ -1,0 +1,192 @@
+// CRC32C with 512-bit VPCLMULQDQ folding (x86-64 only; built with -mavx512f -mavx512vl
+// -mavx512bw -mvpclmulqdq -mpclmul and called only after dispatch.cc has seen those
+// features in CPUID and the OS saving the AVX-512 register state in XCR0).
+//
+// Folding. Four 512-bit accumulators hold the last 256 bytes read, as sixteen 128-bit
+// lanes. A 128-bit lane X, with H its first 8 bytes (the higher-degree half) and L its
+// last 8, is carried forward past d bytes to where new data is XORed in:
+//     X * x^(8d) = H * x^(8d + 64) + L * x^(8d)          (mod P)
+// A carry-less product of a reflected 64-bit half by a reflected 32-bit multiplier lands
+// at 33 bits below where a 128-bit lane reads it, so the multipliers are x^(8d + 31) for
+// H and x^(8d - 33) for L, and the two 96-bit products XORed together are congruent to
+// X * x^(8d) while fitting in 128 bits. Each 64-byte step is two VPCLMULQDQ and one
+// three-way XOR (VPTERNLOGQ). At the end the accumulators are folded into one, its four
+// lanes into one, and the remaining 128 bits X are reduced by two crc32 instructions:
+// the register after X from zero is crc32_u64(crc32_u64(0, H), L).
+//
+// Lanes of crc32 beside the folding. On AMD Zen 5 a 512-bit VPCLMULQDQ issues once per
+// two cycles, which caps folding near 16 bytes per cycle, while the scalar crc32 ports sit
+// idle. So each loop iteration also runs kScalarLanes crc32 chains over their own
+// stretches of the buffer, after the folded stretch; their registers are joined to the
+// folded one with the multipliers of sse42.cc. The split is fixed per buffer: the folded
+// stretch takes 256 bytes per iteration and each chain kScalarWords words.
+//
+// Buffers shorter than kMinBytes go to the SSE4.2 lanes, and so does what is left after
+// the last whole iteration.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "internal.h"
+
+namespace kafka_turbo {
+namespace crc32c {
+namespace internal {
+namespace {
+
+struct FoldMultipliers {
+  uint64_t high_half;  // x^(8d + 31) mod P, for the first 8 bytes of a lane
+  uint64_t low_half;   // x^(8d - 33) mod P, for the last 8 bytes
+};
+
+constexpr FoldMultipliers FoldBy(uint64_t bytes) {
+  return FoldMultipliers{XPowMod(8 * bytes + 31), XPowMod(8 * bytes - 33)};
+}
+
+constexpr FoldMultipliers kFold16 = FoldBy(16);
+constexpr FoldMultipliers kFold32 = FoldBy(32);
+constexpr FoldMultipliers kFold48 = FoldBy(48);
+constexpr FoldMultipliers kFold64 = FoldBy(64);
+constexpr FoldMultipliers kFold128 = FoldBy(128);
+constexpr FoldMultipliers kFold192 = FoldBy(192);
+constexpr FoldMultipliers kFold256 = FoldBy(256);
+
+inline __m512i Broadcast(FoldMultipliers m) {
+  const auto hi = static_cast<int64_t>(m.high_half);
+  const auto lo = static_cast<int64_t>(m.low_half);
+  return _mm512_set_epi64(lo, hi, lo, hi, lo, hi, lo, hi);
+}
+
+inline __m512i Load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+
+inline uint64_t Load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// acc carried past the distance `k` was built for, XORed with `data`.
+inline __m512i Fold(__m512i acc, __m512i k, __m512i data) {
+  return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(acc, k, 0x00),
+                                   _mm512_clmulepi64_epi128(acc, k, 0x11), data, 0x96);
+}
+
+// The register after the 256 bytes in acc[0..3] (CRC state already folded in), from zero.
+inline uint32_t Reduce(const __m512i acc[4]) {
+  // Four accumulators into the position of the last one.
+  __m512i x = Fold(acc[0], Broadcast(kFold192), acc[3]);
+  x = _mm512_ternarylogic_epi64(x, _mm512_clmulepi64_epi128(acc[1], Broadcast(kFold128), 0x00),
+                                _mm512_clmulepi64_epi128(acc[1], Broadcast(kFold128), 0x11),
+                                0x96);
+  x = Fold(acc[2], Broadcast(kFold64), x);
+  // Lanes 0, 1, 2 carried past 48, 32, 16 bytes onto lane 3; lane 3 kept as it is.
+  const __m512i k = _mm512_set_epi64(0, 0, static_cast<int64_t>(kFold16.low_half),
+                                     static_cast<int64_t>(kFold16.high_half),
+                                     static_cast<int64_t>(kFold32.low_half),
+                                     static_cast<int64_t>(kFold32.high_half),
+                                     static_cast<int64_t>(kFold48.low_half),
+                                     static_cast<int64_t>(kFold48.high_half));
+  __m512i y = _mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00),
+                               _mm512_clmulepi64_epi128(x, k, 0x11));
+  y = _mm512_mask_xor_epi64(y, 0xC0, y, x);
+  // (The maskz forms: GCC 12 warns about the undefined source of the plain ones.)
+  const __m256i h = _mm256_xor_si256(_mm512_maskz_extracti64x4_epi64(0xF, y, 0),
+                                     _mm512_maskz_extracti64x4_epi64(0xF, y, 1));
+  const __m128i r = _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  const uint64_t first = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(r)));
+  return static_cast<uint32_t>(
+      _mm_crc32_u64(first, static_cast<uint64_t>(_mm_extract_epi64(r, 1))));
+}
+
+template <int kScalarLanes, int kScalarWords>
+uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
+  constexpr size_t kVectorStep = 256;
+  constexpr size_t kScalarStep = 8 * kScalarWords;
+  constexpr size_t kStep = kVectorStep + kScalarLanes * kScalarStep;
+  const size_t iterations = size / kStep;
+  const size_t vector_bytes = iterations * kVectorStep;
+  const size_t lane_bytes = iterations * kScalarStep;
+  const uint8_t* const lanes = data + vector_bytes;
+
+  uint32_t k[kScalarLanes > 0 ? kScalarLanes : 1];
+  for (int j = 0; j < kScalarLanes; ++j) {
+    k[j] = Sse42ShiftMultiplier(lane_bytes * static_cast<size_t>(kScalarLanes - j));
+  }
+
+  __m512i acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = Load512(data + 64 * i);
+  acc[0] = _mm512_xor_si512(acc[0], _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(state))));
+
+  uint64_t c[kScalarLanes > 0 ? kScalarLanes : 1];
+  for (int j = 0; j < kScalarLanes; ++j) c[j] = 0;
+  for (int w = 0; w < kScalarWords; ++w) {
+    for (int j = 0; j < kScalarLanes; ++j) {
+      c[j] = _mm_crc32_u64(c[j], Load64(lanes + j * lane_bytes + 8 * w));
+    }
+  }
+
+  const __m512i k256 = Broadcast(kFold256);
+  for (size_t it = 1; it < iterations; ++it) {
+    const uint8_t* v = data + it * kVectorStep;
+    for (int i = 0; i < 4; ++i) acc[i] = Fold(acc[i], k256, Load512(v + 64 * i));
+    const uint8_t* s = lanes + it * kScalarStep;
+    for (int w = 0; w < kScalarWords; ++w) {
+      for (int j = 0; j < kScalarLanes; ++j) {
+        c[j] = _mm_crc32_u64(c[j], Load64(s + j * lane_bytes + 8 * w));
+      }
+    }
+  }
+
+  uint32_t joined = Reduce(acc);
+  if (kScalarLanes > 0) {
+    __m128i sum = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(joined)),
+                                       _mm_cvtsi32_si128(static_cast<int>(k[0])), 0x00);
+    for (int j = 0; j + 1 < kScalarLanes; ++j) {
+      sum = _mm_xor_si128(sum, _mm_clmulepi64_si128(
+                                   _mm_cvtsi64_si128(static_cast<int64_t>(c[j])),
+                                   _mm_cvtsi32_si128(static_cast<int>(k[j + 1])), 0x00));
+    }
+    joined = static_cast<uint32_t>(
+                 _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(sum)))) ^
+             static_cast<uint32_t>(c[kScalarLanes - 1]);
+  }
+  const size_t done = vector_bytes + kScalarLanes * lane_bytes;
+  return Sse42State(joined, data + done, size - done);
+}
+
+constexpr int kScalarLanes = 3;
+constexpr int kScalarWords = 5;
+constexpr size_t kMinBytes = 512;
+
+}  // namespace
+
+uint32_t Avx512State(uint32_t state, const uint8_t* data, size_t size) {
+  if (size < kMinBytes) return Sse42State(state, data, size);
+  return FoldWithLanes<kScalarLanes, kScalarWords>(state, data, size);
+}
+
+#if defined(KAFKA_TURBO_CRC32C_TUNING)
+// Bench-only: the same kernel with other splits, to measure which one this CPU likes.
+uint32_t Avx512TuningState(int variant, uint32_t state, const uint8_t* data, size_t size) {
+  if (size < 256 + 10 * 8 * 8) return Sse42State(state, data, size);
+  switch (variant) {
+    case 0: return FoldWithLanes<0, 1>(state, data, size);
+    case 1: return FoldWithLanes<4, 5>(state, data, size);
+    case 2: return FoldWithLanes<5, 5>(state, data, size);
+    case 3: return FoldWithLanes<6, 5>(state, data, size);
+    case 4: return FoldWithLanes<8, 4>(state, data, size);
+    case 5: return FoldWithLanes<8, 5>(state, data, size);
+    case 6: return FoldWithLanes<6, 6>(state, data, size);
+    case 7: return FoldWithLanes<4, 6>(state, data, size);
+    case 8: return FoldWithLanes<5, 6>(state, data, size);
+    case 9: return FoldWithLanes<10, 4>(state, data, size);
+    default: return FoldWithLanes<8, 6>(state, data, size);
+  }
+}
+#endif
+
+}  // namespace internal
+}  // namespace crc32c
+}  // namespace kafka_turbo

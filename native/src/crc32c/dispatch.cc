@@ -1,0 +1,226 @@
+// Picks the CRC32C level once and keeps it behind a function pointer (built with the
+// baseline flags: nothing here may use an instruction the CPU might lack).
+//
+// The level is the best one CPUID allows, unless KAFKA_TURBO_CRC32C forces one. A forced
+// level the CPU cannot run, or an unknown value, is refused with a message (the addon
+// turns it into a load error) rather than quietly replaced, so a benchmark or a test that
+// asked for a level never measures another one.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "crc32c.h"
+#include "internal.h"
+
+#if defined(KAFKA_TURBO_CRC32C_X86)
+#if defined(_MSC_VER)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+#endif
+
+namespace kafka_turbo {
+namespace crc32c {
+namespace {
+
+struct CpuLevels {
+  bool sse42 = false;   // crc32 instruction + PCLMULQDQ (the lanes are joined with it)
+  bool avx512 = false;  // the above + AVX-512 F/VL/BW + VPCLMULQDQ, state enabled by the OS
+};
+
+#if defined(KAFKA_TURBO_CRC32C_X86)
+void Cpuid(unsigned leaf, unsigned subleaf, unsigned regs[4]) {
+#if defined(_MSC_VER)
+  int r[4];
+  __cpuidex(r, static_cast<int>(leaf), static_cast<int>(subleaf));
+  for (int i = 0; i < 4; ++i) regs[i] = static_cast<unsigned>(r[i]);
+#else
+  __cpuid_count(leaf, subleaf, regs[0], regs[1], regs[2], regs[3]);
+#endif
+}
+
+// XCR0: which register states the OS saves on a context switch. Read with the raw
+// instruction so this file needs no -mxsave.
+unsigned long long ReadXcr0() {
+#if defined(_MSC_VER)
+  return _xgetbv(0);
+#else
+  unsigned eax = 0;
+  unsigned edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+#endif
+}
+
+CpuLevels DetectCpu() {
+  CpuLevels levels;
+  unsigned r[4];
+  Cpuid(0, 0, r);
+  const unsigned max_leaf = r[0];
+  if (max_leaf < 1) return levels;
+  Cpuid(1, 0, r);
+  const unsigned ecx1 = r[2];
+  const bool has_sse42 = (ecx1 >> 20) & 1u;
+  const bool has_pclmul = (ecx1 >> 1) & 1u;
+  const bool has_osxsave = (ecx1 >> 27) & 1u;
+  levels.sse42 = has_sse42 && has_pclmul;
+  if (!levels.sse42 || !has_osxsave || max_leaf < 7) return levels;
+
+  // XMM (bit 1), YMM (2), opmask (5), ZMM0-15 upper halves (6), ZMM16-31 (7).
+  constexpr unsigned long long kAvx512State = 0xE6;
+  if ((ReadXcr0() & kAvx512State) != kAvx512State) return levels;
+  Cpuid(7, 0, r);
+  const unsigned ebx7 = r[1];
+  const unsigned ecx7 = r[2];
+  const bool has_avx512f = (ebx7 >> 16) & 1u;
+  const bool has_avx512bw = (ebx7 >> 30) & 1u;
+  const bool has_avx512vl = (ebx7 >> 31) & 1u;
+  const bool has_vpclmulqdq = (ecx7 >> 10) & 1u;
+  levels.avx512 = has_avx512f && has_avx512bw && has_avx512vl && has_vpclmulqdq;
+  return levels;
+}
+#else
+CpuLevels DetectCpu() { return CpuLevels{}; }
+#endif
+
+uint32_t ExtendTable(uint32_t crc, const uint8_t* data, size_t size) {
+  return ~internal::TableState(~crc, data, size);
+}
+
+#if defined(KAFKA_TURBO_CRC32C_X86)
+uint32_t ExtendSse42(uint32_t crc, const uint8_t* data, size_t size) {
+  return ~internal::Sse42State(~crc, data, size);
+}
+
+uint32_t ExtendAvx512(uint32_t crc, const uint8_t* data, size_t size) {
+  return ~internal::Avx512State(~crc, data, size);
+}
+#endif
+
+struct Dispatch {
+  CpuLevels cpu;
+  Level level = Level::kTable;
+  ExtendFunction extend = &ExtendTable;
+  std::string error;  // empty when dispatch went fine
+};
+
+Dispatch* g_dispatch = nullptr;  // written once under g_once, never freed
+std::once_flag g_once;
+uint32_t ExtendFirstCall(uint32_t crc, const uint8_t* data, size_t size);
+// The pointer every Extend() goes through: the resolver until the first call, then the
+// chosen level. Relaxed loads are enough: every value it ever holds is a correct function.
+std::atomic<ExtendFunction> g_extend{&ExtendFirstCall};
+
+bool Supported(const CpuLevels& cpu, Level level) {
+  switch (level) {
+    case Level::kTable: return true;
+    case Level::kSse42: return cpu.sse42;
+    case Level::kAvx512: return cpu.avx512;
+  }
+  return false;
+}
+
+ExtendFunction FunctionOf(Level level) {
+  switch (level) {
+    case Level::kTable: return &ExtendTable;
+#if defined(KAFKA_TURBO_CRC32C_X86)
+    case Level::kSse42: return &ExtendSse42;
+    case Level::kAvx512: return &ExtendAvx512;
+#else
+    default: return nullptr;
+#endif
+  }
+  return nullptr;
+}
+
+bool ParseLevel(const char* text, Level* level) {
+  if (std::strcmp(text, "table") == 0) {
+    *level = Level::kTable;
+  } else if (std::strcmp(text, "sse42") == 0) {
+    *level = Level::kSse42;
+  } else if (std::strcmp(text, "avx512") == 0 || std::strcmp(text, "avx512-vpclmul") == 0) {
+    *level = Level::kAvx512;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* Missing(Level level) {
+  switch (level) {
+    case Level::kSse42:
+      return "it needs an x86-64 CPU with SSE4.2 and PCLMULQDQ";
+    case Level::kAvx512:
+      return "it needs an x86-64 CPU with AVX-512 F/VL/BW and VPCLMULQDQ, and an OS that "
+             "enables the AVX-512 register state";
+    case Level::kTable:
+      break;
+  }
+  return "";
+}
+
+void Resolve() {
+  auto* d = new Dispatch();
+  d->cpu = DetectCpu();
+  d->level = d->cpu.avx512 ? Level::kAvx512 : d->cpu.sse42 ? Level::kSse42 : Level::kTable;
+
+  const char* forced = std::getenv(kLevelEnvVar);
+  if (forced != nullptr && forced[0] != '\0') {
+    Level wanted = Level::kTable;
+    if (!ParseLevel(forced, &wanted)) {
+      d->error = std::string(kLevelEnvVar) + "=" + forced +
+                 " is not a CRC32C level: use table, sse42 or avx512, or unset it";
+    } else if (!Supported(d->cpu, wanted)) {
+      d->error = std::string(kLevelEnvVar) + "=" + forced + " cannot run here: " +
+                 Missing(wanted) + " (best level here: " + LevelName(d->level) + ")";
+    } else {
+      d->level = wanted;
+    }
+  }
+  d->extend = FunctionOf(d->level);
+  g_dispatch = d;
+  g_extend.store(d->extend, std::memory_order_release);
+}
+
+const Dispatch& Get() {
+  std::call_once(g_once, Resolve);
+  return *g_dispatch;
+}
+
+uint32_t ExtendFirstCall(uint32_t crc, const uint8_t* data, size_t size) {
+  return Get().extend(crc, data, size);
+}
+
+}  // namespace
+
+uint32_t Extend(uint32_t crc, const uint8_t* data, size_t size) {
+  return g_extend.load(std::memory_order_relaxed)(crc, data, size);
+}
+
+const char* DispatchError() {
+  const Dispatch& d = Get();
+  return d.error.empty() ? nullptr : d.error.c_str();
+}
+
+Level ActiveLevel() { return Get().level; }
+
+const char* LevelName(Level level) {
+  switch (level) {
+    case Level::kTable: return "table";
+    case Level::kSse42: return "sse42";
+    case Level::kAvx512: return "avx512-vpclmul";
+  }
+  return "table";
+}
+
+bool CpuSupports(Level level) { return Supported(Get().cpu, level); }
+
+ExtendFunction ExtendFunctionFor(Level level) {
+  return CpuSupports(level) ? FunctionOf(level) : nullptr;
+}
+
+}  // namespace crc32c
+}  // namespace kafka_turbo

@@ -1,0 +1,70 @@
+// Portable CRC32C: slice-by-8 table lookup. Runs on any CPU and architecture; it is the
+// reference the SIMD levels are tested against and the level used when the CPU has no
+// crc32 instruction (or KAFKA_TURBO_CRC32C=table).
+//
+// Slice-by-8 reads 8 bytes per step and looks each one up in its own 256-entry table:
+// table k holds the CRC contribution of a byte followed by k zero bytes, so the eight
+// lookups are independent and their XOR advances the register by 8 bytes at once.
+#include <cstddef>
+#include <cstdint>
+
+#include "internal.h"
+
+namespace kafka_turbo {
+namespace crc32c {
+namespace internal {
+namespace {
+
+struct SliceTables {
+  uint32_t t[8][256];
+};
+
+constexpr SliceTables MakeSliceTables() {
+  SliceTables tables{};
+  for (uint32_t b = 0; b < 256; ++b) {
+    uint32_t r = b;
+    for (int bit = 0; bit < 8; ++bit) r = MulX(r);
+    tables.t[0][b] = r;  // the byte b entering an all-zero register
+  }
+  for (int k = 1; k < 8; ++k) {
+    for (uint32_t b = 0; b < 256; ++b) {
+      const uint32_t prev = tables.t[k - 1][b];
+      tables.t[k][b] = (prev >> 8) ^ tables.t[0][prev & 0xFFu];  // one more zero byte
+    }
+  }
+  return tables;
+}
+
+constexpr SliceTables kTables = MakeSliceTables();
+
+// Little-endian loads written byte by byte: correct on any byte order and alignment, and
+// compilers turn them into one load on little-endian targets.
+inline uint32_t LoadLe32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+}  // namespace
+
+uint32_t TableState(uint32_t state, const uint8_t* data, size_t size) {
+  const uint8_t* p = data;
+  const uint8_t* const end = data + size;
+  const auto& t = kTables.t;
+  while (end - p >= 8) {
+    const uint32_t lo = LoadLe32(p) ^ state;
+    const uint32_t hi = LoadLe32(p + 4);
+    state = t[7][lo & 0xFFu] ^ t[6][(lo >> 8) & 0xFFu] ^ t[5][(lo >> 16) & 0xFFu] ^
+            t[4][lo >> 24] ^ t[3][hi & 0xFFu] ^ t[2][(hi >> 8) & 0xFFu] ^
+            t[1][(hi >> 16) & 0xFFu] ^ t[0][hi >> 24];
+    p += 8;
+  }
+  while (p != end) {
+    state = (state >> 8) ^ t[0][(state ^ *p) & 0xFFu];
+    ++p;
+  }
+  return state;
+}
+
+}  // namespace internal
+}  // namespace crc32c
+}  // namespace kafka_turbo

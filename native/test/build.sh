@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the C-level CRC32C test and bench with g++ alone (no node-gyp, no Node headers),
+# each SIMD file with the same flags binding.gyp gives it:
+#   native/test/build.sh                 -> native/build/c/{crc32c_test,crc32c_bench}
+#   SANITIZE=1 native/test/build.sh      -> native/build/c-asan/... with ASan + UBSan
+#   TUNING=1 native/test/build.sh        -> the bench also measures other AVX-512 splits
+# Then run native/build/c/crc32c_test and native/build/c/crc32c_bench.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+src="$root/native/src/crc32c"
+cxx="${CXX:-g++}"
+flags=(-std=c++17 -O3 -Wall -Wextra -fno-exceptions -pthread)
+out="$root/native/build/c"
+if [[ "${SANITIZE:-0}" == 1 ]]; then
+  flags+=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  out="$root/native/build/c-asan"
+fi
+if [[ "${TUNING:-0}" == 1 ]]; then flags+=(-DKAFKA_TURBO_CRC32C_TUNING); fi
+mkdir -p "$out"
+objs=("$out/dispatch.o" "$out/portable.o")
+"$cxx" "${flags[@]}" -c "$src/portable.cc" -o "$out/portable.o"
+case "$(uname -m)" in
+  x86_64 | amd64)
+    flags+=(-DKAFKA_TURBO_CRC32C_X86)
+    "$cxx" "${flags[@]}" -msse4.2 -mpclmul -c "$src/sse42.cc" -o "$out/sse42.o"
+    "$cxx" "${flags[@]}" -mavx512f -mavx512vl -mavx512bw -mvpclmulqdq -mpclmul \
+      -c "$src/avx512.cc" -o "$out/avx512.o"
+    objs+=("$out/sse42.o" "$out/avx512.o")
+    ;;
+esac
+"$cxx" "${flags[@]}" -c "$src/dispatch.cc" -o "$out/dispatch.o"
+"$cxx" "${flags[@]}" "$root/native/test/crc32c_test.cc" "${objs[@]}" -o "$out/crc32c_test"
+"$cxx" "${flags[@]}" "$root/native/bench/crc32c_bench.cc" "${objs[@]}" -o "$out/crc32c_bench"
+echo "built $out/crc32c_test $out/crc32c_bench"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, idempotently:
+#   - Debian packages: kcat (independent reader in tests), the C/C++ toolchain and the
+#     native libraries the addon links against, librdkafka-dev (mock cluster for fault tests),
+#     Java 17 + Maven (only if missing) for the real Kafka broker;
+#   - npm dependencies (npm ci from package-lock.json);
+#   - the build (npm run build);
+#   - the Apache Kafka jars (mvn, cached under .cache/kafka/<version>/lib).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[install] %s\n' "$*"; }
+
+APT_PACKAGES=(
+  kcat
+  build-essential
+  python3
+  pkg-config
+  librdkafka-dev
+  liburing-dev
+  zlib1g-dev
+  liblz4-dev
+  libzstd-dev
+  libsnappy-dev
+)
+command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  log "apt-get install: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages already installed"
+fi
+
+if [[ -f package-lock.json && -f node_modules/.package-lock.json \
+      && node_modules/.package-lock.json -nt package-lock.json \
+      && node_modules/.package-lock.json -nt package.json ]]; then
+  log "node_modules up to date with package-lock.json"
+elif [[ -f package-lock.json ]]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+else
+  log "npm install (no package-lock.json)"
+  npm install --no-audit --no-fund
+fi
+
+log "npm run build"
+npm run build
+
+log "fetching Apache Kafka jars"
+node test/helpers/kafka/cluster.cjs fetch
+
+log "done"

@@ -1,0 +1,147 @@
+/**
+ * A real Apache Kafka cluster (KRaft, 4.x, from the jars Maven serves) for the integration tests.
+ *
+ * Tests call getCluster(): under `npm test` (scripts/test.mjs) that is the 1- or 3-broker cluster
+ * the script started for the whole run (KAFKA_TURBO_TEST_BOOTSTRAP / _3 in the environment);
+ * a test file run on its own (`node --test build/test/integration/x.test.js`) starts its own,
+ * once per process, and it goes away when the process exits. Either way the cluster is shared:
+ * stop() on what getCluster() returns does nothing; use fresh topic names (uniqueTopic()).
+ *
+ * The work is done by test/helpers/kafka/cluster.cjs, plain JS shared with scripts/test.mjs;
+ * this file only types it. Compiled, this file lives in build/test/helpers/, the .cjs stays in
+ * the source tree, so it is found from the repository root.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface BrokerAddress {
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+export interface CreateTopicOptions {
+  /** Default 1. */
+  partitions?: number;
+  /** Default: the cluster's default.replication.factor (1, or 3 on the 3-broker cluster). */
+  replicationFactor?: number;
+  /** Topic configs, e.g. { 'message.timestamp.type': 'LogAppendTime' }. */
+  configs?: Record<string, string>;
+  /** How long to wait for the topic's leaders on every broker; default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface StopBrokerOptions {
+  /** SIGKILL at once (a crash) instead of SIGTERM (a controlled shutdown). */
+  hard?: boolean;
+}
+
+export interface KafkaCluster {
+  /** "127.0.0.1:p1,127.0.0.1:p2,..." */
+  bootstrap: string;
+  brokers: BrokerAddress[];
+  /**
+   * Creates the topic and resolves once every live broker knows a leader and a full ISR for
+   * each partition. Rejects (err.code 'TOPIC_ALREADY_EXISTS', ...) when the broker refuses.
+   */
+  createTopic(name: string, opts?: CreateTopicOptions): Promise<void>;
+  /** A no-op for the shared clusters from getCluster(); stops what startCluster() started. */
+  stop(): Promise<void>;
+  /** Stops one broker process (3-broker clusters; 1-broker too, for outage tests). */
+  stopBroker?(nodeId: number, opts?: StopBrokerOptions): Promise<void>;
+  /** Restarts a stopped broker on the same ports and log dirs; resolves once it serves metadata. */
+  startBroker?(nodeId: number): Promise<void>;
+}
+
+export interface ClusterOptions {
+  brokers?: 1 | 3;
+}
+
+interface ClusterCore {
+  startCluster(opts: { brokers?: number; log?: (line: string) => void }): Promise<KafkaCluster>;
+  getCluster(opts: { brokers?: number }): Promise<KafkaCluster>;
+  connectCluster(bootstrap: string, opts?: { controlUrl?: string }): Promise<KafkaCluster>;
+  ensureKafkaJars(opts?: { log?: (line: string) => void }): string;
+  kafkaVersion(): string;
+  parseBootstrap(bootstrap: string): { host: string; port: number }[];
+  fetchMetadata(
+    host: string,
+    port: number,
+    topics: string[] | null,
+    timeoutMs?: number,
+  ): Promise<{
+    brokers: BrokerAddress[];
+    controllerId: number;
+    topics: { name: string; error: number; partitions: (PartitionLayout & { error: number })[] }[];
+  }>;
+}
+
+export interface PartitionLayout {
+  partition: number;
+  /** Node id of the leader, -1 if none. */
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
+
+function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'test', 'helpers', 'kafka', 'cluster.cjs'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`kafka-turbo repository root not found above ${__dirname}`);
+    dir = up;
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const core: ClusterCore = require(path.join(repoRoot(), 'test', 'helpers', 'kafka', 'cluster.cjs'));
+
+/** Starts a cluster owned by the caller, who must stop() it. Prefer getCluster() in tests. */
+export async function startCluster(opts: ClusterOptions = {}): Promise<KafkaCluster> {
+  return core.startCluster({ brokers: opts.brokers ?? 1 });
+}
+
+/** The shared cluster of this test run (see the file comment). */
+export async function getCluster(opts: ClusterOptions = {}): Promise<KafkaCluster> {
+  return core.getCluster({ brokers: opts.brokers ?? 1 });
+}
+
+/** A cluster somebody else runs, e.g. a local Kafka on 127.0.0.1:9092. stop() is a no-op. */
+export async function connectCluster(bootstrap: string): Promise<KafkaCluster> {
+  return core.connectCluster(bootstrap);
+}
+
+/** The Apache Kafka version the harness runs. */
+export function kafkaVersion(): string {
+  return core.kafkaVersion();
+}
+
+/**
+ * A topic's partitions as a broker of the cluster sees them right now (Metadata request to the
+ * first bootstrap address that answers), ordered by partition.
+ */
+export async function topicLayout(bootstrap: string, topic: string): Promise<PartitionLayout[]> {
+  let last: unknown;
+  for (const a of core.parseBootstrap(bootstrap)) {
+    try {
+      const md = await core.fetchMetadata(a.host, a.port, [topic], 5000);
+      const t = md.topics.find((x) => x.name === topic);
+      if (!t || t.error !== 0) throw new Error(`topicLayout ${topic}: error ${t ? t.error : 'missing'}`);
+      return t.partitions
+        .map((p) => ({ partition: p.partition, leader: p.leader, replicas: p.replicas, isr: p.isr }))
+        .sort((x, y) => x.partition - y.partition);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
+let topicSeq = 0;
+/** A topic name no other test (or earlier run against the same cluster) uses. */
+export function uniqueTopic(prefix = 'test'): string {
+  const safe = prefix.replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100);
+  return `${safe}-${process.pid}-${Date.now().toString(36)}-${++topicSeq}`;
+}

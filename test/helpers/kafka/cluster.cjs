@@ -1,0 +1,1037 @@
+'use strict';
+// Real Apache Kafka (KRaft, 4.x) for the tests: fetches the jars with Maven, starts a 1- or
+// 3-broker cluster on loopback from them, creates topics, stops and restarts brokers.
+//
+// Plain CommonJS so that it is loaded as is both by scripts/test.mjs (ESM `import`) and by the
+// compiled TypeScript helpers in build/test/helpers (`require`); tsc never copies it into
+// build/, so everything here locates files from the repository root.
+//
+// The harness talks to the brokers itself for the two things it needs often (is the broker up,
+// does every broker know the topic's leaders; create a topic): a tiny, independent client of
+// the Kafka protocol (Metadata v4, CreateTopics v4, both still served by 4.x) that answers in
+// milliseconds instead of a JVM start per call. KAFKA_TURBO_TEST_ADMIN=java switches topic
+// creation to the Java tool (org.apache.kafka.tools.TopicCommand) instead.
+//
+// CLI:  node test/helpers/kafka/cluster.cjs fetch          fetch the jars (no-op when cached)
+//       node test/helpers/kafka/cluster.cjs start [1|3]    run a cluster until Ctrl-C
+
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const net = require('node:net');
+const http = require('node:http');
+const crypto = require('node:crypto');
+const { spawn, spawnSync } = require('node:child_process');
+
+// ---------------------------------------------------------------------------------------------
+// Paths, versions, jars
+
+function findRepoRoot(start) {
+  let dir = start;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'kafka-turbo') return dir;
+      } catch {
+        /* keep walking */
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`kafka-turbo repository root not found above ${start}`);
+    dir = up;
+  }
+}
+
+const REPO_ROOT = findRepoRoot(__dirname);
+const KAFKA_HELPER_DIR = path.join(REPO_ROOT, 'test', 'helpers', 'kafka');
+const POM = path.join(KAFKA_HELPER_DIR, 'pom.xml');
+const BROKER_LOG4J = path.join(KAFKA_HELPER_DIR, 'log4j2.properties');
+const TOOLS_LOG4J = path.join(KAFKA_HELPER_DIR, 'log4j2-tools.properties');
+const TMP_PREFIX = 'kafka-turbo-test-';
+
+function kafkaVersion() {
+  if (process.env.KAFKA_TURBO_KAFKA_VERSION) return process.env.KAFKA_TURBO_KAFKA_VERSION;
+  const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(fs.readFileSync(POM, 'utf8'));
+  if (!m) throw new Error(`no <kafka.version> in ${POM}`);
+  return m[1].trim();
+}
+
+function kafkaCacheDir(version = kafkaVersion()) {
+  return path.join(REPO_ROOT, '.cache', 'kafka', version);
+}
+
+function javaBin() {
+  const home = process.env.JAVA_HOME;
+  if (home && fs.existsSync(path.join(home, 'bin', 'java'))) return path.join(home, 'bin', 'java');
+  return 'java';
+}
+
+/**
+ * Makes sure .cache/kafka/<version>/lib holds the broker + tools jars and returns that folder.
+ * A marker file (written last) records the version and the pom's hash: when it matches nothing
+ * runs, not even Maven. Otherwise Maven (default ~/.m2) copies the jars into a fresh folder that
+ * is renamed into place, so concurrent callers never see a half-filled lib/.
+ */
+function ensureKafkaJars(opts = {}) {
+  const log = opts.log || (() => {});
+  const version = opts.version || kafkaVersion();
+  const dir = kafkaCacheDir(version);
+  const lib = path.join(dir, 'lib');
+  const marker = path.join(lib, '.complete');
+  const want = JSON.stringify({
+    version,
+    pom: crypto.createHash('sha256').update(fs.readFileSync(POM)).digest('hex'),
+  });
+  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === want) return lib;
+
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `lib.tmp-${process.pid}-${Date.now()}`);
+  const started = Date.now();
+  log(`fetching Apache Kafka ${version} jars with Maven into ${path.relative(REPO_ROOT, lib)}`);
+  const args = [
+    '-B', '-q', '-ntp', '-Dstyle.color=never', '-f', POM, `-Dkafka.version=${version}`,
+    'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`,
+  ];
+  const r = spawnSync('mvn', args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: dir });
+  if (r.error) throw new Error(`cannot run mvn (is Maven installed?): ${r.error.message}`);
+  if (r.status !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`mvn dependency:copy-dependencies failed (exit ${r.status}) for Kafka ${version}`);
+  }
+  const jars = fs.readdirSync(tmp).filter((f) => f.endsWith('.jar'));
+  if (!jars.some((j) => j.startsWith('kafka_2.13-')) || !jars.some((j) => j.startsWith('kafka-tools-'))) {
+    throw new Error(`Maven ran but ${tmp} lacks the kafka_2.13 / kafka-tools jars`);
+  }
+  fs.writeFileSync(path.join(tmp, '.complete'), want);
+  fs.rmSync(lib, { recursive: true, force: true });
+  try {
+    fs.renameSync(tmp, lib);
+  } catch (e) {
+    // Someone else won the race: theirs is as good as ours.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!(fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === want)) throw e;
+  }
+  log(`fetched ${jars.length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return lib;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal Kafka protocol client (non-flexible versions only): just enough for the harness.
+
+const ERROR_NAMES = {
+  [-1]: 'UNKNOWN_SERVER_ERROR', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE',
+  6: 'NOT_LEADER_OR_FOLLOWER', 7: 'REQUEST_TIMED_OUT', 15: 'COORDINATOR_NOT_AVAILABLE',
+  17: 'INVALID_TOPIC_EXCEPTION', 35: 'UNSUPPORTED_VERSION', 36: 'TOPIC_ALREADY_EXISTS',
+  37: 'INVALID_PARTITIONS', 38: 'INVALID_REPLICATION_FACTOR', 39: 'INVALID_REPLICA_ASSIGNMENT',
+  40: 'INVALID_CONFIG', 41: 'NOT_CONTROLLER', 42: 'INVALID_REQUEST', 89: 'THROTTLING_QUOTA_EXCEEDED',
+};
+const RETRIABLE_ADMIN_ERRORS = new Set([5, 7, 15, 41, 89]);
+const errorName = (code) => ERROR_NAMES[code] || `error ${code}`;
+
+class Writer {
+  constructor() { this.chunks = []; this.size = 0; }
+  raw(b) { this.chunks.push(b); this.size += b.length; return this; }
+  i8(v) { const b = Buffer.alloc(1); b.writeInt8(v); return this.raw(b); }
+  i16(v) { const b = Buffer.alloc(2); b.writeInt16BE(v); return this.raw(b); }
+  i32(v) { const b = Buffer.alloc(4); b.writeInt32BE(v); return this.raw(b); }
+  bool(v) { return this.i8(v ? 1 : 0); }
+  str(s) {
+    if (s === null || s === undefined) return this.i16(-1);
+    const b = Buffer.from(String(s), 'utf8');
+    return this.i16(b.length).raw(b);
+  }
+  arr(items, each) {
+    if (items === null) return this.i32(-1);
+    this.i32(items.length);
+    for (const it of items) each(this, it);
+    return this;
+  }
+  toBuffer() { return Buffer.concat(this.chunks, this.size); }
+}
+
+class Reader {
+  constructor(buf, off = 0) { this.buf = buf; this.off = off; }
+  i8() { const v = this.buf.readInt8(this.off); this.off += 1; return v; }
+  i16() { const v = this.buf.readInt16BE(this.off); this.off += 2; return v; }
+  i32() { const v = this.buf.readInt32BE(this.off); this.off += 4; return v; }
+  bool() { return this.i8() !== 0; }
+  str() {
+    const n = this.i16();
+    if (n < 0) return null;
+    const s = this.buf.toString('utf8', this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+  arr(each) {
+    const n = this.i32();
+    if (n < 0) return null;
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(each(this));
+    return out;
+  }
+}
+
+let correlationSeq = 0;
+
+/** One request on a fresh connection; resolves with a Reader positioned after the header. */
+function kafkaRequest(host, port, apiKey, apiVersion, writeBody, timeoutMs = 10000) {
+  const correlationId = ++correlationSeq & 0x7fffffff;
+  const w = new Writer().i16(apiKey).i16(apiVersion).i32(correlationId).str('kafka-turbo-test-harness');
+  writeBody(w);
+  const payload = w.toBuffer();
+  const frame = Buffer.alloc(4 + payload.length);
+  frame.writeInt32BE(payload.length);
+  payload.copy(frame, 4);
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let got = 0;
+    let done = false;
+    const sock = net.connect({ host, port });
+    const finish = (err, val) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(val);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`${host}:${port}: no answer to api ${apiKey} v${apiVersion} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    sock.on('connect', () => sock.write(frame));
+    sock.on('data', (d) => {
+      chunks.push(d);
+      got += d.length;
+      if (got < 4) return;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
+      chunks.length = 0;
+      chunks.push(all);
+      const len = all.readInt32BE(0);
+      if (got < 4 + len) return;
+      const r = new Reader(all.subarray(0, 4 + len), 4);
+      const corr = r.i32();
+      if (corr !== correlationId) finish(new Error(`${host}:${port}: correlation id ${corr}, expected ${correlationId}`));
+      else finish(null, r);
+    });
+    sock.on('error', (e) => finish(e));
+    sock.on('close', () => finish(new Error(`${host}:${port}: connection closed before the response`)));
+  });
+}
+
+/** Metadata v4. topics: null = all topics, [] = none (brokers only). */
+async function fetchMetadata(host, port, topics, timeoutMs) {
+  const r = await kafkaRequest(host, port, 3, 4, (w) => {
+    w.arr(topics, (ww, t) => ww.str(t));
+    w.bool(false); // allow_auto_topic_creation
+  }, timeoutMs);
+  r.i32(); // throttle_time_ms
+  const brokers = r.arr((x) => {
+    const nodeId = x.i32();
+    const h = x.str();
+    const p = x.i32();
+    x.str(); // rack
+    return { nodeId, host: h, port: p };
+  });
+  const clusterId = r.str();
+  const controllerId = r.i32();
+  const topicList = r.arr((x) => ({
+    error: x.i16(),
+    name: x.str(),
+    internal: x.bool(),
+    partitions: x.arr((y) => ({
+      error: y.i16(),
+      partition: y.i32(),
+      leader: y.i32(),
+      replicas: y.arr((z) => z.i32()),
+      isr: y.arr((z) => z.i32()),
+    })),
+  }));
+  return { brokers, clusterId, controllerId, topics: topicList };
+}
+
+/** CreateTopics v4 (partitions / replicationFactor -1 = the broker's default). */
+async function sendCreateTopic(host, port, name, partitions, replicationFactor, configs, timeoutMs) {
+  const r = await kafkaRequest(host, port, 19, 4, (w) => {
+    w.arr([name], (ww, t) => {
+      ww.str(t).i32(partitions).i16(replicationFactor);
+      ww.arr([], () => {}); // assignments
+      ww.arr(Object.entries(configs), (w3, [k, v]) => w3.str(k).str(v));
+    });
+    w.i32(timeoutMs);
+    w.bool(false); // validate_only
+  }, timeoutMs + 5000);
+  r.i32(); // throttle_time_ms
+  const [res] = r.arr((x) => ({ name: x.str(), error: x.i16(), message: x.str() }));
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function parseBootstrap(bootstrap) {
+  return bootstrap.split(',').map((s) => s.trim()).filter(Boolean).map((hp) => {
+    const i = hp.lastIndexOf(':');
+    if (i < 0) throw new Error(`bad bootstrap address "${hp}" (want host:port)`);
+    return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
+  });
+}
+
+/** Live brokers as the first answering address reports them. */
+async function liveBrokers(addrs, timeoutMs = 5000) {
+  let last;
+  for (const a of addrs) {
+    try {
+      return (await fetchMetadata(a.host, a.port, [], timeoutMs)).brokers;
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last || new Error('no bootstrap address');
+}
+
+function topicReady(md, name, partitions) {
+  const t = md.topics.find((x) => x.name === name);
+  if (!t || t.error !== 0) return false;
+  if (partitions > 0 && t.partitions.length !== partitions) return false;
+  if (t.partitions.length === 0) return false;
+  return t.partitions.every(
+    (p) => p.error === 0 && p.leader >= 0 && p.isr.length === p.replicas.length && p.replicas.includes(p.leader),
+  );
+}
+
+/**
+ * Creates a topic and waits until every live broker reports a leader and a full ISR for each of
+ * its partitions, so a producer bootstrapping from any broker right after sees it.
+ */
+async function createTopicAt(addrs, name, opts = {}) {
+  const partitions = opts.partitions ?? 1;
+  const rf = opts.replicationFactor ?? -1;
+  const configs = opts.configs ?? {};
+  const timeoutMs = opts.timeoutMs ?? 60000;
+  const deadline = Date.now() + timeoutMs;
+
+  if ((process.env.KAFKA_TURBO_TEST_ADMIN || '') === 'java') {
+    await createTopicWithJavaTool(addrs, name, partitions, rf, configs);
+  } else {
+    for (let attempt = 1; ; attempt++) {
+      let res;
+      let lastErr;
+      for (const a of addrs) {
+        try {
+          res = await sendCreateTopic(a.host, a.port, name, partitions, rf, configs, 15000);
+          break;
+        } catch (e) {
+          lastErr = e;
+        }
+      }
+      if (res && res.error === 0) break;
+      if (res && res.error === 36 && attempt > 1) break; // an earlier, timed-out attempt made it
+      const retriable = !res || RETRIABLE_ADMIN_ERRORS.has(res.error);
+      const why = res ? `${errorName(res.error)}${res.message ? `: ${res.message}` : ''}` : String(lastErr);
+      if (!retriable || Date.now() > deadline) {
+        const err = new Error(`createTopic ${name}: ${why}`);
+        if (res) err.code = errorName(res.error);
+        throw err;
+      }
+      await sleep(200);
+    }
+  }
+
+  for (;;) {
+    let ready = false;
+    try {
+      const brokers = await liveBrokers(addrs);
+      const mds = await Promise.all(brokers.map((b) => fetchMetadata(b.host, b.port, [name], 5000)));
+      ready = brokers.length > 0 && mds.every((md) => topicReady(md, name, partitions));
+    } catch {
+      ready = false;
+    }
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`createTopic ${name}: leaders not known by every broker after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+function runJava(libDir, mainClass, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const jvm = [
+      '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${TOOLS_LOG4J}`, '-cp', path.join(libDir, '*'), mainClass, ...args,
+    ];
+    const child = spawn(javaBin(), jvm, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${mainClass} ${args.join(' ')} exited with ${code}:\n${out.trim()}`));
+    });
+  });
+}
+
+async function createTopicWithJavaTool(addrs, name, partitions, rf, configs) {
+  const lib = ensureKafkaJars();
+  const args = [
+    '--bootstrap-server', addrs.map((a) => `${a.host}:${a.port}`).join(','), '--create', '--topic', name,
+  ];
+  if (partitions > 0) args.push('--partitions', String(partitions));
+  if (rf > 0) args.push('--replication-factor', String(rf));
+  for (const [k, v] of Object.entries(configs)) args.push('--config', `${k}=${v}`);
+  await runJava(lib, 'org.apache.kafka.tools.TopicCommand', args);
+}
+
+function freePorts(n) {
+  return new Promise((resolve, reject) => {
+    const servers = [];
+    const ports = [];
+    let pending = n;
+    let failed = false;
+    const closeAll = () => servers.forEach((s) => s.close());
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      s.on('error', (e) => {
+        if (!failed) { failed = true; closeAll(); reject(e); }
+      });
+      s.listen(0, '127.0.0.1', () => {
+        ports.push(s.address().port);
+        if (--pending === 0) {
+          closeAll();
+          resolve(ports);
+        }
+      });
+    }
+  });
+}
+
+function tail(file, lines = 40) {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split('\n').slice(-lines).join('\n');
+  } catch {
+    return `(no ${file})`;
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/** Removes the temp dirs (and kills the brokers) of harness processes that died uncleanly. */
+function cleanupStale() {
+  let entries;
+  try {
+    entries = fs.readdirSync(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.startsWith(TMP_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), e);
+    let owner;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (owner && isAlive(owner)) continue;
+    for (const sub of fs.readdirSync(dir)) {
+      try {
+        const pid = Number(fs.readFileSync(path.join(dir, sub, 'broker.pid'), 'utf8'));
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (cmd.includes(dir)) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* not a node dir, or that broker is gone */
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up speed: formatted storage templates and a class-data-sharing archive, both cached
+// under .cache/kafka/<version>/.
+
+/**
+ * `kafka-storage format` writes two small files per node (meta.properties, bootstrap.checkpoint)
+ * that depend on the node ids, the quorum's shape and a few configs, not on ports or paths. So
+ * a cluster is formatted with the real tool once per configuration and copied from then on.
+ */
+async function formatStorage(libDir, version, nodes, clusterId) {
+  const normalized = nodes
+    .map((n) => fs.readFileSync(n.props, 'utf8').replace(/127\.0\.0\.1:\d+/g, 'ADDR').replace(/^log\.dirs=.*$/m, 'log.dirs=DIR'))
+    .join('\n--\n');
+  const key = crypto.createHash('sha256').update(`${version}\n${normalized}`).digest('hex').slice(0, 16);
+  const template = path.join(kafkaCacheDir(version), 'formatted', key);
+  if (fs.existsSync(path.join(template, '.complete'))) {
+    for (const n of nodes) fs.cpSync(path.join(template, `node-${n.nodeId}`), path.join(n.dir, 'data'), { recursive: true });
+    return 'copied';
+  }
+  await Promise.all(
+    nodes.map((n) => runJava(libDir, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.props], { cwd: n.dir })),
+  );
+  const tmp = `${template}.tmp-${process.pid}`;
+  try {
+    for (const n of nodes) fs.cpSync(path.join(n.dir, 'data'), path.join(tmp, `node-${n.nodeId}`), { recursive: true });
+    fs.writeFileSync(path.join(tmp, '.complete'), '');
+    fs.renameSync(tmp, template);
+  } catch {
+    fs.rmSync(tmp, { recursive: true, force: true }); // another process saved the same template
+  }
+  return 'formatted';
+}
+
+let cdsArchiveCache;
+let cdsDumperClaimed = false;
+
+/**
+ * The broker JVMs load ~10k classes; an AppCDS archive of them cuts a broker's start-up CPU by
+ * about a third (it matters with 4 brokers starting on 2 cores). The first 1-broker cluster of
+ * a process that finds no archive dumps one when its broker exits; later starts map it. Keyed
+ * by the JDK and the jar set, as the JVM insists on both matching. KAFKA_TURBO_TEST_CDS=0: off.
+ */
+function cdsArchive(version, libDir) {
+  if (process.env.KAFKA_TURBO_TEST_CDS === '0') return null;
+  if (cdsArchiveCache === undefined) {
+    const jv = spawnSync(javaBin(), ['-version'], { encoding: 'utf8' });
+    if (jv.status !== 0) return (cdsArchiveCache = null);
+    const jars = fs.readdirSync(libDir).filter((f) => f.endsWith('.jar')).sort().join(',');
+    const key = crypto.createHash('sha256').update(`${jv.stderr}\n${libDir}\n${jars}`).digest('hex').slice(0, 12);
+    cdsArchiveCache = path.join(kafkaCacheDir(version), `broker-${key}.jsa`);
+  }
+  return cdsArchiveCache;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local clusters
+
+const liveClusters = new Set();
+let exitHookInstalled = false;
+
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of liveClusters) c.killSync();
+  });
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+
+class LocalCluster {
+  constructor(opts) {
+    this.size = opts.size;
+    this.libDir = opts.libDir;
+    this.baseDir = opts.baseDir;
+    this.clusterId = opts.clusterId;
+    this.heap = opts.heap;
+    this.log = opts.log;
+    this.nodes = opts.nodes; // [{ nodeId, port, controllerPort, dir, props, proc, exited }]
+    this.bootstrap = this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+    this.brokers = this.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port }));
+    this.stopped = false;
+  }
+
+  node(nodeId) {
+    const n = this.nodes.find((x) => x.nodeId === nodeId);
+    if (!n) throw new Error(`no broker ${nodeId} in this cluster (have ${this.nodes.map((x) => x.nodeId).join(', ')})`);
+    return n;
+  }
+
+  running() {
+    return this.nodes.filter((n) => n.proc && !n.exited);
+  }
+
+  spawnNode(n) {
+    const logsDir = path.join(n.dir, 'logs');
+    fs.mkdirSync(logsDir, { recursive: true });
+    const out = fs.openSync(path.join(logsDir, 'kafka.out'), 'a');
+    const jvm = [
+      `-Xmx${this.heap}`, '-Xms128m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
+      '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logsDir}`,
+      ...this.cdsFlags(n),
+      ...(process.env.KAFKA_TURBO_TEST_JVM_OPTS || '').split(/\s+/).filter(Boolean),
+      '-cp', path.join(this.libDir, '*'), 'kafka.Kafka', n.props,
+    ];
+    // setpriv --pdeathsig: the broker gets SIGTERM if whoever started it dies, even by SIGKILL.
+    const [cmd, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', javaBin(), ...jvm]] : [javaBin(), jvm];
+    const proc = spawn(cmd, args, { stdio: ['ignore', out, out], cwd: n.dir });
+    fs.closeSync(out);
+    n.proc = proc;
+    n.exited = false;
+    n.exitCode = null;
+    n.exitPromise = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        n.exited = true;
+        n.exitCode = code ?? signal;
+        if (n.cdsTmp) this.keepCdsArchive(n, signal !== 'SIGKILL');
+        resolve();
+      });
+      proc.on('error', (e) => {
+        n.exited = true;
+        n.exitCode = String(e);
+        resolve();
+      });
+    });
+    proc.unref();
+    if (proc.pid) fs.writeFileSync(path.join(n.dir, 'broker.pid'), String(proc.pid));
+  }
+
+  cdsFlags(n) {
+    if (this.cdsArchive) return [`-XX:SharedArchiveFile=${this.cdsArchive}`, '-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
+    if (n.cdsDumpTo && !n.cdsTmp && !fs.existsSync(n.cdsDumpTo)) {
+      n.cdsTmp = `${n.cdsDumpTo}.tmp-${process.pid}`;
+      return [`-XX:ArchiveClassesAtExit=${n.cdsTmp}`];
+    }
+    return [];
+  }
+
+  /** After the dumping broker exited: keep its archive if it was written whole. */
+  keepCdsArchive(n, exitedNormally) {
+    const tmp = n.cdsTmp;
+    const target = n.cdsDumpTo;
+    n.cdsTmp = null;
+    n.cdsDumpTo = null;
+    try {
+      if (exitedNormally && fs.statSync(tmp).size > 1 << 20) {
+        fs.renameSync(tmp, target);
+        this.log(`class data sharing archive saved: ${path.relative(REPO_ROOT, target)}`);
+        return;
+      }
+    } catch {
+      /* no archive written */
+    }
+    fs.rmSync(tmp, { force: true });
+  }
+
+  /** Waits until each given node answers Metadata and every one of them lists all of them. */
+  async waitUp(nodes, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    const want = this.running().map((n) => n.nodeId).sort();
+    for (;;) {
+      for (const n of nodes) {
+        if (n.exited) {
+          throw new Error(
+            `broker ${n.nodeId} exited (${n.exitCode}) while starting; last lines of its log:\n` +
+              `${tail(path.join(n.dir, 'logs', 'server.log'))}\n${tail(path.join(n.dir, 'logs', 'kafka.out'), 20)}`,
+          );
+        }
+      }
+      let ok = true;
+      for (const n of nodes) {
+        try {
+          const md = await fetchMetadata('127.0.0.1', n.port, [], 2000);
+          const ids = md.brokers.map((b) => b.nodeId).sort();
+          if (want.some((id) => !ids.includes(id))) ok = false;
+        } catch {
+          ok = false;
+        }
+        if (!ok) break;
+      }
+      if (ok) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Kafka broker(s) ${nodes.map((n) => n.nodeId).join(',')} not up after ${timeoutMs} ms; ` +
+            `logs under ${this.baseDir}:\n${tail(path.join(nodes[0].dir, 'logs', 'server.log'))}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Restarts every broker that is not running and waits for them. */
+  async ensureAllRunning(timeoutMs = 90000) {
+    const down = this.nodes.filter((n) => !n.proc || n.exited);
+    for (const n of down) this.spawnNode(n);
+    if (down.length) {
+      const deadline = Date.now() + timeoutMs;
+      await this.waitUp(down, timeoutMs);
+      await this.waitInSync(down, deadline);
+    }
+    return down.map((n) => n.nodeId);
+  }
+
+  async createTopic(name, opts = {}) {
+    const addrs = this.running().map((n) => ({ host: '127.0.0.1', port: n.port }));
+    if (addrs.length === 0) throw new Error('createTopic: no broker is running');
+    await createTopicAt(addrs, name, opts);
+  }
+
+  async stopBroker(nodeId, opts = {}) {
+    const n = this.node(nodeId);
+    await this.stopNode(n, opts.hard ? 0 : (opts.timeoutMs ?? 20000));
+  }
+
+  /**
+   * Restarts a stopped broker; resolves once every broker lists it and it is back in the ISR
+   * of each partition it replicates, so the cluster is whole again for the next test.
+   */
+  async startBroker(nodeId, opts = {}) {
+    const n = this.node(nodeId);
+    if (n.proc && !n.exited) return;
+    this.spawnNode(n);
+    const timeoutMs = opts.timeoutMs ?? 90000;
+    const deadline = Date.now() + timeoutMs;
+    await this.waitUp([n], timeoutMs);
+    await this.waitInSync([n], deadline);
+  }
+
+  async waitInSync(nodes, deadline) {
+    const ids = nodes.map((n) => n.nodeId);
+    for (;;) {
+      let lagging = [];
+      try {
+        const md = await fetchMetadata('127.0.0.1', nodes[0].port, null, 5000);
+        for (const t of md.topics) {
+          for (const p of t.partitions) {
+            if (ids.some((id) => p.replicas.includes(id) && !p.isr.includes(id))) lagging.push(`${t.name}-${p.partition}`);
+          }
+        }
+      } catch (e) {
+        lagging = [String(e)];
+      }
+      if (lagging.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`broker(s) ${ids.join(',')} restarted but not back in sync: ${lagging.slice(0, 10).join(', ')}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  /** SIGTERM (a controlled shutdown), SIGKILL after graceMs; graceMs 0 = SIGKILL at once. */
+  async stopNode(n, graceMs) {
+    if (!n.proc || n.exited) return;
+    if (n.cdsTmp && graceMs > 0) graceMs = Math.max(graceMs, 30000); // writing the archive takes a moment
+    const t0 = Date.now();
+    n.proc.ref(); // keep this process alive until the broker is gone
+    try {
+      n.proc.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      let timer;
+      const timedOut = await Promise.race([
+        n.exitPromise.then(() => false),
+        new Promise((r) => { timer = setTimeout(() => r(true), graceMs); }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && !n.exited) {
+        this.log(`broker ${n.nodeId} still running ${graceMs} ms after SIGTERM: SIGKILL`);
+        n.proc.kill('SIGKILL');
+        await n.exitPromise;
+      }
+    } finally {
+      n.proc.unref();
+    }
+    this.log(`broker ${n.nodeId} stopped in ${Date.now() - t0} ms`);
+  }
+
+  async stop(opts = {}) {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.nodes.map((n) => this.stopNode(n, opts.graceMs ?? 3000)));
+    liveClusters.delete(this);
+    fs.rmSync(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  /** For process 'exit' handlers: nothing asynchronous. */
+  killSync() {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const n of this.nodes) {
+      if (n.proc && !n.exited) {
+        try { n.proc.kill('SIGKILL'); } catch { /* gone */ }
+      }
+      if (n.cdsTmp) fs.rmSync(n.cdsTmp, { force: true });
+    }
+    liveClusters.delete(this);
+    try {
+      fs.rmSync(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      /* a dying JVM may still write; cleanupStale() gets it next time */
+    }
+  }
+}
+
+function serverProperties(n, size, nodes, dataDir) {
+  const rf = size >= 3 ? 3 : 1;
+  const minIsr = size >= 3 ? 2 : 1;
+  const props = {
+    'node.id': n.nodeId,
+    'process.roles': 'broker,controller',
+    'listeners': `PLAINTEXT://127.0.0.1:${n.port},CONTROLLER://127.0.0.1:${n.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${n.port}`,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'controller.quorum.voters': nodes.map((x) => `${x.nodeId}@127.0.0.1:${x.controllerPort}`).join(','),
+    'log.dirs': dataDir,
+    'num.partitions': 1,
+    'default.replication.factor': rf,
+    'min.insync.replicas': minIsr,
+    'auto.create.topics.enable': false,
+    'offsets.topic.replication.factor': rf,
+    'offsets.topic.num.partitions': 4,
+    'transaction.state.log.replication.factor': rf,
+    'transaction.state.log.min.isr': minIsr,
+    'transaction.state.log.num.partitions': 4,
+    'share.coordinator.state.topic.replication.factor': rf,
+    'share.coordinator.state.topic.min.isr': minIsr,
+    'group.initial.rebalance.delay.ms': 0,
+    // Small machine: fewer threads and buffers than a production broker.
+    'num.network.threads': 2,
+    'num.io.threads': 4,
+    'num.recovery.threads.per.data.dir': 1,
+    'log.cleaner.threads': 1,
+    'log.cleaner.dedupe.buffer.size': 16 * 1024 * 1024,
+    // Leaders move only when a test makes them (no rebalancing in the middle of another test).
+    'auto.leader.rebalance.enable': false,
+    // Faster failure detection for the failover tests (defaults: 2000 / 9000 ms).
+    'broker.heartbeat.interval.ms': 1000,
+    'broker.session.timeout.ms': 6000,
+  };
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+/**
+ * Starts a KRaft cluster of 1 or 3 combined broker+controller processes on free loopback ports.
+ * opts: { brokers?: 1|3, heap?: '512m', log?: (line) => void, timeoutMs?: number }
+ */
+async function startCluster(opts = {}) {
+  const size = opts.brokers ?? 1;
+  if (size !== 1 && size !== 3) throw new Error(`startCluster: brokers must be 1 or 3, not ${size}`);
+  const log = opts.log || (() => {});
+  const version = kafkaVersion();
+  const libDir = ensureKafkaJars({ log, version });
+  cleanupStale();
+  installExitHook();
+
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
+  fs.writeFileSync(path.join(baseDir, 'owner.pid'), String(process.pid));
+  const clusterId = crypto.randomBytes(16).toString('base64url');
+  const ports = await freePorts(2 * size);
+  const nodes = [];
+  for (let i = 0; i < size; i++) {
+    nodes.push({ nodeId: i + 1, port: ports[2 * i], controllerPort: ports[2 * i + 1], dir: path.join(baseDir, `node-${i + 1}`) });
+  }
+  for (const n of nodes) {
+    fs.mkdirSync(n.dir, { recursive: true });
+    n.props = path.join(n.dir, 'server.properties');
+    fs.writeFileSync(n.props, serverProperties(n, size, nodes, path.join(n.dir, 'data')));
+  }
+  const cluster = new LocalCluster({ size, libDir, baseDir, clusterId, heap: opts.heap || '512m', log, nodes });
+  const archive = cdsArchive(version, libDir);
+  if (archive && fs.existsSync(archive)) {
+    cluster.cds = 'using the archive';
+    cluster.cdsArchive = archive;
+  } else if (archive && size === 1 && !cdsDumperClaimed) {
+    cdsDumperClaimed = true;
+    cluster.cds = 'archive written when this broker stops';
+    nodes[0].cdsDumpTo = archive;
+  }
+  liveClusters.add(cluster);
+  try {
+    const t0 = Date.now();
+    const how = await formatStorage(libDir, version, nodes, clusterId);
+    const t1 = Date.now();
+    for (const n of nodes) cluster.spawnNode(n);
+    await cluster.waitUp(nodes, opts.timeoutMs ?? 120000);
+    log(
+      `${size}-broker cluster at ${cluster.bootstrap}: storage ${how} in ${t1 - t0} ms, brokers up in ${Date.now() - t1} ms` +
+        `${cluster.cds ? ` (class data sharing: ${cluster.cds})` : ''}`,
+    );
+  } catch (e) {
+    cluster.killSync();
+    throw e;
+  }
+  return cluster;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters started by another process (scripts/test.mjs): a small HTTP control endpoint on
+// loopback lets test processes stop and restart its brokers.
+
+function serveControl(cluster) {
+  let queue = Promise.resolve();
+  const serial = (fn) => {
+    const p = queue.then(fn);
+    queue = p.catch(() => {});
+    return p;
+  };
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://control');
+    const nodeId = Number(u.searchParams.get('node'));
+    const reply = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const act = {
+      '/info': async () => ({
+        bootstrap: cluster.bootstrap, brokers: cluster.brokers, running: cluster.running().map((n) => n.nodeId),
+      }),
+      '/stop': async () => { await cluster.stopBroker(nodeId, { hard: u.searchParams.get('hard') === '1' }); return {}; },
+      '/start': async () => { await cluster.startBroker(nodeId); return {}; },
+      '/ensure': async () => ({ restarted: await cluster.ensureAllRunning() }),
+    }[u.pathname];
+    if (!act) return reply(404, { error: `unknown ${u.pathname}` });
+    serial(act).then((body) => reply(200, body), (e) => reply(500, { error: String(e && e.stack || e) }));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      server.unref();
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(() => r())) });
+    });
+  });
+}
+
+function controlCall(baseUrl, pathAndQuery, timeoutMs = 180000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${baseUrl}${pathAndQuery}`, { method: 'POST', agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => {
+        let parsed;
+        try { parsed = JSON.parse(body); } catch { parsed = { error: body }; }
+        if (res.statusCode === 200) resolve(parsed);
+        else reject(new Error(`cluster control ${pathAndQuery}: ${parsed.error}`));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`cluster control ${pathAndQuery}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A cluster somebody else runs: createTopic works, stop() does nothing. */
+async function connectCluster(bootstrap, opts = {}) {
+  const addrs = parseBootstrap(bootstrap);
+  const control = opts.controlUrl;
+  if (control) await controlCall(control, '/ensure');
+  const brokers = (await liveBrokers(addrs, 10000)).sort((a, b) => a.nodeId - b.nodeId);
+  const cluster = {
+    bootstrap,
+    brokers,
+    external: true,
+    createTopic: (name, o) => createTopicAt(addrs, name, o),
+    stop: async () => {},
+  };
+  if (control) {
+    cluster.stopBroker = async (nodeId, o = {}) => {
+      await controlCall(control, `/stop?node=${nodeId}${o.hard ? '&hard=1' : ''}`);
+    };
+    cluster.startBroker = async (nodeId) => {
+      await controlCall(control, `/start?node=${nodeId}`);
+    };
+  }
+  return cluster;
+}
+
+const ENV = {
+  1: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP', control: 'KAFKA_TURBO_TEST_CONTROL' },
+  3: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP_3', control: 'KAFKA_TURBO_TEST_CONTROL_3' },
+};
+const shared = new Map();
+let signalHookInstalled = false;
+
+function installSignalHook() {
+  if (signalHookInstalled) return;
+  signalHookInstalled = true;
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      for (const c of liveClusters) c.killSync();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+/**
+ * What tests call. With KAFKA_TURBO_TEST_BOOTSTRAP (_3 for three brokers) set, the cluster at
+ * that address; otherwise one started by and for this process (once), stopped when it exits.
+ */
+function getCluster(opts = {}) {
+  const size = opts.brokers ?? 1;
+  if (size !== 1 && size !== 3) return Promise.reject(new Error(`getCluster: brokers must be 1 or 3, not ${size}`));
+  if (!shared.has(size)) {
+    const bootstrap = process.env[ENV[size].bootstrap];
+    const p = bootstrap
+      ? connectCluster(bootstrap, { controlUrl: process.env[ENV[size].control] })
+      : (installSignalHook(), startCluster({ brokers: size, log: opts.log })).then(sharedHandle);
+    shared.set(size, p);
+    p.catch(() => shared.delete(size));
+    return p;
+  }
+  // Later calls: bring back brokers an earlier test left stopped.
+  return shared.get(size).then(async (c) => {
+    if (c.local) await c.local.ensureAllRunning();
+    return c;
+  });
+}
+
+/** The process-wide cluster as tests see it: stop() is a no-op, it goes when the process does. */
+function sharedHandle(c) {
+  return {
+    bootstrap: c.bootstrap,
+    brokers: c.brokers,
+    local: c,
+    createTopic: (name, o) => c.createTopic(name, o),
+    stop: async () => {},
+    stopBroker: (nodeId, o) => c.stopBroker(nodeId, o),
+    startBroker: (nodeId, o) => c.startBroker(nodeId, o),
+  };
+}
+
+module.exports = {
+  REPO_ROOT,
+  kafkaVersion,
+  kafkaCacheDir,
+  ensureKafkaJars,
+  startCluster,
+  getCluster,
+  connectCluster,
+  serveControl,
+  createTopicAt,
+  fetchMetadata,
+  parseBootstrap,
+  ENV,
+};
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+if (require.main === module) {
+  const [cmd, arg] = process.argv.slice(2);
+  const log = (s) => console.error(`[kafka] ${s}`);
+  if (cmd === 'fetch') {
+    const t = Date.now();
+    const lib = ensureKafkaJars({ log });
+    log(`jars ready in ${lib} (${Date.now() - t} ms)`);
+  } else if (cmd === 'start') {
+    const t = Date.now();
+    startCluster({ brokers: Number(arg || 1), log }).then(
+      (c) => {
+        log(`${c.size}-broker cluster up in ${((Date.now() - t) / 1000).toFixed(1)} s; logs in ${c.baseDir}`);
+        console.log(c.bootstrap);
+        const bye = () => c.stop().then(() => process.exit(0));
+        process.once('SIGINT', bye);
+        process.once('SIGTERM', bye);
+        setInterval(() => {}, 1 << 30);
+      },
+      (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  } else {
+    console.error('usage: node test/helpers/kafka/cluster.cjs fetch | start [1|3]');
+    process.exit(2);
+  }
+}

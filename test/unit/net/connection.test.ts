@@ -1,0 +1,478 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaJSConnectionError, KafkaJSRequestTimeoutError } from '../../../ts/errors.js';
+import {
+  BrokerConnection,
+  type BrokerConnectionOptions,
+  type RequestEvent,
+  type RequestQueueSizeEvent,
+  type RequestTimeoutEvent,
+} from '../../../ts/net/connection.js';
+import { Reader } from '../../../ts/protocol/reader.js';
+
+interface ReceivedRequest {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+  /** Everything after client_id (for a v2 header this starts with its tagged-field byte). */
+  rest: Buffer;
+  /** Answers with `body` after the correlation id; responses still go out in request order. */
+  reply(body: Buffer): void;
+  /** No response will come from the broker for this one (acks=0, or the test writes raw bytes). */
+  ignore(): void;
+}
+
+/**
+ * A tiny broker on 127.0.0.1: it parses request frames (header v1 fields) and lets each test
+ * decide what to answer and when. Like Kafka, it writes responses in the order the requests
+ * arrived on a connection, however late each one is ready.
+ */
+class FakeBroker {
+  private readonly server = net.createServer((s) => this.onConnection(s));
+  readonly sockets: net.Socket[] = [];
+  readonly requests: ReceivedRequest[] = [];
+  connections = 0;
+  /** Default: answer at once with an int32 echoing the correlation id. */
+  onRequest: (req: ReceivedRequest) => void = (req) => req.reply(int32(req.correlationId));
+  /** Chunking of the bytes the broker writes, to exercise frame reassembly. */
+  writeChunkSize = Infinity;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.connections++;
+    this.sockets.push(socket);
+    let buffered = Buffer.alloc(0);
+    const order: { ready: Buffer | null }[] = [];
+    const flush = (): void => {
+      while (order.length > 0 && order[0].ready !== null) this.write(socket, order.shift()!.ready as Buffer);
+    };
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+        const size = buffered.readInt32BE(0);
+        const r = new Reader(buffered.subarray(4, 4 + size));
+        buffered = buffered.subarray(4 + size);
+        const apiKey = r.int16();
+        const apiVersion = r.int16();
+        const correlationId = r.int32();
+        const clientId = r.nullableString();
+        const slot = { ready: null as Buffer | null };
+        order.push(slot);
+        const req: ReceivedRequest = {
+          apiKey,
+          apiVersion,
+          correlationId,
+          clientId,
+          rest: Buffer.from(r.raw(r.remaining)),
+          reply: (body) => {
+            const frame = Buffer.alloc(8);
+            frame.writeInt32BE(4 + body.length, 0);
+            frame.writeInt32BE(correlationId, 4);
+            slot.ready = Buffer.concat([frame, body]);
+            flush();
+          },
+          ignore: () => {
+            slot.ready = Buffer.alloc(0);
+            flush();
+          },
+        };
+        this.requests.push(req);
+        this.onRequest(req);
+      }
+    });
+  }
+
+  write(socket: net.Socket, bytes: Buffer): void {
+    for (let i = 0; i < bytes.length; i += this.writeChunkSize) socket.write(bytes.subarray(i, i + this.writeChunkSize));
+  }
+}
+
+const int32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(v, 0);
+  return b;
+};
+const readInt32 = (_version: number, r: Reader): number => r.int32();
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('BrokerConnection', () => {
+  let broker: FakeBroker;
+  let conn: BrokerConnection;
+  const options = (over: Partial<BrokerConnectionOptions> = {}): BrokerConnectionOptions => ({
+    host: '127.0.0.1',
+    port: broker.port,
+    clientId: 'test-client',
+    nodeId: 1,
+    maxInFlight: 5,
+    requestTimeoutMs: 2000,
+    connectTimeoutMs: 1000,
+    reconnectBackoffMs: 50,
+    reconnectBackoffMaxMs: 400,
+    ...over,
+  });
+
+  beforeEach(async () => {
+    broker = new FakeBroker();
+    await broker.start();
+  });
+
+  afterEach(async () => {
+    await conn?.close();
+    await broker.stop();
+  });
+
+  it('connects once for concurrent callers and reports isConnected()', async () => {
+    conn = new BrokerConnection(options());
+    assert.equal(conn.isConnected(), false);
+    const a = conn.connect();
+    const b = conn.connect();
+    assert.equal(a, b, 'concurrent callers share one attempt');
+    await Promise.all([a, b]);
+    await conn.connect();
+    assert.equal(conn.isConnected(), true);
+    await waitFor(() => broker.connections === 1, 'the connection');
+    assert.equal(broker.connections, 1);
+  });
+
+  it('frames requests and assigns correlation ids in order', async () => {
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const results = await Promise.all([
+      conn.request(3, 1, false, Buffer.from('aa', 'hex'), readInt32),
+      conn.request(18, 3, true, [Buffer.from('bb', 'hex'), Buffer.from('cc', 'hex')], readInt32, { responseHeaderV0: true }),
+      conn.request(0, 9, true, [], null),
+    ]);
+    // The default broker echoes the correlation id; a flexible response header carries tags.
+    assert.deepEqual(results.slice(0, 2), [0, 1]);
+    assert.deepEqual(
+      broker.requests.map((r) => [r.apiKey, r.apiVersion, r.correlationId, r.clientId, r.rest.toString('hex')]),
+      [
+        [3, 1, 0, 'test-client', 'aa'],
+        [18, 3, 1, 'test-client', '00bbcc'], // v2 header: empty tags, then both body chunks
+        [0, 9, 2, 'test-client', '00'],
+      ],
+    );
+  });
+
+  it('skips response header v1 tagged fields for flexible requests', async () => {
+    broker.onRequest = (req) => req.reply(Buffer.concat([Buffer.from('01' + '02' + '01' + 'ff', 'hex'), int32(77)]));
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    assert.equal(await conn.request(3, 12, true, Buffer.from('00', 'hex'), readInt32), 77);
+  });
+
+  it('keeps at most maxInFlight requests on the wire; the rest wait in order', async () => {
+    const held: ReceivedRequest[] = [];
+    broker.onRequest = (req) => held.push(req);
+    conn = new BrokerConnection(options({ maxInFlight: 2 }));
+    const queueSizes: number[] = [];
+    conn.on('request_queue_size', (e: RequestQueueSizeEvent) => {
+      assert.equal(e.broker, `127.0.0.1:${broker.port}`);
+      assert.equal(e.clientId, 'test-client');
+      queueSizes.push(e.queueSize);
+    });
+    await conn.connect();
+    const done: number[] = [];
+    const all = [0, 1, 2, 3, 4].map((i) => conn.request(3, 1, false, int32(i), readInt32).then((v) => done.push(v)));
+    await waitFor(() => held.length === 2, 'two requests');
+    await sleep(50);
+    assert.equal(held.length, 2, 'only two requests in flight');
+    held[0].reply(int32(100));
+    await waitFor(() => held.length === 3, 'a third request once a slot frees up');
+    await sleep(30);
+    assert.equal(held.length, 3);
+    for (let i = 1; i < 5; i++) {
+      await waitFor(() => held.length > i, `request ${i}`);
+      held[i].reply(int32(100 + i));
+    }
+    await Promise.all(all);
+    assert.deepEqual(done, [100, 101, 102, 103, 104]);
+    assert.deepEqual(held.map((r) => r.correlationId), [0, 1, 2, 3, 4]);
+    assert.deepEqual(queueSizes, [1, 2, 3, 2, 1, 0]);
+  });
+
+  it('answers ready out of order in time still resolve in order, whatever the TCP chunking', async () => {
+    // Later requests are answered sooner; the broker still writes responses in request order.
+    broker.onRequest = (req) => {
+      const delay = 60 - req.correlationId * 10;
+      setTimeout(() => req.reply(int32(req.correlationId * 1000)), delay);
+    };
+    broker.writeChunkSize = 3; // frames split mid-length-prefix and mid-body
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const order: number[] = [];
+    const values = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        conn.request(3, 1, false, Buffer.alloc(0), readInt32).then((v) => {
+          order.push(i);
+          return v;
+        }),
+      ),
+    );
+    assert.deepEqual(values, [0, 1000, 2000, 3000, 4000]);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+  });
+
+  it('reads several frames from one chunk and a large frame from many', async () => {
+    const big = Buffer.alloc(300_000, 0xab);
+    broker.onRequest = (req) => {
+      if (req.correlationId < 3) req.ignore(); // answered below with raw bytes, all in one write
+      else req.reply(big);
+    };
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const small = [0, 1, 2].map(() => conn.request(3, 1, false, Buffer.alloc(0), readInt32));
+    await waitFor(() => broker.requests.length === 3, 'three requests');
+    const frames = broker.requests.map((r) => Buffer.concat([int32(8), int32(r.correlationId), int32(r.correlationId + 7)]));
+    broker.sockets[0].write(Buffer.concat(frames));
+    assert.deepEqual(await Promise.all(small), [7, 8, 9]);
+    const got = await conn.request(3, 1, false, Buffer.alloc(0), (_v, r) => r.raw(r.remaining));
+    assert.equal(got.length, big.length);
+    assert.ok(got.equals(big));
+  });
+
+  it('times out a slow request with a retriable RequestTimeoutError; later requests still work', async () => {
+    broker.onRequest = (req) => {
+      const delay = req.correlationId === 0 ? 300 : 0;
+      setTimeout(() => req.reply(int32(req.correlationId)), delay);
+    };
+    conn = new BrokerConnection(options({ requestTimeoutMs: 100 }));
+    const timeouts: RequestTimeoutEvent[] = [];
+    conn.on('request_timeout', (e: RequestTimeoutEvent) => timeouts.push(e));
+    await conn.connect();
+    const started = Date.now();
+    const slow = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const next = conn.request(3, 1, false, Buffer.alloc(0), readInt32).catch(() => 'timed out');
+    await assert.rejects(slow, (err: unknown) => {
+      assert.ok(err instanceof KafkaJSRequestTimeoutError);
+      assert.equal(err.name, 'KafkaJSRequestTimeoutError');
+      assert.equal(err.retriable, true);
+      assert.equal(err.broker, `127.0.0.1:${broker.port}`);
+      assert.equal(err.correlationId, 0);
+      assert.ok(err.sentAt >= err.createdAt);
+      assert.equal(err.pendingDuration, err.sentAt - err.createdAt);
+      assert.match(err.message, /Request Metadata\(key: 3, version: 1\) .* timed out after 100ms/);
+      return true;
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 90 && elapsed < 290, `timed out after ${elapsed}ms`);
+    // The second request was created with the first and sits behind it on the wire, so it times
+    // out too; the late answers to both are dropped when they arrive.
+    assert.equal(await next, 'timed out');
+    assert.deepEqual(timeouts.map((e) => [e.correlationId, e.apiName, e.apiKey, e.apiVersion, e.clientId]), [
+      [0, 'Metadata', 3, 1, 'test-client'],
+      [1, 'Metadata', 3, 1, 'test-client'],
+    ]);
+    assert.equal(conn.isConnected(), true);
+    await sleep(250);
+    // The connection is still usable, and correlation ids keep matching.
+    assert.equal(await conn.request(3, 1, false, Buffer.alloc(0), readInt32), 2);
+  });
+
+  it('a timed-out request keeps its in-flight slot until its late answer', async () => {
+    const held: ReceivedRequest[] = [];
+    broker.onRequest = (req) => held.push(req);
+    conn = new BrokerConnection(options({ maxInFlight: 1, requestTimeoutMs: 80 }));
+    await conn.connect();
+    const first = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    await assert.rejects(first, KafkaJSRequestTimeoutError);
+    const second = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    await sleep(30);
+    assert.equal(held.length, 1, 'the second request waits for the timed-out one to be answered');
+    held[0].reply(int32(1));
+    await waitFor(() => held.length === 2, 'the second request');
+    held[1].reply(int32(2));
+    assert.equal(await second, 2);
+  });
+
+  it('times out requests still waiting in the queue, with sentAt 0', async () => {
+    broker.onRequest = () => undefined; // never answers
+    conn = new BrokerConnection(options({ maxInFlight: 1, requestTimeoutMs: 80 }));
+    await conn.connect();
+    const first = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const queued = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    await Promise.all([
+      assert.rejects(first, KafkaJSRequestTimeoutError),
+      assert.rejects(queued, (err: unknown) => {
+        assert.ok(err instanceof KafkaJSRequestTimeoutError);
+        assert.equal(err.sentAt, 0);
+        assert.match(err.message, /without being sent/);
+        return true;
+      }),
+    ]);
+    assert.equal(broker.requests.length, 1);
+  });
+
+  it('emits a request event per completed request', async () => {
+    conn = new BrokerConnection(options());
+    const events: RequestEvent[] = [];
+    conn.on('request', (e: RequestEvent) => events.push(e));
+    await conn.connect();
+    await conn.request(0, 3, false, Buffer.alloc(0), readInt32);
+    assert.equal(events.length, 1);
+    const e = events[0];
+    assert.equal(e.broker, `127.0.0.1:${broker.port}`);
+    assert.equal(e.clientId, 'test-client');
+    assert.equal(e.correlationId, 0);
+    assert.equal(e.size, 8); // correlation id + int32 body
+    assert.equal(e.apiName, 'Produce');
+    assert.equal(e.apiKey, 0);
+    assert.equal(e.apiVersion, 3);
+    assert.equal(e.pendingDuration, e.sentAt - e.createdAt);
+    assert.ok(e.duration >= 0);
+  });
+
+  it('expectResponse=false resolves with null once written and takes no response', async () => {
+    broker.onRequest = (req) => {
+      if (req.apiKey === 0) req.ignore();
+      else req.reply(int32(req.correlationId));
+    };
+    conn = new BrokerConnection(options({ maxInFlight: 1 }));
+    const events: RequestEvent[] = [];
+    conn.on('request', (e: RequestEvent) => events.push(e));
+    await conn.connect();
+    const fire = await conn.request(0, 3, false, Buffer.from('0000', 'hex'), readInt32, { expectResponse: false });
+    assert.equal(fire, null);
+    // a fire-and-forget request does not hold the single in-flight slot
+    const [a, b] = await Promise.all([
+      conn.request(3, 1, false, Buffer.alloc(0), readInt32),
+      conn.request(0, 3, false, Buffer.alloc(0), null, { expectResponse: false }),
+    ]);
+    assert.equal(a, 1);
+    assert.equal(b, null);
+    await waitFor(() => broker.requests.length === 3, 'all three requests');
+    assert.deepEqual(broker.requests.map((r) => r.correlationId), [0, 1, 2]);
+    // fire-and-forget requests report size 0: there is no response
+    const bySize = events.map((e) => [e.correlationId, e.size]).sort((x, y) => x[0] - y[0]);
+    assert.deepEqual(bySize, [[0, 0], [1, 8], [2, 0]]);
+  });
+
+  it('rejects with a retriable ConnectionError (code ECONNREFUSED) and backs off before retrying', async () => {
+    const port = await freePort();
+    conn = new BrokerConnection(options({ port, reconnectBackoffMs: 100, reconnectBackoffMaxMs: 1000 }));
+    await assert.rejects(conn.connect(), (err: unknown) => {
+      assert.ok(err instanceof KafkaJSConnectionError);
+      assert.equal(err.code, 'ECONNREFUSED');
+      assert.equal(err.retriable, true);
+      assert.equal(err.broker, `127.0.0.1:${port}`);
+      assert.match(err.message, /Failed to connect to 127\.0\.0\.1:\d+/);
+      return true;
+    });
+    const started = Date.now();
+    await assert.rejects(conn.connect(), KafkaJSConnectionError);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 75, `second attempt waited ${waited}ms, expected about 100ms (±20%)`);
+    const started3 = Date.now();
+    await assert.rejects(conn.connect(), KafkaJSConnectionError);
+    const waited3 = Date.now() - started3;
+    assert.ok(waited3 >= 155, `third attempt waited ${waited3}ms, expected about 200ms (±20%)`);
+  });
+
+  it('close() during the backoff wait aborts the attempt; connect() works again afterwards', async () => {
+    const port = await freePort();
+    conn = new BrokerConnection(options({ port, reconnectBackoffMs: 5000, reconnectBackoffMaxMs: 5000 }));
+    await assert.rejects(conn.connect(), KafkaJSConnectionError);
+    const waiting = conn.connect();
+    await sleep(20);
+    const started = Date.now();
+    await conn.close();
+    await assert.rejects(waiting, /closed while connecting/);
+    assert.ok(Date.now() - started < 1000);
+  });
+
+  it('request() when not connected rejects at once', async () => {
+    conn = new BrokerConnection(options());
+    await assert.rejects(conn.request(3, 1, false, Buffer.alloc(0), readInt32), (err: unknown) => {
+      assert.ok(err instanceof KafkaJSConnectionError);
+      assert.equal(err.code, 'ENOTCONN');
+      return true;
+    });
+  });
+
+  it('close() fails pending and queued requests with a clear error', async () => {
+    broker.onRequest = () => undefined;
+    conn = new BrokerConnection(options({ maxInFlight: 1 }));
+    await conn.connect();
+    const inFlight = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const queued = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const failures = [inFlight, queued].map((p) =>
+      assert.rejects(p, (err: unknown) => {
+        assert.ok(err instanceof KafkaJSConnectionError);
+        assert.equal(err.retriable, true);
+        assert.match(err.message, /was closed by the client/);
+        return true;
+      }),
+    );
+    await waitFor(() => broker.requests.length === 1, 'the first request');
+    await conn.close();
+    await Promise.all(failures);
+    assert.equal(conn.isConnected(), false);
+    await conn.connect();
+    assert.equal(conn.isConnected(), true);
+  });
+
+  it('a broker that drops the connection fails in-flight requests with a ConnectionError', async () => {
+    broker.onRequest = (req) => {
+      if (req.correlationId === 1) broker.sockets[0].destroy();
+    };
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const a = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const b = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    await Promise.all([a, b].map((p) => assert.rejects(p, KafkaJSConnectionError)));
+    assert.equal(conn.isConnected(), false);
+    await conn.connect();
+    broker.onRequest = (req) => req.reply(int32(5));
+    assert.equal(await conn.request(3, 1, false, Buffer.alloc(0), readInt32), 5);
+  });
+
+  it('a response with the wrong correlation id drops the connection', async () => {
+    broker.onRequest = (req) => broker.write(broker.sockets[0], Buffer.concat([int32(8), int32(req.correlationId + 1), int32(0)]));
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    await assert.rejects(conn.request(3, 1, false, Buffer.alloc(0), readInt32), /where 0 was expected; connection dropped/);
+    assert.equal(conn.isConnected(), false);
+  });
+
+  it('a decoder error rejects that request only', async () => {
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    await assert.rejects(
+      conn.request(3, 1, false, Buffer.alloc(0), (_v, r) => r.int64()),
+      /Failed to decode Metadata v1 response from 127\.0\.0\.1:\d+: Truncated input reading int64/,
+    );
+    assert.equal(await conn.request(3, 1, false, Buffer.alloc(0), readInt32), 1);
+  });
+});

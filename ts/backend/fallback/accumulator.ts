@@ -1,0 +1,226 @@
+/**
+ * The pure-TypeScript record accumulator: per-partition queues of open batches whose records
+ * are encoded (record-batch v2 record format) as they are appended, so that a batch's size
+ * is known exactly and drain() only has to write the 61-byte header and the CRC.
+ *
+ * Memory accounting follows the Java producer in spirit: every record's encoded bytes and
+ * every batch's header count against buffer.memory from append() until complete() frees them
+ * (drained batches still count: they may be retried).
+ */
+import type {
+  AccumulatorConfig,
+  AccumulatorStats,
+  AppendResult,
+  BatchResult,
+  DrainStamp,
+  DrainedBatch,
+  ReadyResult,
+  RecordAccumulator,
+  RecordInput,
+  RemovedBatch,
+} from '../types.js';
+import { Writer } from '../../protocol/writer.js';
+import { RECORD_BATCH_OVERHEAD, encodeRecord, writeBatchHeader } from '../../protocol/record-batch.js';
+import { crc32c } from '../../protocol/crc32c.js';
+
+class OpenBatch {
+  /** Encoded records, after RECORD_BATCH_OVERHEAD reserved bytes for the header. */
+  readonly writer: Writer;
+  recordCount = 0;
+  /** The first record's timestamp: every record's timestamp is stored as a delta from it. */
+  baseTimestamp = 0;
+  maxTimestamp = 0;
+  /** No more records go in: it reached batch.size, or a later batch exists behind it. */
+  full = false;
+
+  constructor(
+    readonly id: number,
+    readonly partition: number,
+    readonly createdMs: number,
+    capacity: number,
+  ) {
+    this.writer = new Writer(capacity);
+    this.writer.reserve(RECORD_BATCH_OVERHEAD);
+  }
+
+  get sizeInBytes(): number {
+    return this.writer.length;
+  }
+}
+
+export class FallbackAccumulator implements RecordAccumulator {
+  private readonly queues: (OpenBatch[] | undefined)[] = [];
+  /** Partitions that have at least one undrained batch, so ready() does not scan them all. */
+  private readonly nonEmpty = new Set<number>();
+  /** Bytes each drained-but-not-completed batch holds against buffer.memory. */
+  private readonly drained = new Map<number, { bytes: number; records: number }>();
+  private nextBatchId = 1;
+  private bufferedBytes = 0;
+  private undrained = 0;
+  private recordsCompleted = 0;
+  private recordsFailed = 0;
+
+  constructor(private readonly config: AccumulatorConfig) {}
+
+  append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult {
+    let queue = this.queues[partition];
+    if (queue === undefined) {
+      queue = [];
+      this.queues[partition] = queue;
+    }
+    const batches: number[] = [];
+    const { batchSize, bufferMemory } = this.config;
+    let appended = 0;
+    for (const record of records) {
+      const last = queue.length > 0 ? queue[queue.length - 1]! : undefined;
+      if (last && !last.full) {
+        // Encode in place, then undo if the record took the batch past batch.size (a batch
+        // always takes its first record, however large) or past buffer.memory.
+        const mark = last.writer.length;
+        encodeRecord(last.writer, record, last.recordCount, record.timestamp - last.baseTimestamp);
+        const grown = last.writer.length - mark;
+        if (last.writer.length > batchSize) {
+          last.writer.truncate(mark);
+          last.full = true;
+        } else if (this.bufferedBytes + grown > bufferMemory) {
+          last.writer.truncate(mark);
+          break;
+        } else {
+          this.bufferedBytes += grown;
+          this.noteAppended(last, record, batches);
+          appended++;
+          if (last.writer.length >= batchSize) last.full = true;
+          continue;
+        }
+      }
+      // A new batch: it costs its header on top of the record. When nothing at all is
+      // buffered, a record larger than buffer.memory is still taken (the caller refuses
+      // records larger than buffer.memory before they get here).
+      const fresh = new OpenBatch(this.nextBatchId, partition, nowMs, batchSize + RECORD_BATCH_OVERHEAD);
+      encodeRecord(fresh.writer, record, 0, 0);
+      if (this.bufferedBytes + fresh.sizeInBytes > bufferMemory && this.bufferedBytes > 0) break;
+      this.nextBatchId++;
+      if (last) last.full = true;
+      queue.push(fresh);
+      this.nonEmpty.add(partition);
+      this.undrained++;
+      this.bufferedBytes += fresh.sizeInBytes;
+      this.noteAppended(fresh, record, batches);
+      appended++;
+      if (fresh.writer.length >= batchSize) fresh.full = true;
+    }
+    return { appended, batches };
+  }
+
+  private noteAppended(batch: OpenBatch, record: RecordInput, batches: number[]): void {
+    if (batch.recordCount === 0) {
+      batch.baseTimestamp = record.timestamp;
+      batch.maxTimestamp = record.timestamp;
+    } else if (record.timestamp > batch.maxTimestamp) {
+      batch.maxTimestamp = record.timestamp;
+    }
+    batch.recordCount++;
+    const n = batches.length;
+    if (n >= 2 && batches[n - 2] === batch.id) batches[n - 1]!++;
+    else batches.push(batch.id, 1);
+  }
+
+  ready(nowMs: number, flushing: boolean): ReadyResult {
+    const partitions: number[] = [];
+    let nextReadyInMs = Infinity;
+    const { lingerMs } = this.config;
+    for (const p of this.nonEmpty) {
+      const head = this.queues[p]![0]!;
+      const waited = nowMs - head.createdMs;
+      if (flushing || head.full || waited >= lingerMs) partitions.push(p);
+      else nextReadyInMs = Math.min(nextReadyInMs, lingerMs - waited);
+    }
+    return { partitions, nextReadyInMs };
+  }
+
+  drain(partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[] {
+    const out: DrainedBatch[] = [];
+    let total = 0;
+    for (let i = 0; i < partitions.length; i++) {
+      const p = partitions[i]!;
+      const queue = this.queues[p];
+      const head = queue?.[0];
+      if (!queue || !head) continue;
+      if (total > 0 && total + head.sizeInBytes > maxBytes) break;
+      queue.shift();
+      if (queue.length === 0) this.nonEmpty.delete(p);
+      this.undrained--;
+      const bytes = head.writer.finish();
+      const attributes = this.config.codec | (stamp.transactional ? 0x10 : 0);
+      writeBatchHeader(
+        bytes,
+        bytes.length - RECORD_BATCH_OVERHEAD,
+        {
+          baseOffset: 0,
+          partitionLeaderEpoch: -1,
+          attributes,
+          lastOffsetDelta: head.recordCount - 1,
+          baseTimestamp: head.baseTimestamp,
+          maxTimestamp: head.maxTimestamp,
+          producerId: stamp.producerId,
+          producerEpoch: stamp.producerEpoch,
+          baseSequence: stamp.baseSequences ? stamp.baseSequences[i]! : -1,
+          recordCount: head.recordCount,
+        },
+        crc32c,
+      );
+      total += bytes.length;
+      this.drained.set(head.id, { bytes: head.sizeInBytes, records: head.recordCount });
+      out.push({ batchId: head.id, partition: p, recordCount: head.recordCount, bytes, createdMs: head.createdMs });
+    }
+    return out;
+  }
+
+  expire(createdBeforeMs: number): RemovedBatch[] {
+    const removed: RemovedBatch[] = [];
+    for (const p of [...this.nonEmpty]) {
+      const queue = this.queues[p]!;
+      while (queue.length > 0 && queue[0]!.createdMs <= createdBeforeMs) this.remove(queue.shift()!, removed);
+      if (queue.length === 0) this.nonEmpty.delete(p);
+    }
+    return removed;
+  }
+
+  abortAll(): RemovedBatch[] {
+    const removed: RemovedBatch[] = [];
+    for (const p of this.nonEmpty) for (const b of this.queues[p]!.splice(0)) this.remove(b, removed);
+    this.nonEmpty.clear();
+    return removed;
+  }
+
+  private remove(b: OpenBatch, removed: RemovedBatch[]): void {
+    this.undrained--;
+    this.bufferedBytes -= b.sizeInBytes;
+    this.recordsFailed += b.recordCount;
+    removed.push({ batchId: b.id, partition: b.partition, recordCount: b.recordCount });
+  }
+
+  complete(results: readonly BatchResult[]): void {
+    for (const r of results) {
+      const d = this.drained.get(r.batchId);
+      if (d === undefined) continue;
+      this.drained.delete(r.batchId);
+      this.bufferedBytes -= d.bytes;
+      if (r.errorCode === 0) this.recordsCompleted += d.records;
+      else this.recordsFailed += d.records;
+    }
+  }
+
+  hasUndrained(): boolean {
+    return this.undrained > 0;
+  }
+
+  stats(): AccumulatorStats {
+    return {
+      bufferedBytes: this.bufferedBytes,
+      undrainedBatches: this.undrained,
+      recordsCompleted: this.recordsCompleted,
+      recordsFailed: this.recordsFailed,
+    };
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * THE Backend interface. It is implemented twice: by the C++ addon (native/, adapted in
+ * native.ts with no logic of its own) and by the pure-TypeScript fallback (fallback/).
+ * Both must produce the same bytes for the same input; test/parity checks that.
+ *
+ * Why this shape: the per-record and per-byte work (holding records, encoding record batches,
+ * CRC32C, memory accounting) lives behind this interface so that the native backend can keep
+ * records in native memory. JavaScript never reads a record back after append(): it gets
+ * batch ids, and later whole encoded batches ready to be framed into a ProduceRequest.
+ * Everything the sender decides (which node, retries, sequence numbers, timeouts) stays in
+ * TypeScript (ts/producer/).
+ */
+
+/** Which CRC32C implementation a backend runs. */
+export type Crc32cImpl = 'avx512-vpclmul' | 'sse42' | 'table' | 'ts';
+
+/** Compression codec ids as they appear in record-batch attributes (bits 0..2). */
+export const enum CodecId {
+  None = 0,
+  Gzip = 1,
+  Snappy = 2,
+  Lz4 = 3,
+  Zstd = 4,
+}
+
+export interface RefusedCandidate {
+  /** e.g. 'native (prebuilds/linux-x64)', 'native (build/Release)' */
+  candidate: string;
+  /** One line a user can act on. */
+  reason: string;
+  /** The underlying error, kept so nothing is swallowed. */
+  cause?: unknown;
+}
+
+export interface BackendInfo {
+  backend: 'native' | 'fallback';
+  crc32c: Crc32cImpl;
+  ioUring: boolean;
+  codecs: string[];
+  /** Why this backend was picked (environment override, addon loaded, addon refused, ...). */
+  reason: string;
+  /** Every candidate that was tried and refused before the one picked. */
+  refused: RefusedCandidate[];
+}
+
+/** A record header. Keys are strings on the wire (UTF-8); values are bytes or null. */
+export interface RecordHeaderInput {
+  key: string;
+  value: Buffer | null;
+}
+
+/** One record as handed to a backend: key and value already serialized. */
+export interface RecordInput {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: readonly RecordHeaderInput[] | null;
+  /** Create time, ms since the epoch. */
+  timestamp: number;
+}
+
+/** The fixed fields of a record batch v2 header that the caller decides. */
+export interface BatchHeaderInput {
+  /** -1n when not idempotent. */
+  producerId: bigint;
+  /** -1 when not idempotent. */
+  producerEpoch: number;
+  /** -1 when not idempotent. */
+  baseSequence: number;
+  /** Set the transactional bit (attributes bit 4). */
+  transactional: boolean;
+  codec: CodecId;
+}
+
+export interface AccumulatorConfig {
+  /** batch.size: a batch closes when the next record would take it past this many bytes. */
+  batchSize: number;
+  /** linger.ms: how long a non-full batch waits for more records. */
+  lingerMs: number;
+  /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete(). */
+  bufferMemory: number;
+  codec: CodecId;
+}
+
+/** What append() did. */
+export interface AppendResult {
+  /** How many records (from the front of the input) were taken. Fewer than given means
+   * buffer.memory is exhausted: the caller waits for complete() to free memory and then
+   * appends the rest. */
+  appended: number;
+  /** The batches the taken records went into, in order, as flat pairs
+   * [batchId, recordCount, batchId, recordCount, ...]. A record's offset delta inside its
+   * batch is its position among the records appended to that batch so far. */
+  batches: number[];
+}
+
+export interface ReadyResult {
+  /** Partitions (caller's ids) whose first batch may be drained now. */
+  partitions: number[];
+  /** Milliseconds until the next batch will become ready by linger (Infinity when none). */
+  nextReadyInMs: number;
+}
+
+/** Per-partition producer state stamped into a batch when it is drained. */
+export interface DrainStamp {
+  producerId: bigint;
+  producerEpoch: number;
+  transactional: boolean;
+  /** baseSequences[i] is the sequence for partitions[i]'s batch, or -1. */
+  baseSequences: readonly number[] | null;
+}
+
+export interface DrainedBatch {
+  batchId: number;
+  partition: number;
+  recordCount: number;
+  /** The whole record batch (v2), CRC included, ready to go into a ProduceRequest. */
+  bytes: Buffer;
+  /** Create time of the batch (ms since the epoch) for delivery.timeout.ms. */
+  createdMs: number;
+}
+
+/** A batch that was removed without being drained (expired or aborted). */
+export interface RemovedBatch {
+  batchId: number;
+  partition: number;
+  recordCount: number;
+}
+
+export interface BatchResult {
+  batchId: number;
+  /** Error code from the broker (0 = none) or -1 for a client-side failure. */
+  errorCode: number;
+}
+
+export interface AccumulatorStats {
+  /** Bytes counted against buffer.memory right now. */
+  bufferedBytes: number;
+  /** Batches not yet drained. */
+  undrainedBatches: number;
+  recordsCompleted: number;
+  recordsFailed: number;
+}
+
+/**
+ * Per-producer record accumulator. All methods run on the JS thread.
+ * Partitions are small non-negative integers the caller assigns (one per topic-partition).
+ */
+export interface RecordAccumulator {
+  append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult;
+  /** Which partitions have a sendable batch: full, lingered, or everything when flushing. */
+  ready(nowMs: number, flushing: boolean): ReadyResult;
+  /** Take at most one batch from each partition, in order, closing and encoding it, until
+   * the bytes taken would pass maxBytes (the first batch is always taken). */
+  drain(partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[];
+  /** Remove undrained batches created at or before `createdBeforeMs` (delivery.timeout.ms). */
+  expire(createdBeforeMs: number): RemovedBatch[];
+  /** Remove every undrained batch (close without flushing, fatal errors). */
+  abortAll(): RemovedBatch[];
+  /** Drained batches are finished: free their memory and count their records. */
+  complete(results: readonly BatchResult[]): void;
+  /** True when any partition holds undrained records. */
+  hasUndrained(): boolean;
+  stats(): AccumulatorStats;
+}
+
+export interface Backend {
+  readonly info: BackendInfo;
+  /** CRC32C (Castagnoli) of buf, continuing from `init` (0 to start). */
+  crc32c(buf: Uint8Array, init?: number): number;
+  /** Encode one whole record batch v2 with offsets 0..n-1 (used by tests and benches; the
+   * accumulator produces the same bytes). */
+  encodeRecordBatch(records: readonly RecordInput[], header: BatchHeaderInput): Buffer;
+  createAccumulator(config: AccumulatorConfig): RecordAccumulator;
+}

@@ -1,0 +1,697 @@
+/**
+ * One TCP connection to one broker, over node:net: framing, pipelining, timeouts, reconnect.
+ *
+ * Kafka answers the requests of one connection in the order it received them, so requests
+ * are sent in order, at most `maxInFlight` awaiting an answer at a time (more wait in a FIFO
+ * queue), and each response must carry the correlation id of the oldest request in flight;
+ * anything else means the byte stream is corrupt and the connection is dropped.
+ *
+ * Request bodies may be lists of chunks (a Produce request interleaves small framing buffers
+ * with the record batches); they are written under cork() so Node hands the whole pipeline to
+ * the kernel in one writev, without copying the batches into a request buffer.
+ *
+ * Timeouts: a request fails with KafkaJSRequestTimeoutError `requestTimeoutMs` after it was
+ * created, whether it is still queued or already sent. A timed-out request that was sent keeps
+ * its in-flight slot until its late response arrives (and is dropped): freeing the slot early
+ * would put more requests on the wire than `maxInFlight`, and an idempotent producer relies on
+ * that bound (the broker only remembers the last 5 batches per producer and partition).
+ * Deadlines grow in creation order, so one timer, armed for the oldest pending request, serves
+ * every request.
+ */
+
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import {
+  KafkaJSConnectionError,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSRequestTimeoutError,
+} from '../errors.js';
+import { apiName } from '../protocol/api-keys.js';
+import { Reader } from '../protocol/reader.js';
+import { writeRequestHeader } from '../protocol/request-header.js';
+import { Writer } from '../protocol/writer.js';
+
+export interface BrokerConnectionOptions {
+  host: string;
+  port: number;
+  clientId: string;
+  nodeId?: number;
+  /** Requests awaiting a response at once; more wait in a queue. */
+  maxInFlight: number;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Wait before reconnecting after the first failed attempt; doubles per failure. */
+  reconnectBackoffMs: number;
+  reconnectBackoffMaxMs: number;
+}
+
+export interface RequestOptions {
+  /** false for Produce with acks=0: the broker sends nothing back, so the request resolves
+   * (with null) once its bytes are written. Default true. */
+  expectResponse?: boolean;
+  /** The response uses header v0 even though the request is flexible (ApiVersions). */
+  responseHeaderV0?: boolean;
+}
+
+/** Payload of the 'request' event, emitted when a request completes. */
+export interface RequestEvent {
+  broker: string;
+  clientId: string;
+  correlationId: number;
+  /** Response size in bytes (without the 4-byte length prefix); 0 when no response is expected. */
+  size: number;
+  createdAt: number;
+  sentAt: number;
+  /** Time spent queued before being written: sentAt - createdAt. */
+  pendingDuration: number;
+  /** Time from being written to completion. */
+  duration: number;
+  apiName: string;
+  apiKey: number;
+  apiVersion: number;
+}
+
+/** Payload of the 'request_timeout' event. `sentAt` is 0 when the request never left the queue. */
+export interface RequestTimeoutEvent {
+  broker: string;
+  clientId: string;
+  correlationId: number;
+  createdAt: number;
+  sentAt: number;
+  pendingDuration: number;
+  apiName: string;
+  apiKey: number;
+  apiVersion: number;
+}
+
+/** Payload of the 'request_queue_size' event: requests waiting for an in-flight slot. */
+export interface RequestQueueSizeEvent {
+  broker: string;
+  clientId: string;
+  queueSize: number;
+}
+
+/** Decodes a response body. Same parameter order as the `decode` of the API descriptors in
+ * ts/protocol (e.g. Produce.decode), so a descriptor's decode can be passed as it is. */
+export type Decode<T> = (version: number, r: Reader) => T;
+
+interface PendingRequest {
+  correlationId: number;
+  apiKey: number;
+  apiVersion: number;
+  /** Response header v1 (tagged fields after the correlation id) rather than v0. */
+  flexibleResponseHeader: boolean;
+  expectResponse: boolean;
+  /** Length prefix + header, then the body chunks. */
+  chunks: Buffer[];
+  decode: Decode<unknown> | null;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  createdAt: number;
+  /** 0 until written. */
+  sentAt: number;
+  deadline: number;
+  /** Resolved, rejected or timed out: a late response is dropped. */
+  settled: boolean;
+}
+
+/** A FIFO with O(1) shift: an array and a head index, compacted when half of it is dead. */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  at(i: number): T | undefined {
+    return this.items[this.head + i];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+/** Largest response frame accepted: a larger length prefix means the stream is corrupt. */
+const MAX_FRAME_SIZE = 0x4000_0000;
+const CORRELATION_ID_MAX = 0x7fff_ffff;
+/** Reconnect backoff is randomized by ±20% so that clients do not reconnect in lockstep. */
+const BACKOFF_JITTER = 0.2;
+
+type State = 'disconnected' | 'connecting' | 'connected';
+
+export class BrokerConnection extends EventEmitter {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly nodeId: number | undefined;
+  /** 'host:port', as KafkaJS names brokers in errors and events. */
+  readonly broker: string;
+  private readonly opts: BrokerConnectionOptions;
+
+  private state: State = 'disconnected';
+  private socket: net.Socket | null = null;
+  private connecting: Promise<void> | null = null;
+  /** Bumped by close(): an attempt that started before a close() must not install its socket. */
+  private generation = 0;
+  /** The socket being opened, so close() can abort it. */
+  private openingSocket: net.Socket | null = null;
+  /** Ends the current reconnect-backoff wait early (close() uses it). */
+  private cancelBackoff: (() => void) | null = null;
+  private consecutiveFailures = 0;
+  /** Earliest time (ms) the next connection attempt may start. */
+  private nextAttemptAt = 0;
+
+  private nextCorrelationId = 0;
+  private readonly headerWriter = new Writer(128);
+  private readonly waiting = new Fifo<PendingRequest>();
+  /** Sent and awaiting a response, oldest first (timed-out ones included, see the top). */
+  private readonly inFlight = new Fifo<PendingRequest>();
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  /** Last queue size reported by 'request_queue_size', to emit only on changes. */
+  private reportedQueueSize = 0;
+
+  // Incoming bytes not yet consumed as frames: a list of chunks, so a frame that arrives in
+  // many pieces is copied once, when it is complete, never re-concatenated per chunk.
+  private readChunks: Buffer[] = [];
+  private readBuffered = 0;
+  /** Body size of the frame being read, or -1 while its length prefix is still incomplete. */
+  private frameSize = -1;
+
+  constructor(opts: BrokerConnectionOptions) {
+    super();
+    if (!(opts.maxInFlight >= 1)) throw new RangeError(`maxInFlight must be at least 1, got ${opts.maxInFlight}`);
+    this.opts = { ...opts };
+    this.host = opts.host;
+    this.port = opts.port;
+    this.clientId = opts.clientId;
+    this.nodeId = opts.nodeId;
+    this.broker = `${opts.host}:${opts.port}`;
+  }
+
+  isConnected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /**
+   * Opens the connection. Resolves at once when connected; concurrent callers share one
+   * attempt. After a failed attempt the next one first waits out the reconnect backoff.
+   * Rejects with a retriable KafkaJSConnectionError whose `code` is the socket error code
+   * (ECONNREFUSED, ETIMEDOUT, ...).
+   */
+  connect(): Promise<void> {
+    if (this.state === 'connected') return Promise.resolve();
+    if (this.connecting !== null) return this.connecting;
+    this.state = 'connecting';
+    const attempt = this.attemptConnect(this.generation).finally(() => {
+      if (this.connecting === attempt) this.connecting = null;
+    });
+    this.connecting = attempt;
+    return attempt;
+  }
+
+  private async attemptConnect(generation: number): Promise<void> {
+    const wait = this.nextAttemptAt - Date.now();
+    if (wait > 0) await this.sleepBackoff(wait);
+    if (generation !== this.generation) throw this.closedWhileConnecting();
+    let socket: net.Socket;
+    try {
+      socket = await this.open();
+    } catch (err) {
+      if (generation !== this.generation) throw this.closedWhileConnecting();
+      this.state = 'disconnected';
+      this.consecutiveFailures++;
+      this.nextAttemptAt = Date.now() + this.backoffMs(this.consecutiveFailures);
+      throw err;
+    }
+    if (generation !== this.generation) {
+      socket.destroy();
+      throw this.closedWhileConnecting();
+    }
+    this.consecutiveFailures = 0;
+    this.nextAttemptAt = 0;
+    this.install(socket);
+  }
+
+  private closedWhileConnecting(): KafkaJSConnectionError {
+    return new KafkaJSConnectionError(`Connection to ${this.broker} was closed while connecting`, {
+      broker: this.broker,
+      code: 'ECONNCLOSED',
+    });
+  }
+
+  /** Exponential backoff for the n-th consecutive failure, jittered, within [base, max]. */
+  private backoffMs(failures: number): number {
+    const { reconnectBackoffMs: base, reconnectBackoffMaxMs: max } = this.opts;
+    const exp = Math.min(max, base * 2 ** Math.min(failures - 1, 30));
+    const jittered = exp * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * Math.random());
+    return Math.max(Math.min(base, max), Math.min(max, jittered));
+  }
+
+  private sleepBackoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.cancelBackoff = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.cancelBackoff = done;
+    });
+  }
+
+  private open(): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.host, port: this.port });
+      this.openingSocket = socket;
+      let settled = false;
+      const finish = (err: (Error & { code?: string }) | null): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeListener('connect', onConnect);
+        socket.removeListener('error', onError);
+        socket.removeListener('close', onClose);
+        if (this.openingSocket === socket) this.openingSocket = null;
+        if (err === null) {
+          resolve(socket);
+        } else {
+          // Keep a listener: an 'error' emitted while the socket winds down must not go unhandled.
+          socket.on('error', () => undefined);
+          socket.destroy();
+          reject(
+            new KafkaJSConnectionError(`Failed to connect to ${this.broker}: ${err.message}`, {
+              broker: this.broker,
+              code: err.code ?? 'ECONNFAILED',
+              cause: err,
+            }),
+          );
+        }
+      };
+      const onConnect = (): void => finish(null);
+      const onError = (err: Error): void => finish(err);
+      const onClose = (): void => finish(Object.assign(new Error('socket closed before it connected'), { code: 'ECONNCLOSED' }));
+      const timer = setTimeout(
+        () =>
+          finish(Object.assign(new Error(`connection timed out after ${this.opts.connectTimeoutMs}ms`), { code: 'ETIMEDOUT' })),
+        this.opts.connectTimeoutMs,
+      );
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      socket.once('close', onClose);
+    });
+  }
+
+  private install(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    let lastError: (Error & { code?: string }) | undefined;
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('error', (err) => {
+      lastError = err;
+    });
+    socket.on('close', () => this.onSocketClosed(socket, lastError));
+    this.socket = socket;
+    this.state = 'connected';
+    this.readChunks = [];
+    this.readBuffered = 0;
+    this.frameSize = -1;
+  }
+
+  private onSocketClosed(socket: net.Socket, err: (Error & { code?: string }) | undefined): void {
+    if (this.socket !== socket) return; // already handled by close()
+    this.socket = null;
+    this.state = 'disconnected';
+    const reason = err === undefined ? 'closed by the broker' : `lost: ${err.message}`;
+    this.failAll(
+      new KafkaJSConnectionError(`Connection to ${this.broker} ${reason}`, {
+        broker: this.broker,
+        code: err?.code ?? 'ECONNRESET',
+        cause: err,
+      }),
+    );
+  }
+
+  /**
+   * Closes the connection (or aborts an attempt to open it) and fails every pending request
+   * with a KafkaJSConnectionError. connect() may be called again afterwards.
+   */
+  close(): Promise<void> {
+    this.generation++;
+    this.connecting = null;
+    this.cancelBackoff?.();
+    this.openingSocket?.destroy();
+    const socket = this.socket;
+    this.socket = null;
+    this.state = 'disconnected';
+    this.failAll(
+      new KafkaJSConnectionError(`Connection to ${this.broker} was closed by the client`, {
+        broker: this.broker,
+        code: 'ECONNCLOSED',
+      }),
+    );
+    if (socket === null || socket.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
+  }
+
+  private failAll(err: KafkaJSConnectionError): void {
+    if (this.timeoutTimer !== null) {
+      clearTimeout(this.timeoutTimer);
+      this.timeoutTimer = null;
+    }
+    const pending = [...this.inFlight.drain(), ...this.waiting.drain()];
+    this.emitQueueSize();
+    for (const p of pending) {
+      if (p.settled) continue;
+      p.settled = true;
+      p.reject(err);
+    }
+  }
+
+  /**
+   * Sends one request: frames it (length prefix + request header v1, or v2 when
+   * `flexibleHeader`), queues it behind earlier ones, and resolves with `decode` applied to the
+   * response body (null when `decode` is null or no response is expected).
+   * Rejects with KafkaJSConnectionError when not connected or when the connection drops, with
+   * KafkaJSRequestTimeoutError after requestTimeoutMs, or with the decoder's error.
+   */
+  request<T>(
+    apiKey: number,
+    apiVersion: number,
+    flexibleHeader: boolean,
+    body: Buffer | Buffer[],
+    decode: Decode<T> | null,
+    opts?: RequestOptions,
+  ): Promise<T> {
+    if (this.state !== 'connected') {
+      return Promise.reject(
+        new KafkaJSConnectionError(`Not connected to ${this.broker}`, { broker: this.broker, code: 'ENOTCONN' }),
+      );
+    }
+    const correlationId = this.nextCorrelationId;
+    this.nextCorrelationId = correlationId === CORRELATION_ID_MAX ? 0 : correlationId + 1;
+
+    const w = this.headerWriter.reset();
+    const sizeAt = w.reserve(4);
+    writeRequestHeader(w, { apiKey, apiVersion, correlationId, clientId: this.clientId }, flexibleHeader);
+    let size = w.length - 4;
+    const chunks = [w.finish()];
+    if (Buffer.isBuffer(body)) {
+      size += body.length;
+      chunks.push(body);
+    } else {
+      for (const b of body) {
+        size += b.length;
+        chunks.push(b);
+      }
+    }
+    chunks[0].writeInt32BE(size, sizeAt);
+
+    const createdAt = Date.now();
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({
+        correlationId,
+        apiKey,
+        apiVersion,
+        flexibleResponseHeader: flexibleHeader && opts?.responseHeaderV0 !== true,
+        expectResponse: opts?.expectResponse !== false,
+        chunks,
+        decode,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        createdAt,
+        sentAt: 0,
+        deadline: createdAt + this.opts.requestTimeoutMs,
+        settled: false,
+      });
+      this.pump();
+      this.emitQueueSize();
+      this.armTimeout();
+    });
+  }
+
+  /** Writes queued requests while in-flight slots are free, as one corked batch of writes. */
+  private pump(): void {
+    const socket = this.socket;
+    if (socket === null || this.waiting.length === 0) return;
+    socket.cork();
+    for (;;) {
+      const next = this.waiting.peek();
+      // A request that expects no response never takes a slot, so it goes whenever it is next.
+      if (next === undefined || (next.expectResponse && this.inFlight.length >= this.opts.maxInFlight)) break;
+      this.waiting.shift();
+      this.send(socket, next);
+    }
+    socket.uncork();
+  }
+
+  private send(socket: net.Socket, p: PendingRequest): void {
+    // socket.write()'s backpressure signal is not waited on: the bytes are record batches the
+    // producer already counts against buffer.memory until their request completes, and the
+    // in-flight bound caps how many requests sit in the socket's buffer.
+    p.sentAt = Date.now();
+    const last = p.chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(p.chunks[i]);
+    if (p.expectResponse) {
+      socket.write(p.chunks[last]);
+      this.inFlight.push(p);
+      return;
+    }
+    socket.write(p.chunks[last], (err) => {
+      if (p.settled) return;
+      p.settled = true;
+      if (err) {
+        p.reject(
+          new KafkaJSConnectionError(`Failed to write to ${this.broker}: ${err.message}`, {
+            broker: this.broker,
+            code: (err as Error & { code?: string }).code ?? 'EPIPE',
+            cause: err,
+          }),
+        );
+        return;
+      }
+      p.resolve(null);
+      this.emitRequest(p, 0);
+    });
+  }
+
+  private onData(socket: net.Socket, chunk: Buffer): void {
+    if (this.socket !== socket) return;
+    this.readChunks.push(chunk);
+    this.readBuffered += chunk.length;
+    while (this.socket === socket) {
+      if (this.frameSize < 0) {
+        if (this.readBuffered < 4) return;
+        const size = this.take(4).readInt32BE(0);
+        if (size < 4 || size > MAX_FRAME_SIZE) {
+          this.dropCorrupt(socket, `invalid response size ${size}`);
+          return;
+        }
+        this.frameSize = size;
+      }
+      if (this.readBuffered < this.frameSize) return;
+      const frame = this.take(this.frameSize);
+      this.frameSize = -1;
+      this.onFrame(socket, frame);
+    }
+  }
+
+  /** Removes the next n buffered bytes: a view when they sit in one chunk, else one copy. */
+  private take(n: number): Buffer {
+    this.readBuffered -= n;
+    const first = this.readChunks[0];
+    if (first.length > n) {
+      this.readChunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    if (first.length === n) {
+      this.readChunks.shift();
+      return first;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.readChunks[0];
+      const want = n - filled;
+      if (c.length <= want) {
+        c.copy(out, filled);
+        filled += c.length;
+        this.readChunks.shift();
+      } else {
+        c.copy(out, filled, 0, want);
+        filled += want;
+        this.readChunks[0] = c.subarray(want);
+      }
+    }
+    return out;
+  }
+
+  private onFrame(socket: net.Socket, frame: Buffer): void {
+    const correlationId = frame.readInt32BE(0);
+    const p = this.inFlight.peek();
+    if (p === undefined || p.correlationId !== correlationId) {
+      this.dropCorrupt(
+        socket,
+        p === undefined
+          ? `response with correlation id ${correlationId} while no request was in flight`
+          : `response with correlation id ${correlationId} where ${p.correlationId} was expected`,
+      );
+      return;
+    }
+    this.inFlight.shift();
+    if (!p.settled) {
+      p.settled = true;
+      let result: unknown = null;
+      let failure: Error | null = null;
+      try {
+        const r = new Reader(frame, 4);
+        if (p.flexibleResponseHeader) r.skipTaggedFields();
+        if (p.decode !== null) result = p.decode(p.apiVersion, r);
+      } catch (err) {
+        // The decoder may throw our own errors on purpose (a broker error code, say); anything
+        // else is a malformed response.
+        failure =
+          err instanceof KafkaJSError
+            ? err
+            : new KafkaJSNonRetriableError(
+          `Failed to decode ${apiName(p.apiKey)} v${p.apiVersion} response from ${this.broker}: ${(err as Error).message}`,
+                { cause: err, code: 'INVALID_RESPONSE' },
+              );
+      }
+      if (failure === null) p.resolve(result);
+      else p.reject(failure);
+      this.emitRequest(p, frame.length);
+    }
+    this.pump();
+    this.emitQueueSize();
+    this.armTimeout();
+  }
+
+  /** The stream cannot be trusted any more: fail everything and drop the socket. */
+  private dropCorrupt(socket: net.Socket, what: string): void {
+    this.socket = null;
+    this.state = 'disconnected';
+    socket.destroy();
+    this.failAll(
+      new KafkaJSConnectionError(`Protocol error from ${this.broker}: ${what}; connection dropped`, {
+        broker: this.broker,
+        code: 'EPROTO',
+      }),
+    );
+  }
+
+  /** Arms the single timeout timer for the oldest unsettled request, if not already armed. */
+  private armTimeout(): void {
+    if (this.timeoutTimer !== null) return;
+    let deadline = Infinity;
+    for (let i = 0; i < this.inFlight.length; i++) {
+      const p = this.inFlight.at(i) as PendingRequest;
+      if (!p.settled) {
+        deadline = p.deadline;
+        break;
+      }
+    }
+    if (deadline === Infinity) deadline = this.waiting.peek()?.deadline ?? Infinity;
+    if (deadline === Infinity) return;
+    this.timeoutTimer = setTimeout(() => this.onTimeoutTimer(), Math.max(0, deadline - Date.now()));
+    // Pending requests keep the process alive through the socket, not through this timer.
+    this.timeoutTimer.unref();
+  }
+
+  private onTimeoutTimer(): void {
+    this.timeoutTimer = null;
+    const now = Date.now();
+    for (let i = 0; i < this.inFlight.length; i++) {
+      const p = this.inFlight.at(i) as PendingRequest;
+      if (p.deadline > now) break;
+      if (!p.settled) this.timeOut(p, now);
+    }
+    for (let p = this.waiting.peek(); p !== undefined && p.deadline <= now; p = this.waiting.peek()) {
+      this.waiting.shift();
+      this.timeOut(p, now);
+    }
+    this.emitQueueSize();
+    this.armTimeout();
+  }
+
+  private timeOut(p: PendingRequest, now: number): void {
+    p.settled = true;
+    const sent = p.sentAt !== 0;
+    const pendingDuration = (sent ? p.sentAt : now) - p.createdAt;
+    const name = apiName(p.apiKey);
+    const err = new KafkaJSRequestTimeoutError(
+      `Request ${name}(key: ${p.apiKey}, version: ${p.apiVersion}) to ${this.broker} timed out after ` +
+        `${this.opts.requestTimeoutMs}ms${sent ? '' : ' without being sent'}`,
+      { broker: this.broker, correlationId: p.correlationId, createdAt: p.createdAt, sentAt: p.sentAt, pendingDuration },
+    );
+    if (this.listenerCount('request_timeout') > 0) {
+      const ev: RequestTimeoutEvent = {
+        broker: this.broker,
+        clientId: this.clientId,
+        correlationId: p.correlationId,
+        createdAt: p.createdAt,
+        sentAt: p.sentAt,
+        pendingDuration,
+        apiName: name,
+        apiKey: p.apiKey,
+        apiVersion: p.apiVersion,
+      };
+      this.emit('request_timeout', ev);
+    }
+    p.reject(err);
+  }
+
+  private emitRequest(p: PendingRequest, size: number): void {
+    if (this.listenerCount('request') === 0) return;
+    const ev: RequestEvent = {
+      broker: this.broker,
+      clientId: this.clientId,
+      correlationId: p.correlationId,
+      size,
+      createdAt: p.createdAt,
+      sentAt: p.sentAt,
+      pendingDuration: p.sentAt - p.createdAt,
+      duration: Date.now() - p.sentAt,
+      apiName: apiName(p.apiKey),
+      apiKey: p.apiKey,
+      apiVersion: p.apiVersion,
+    };
+    this.emit('request', ev);
+  }
+
+  /** Emits 'request_queue_size' when the number of queued requests changed since the last one. */
+  private emitQueueSize(): void {
+    if (this.waiting.length === this.reportedQueueSize) return;
+    this.reportedQueueSize = this.waiting.length;
+    if (this.listenerCount('request_queue_size') === 0) return;
+    const ev: RequestQueueSizeEvent = { broker: this.broker, clientId: this.clientId, queueSize: this.waiting.length };
+    this.emit('request_queue_size', ev);
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * ProducerCore: what both API surfaces (the Java-style Producer and the KafkaJS facade) sit
+ * on. It owns the backend accumulators, the cluster view, the partitioner and the sender,
+ * and implements the append path:
+ *
+ *   enqueue(topic, records) → wait for topic metadata if needed (up to max.block.ms)
+ *                          → partition each record
+ *                          → accumulator.append per partition, one call per run of records
+ *                          → when buffer.memory is full, wait in order (up to max.block.ms)
+ *
+ * Nothing here throws at the caller for a bad record: each record's sink is told.
+ */
+import { EventEmitter } from 'node:events';
+import type { Backend, CodecId, RecordInput } from '../backend/types.js';
+import { getBackend } from '../backend/load.js';
+import { RECORD_BATCH_OVERHEAD, recordSizeUpperBound } from '../protocol/record-batch.js';
+import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
+import {
+  BufferExhaustedError,
+  KafkaJSProtocolError,
+  KafkaJSTimeout,
+  ProducerClosedError,
+  RecordTooLargeError,
+} from '../errors.js';
+import { Cluster, type TopicState } from './cluster.js';
+import type { Acks, ResolvedConfig } from './options.js';
+import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
+import type { PendingRecord } from './record.js';
+import { BatchEntry, Lane, Sender, type TopicPartition } from './sender.js';
+
+/** One record ready to append: serialized, with its pending handle. `partition` is the
+ * caller's explicit choice or undefined for the partitioner. */
+export interface Outgoing {
+  partition: number | undefined;
+  input: RecordInput;
+  pending: PendingRecord;
+}
+
+export interface LaneOptions {
+  acks: Acks;
+  timeoutMs: number;
+  codec: CodecId;
+}
+
+interface Waiting {
+  topic: string;
+  items: Outgoing[];
+  lane: Lane;
+  sinceMs: number;
+}
+
+export class ProducerCore extends EventEmitter {
+  readonly backend: Backend;
+  readonly cluster: Cluster;
+  readonly sender: Sender;
+  private readonly partitioner: ResolvedPartitioner;
+  /** Appends waiting for topic metadata, by topic, in arrival order. */
+  private readonly waitingMetadata = new Map<string, Waiting[]>();
+  /** Appends waiting for buffer.memory, in arrival order across all partitions. */
+  private readonly waitingMemory: Waiting[] = [];
+  private metadataRetry: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    readonly config: ResolvedConfig,
+    partitioner: 'default' | 'sticky' | 'round-robin' | PartitionFn = 'default',
+    backend: Backend = getBackend(),
+  ) {
+    super();
+    this.backend = backend;
+    this.cluster = new Cluster(config);
+    this.sender = new Sender(config, this.cluster);
+    this.partitioner = resolvePartitioner(partitioner, config.batchSize);
+    this.sender.onMemoryFreed = () => this.retryWaitingMemory();
+    this.sender.onRun = (now) => this.expireWaiting(now);
+    this.cluster.on('metadata', () => this.onMetadata());
+    for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
+      this.cluster.on(ev, (payload: unknown) => this.emit(ev, payload));
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  lane(opts: LaneOptions): Lane {
+    const key = `${opts.acks}|${opts.timeoutMs}|${opts.codec}`;
+    let lane = this.sender.lanes.get(key);
+    if (!lane) {
+      const accumulator = this.backend.createAccumulator({
+        batchSize: this.config.batchSize,
+        lingerMs: this.config.lingerMs,
+        bufferMemory: this.config.bufferMemory,
+        codec: opts.codec,
+      });
+      lane = new Lane(opts.acks, opts.timeoutMs, accumulator);
+      this.sender.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /** Bootstrap: fetch metadata (for `topics`, if any). Rejects when no broker answers. */
+  connect(topics: readonly string[] = []): Promise<void> {
+    return this.cluster.refresh(topics);
+  }
+
+  /** Hand records of one topic to the producer. Outcomes arrive through each record's sink. */
+  enqueue(topic: string, items: Outgoing[], lane: Lane): void {
+    if (this.closed) {
+      const err = new ProducerClosedError();
+      for (const it of items) it.pending.sink.fail(it.pending, err);
+      return;
+    }
+    // Records too large for any request or for the whole buffer fail alone, at once.
+    let accepted = items;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      const size =
+        RECORD_BATCH_OVERHEAD + recordSizeUpperBound(it.pending.keySize, it.pending.valueSize, it.input.headers);
+      if (size > this.config.maxRequestSize || size > this.config.bufferMemory) {
+        const limit = size > this.config.maxRequestSize ? 'max.request.size' : 'buffer.memory';
+        const value = size > this.config.maxRequestSize ? this.config.maxRequestSize : this.config.bufferMemory;
+        it.pending.sink.fail(
+          it.pending,
+          new RecordTooLargeError(
+            `The record is ${size} bytes when serialized, which is larger than ${limit} (${value}); it was not sent`,
+          ),
+        );
+        if (accepted === items) accepted = items.slice(0, i);
+      } else if (accepted !== items) {
+        accepted.push(it);
+      }
+    }
+    if (accepted.length === 0) return;
+    this.sender.pendingRecords += accepted.length;
+    const w: Waiting = { topic, items: accepted, lane, sinceMs: Date.now() };
+    const topicState = this.cluster.topics.get(topic);
+    if (!topicState || topicState.partitions.length === 0 || this.waitingMetadata.has(topic)) {
+      this.waitForMetadata(w);
+      return;
+    }
+    this.place(w, topicState);
+  }
+
+  private waitForMetadata(w: Waiting): void {
+    let list = this.waitingMetadata.get(w.topic);
+    if (!list) this.waitingMetadata.set(w.topic, (list = []));
+    list.push(w);
+    this.cluster.refresh([w.topic]).catch(() => this.scheduleMetadataRetry());
+    this.sender.wakeup();
+  }
+
+  private scheduleMetadataRetry(): void {
+    if (this.metadataRetry || this.closed || this.waitingMetadata.size === 0) return;
+    this.metadataRetry = setTimeout(() => {
+      this.metadataRetry = null;
+      if (this.waitingMetadata.size === 0) return;
+      this.cluster.refresh([...this.waitingMetadata.keys()]).catch(() => this.scheduleMetadataRetry());
+    }, this.config.retryBackoffMs);
+  }
+
+  private onMetadata(): void {
+    for (const [topic, list] of this.waitingMetadata) {
+      const state = this.cluster.topics.get(topic);
+      if (!state) continue;
+      if (state.errorCode !== ErrorCode.NONE && !errorForCode(state.errorCode).retriable) {
+        // e.g. INVALID_TOPIC_EXCEPTION, TOPIC_AUTHORIZATION_FAILED: waiting will not help.
+        this.waitingMetadata.delete(topic);
+        const err = new KafkaJSProtocolError(errorForCode(state.errorCode));
+        for (const w of list) this.failWaiting(w, err);
+        continue;
+      }
+      if (state.partitions.length === 0) continue;
+      this.waitingMetadata.delete(topic);
+      for (const w of list) this.place(w, state);
+    }
+    if (this.waitingMetadata.size > 0) this.scheduleMetadataRetry();
+    this.sender.wakeup();
+  }
+
+  /** Partition and append a topic's records (metadata known). */
+  private place(w: Waiting, state: TopicState): void {
+    const numPartitions = state.partitions.length;
+    // Consecutive records going to the same partition make one append call.
+    let group: Outgoing[] = [];
+    let groupPartition = -1;
+    for (const it of w.items) {
+      const p = this.choosePartition(w.topic, it, state, numPartitions);
+      if (p === null) continue;
+      if (p !== groupPartition && group.length > 0) {
+        this.appendTo(w.lane, this.sender.topicPartition(w.topic, groupPartition), group, w.sinceMs);
+        group = [];
+      }
+      groupPartition = p;
+      group.push(it);
+    }
+    if (group.length > 0) this.appendTo(w.lane, this.sender.topicPartition(w.topic, groupPartition), group, w.sinceMs);
+  }
+
+  private choosePartition(topic: string, it: Outgoing, state: TopicState, numPartitions: number): number | null {
+    if (it.partition !== undefined) {
+      if (it.partition < 0 || it.partition >= numPartitions || !Number.isInteger(it.partition)) {
+        this.failOne(
+          it,
+          new KafkaJSProtocolError({
+            ...errorForCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+            message: `Partition ${it.partition} of topic ${topic} does not exist (the topic has ${numPartitions} partitions)`,
+          }),
+        );
+        return null;
+      }
+      return it.partition;
+    }
+    try {
+      const key = this.config.partitionerIgnoreKeys ? null : it.input.key;
+      const p = this.partitioner.partition({
+        topic,
+        key,
+        value: it.input.value,
+        numPartitions,
+        availablePartitions: state.availablePartitions,
+      });
+      // Only keyless records move the sticky partition along (as in the Java client).
+      if (key === null) this.partitioner.onAppend(topic, p, it.pending.keySize + it.pending.valueSize);
+      return p;
+    } catch (err) {
+      this.failOne(it, err as Error);
+      return null;
+    }
+  }
+
+  private appendTo(lane: Lane, tp: TopicPartition, items: Outgoing[], sinceMs: number): void {
+    if (this.waitingMemory.length > 0) {
+      // Someone is already waiting for memory: keep arrival order.
+      this.waitingMemory.push({ topic: tp.topic, items: items.map((x) => ({ ...x, partition: tp.partition })), lane, sinceMs });
+      return;
+    }
+    const taken = this.tryAppend(lane, tp, items);
+    if (taken < items.length) {
+      this.waitingMemory.push({
+        topic: tp.topic,
+        items: items.slice(taken).map((x) => ({ ...x, partition: tp.partition })),
+        lane,
+        sinceMs,
+      });
+    }
+    this.sender.wakeup();
+  }
+
+  /** Append as many as fit; returns how many were taken. */
+  private tryAppend(lane: Lane, tp: TopicPartition, items: Outgoing[]): number {
+    const inputs = items.length === 1 ? [items[0]!.input] : items.map((x) => x.input);
+    const now = Date.now();
+    const res = lane.accumulator.append(tp.id, inputs, now);
+    const b = res.batches;
+    let k = 0;
+    for (let i = 0; i < b.length; i += 2) {
+      const id = b[i]!;
+      const count = b[i + 1]!;
+      let entry = lane.batches.get(id);
+      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now)));
+      for (let c = 0; c < count; c++) {
+        const pending = items[k++]!.pending;
+        pending.partition = tp.partition;
+        entry.records.push(pending);
+      }
+    }
+    return res.appended;
+  }
+
+  private retryWaitingMemory(): void {
+    while (this.waitingMemory.length > 0) {
+      const w = this.waitingMemory[0]!;
+      const tp = this.sender.topicPartition(w.topic, w.items[0]!.partition!);
+      const taken = this.tryAppend(w.lane, tp, w.items);
+      if (taken < w.items.length) {
+        w.items = w.items.slice(taken);
+        break;
+      }
+      this.waitingMemory.shift();
+    }
+    this.sender.wakeup();
+  }
+
+  /** Fail appends that waited longer than max.block.ms; returns ms until the next deadline. */
+  private expireWaiting(now: number): number {
+    const limit = this.config.maxBlockMs;
+    let next = Infinity;
+    while (this.waitingMemory.length > 0) {
+      const w = this.waitingMemory[0]!;
+      if (now - w.sinceMs < limit) {
+        next = Math.min(next, limit - (now - w.sinceMs));
+        break;
+      }
+      this.waitingMemory.shift();
+      this.failWaiting(
+        w,
+        new BufferExhaustedError(
+          `Failed to allocate memory within the configured max blocking time ${limit} ms (buffer.memory=${this.config.bufferMemory})`,
+        ),
+      );
+    }
+    for (const [topic, list] of this.waitingMetadata) {
+      while (list.length > 0 && now - list[0]!.sinceMs >= limit) {
+        const w = list.shift()!;
+        const last = this.cluster.lastError;
+        const state = this.cluster.topics.get(topic);
+        const err =
+          state && state.errorCode !== ErrorCode.NONE
+            ? new KafkaJSProtocolError({
+                ...errorForCode(state.errorCode),
+                message: `Topic ${topic} not present in metadata after ${limit} ms: ${errorForCode(state.errorCode).message}`,
+              })
+            : new KafkaJSTimeout(
+                `Topic ${topic} not present in metadata after ${limit} ms${last ? `: ${last.message}` : ''}`,
+                { code: last ? ((last as { code?: string }).code ?? 'METADATA_TIMEOUT') : 'METADATA_TIMEOUT', cause: last ?? undefined },
+              );
+        this.failWaiting(w, err);
+      }
+      if (list.length === 0) this.waitingMetadata.delete(topic);
+      else next = Math.min(next, limit - (now - list[0]!.sinceMs));
+    }
+    return next;
+  }
+
+  private failOne(it: Outgoing, err: Error): void {
+    it.pending.sink.fail(it.pending, err);
+    this.sender.pendingRecords--;
+  }
+
+  private failWaiting(w: Waiting, err: Error): void {
+    for (const it of w.items) it.pending.sink.fail(it.pending, err);
+    this.sender.pendingRecords -= w.items.length;
+    this.sender.wakeup();
+  }
+
+  /** Send everything buffered now and resolve when every record sent so far is settled. */
+  async flush(): Promise<void> {
+    this.sender.flushing++;
+    try {
+      this.sender.wakeup();
+      await this.sender.whenIdle();
+    } finally {
+      this.sender.flushing--;
+    }
+  }
+
+  /** Flush (unless `force`), then release every socket. Later sends fail with ProducerClosedError. */
+  async close(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    if (!opts.force) await this.flush();
+    this.closed = true;
+    const err = new ProducerClosedError('The producer was closed before the record was sent');
+    for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
+    this.waitingMetadata.clear();
+    for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
+    this.sender.abortUndrained(err);
+    if (this.metadataRetry) clearTimeout(this.metadataRetry);
+    this.sender.stop();
+    await this.cluster.close();
+  }
+}

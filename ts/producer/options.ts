@@ -1,0 +1,225 @@
+/**
+ * Producer configuration: the Java producer's keys, their defaults, and validation.
+ *
+ * Everything is validated here, once, when the producer is created, so that no backend and
+ * no hot path ever sees a bad value. Unknown keys are refused rather than ignored: a typo in
+ * `linger.ms` or a security setting we do not implement must not pass silently.
+ */
+import { ConfigError } from '../errors.js';
+import { CodecId } from '../backend/types.js';
+
+/** Java producer keys we accept. Values may be numbers or numeric strings, as in a .properties file. */
+export interface ProducerConfig {
+  'bootstrap.servers': string | readonly string[];
+  'client.id'?: string;
+  /** '0', '1', 'all' or '-1' (default 'all'). */
+  acks?: string | number;
+  'linger.ms'?: number | string;
+  'batch.size'?: number | string;
+  'buffer.memory'?: number | string;
+  'max.block.ms'?: number | string;
+  'max.request.size'?: number | string;
+  'request.timeout.ms'?: number | string;
+  'delivery.timeout.ms'?: number | string;
+  retries?: number | string;
+  'retry.backoff.ms'?: number | string;
+  'retry.backoff.max.ms'?: number | string;
+  'reconnect.backoff.ms'?: number | string;
+  'reconnect.backoff.max.ms'?: number | string;
+  'socket.connection.setup.timeout.ms'?: number | string;
+  'max.in.flight.requests.per.connection'?: number | string;
+  'metadata.max.age.ms'?: number | string;
+  'compression.type'?: string;
+  'enable.idempotence'?: boolean | string;
+  'allow.auto.create.topics'?: boolean | string;
+  'partitioner.ignore.keys'?: boolean | string;
+}
+
+export type Acks = 0 | 1 | -1;
+
+export interface ResolvedConfig {
+  bootstrapServers: { host: string; port: number }[];
+  clientId: string;
+  acks: Acks;
+  lingerMs: number;
+  batchSize: number;
+  bufferMemory: number;
+  maxBlockMs: number;
+  maxRequestSize: number;
+  requestTimeoutMs: number;
+  deliveryTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  reconnectBackoffMs: number;
+  reconnectBackoffMaxMs: number;
+  connectTimeoutMs: number;
+  maxInFlight: number;
+  metadataMaxAgeMs: number;
+  codec: CodecId;
+  allowAutoTopicCreation: boolean;
+  partitionerIgnoreKeys: boolean;
+}
+
+const INT_MAX = 2147483647;
+
+/** Defaults as in the Java producer of Kafka 4.x (linger.ms 5 since KIP-1030), except
+ * enable.idempotence, which is false until idempotence lands. */
+export const DEFAULTS = {
+  'client.id': 'kafka-turbo',
+  acks: 'all',
+  'linger.ms': 5,
+  'batch.size': 16384,
+  'buffer.memory': 33554432,
+  'max.block.ms': 60000,
+  'max.request.size': 1048576,
+  'request.timeout.ms': 30000,
+  'delivery.timeout.ms': 120000,
+  retries: INT_MAX,
+  'retry.backoff.ms': 100,
+  'retry.backoff.max.ms': 1000,
+  'reconnect.backoff.ms': 50,
+  'reconnect.backoff.max.ms': 1000,
+  'socket.connection.setup.timeout.ms': 10000,
+  'max.in.flight.requests.per.connection': 5,
+  'metadata.max.age.ms': 300000,
+  'compression.type': 'none',
+  'enable.idempotence': false,
+  'allow.auto.create.topics': true,
+  'partitioner.ignore.keys': false,
+} as const;
+
+const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS)]);
+
+const CODECS: Record<string, CodecId> = {
+  none: CodecId.None,
+  gzip: CodecId.Gzip,
+  snappy: CodecId.Snappy,
+  lz4: CodecId.Lz4,
+  zstd: CodecId.Zstd,
+};
+
+/** Codecs the backends can encode today. */
+const SUPPORTED_CODECS = new Set<CodecId>([CodecId.None]);
+
+function intValue(key: string, raw: unknown, min: number, max = INT_MAX): number {
+  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n)) {
+    throw new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration ${key}: expected an integer`);
+  }
+  if (n < min || n > max) {
+    throw new ConfigError(`Invalid value ${n} for configuration ${key}: must be between ${min} and ${max}`);
+  }
+  return n;
+}
+
+function boolValue(key: string, raw: unknown): boolean {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration ${key}: expected true or false`);
+}
+
+export function parseAcks(raw: unknown, key = 'acks'): Acks {
+  switch (String(raw).trim()) {
+    case '0':
+      return 0;
+    case '1':
+      return 1;
+    case 'all':
+    case '-1':
+      return -1;
+    default:
+      throw new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration ${key}: expected 0, 1, all or -1`);
+  }
+}
+
+export function parseCodec(raw: unknown, key = 'compression.type'): CodecId {
+  const name = String(raw).trim().toLowerCase();
+  const codec = CODECS[name];
+  if (codec === undefined) {
+    throw new ConfigError(
+      `Invalid value ${JSON.stringify(raw)} for configuration ${key}: expected one of ${Object.keys(CODECS).join(', ')}`,
+    );
+  }
+  if (!SUPPORTED_CODECS.has(codec)) {
+    throw new ConfigError(`Compression codec ${name} (${key}) is not supported by this build of kafka-turbo yet`);
+  }
+  return codec;
+}
+
+/** 'host:port' → {host, port}; IPv6 literals in brackets ('[::1]:9092'). */
+export function parseBroker(s: string, key = 'bootstrap.servers'): { host: string; port: number } {
+  const str = s.trim();
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(str) ?? /^([^:\s]+):(\d+)$/.exec(str);
+  if (!m) throw new ConfigError(`Invalid broker address ${JSON.stringify(s)} in ${key}: expected host:port`);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new ConfigError(`Invalid port in broker address ${JSON.stringify(s)} in ${key}`);
+  return { host: m[1]!, port };
+}
+
+export function resolveConfig(config: ProducerConfig): ResolvedConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new ConfigError('Producer configuration must be an object of Java producer keys');
+  }
+  for (const key of Object.keys(config)) {
+    if (!KNOWN.has(key)) {
+      throw new ConfigError(`Unknown configuration key ${JSON.stringify(key)}; supported keys: ${[...KNOWN].join(', ')}`);
+    }
+  }
+  const get = <K extends keyof typeof DEFAULTS>(k: K): unknown =>
+    (config as unknown as Record<string, unknown>)[k] ?? DEFAULTS[k];
+
+  const servers = config['bootstrap.servers'];
+  const list = typeof servers === 'string' ? servers.split(',') : Array.isArray(servers) ? servers : null;
+  if (!list || list.length === 0 || list.every((s) => String(s).trim() === '')) {
+    throw new ConfigError('Missing configuration bootstrap.servers: give at least one host:port');
+  }
+  const bootstrapServers = list.filter((s) => String(s).trim() !== '').map((s) => parseBroker(String(s)));
+
+  const clientId = String(get('client.id'));
+  const lingerMs = intValue('linger.ms', get('linger.ms'), 0);
+  const requestTimeoutMs = intValue('request.timeout.ms', get('request.timeout.ms'), 1);
+  const deliveryTimeoutMs = intValue('delivery.timeout.ms', get('delivery.timeout.ms'), 1);
+  if (deliveryTimeoutMs < lingerMs + requestTimeoutMs) {
+    throw new ConfigError(
+      `delivery.timeout.ms (${deliveryTimeoutMs}) must be at least linger.ms + request.timeout.ms (${lingerMs + requestTimeoutMs})`,
+    );
+  }
+  const retryBackoffMs = intValue('retry.backoff.ms', get('retry.backoff.ms'), 0);
+  const retryBackoffMaxMs = Math.max(retryBackoffMs, intValue('retry.backoff.max.ms', get('retry.backoff.max.ms'), 0));
+  const reconnectBackoffMs = intValue('reconnect.backoff.ms', get('reconnect.backoff.ms'), 0);
+  const reconnectBackoffMaxMs = Math.max(
+    reconnectBackoffMs,
+    intValue('reconnect.backoff.max.ms', get('reconnect.backoff.max.ms'), 0),
+  );
+  if (boolValue('enable.idempotence', get('enable.idempotence'))) {
+    throw new ConfigError('enable.idempotence=true is not supported by this build of kafka-turbo yet; set it to false');
+  }
+  return {
+    bootstrapServers,
+    clientId,
+    acks: parseAcks(get('acks')),
+    lingerMs,
+    batchSize: intValue('batch.size', get('batch.size'), 0),
+    bufferMemory: intValue('buffer.memory', get('buffer.memory'), 1, Number.MAX_SAFE_INTEGER),
+    maxBlockMs: intValue('max.block.ms', get('max.block.ms'), 0, Number.MAX_SAFE_INTEGER),
+    maxRequestSize: intValue('max.request.size', get('max.request.size'), 1),
+    requestTimeoutMs,
+    deliveryTimeoutMs,
+    retries: intValue('retries', get('retries'), 0),
+    retryBackoffMs,
+    retryBackoffMaxMs,
+    reconnectBackoffMs,
+    reconnectBackoffMaxMs,
+    connectTimeoutMs: intValue('socket.connection.setup.timeout.ms', get('socket.connection.setup.timeout.ms'), 1),
+    maxInFlight: intValue(
+      'max.in.flight.requests.per.connection',
+      get('max.in.flight.requests.per.connection'),
+      1,
+    ),
+    metadataMaxAgeMs: intValue('metadata.max.age.ms', get('metadata.max.age.ms'), 0),
+    codec: parseCodec(get('compression.type')),
+    allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
+    partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
+  };
+}

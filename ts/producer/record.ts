@@ -1,0 +1,83 @@
+/**
+ * Records on their way through the producer, as JavaScript sees them. After append() the
+ * record's bytes live behind the Backend; JavaScript keeps only a PendingRecord: where to
+ * report the outcome (its sink) and the few fields RecordMetadata needs.
+ */
+import type { RecordHeaderInput, RecordInput } from '../backend/types.js';
+import { ConfigError } from '../errors.js';
+
+/** Where the outcome of a record goes: a per-record promise (Java-style send) or a per-call
+ * aggregate (KafkaJS send/sendBatch). Called once per record. */
+export interface RecordSink {
+  ok(rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void;
+  fail(rec: PendingRecord, err: Error): void;
+}
+
+export class PendingRecord {
+  /** Filled in when the record is appended. */
+  partition = -1;
+  constructor(
+    readonly sink: RecordSink,
+    readonly topic: string,
+    /** Position of the record in its send call (for sinks that collect several). */
+    readonly index: number,
+    readonly timestamp: number,
+    readonly keySize: number,
+    readonly valueSize: number,
+  ) {}
+}
+
+export type HeaderValue = string | Buffer | Uint8Array | null | undefined;
+/** Headers as KafkaJS takes them ({key: value | value[]}) or as a list of pairs/objects. */
+export type HeadersInput =
+  | Record<string, HeaderValue | HeaderValue[]>
+  | ReadonlyArray<{ key: string; value: HeaderValue } | readonly [string, HeaderValue]>;
+
+export function toBytes(v: unknown, what: string): Buffer | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new ConfigError(`${what} must be a Buffer, a string or null, not ${typeof v}`);
+}
+
+export function toHeaders(h: HeadersInput | null | undefined): RecordHeaderInput[] | null {
+  if (h === null || h === undefined) return null;
+  const out: RecordHeaderInput[] = [];
+  if (Array.isArray(h)) {
+    for (const e of h as ReadonlyArray<{ key: string; value: HeaderValue } | readonly [string, HeaderValue]>) {
+      const [key, value] = Array.isArray(e) ? (e as readonly [string, HeaderValue]) : [(e as { key: string }).key, (e as { value: HeaderValue }).value];
+      if (typeof key !== 'string') throw new ConfigError('A header key must be a string');
+      out.push({ key, value: toBytes(value, `Header ${JSON.stringify(key)}`) });
+    }
+  } else if (typeof h === 'object') {
+    for (const key of Object.keys(h)) {
+      const v = (h as Record<string, HeaderValue | HeaderValue[]>)[key];
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const one of v) out.push({ key, value: toBytes(one, `Header ${JSON.stringify(key)}`) });
+      else out.push({ key, value: toBytes(v, `Header ${JSON.stringify(key)}`) });
+    }
+  } else {
+    throw new ConfigError('headers must be an object or an array of {key, value}');
+  }
+  return out.length > 0 ? out : null;
+}
+
+/** Timestamps may come as numbers, numeric strings (KafkaJS), bigints or Dates. */
+export function toTimestamp(t: unknown, now: number): number {
+  if (t === undefined || t === null) return now;
+  const n = typeof t === 'number' ? t : t instanceof Date ? t.getTime() : typeof t === 'bigint' ? Number(t) : Number(t);
+  if (!Number.isFinite(n) || !Number.isInteger(n) || n < 0) {
+    throw new ConfigError(`Invalid timestamp ${JSON.stringify(String(t))}: expected milliseconds since the epoch`);
+  }
+  return n;
+}
+
+export function makeRecordInput(
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeaderInput[] | null,
+  timestamp: number,
+): RecordInput {
+  return { key, value, headers, timestamp };
+}

@@ -1,0 +1,101 @@
+/**
+ * ApiVersions (key 18), versions 0 to 3. The first request on every connection: the broker
+ * answers with the version range it supports for each API.
+ *
+ *   ApiVersions Request (Version: 0-2) =>            (no fields)
+ *
+ *   ApiVersions Request (Version: 3) => client_software_name client_software_version TAG_BUFFER
+ *     client_software_name => COMPACT_STRING         e.g. 'kafka-turbo'
+ *     client_software_version => COMPACT_STRING      e.g. '0.1.0'
+ *
+ *   ApiVersions Response (Version: 0) => error_code [api_keys]
+ *     error_code => INT16
+ *     api_keys => api_key min_version max_version
+ *       api_key => INT16
+ *       min_version => INT16
+ *       max_version => INT16
+ *
+ *   ApiVersions Response (Version: 1-2) => error_code [api_keys] throttle_time_ms
+ *     throttle_time_ms => INT32
+ *
+ *   ApiVersions Response (Version: 3) => error_code [api_keys]<compact> throttle_time_ms TAG_BUFFER
+ *     api_keys => api_key min_version max_version TAG_BUFFER
+ *     (response tagged fields: 0 supported_features, 1 finalized_features_epoch,
+ *      2 finalized_features, 3 zk_migration_ready; a producer needs none of them)
+ *
+ * The response header is always v0, even for v3 (see request-header.ts).
+ *
+ * A broker that does not support the requested version answers UNSUPPORTED_VERSION (35) in the
+ * v0 format, whatever version was asked, listing its own ApiVersions range so the client can
+ * retry with a version it knows (the Java broker and librdkafka's mock cluster both do this).
+ * decode() recognizes that case and returns it as a v0 response; the caller retries.
+ */
+
+import { ApiKey } from './api-keys.js';
+import { ErrorCode } from './error-codes.js';
+import type { Reader } from './reader.js';
+import { checkVersion, type ApiDescriptor } from './versions.js';
+import { Writer } from './writer.js';
+
+export interface ApiVersionsRequest {
+  /** v3+: reported to the broker for its metrics. Brokers answer INVALID_REQUEST unless both
+   * are letters, digits, '.' and '-', starting and ending with a letter or digit. */
+  clientSoftwareName: string;
+  clientSoftwareVersion: string;
+}
+
+export interface ApiVersionRange {
+  apiKey: number;
+  minVersion: number;
+  maxVersion: number;
+}
+
+export interface ApiVersionsResponse {
+  errorCode: number;
+  apiKeys: ApiVersionRange[];
+  throttleTimeMs: number;
+}
+
+const FLEXIBLE_FROM = 3;
+
+function readRange(r: Reader): ApiVersionRange {
+  return { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() };
+}
+
+export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse> = {
+  apiKey: ApiKey.ApiVersions,
+  minVersion: 0,
+  maxVersion: 3,
+  flexibleFrom: FLEXIBLE_FROM,
+  responseHeaderV0: true,
+
+  encode(version, req) {
+    checkVersion(ApiVersions, version);
+    if (version < FLEXIBLE_FROM) return Buffer.alloc(0);
+    const w = new Writer(64);
+    w.compactString(req.clientSoftwareName).compactString(req.clientSoftwareVersion).emptyTaggedFields();
+    return w.finish();
+  },
+
+  decode(version, r) {
+    const errorCode = r.int16();
+    if (version >= FLEXIBLE_FROM && errorCode === ErrorCode.UNSUPPORTED_VERSION) {
+      // The broker fell back to the v0 body; some omit the list entirely.
+      const apiKeys = r.remaining >= 4 ? r.array(readRange) : [];
+      return { errorCode, apiKeys, throttleTimeMs: 0 };
+    }
+    if (version >= FLEXIBLE_FROM) {
+      const apiKeys = r.compactArray((ir) => {
+        const range = readRange(ir);
+        ir.skipTaggedFields();
+        return range;
+      });
+      const throttleTimeMs = r.int32();
+      r.skipTaggedFields();
+      return { errorCode, apiKeys, throttleTimeMs };
+    }
+    const apiKeys = r.array(readRange);
+    const throttleTimeMs = version >= 1 ? r.int32() : 0;
+    return { errorCode, apiKeys, throttleTimeMs };
+  },
+};

@@ -1,0 +1,373 @@
+/**
+ * Record batch v2 (magic 2): the on-disk and on-wire format of records since Kafka 0.11.
+ *
+ *   RecordBatch =>
+ *     baseOffset: int64            offset of the first record (the producer sends 0; the broker assigns)
+ *     batchLength: int32           bytes from partitionLeaderEpoch to the end of the batch
+ *     partitionLeaderEpoch: int32  set by the broker; producers send -1
+ *     magic: int8                  2
+ *     crc: uint32                  CRC32C (Castagnoli) of every byte from attributes to the end
+ *     attributes: int16            bit 0-2 compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd)
+ *                                  bit 3 timestamp type (0 create time, 1 log append time)
+ *                                  bit 4 isTransactional, bit 5 isControlBatch
+ *                                  bit 6 hasDeleteHorizonMs (set by the broker's cleaner), rest unused
+ *     lastOffsetDelta: int32       offset delta of the last record
+ *     baseTimestamp: int64         timestamp of the first record
+ *     maxTimestamp: int64          largest timestamp in the batch
+ *     producerId: int64            -1 when not idempotent
+ *     producerEpoch: int16         -1 when not idempotent
+ *     baseSequence: int32          sequence of the first record, -1 when not idempotent
+ *     recordCount: int32           number of records (the records part is compressed as a whole
+ *                                  when a codec is set; this count and the header are not)
+ *     records: [Record]
+ *
+ *   Record =>
+ *     length: varint               bytes of the record after this field
+ *     attributes: int8             unused, 0
+ *     timestampDelta: varlong      timestamp - baseTimestamp
+ *     offsetDelta: varint          offset - baseOffset
+ *     keyLength: varint            -1 for a null key
+ *     key: byte[keyLength]
+ *     valueLength: varint          -1 for a null value
+ *     value: byte[valueLength]
+ *     headersCount: varint
+ *     headers: [Header]
+ *
+ *   Header =>
+ *     headerKeyLength: varint
+ *     headerKey: byte[headerKeyLength]  UTF-8
+ *     headerValueLength: varint    -1 for a null value
+ *     headerValue: byte[headerValueLength]
+ *
+ * varint / varlong are zig-zag encoded (see writer.ts). All fixed-width integers are big-endian.
+ */
+
+import { CodecId, type BatchHeaderInput, type RecordHeaderInput, type RecordInput } from '../backend/types.js';
+import { crc32c } from './crc32c.js';
+import { Reader } from './reader.js';
+import { sizeOfVarint, sizeOfVarlong, Writer } from './writer.js';
+
+/** Size of the fixed v2 batch header, baseOffset through recordCount. */
+export const RECORD_BATCH_OVERHEAD = 61;
+
+// Byte offsets of the header fields.
+const BATCH_LENGTH_OFFSET = 8;
+const PARTITION_LEADER_EPOCH_OFFSET = 12;
+const MAGIC_OFFSET = 16;
+const CRC_OFFSET = 17;
+const ATTRIBUTES_OFFSET = 21;
+const LAST_OFFSET_DELTA_OFFSET = 23;
+const BASE_TIMESTAMP_OFFSET = 27;
+const MAX_TIMESTAMP_OFFSET = 35;
+const PRODUCER_ID_OFFSET = 43;
+const PRODUCER_EPOCH_OFFSET = 51;
+const BASE_SEQUENCE_OFFSET = 53;
+const RECORD_COUNT_OFFSET = 57;
+/** batchLength counts the bytes after itself. */
+const LOG_OVERHEAD = 12;
+
+const CODEC_MASK = 0x07;
+const TIMESTAMP_TYPE_LOG_APPEND = 0x08;
+const TRANSACTIONAL_FLAG = 0x10;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+const NO_HEADERS: readonly RecordHeaderInput[] = [];
+const NO_LENGTHS: number[] = [];
+
+/** Bytes a length-prefixed field (key, value, header value) takes: varint length + data, or
+ * varint -1 (one byte) for null. */
+function sizeOfField(len: number): number {
+  return len < 0 ? 1 : sizeOfVarint(len) + len;
+}
+
+/**
+ * A conservative upper bound of the encoded size of one record, its length varint included,
+ * for batch.size decisions before the offset and timestamp deltas are known: the deltas are
+ * counted at their largest possible size. `keyLen` / `valueLen` are -1 for null.
+ */
+export function recordSizeUpperBound(
+  keyLen: number,
+  valueLen: number,
+  headers: readonly RecordHeaderInput[] | null,
+): number {
+  // attributes (1) + timestampDelta (varlong, at most 10) + offsetDelta (varint, at most 5)
+  let body = 1 + 10 + 5 + sizeOfField(keyLen) + sizeOfField(valueLen);
+  const hs = headers ?? NO_HEADERS;
+  body += sizeOfVarint(hs.length);
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i];
+    body += sizeOfField(Buffer.byteLength(h.key, 'utf8')) + sizeOfField(h.value === null ? -1 : h.value.length);
+  }
+  return sizeOfVarint(body) + body;
+}
+
+/**
+ * Writes one record at the writer's position: its length varint, then the record body.
+ * The body size is computed first because the length prefix is a varint and cannot be
+ * patched in place afterwards.
+ */
+export function encodeRecord(w: Writer, r: RecordInput, offsetDelta: number, timestampDelta: number): void {
+  const keyLen = r.key === null ? -1 : r.key.length;
+  const valueLen = r.value === null ? -1 : r.value.length;
+  const headers = r.headers ?? NO_HEADERS;
+  const headerCount = headers.length;
+
+  let size =
+    1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfField(keyLen) + sizeOfField(valueLen);
+  size += sizeOfVarint(headerCount);
+  // Header keys are strings: their UTF-8 length is needed twice (size, then prefix), so keep it.
+  const headerKeyLens = headerCount === 0 ? NO_LENGTHS : new Array<number>(headerCount);
+  for (let i = 0; i < headerCount; i++) {
+    const h = headers[i];
+    const kl = Buffer.byteLength(h.key, 'utf8');
+    headerKeyLens[i] = kl;
+    size += sizeOfField(kl) + sizeOfField(h.value === null ? -1 : h.value.length);
+  }
+
+  w.varint(size);
+  w.int8(0);
+  w.varlong(timestampDelta);
+  w.varint(offsetDelta);
+  w.varint(keyLen);
+  if (r.key !== null) w.raw(r.key);
+  w.varint(valueLen);
+  if (r.value !== null) w.raw(r.value);
+  w.varint(headerCount);
+  for (let i = 0; i < headerCount; i++) {
+    const h = headers[i];
+    const kl = headerKeyLens[i];
+    w.varint(kl);
+    w.utf8(h.key, kl);
+    if (h.value === null) {
+      w.varint(-1);
+    } else {
+      w.varint(h.value.length);
+      w.raw(h.value);
+    }
+  }
+}
+
+export interface BatchHeaderFields {
+  baseOffset: bigint | number;
+  partitionLeaderEpoch: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+function writeInt64Number(out: Buffer, v: number, at: number): void {
+  const hi = Math.floor(v / TWO_POW_32);
+  out.writeInt32BE(hi, at);
+  out.writeUInt32BE(v - hi * TWO_POW_32, at + 4);
+}
+
+/**
+ * Fills the first 61 bytes of `out` (the batch header) given that the `recordsLen` bytes of
+ * records (compressed or not) are already at out[61..], then computes the CRC32C over
+ * attributes..end and writes it. Filling the header last lets an encoder write records
+ * straight into the final buffer before it knows their count, size and timestamps.
+ */
+export function writeBatchHeader(
+  out: Buffer,
+  recordsLen: number,
+  h: BatchHeaderFields,
+  crc: (b: Uint8Array, init?: number) => number,
+): void {
+  if (out.length !== RECORD_BATCH_OVERHEAD + recordsLen) {
+    throw new RangeError(
+      `writeBatchHeader: buffer is ${out.length} bytes, expected ${RECORD_BATCH_OVERHEAD} + ${recordsLen}`,
+    );
+  }
+  if (typeof h.baseOffset === 'bigint') out.writeBigInt64BE(h.baseOffset, 0);
+  else writeInt64Number(out, h.baseOffset, 0);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  out.writeInt32BE(h.partitionLeaderEpoch, PARTITION_LEADER_EPOCH_OFFSET);
+  out.writeInt8(2, MAGIC_OFFSET);
+  out.writeInt16BE(h.attributes, ATTRIBUTES_OFFSET);
+  out.writeInt32BE(h.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
+  writeInt64Number(out, h.baseTimestamp, BASE_TIMESTAMP_OFFSET);
+  writeInt64Number(out, h.maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  out.writeBigInt64BE(h.producerId, PRODUCER_ID_OFFSET);
+  out.writeInt16BE(h.producerEpoch, PRODUCER_EPOCH_OFFSET);
+  out.writeInt32BE(h.baseSequence, BASE_SEQUENCE_OFFSET);
+  out.writeInt32BE(h.recordCount, RECORD_COUNT_OFFSET);
+  out.writeUInt32BE(crc(out.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
+}
+
+/** Reused by encodeRecordBatch: finish() copies out, so one scratch writer serves every call. */
+const scratch = new Writer(16 * 1024);
+
+/**
+ * Encodes a whole batch: baseOffset 0, partitionLeaderEpoch -1, offset deltas 0..n-1,
+ * baseTimestamp = the first record's timestamp, maxTimestamp = the largest.
+ * Only CodecId.None is implemented here; compression is added by the backends.
+ */
+export function encodeRecordBatch(
+  records: readonly RecordInput[],
+  header: BatchHeaderInput,
+  crc: (b: Uint8Array, init?: number) => number = crc32c,
+): Buffer {
+  if (header.codec !== CodecId.None) throw new Error('codec not implemented in this encoder');
+  if (records.length === 0) throw new RangeError('encodeRecordBatch: a record batch needs at least one record');
+  const baseTimestamp = records[0].timestamp;
+  let maxTimestamp = baseTimestamp;
+  const w = scratch.reset();
+  w.reserve(RECORD_BATCH_OVERHEAD);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    encodeRecord(w, r, i, r.timestamp - baseTimestamp);
+  }
+  const out = w.finish();
+  writeBatchHeader(
+    out,
+    out.length - RECORD_BATCH_OVERHEAD,
+    {
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      attributes: header.codec | (header.transactional ? TRANSACTIONAL_FLAG : 0),
+      lastOffsetDelta: records.length - 1,
+      baseTimestamp,
+      maxTimestamp,
+      producerId: header.producerId,
+      producerEpoch: header.producerEpoch,
+      baseSequence: header.baseSequence,
+      recordCount: records.length,
+    },
+    crc,
+  );
+  return out;
+}
+
+export interface DecodedRecord {
+  offset: bigint;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+}
+
+export interface DecodedBatch {
+  baseOffset: bigint;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  crcValid: boolean;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  records: DecodedRecord[];
+}
+
+function readLengthPrefixed(r: Reader, what: string): Buffer | null {
+  const len = r.varint();
+  if (len === -1) return null;
+  if (len < 0) throw new Error(`Invalid ${what} length ${len} at offset ${r.offset}`);
+  return r.raw(len);
+}
+
+function decodeRecord(r: Reader, baseOffset: bigint, baseTimestamp: number, logAppendTime: number | null): DecodedRecord {
+  const length = r.varint();
+  if (length < 0 || length > r.remaining) {
+    throw new Error(`Invalid record length ${length} at offset ${r.offset} (${r.remaining} bytes left)`);
+  }
+  const end = r.offset + length;
+  r.int8(); // attributes: unused
+  const timestampDelta = r.varlong();
+  const offsetDelta = r.varint();
+  const key = readLengthPrefixed(r, 'key');
+  const value = readLengthPrefixed(r, 'value');
+  const headerCount = r.varint();
+  if (headerCount < 0) throw new Error(`Invalid header count ${headerCount} at offset ${r.offset}`);
+  const headers: { key: string; value: Buffer | null }[] = [];
+  for (let i = 0; i < headerCount; i++) {
+    const k = readLengthPrefixed(r, 'header key');
+    if (k === null) throw new Error(`Null header key at offset ${r.offset}`);
+    headers.push({ key: k.toString('utf8'), value: readLengthPrefixed(r, 'header value') });
+  }
+  if (r.offset !== end) {
+    throw new Error(`Record declared ${length} bytes but its fields took ${length + r.offset - end}`);
+  }
+  return {
+    offset: baseOffset + BigInt(offsetDelta),
+    // With log-append time every record's timestamp is the batch's maxTimestamp.
+    timestamp: logAppendTime ?? baseTimestamp + timestampDelta,
+    key,
+    value,
+    headers,
+  };
+}
+
+/**
+ * Decodes every record batch in `buf` (uncompressed only). Independent of the encoder: it is
+ * what the tests check encoded bytes against. Keys, values and header values are views of
+ * `buf`. Throws on truncated input, a magic other than 2, or a compressed batch.
+ */
+export function decodeRecordBatches(
+  buf: Buffer,
+  crc: (b: Uint8Array, init?: number) => number = crc32c,
+): DecodedBatch[] {
+  const batches: DecodedBatch[] = [];
+  const r = new Reader(buf);
+  while (r.remaining > 0) {
+    const start = r.offset;
+    const baseOffset = r.int64();
+    const batchLength = r.int32();
+    if (batchLength < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD || batchLength > r.remaining) {
+      throw new Error(
+        `Invalid or truncated record batch at offset ${start}: batchLength ${batchLength}, ${r.remaining} bytes left`,
+      );
+    }
+    const end = r.offset + batchLength;
+    const partitionLeaderEpoch = r.int32();
+    const magic = r.int8();
+    if (magic !== 2) throw new Error(`Record batch at offset ${start} has magic ${magic}; only magic 2 is supported`);
+    const storedCrc = r.uint32();
+    const crcValid = crc(buf.subarray(start + ATTRIBUTES_OFFSET, end)) === storedCrc;
+    const attributes = r.int16();
+    if ((attributes & CODEC_MASK) !== 0) {
+      throw new Error(`Record batch at offset ${start} is compressed (codec ${attributes & CODEC_MASK}); not supported here`);
+    }
+    const lastOffsetDelta = r.int32();
+    const baseTimestamp = r.int64n();
+    const maxTimestamp = r.int64n();
+    const producerId = r.int64();
+    const producerEpoch = r.int16();
+    const baseSequence = r.int32();
+    const recordCount = r.int32();
+    const body = new Reader(buf.subarray(0, end), r.offset);
+    const logAppendTime = attributes & TIMESTAMP_TYPE_LOG_APPEND ? maxTimestamp : null;
+    const records: DecodedRecord[] = [];
+    for (let i = 0; i < recordCount; i++) records.push(decodeRecord(body, baseOffset, baseTimestamp, logAppendTime));
+    if (body.offset !== end) {
+      throw new Error(`Record batch at offset ${start} has ${end - body.offset} bytes after its ${recordCount} records`);
+    }
+    r.offset = end;
+    batches.push({
+      baseOffset,
+      partitionLeaderEpoch,
+      magic,
+      crc: storedCrc,
+      crcValid,
+      attributes,
+      lastOffsetDelta,
+      baseTimestamp,
+      maxTimestamp,
+      producerId,
+      producerEpoch,
+      baseSequence,
+      records,
+    });
+  }
+  return batches;
+}
