@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // `npm test`: build when needed, start a 1-broker and a 3-broker Kafka cluster (in parallel),
-// run every build/test/**/*.test.js with node's test runner against them, stop the brokers
+// run every <outDir>/test/**/*.test.js (outDir of tsconfig.test.json: out/) with node's test
+// runner against them, stop the brokers
 // (also on failure or Ctrl-C), exit with the runner's exit code.
 //
 //   node scripts/test.mjs                  everything
-//   node scripts/test.mjs --unit           only build/test/unit (no brokers)
+//   node scripts/test.mjs --unit           only <outDir>/test/unit (no brokers)
 //   node scripts/test.mjs foo bar          only test files whose path contains "foo" or "bar"
 //   node scripts/test.mjs --no-build       skip the build check
-//   --build-dir=DIR                        compiled tests under DIR/test instead of build/test
+//   --build-dir=DIR                        compiled tests under DIR/test instead of <outDir>/test
 //
 // A cluster whose address is already in the environment (KAFKA_TURBO_TEST_BOOTSTRAP,
 // KAFKA_TURBO_TEST_BOOTSTRAP_3) is used as it is instead of starting one.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,19 @@ const unitOnly = argv.includes('--unit');
 const noBuild = argv.includes('--no-build');
 const filters = argv.filter((a) => !a.startsWith('--'));
 const buildDirArg = argv.find((a) => a.startsWith('--build-dir='));
-const buildDir = buildDirArg ? resolve(root, buildDirArg.slice('--build-dir='.length)) : join(root, 'build');
+const buildDir = buildDirArg ? resolve(root, buildDirArg.slice('--build-dir='.length)) : testOutDir();
+
+/** Where tsc puts the compiled tests: tsconfig.test.json's outDir. */
+function testOutDir() {
+  try {
+    const text = readFileSync(join(root, 'tsconfig.test.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+    const outDir = JSON.parse(text).compilerOptions?.outDir;
+    if (outDir) return resolve(root, outDir);
+  } catch {
+    /* fall through */
+  }
+  return join(root, 'out');
+}
 const t0 = Date.now();
 const log = (s) => console.log(`[test +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
 
@@ -42,7 +55,7 @@ function walk(dir, pred, out = []) {
 
 // --- build --------------------------------------------------------------------------------------
 function needsBuild() {
-  const outputs = walk(join(root, 'build'), (p) => p.endsWith('.js'));
+  const outputs = walk(buildDir, (p) => p.endsWith('.js'));
   if (outputs.length === 0 || !existsSync(join(root, 'dist', 'cjs', 'index.js'))) return 'no build yet';
   const oldestOut = Math.min(...outputs.map((p) => statSync(p).mtimeMs));
   const sources = [

@@ -10,7 +10,7 @@
 
 export interface ErrorOptions {
   retriable?: boolean;
-  code?: string;
+  code?: string | number;
   cause?: unknown;
 }
 
@@ -18,8 +18,10 @@ export class KafkaJSError extends Error {
   override name = 'KafkaJSError';
   /** True when trying the same thing again may succeed. */
   readonly retriable: boolean;
-  /** Machine-readable reason, e.g. 'RECORD_TOO_LARGE', 'BUFFER_EXHAUSTED', 'ECONNREFUSED'. */
-  readonly code: string | undefined;
+  /** Machine-readable reason: for client-side errors a name such as 'RECORD_TOO_LARGE',
+   * 'BUFFER_EXHAUSTED' or 'ECONNREFUSED'; for broker errors (KafkaJSProtocolError) Kafka's
+   * numeric error code, as KafkaJS has it, with the name in `type`. */
+  readonly code: string | number | undefined;
   /** KafkaJS apps read `helpUrl`; we have none to give. */
   readonly helpUrl: string | undefined = undefined;
 
@@ -47,13 +49,11 @@ export class KafkaJSProtocolError extends KafkaJSError {
   override name = 'KafkaJSProtocolError';
   /** Kafka's error name, e.g. 'UNKNOWN_TOPIC_OR_PARTITION'. */
   readonly type: string;
-  /** Kafka's numeric error code (KafkaJS calls the number `code`; our string code is `type`). */
-  declare readonly code: string;
-  readonly errorCode: number;
+  /** Kafka's numeric error code, as in KafkaJS. */
+  declare readonly code: number;
   constructor(e: { type: string; code: number; retriable: boolean; message: string }, opts: { cause?: unknown } = {}) {
-    super(e.message, { retriable: e.retriable, code: e.type, cause: opts.cause });
+    super(e.message, { retriable: e.retriable, code: e.code, cause: opts.cause });
     this.type = e.type;
-    this.errorCode = e.code;
   }
 }
 

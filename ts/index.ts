@@ -5,10 +5,21 @@
  *   - the Java-style Producer (Java producer configuration keys, send(record) per record);
  *   - the KafkaJS facade (Kafka, producer(), Partitioners, CompressionTypes, logLevel and
  *     KafkaJS's error classes), so that `require('kafkajs')` → `require('kafka-turbo')` works.
+ *
+ * Type names: KafkaJS's (ProducerRecord, RecordMetadata, Message, ...) are exported under
+ * their KafkaJS names, so a KafkaJS app's type annotations keep compiling; the Java-style
+ * types carry a Kafka prefix (KafkaProducerRecord, KafkaRecordMetadata, KafkaProducerConfig).
+ * The one clash is `Producer`: here it is the Java-style class; KafkaJS's `Producer` type is
+ * exported from 'kafka-turbo/kafkajs', which is the KafkaJS surface alone.
  */
-export { Producer } from './producer/producer.js';
-export type { ProducerRecord, RecordMetadata, SendCallback, ProducerOptions } from './producer/producer.js';
-export type { ProducerConfig } from './producer/options.js';
+export { Producer, Producer as KafkaProducer } from './producer/producer.js';
+export type {
+  ProducerRecord as KafkaProducerRecord,
+  RecordMetadata as KafkaRecordMetadata,
+  SendCallback,
+  ProducerOptions as KafkaProducerOptions,
+} from './producer/producer.js';
+export type { ProducerConfig as KafkaProducerConfig } from './producer/options.js';
 export type { PartitionFn, PartitionerContext } from './producer/partitioners.js';
 export { murmur2 } from './producer/partitioners.js';
 export { backendInfo } from './backend/load.js';

@@ -3,12 +3,12 @@
  *
  * Tests call getCluster(): under `npm test` (scripts/test.mjs) that is the 1- or 3-broker cluster
  * the script started for the whole run (KAFKA_TURBO_TEST_BOOTSTRAP / _3 in the environment);
- * a test file run on its own (`node --test build/test/integration/x.test.js`) starts its own,
+ * a test file run on its own (`node --test out/test/integration/x.test.js`) starts its own,
  * once per process, and it goes away when the process exits. Either way the cluster is shared:
  * stop() on what getCluster() returns does nothing; use fresh topic names (uniqueTopic()).
  *
  * The work is done by test/helpers/kafka/cluster.cjs, plain JS shared with scripts/test.mjs;
- * this file only types it. Compiled, this file lives in build/test/helpers/, the .cjs stays in
+ * this file only types it. Compiled, this file lives in out/test/helpers/, the .cjs stays in
  * the source tree, so it is found from the repository root.
  */
 import * as fs from 'node:fs';

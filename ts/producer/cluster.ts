@@ -137,6 +137,7 @@ export class Cluster extends EventEmitter {
   constructor(private readonly config: ResolvedConfig) {
     super();
     this.bootstrap = config.bootstrapServers.map((b, i) => new Broker(-1 - i, b.host, b.port, config));
+    for (const b of this.bootstrap) this.forward(b);
   }
 
   /** Fetch metadata for `topics` (added to those already wanted). Rejects when no broker could answer. */

@@ -73,14 +73,17 @@ inline __m512i Fold(__m512i acc, __m512i k, __m512i data) {
                                    _mm512_clmulepi64_epi128(acc, k, 0x11), data, 0x96);
 }
 
-// The register after the 256 bytes in acc[0..3] (CRC state already folded in), from zero.
-inline uint32_t Reduce(const __m512i acc[4]) {
-  // Four accumulators into the position of the last one.
+// The four accumulators (the last 256 bytes) folded into one (the last 64 bytes).
+inline __m512i Merge(const __m512i acc[4]) {
   __m512i x = Fold(acc[0], Broadcast(kFold192), acc[3]);
-  x = _mm512_ternarylogic_epi64(x, _mm512_clmulepi64_epi128(acc[1], Broadcast(kFold128), 0x00),
-                                _mm512_clmulepi64_epi128(acc[1], Broadcast(kFold128), 0x11),
-                                0x96);
-  x = Fold(acc[2], Broadcast(kFold64), x);
+  const __m512i k128 = Broadcast(kFold128);
+  x = _mm512_ternarylogic_epi64(x, _mm512_clmulepi64_epi128(acc[1], k128, 0x00),
+                                _mm512_clmulepi64_epi128(acc[1], k128, 0x11), 0x96);
+  return Fold(acc[2], Broadcast(kFold64), x);
+}
+
+// The register after the 64 bytes in x (CRC state already folded in), from zero.
+inline uint32_t Reduce(__m512i x) {
   // Lanes 0, 1, 2 carried past 48, 32, 16 bytes onto lane 3; lane 3 kept as it is.
   const __m512i k = _mm512_set_epi64(0, 0, static_cast<int64_t>(kFold16.low_half),
                                      static_cast<int64_t>(kFold16.high_half),
@@ -100,25 +103,35 @@ inline uint32_t Reduce(const __m512i acc[4]) {
       _mm_crc32_u64(first, static_cast<uint64_t>(_mm_extract_epi64(r, 1))));
 }
 
+// The buffer is cut as [head | folded stretch | lane 0 | lane 1 | ... ]: the folded
+// stretch takes 256 bytes per iteration and each crc32 lane kScalarWords words, and the
+// head (what does not fill an iteration) runs through the SSE4.2 lanes from `state`. The
+// three parts depend on nothing of each other until the join, so the head's crc32 work
+// overlaps the folding instead of following it. The join carries each part's register
+// past the bytes after it, with the multipliers of sse42.cc, and XORs them.
 template <int kScalarLanes, int kScalarWords>
 uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
   constexpr size_t kVectorStep = 256;
   constexpr size_t kScalarStep = 8 * kScalarWords;
   constexpr size_t kStep = kVectorStep + kScalarLanes * kScalarStep;
   const size_t iterations = size / kStep;
-  const size_t vector_bytes = iterations * kVectorStep;
+  const size_t body = iterations * kStep;
+  const size_t head = size - body;
   const size_t lane_bytes = iterations * kScalarStep;
-  const uint8_t* const lanes = data + vector_bytes;
+  const uint8_t* const vector_part = data + head;
+  const uint8_t* const lanes = vector_part + iterations * kVectorStep;
 
+  // Multipliers: for the head past the body, for the folded stretch past the lanes, for
+  // lane j past the lanes after it.
+  const uint32_t k_head = Sse42ShiftMultiplier(body);
   uint32_t k[kScalarLanes > 0 ? kScalarLanes : 1];
   for (int j = 0; j < kScalarLanes; ++j) {
     k[j] = Sse42ShiftMultiplier(lane_bytes * static_cast<size_t>(kScalarLanes - j));
   }
+  const uint32_t head_state = Sse42State(state, data, head);
 
   __m512i acc[4];
-  for (int i = 0; i < 4; ++i) acc[i] = Load512(data + 64 * i);
-  acc[0] = _mm512_xor_si512(acc[0], _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(state))));
-
+  for (int i = 0; i < 4; ++i) acc[i] = Load512(vector_part + 64 * i);
   uint64_t c[kScalarLanes > 0 ? kScalarLanes : 1];
   for (int j = 0; j < kScalarLanes; ++j) c[j] = 0;
   for (int w = 0; w < kScalarWords; ++w) {
@@ -129,7 +142,7 @@ uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
 
   const __m512i k256 = Broadcast(kFold256);
   for (size_t it = 1; it < iterations; ++it) {
-    const uint8_t* v = data + it * kVectorStep;
+    const uint8_t* v = vector_part + it * kVectorStep;
     for (int i = 0; i < 4; ++i) acc[i] = Fold(acc[i], k256, Load512(v + 64 * i));
     const uint8_t* s = lanes + it * kScalarStep;
     for (int w = 0; w < kScalarWords; ++w) {
@@ -139,50 +152,60 @@ uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
     }
   }
 
-  uint32_t joined = Reduce(acc);
+  const uint32_t folded = Reduce(Merge(acc));
+  __m128i sum = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(head_state)),
+                                     _mm_cvtsi32_si128(static_cast<int>(k_head)), 0x00);
+  uint32_t last = folded;
   if (kScalarLanes > 0) {
-    __m128i sum = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(joined)),
-                                       _mm_cvtsi32_si128(static_cast<int>(k[0])), 0x00);
+    sum = _mm_xor_si128(sum, _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(folded)),
+                                                  _mm_cvtsi32_si128(static_cast<int>(k[0])),
+                                                  0x00));
     for (int j = 0; j + 1 < kScalarLanes; ++j) {
       sum = _mm_xor_si128(sum, _mm_clmulepi64_si128(
                                    _mm_cvtsi64_si128(static_cast<int64_t>(c[j])),
                                    _mm_cvtsi32_si128(static_cast<int>(k[j + 1])), 0x00));
     }
-    joined = static_cast<uint32_t>(
-                 _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(sum)))) ^
-             static_cast<uint32_t>(c[kScalarLanes - 1]);
+    last = static_cast<uint32_t>(c[kScalarLanes - 1]);
   }
-  const size_t done = vector_bytes + kScalarLanes * lane_bytes;
-  return Sse42State(joined, data + done, size - done);
+  return static_cast<uint32_t>(_mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(sum)))) ^
+         last;
 }
 
-constexpr int kScalarLanes = 3;
-constexpr int kScalarWords = 5;
-constexpr size_t kMinBytes = 512;
+// Measured on AMD Zen 5 (native/bench/crc32c_bench.cc, TUNING=1): five chains of six
+// words beside the folding beat 3..6 chains of 4..8 words, and folding alone beats any
+// split below 2 KiB (the split leaves a longer remainder); below 512 bytes the 8 crc32
+// lanes of sse42.cc beat folding (loading and reducing four accumulators costs ~40 cycles).
+constexpr int kScalarLanes = 5;
+constexpr int kScalarWords = 6;
+constexpr size_t kFoldMinBytes = 512;
+constexpr size_t kLanesMinBytes = 2048;
 
 }  // namespace
 
-uint32_t Avx512State(uint32_t state, const uint8_t* data, size_t size) {
-  if (size < kMinBytes) return Sse42State(state, data, size);
+uint32_t Avx512FoldState(uint32_t state, const uint8_t* data, size_t size) {
+  if (size < kFoldMinBytes) return Sse42State(state, data, size);
+  return FoldWithLanes<0, 1>(state, data, size);
+}
+
+uint32_t Avx512FoldLanesState(uint32_t state, const uint8_t* data, size_t size) {
+  if (size < kLanesMinBytes) return Avx512FoldState(state, data, size);
   return FoldWithLanes<kScalarLanes, kScalarWords>(state, data, size);
 }
 
 #if defined(KAFKA_TURBO_CRC32C_TUNING)
 // Bench-only: the same kernel with other splits, to measure which one this CPU likes.
 uint32_t Avx512TuningState(int variant, uint32_t state, const uint8_t* data, size_t size) {
-  if (size < 256 + 10 * 8 * 8) return Sse42State(state, data, size);
+  if (size < 256 + 5 * 8 * 8) return variant == 0 && size >= 256 ? FoldWithLanes<0, 1>(state, data, size) : Sse42State(state, data, size);
   switch (variant) {
     case 0: return FoldWithLanes<0, 1>(state, data, size);
     case 1: return FoldWithLanes<4, 5>(state, data, size);
-    case 2: return FoldWithLanes<5, 5>(state, data, size);
-    case 3: return FoldWithLanes<6, 5>(state, data, size);
-    case 4: return FoldWithLanes<8, 4>(state, data, size);
-    case 5: return FoldWithLanes<8, 5>(state, data, size);
-    case 6: return FoldWithLanes<6, 6>(state, data, size);
-    case 7: return FoldWithLanes<4, 6>(state, data, size);
-    case 8: return FoldWithLanes<5, 6>(state, data, size);
-    case 9: return FoldWithLanes<10, 4>(state, data, size);
-    default: return FoldWithLanes<8, 6>(state, data, size);
+    case 2: return FoldWithLanes<4, 6>(state, data, size);
+    case 3: return FoldWithLanes<5, 5>(state, data, size);
+    case 4: return FoldWithLanes<5, 6>(state, data, size);
+    case 5: return FoldWithLanes<5, 7>(state, data, size);
+    case 6: return FoldWithLanes<6, 5>(state, data, size);
+    case 7: return FoldWithLanes<3, 6>(state, data, size);
+    default: return FoldWithLanes<2, 4>(state, data, size);
   }
 }
 #endif

@@ -29,6 +29,9 @@ namespace {
 struct CpuLevels {
   bool sse42 = false;   // crc32 instruction + PCLMULQDQ (the lanes are joined with it)
   bool avx512 = false;  // the above + AVX-512 F/VL/BW + VPCLMULQDQ, state enabled by the OS
+  // Starts two crc32 per cycle (AMD family 1Ah, Zen 5, and later): the AVX-512 level then
+  // runs crc32 lanes beside the folding. Elsewhere they would compete with it for one port.
+  bool wide_crc32 = false;
 };
 
 #if defined(KAFKA_TURBO_CRC32C_X86)
@@ -60,9 +63,15 @@ CpuLevels DetectCpu() {
   unsigned r[4];
   Cpuid(0, 0, r);
   const unsigned max_leaf = r[0];
+  // "AuthenticAMD" in EBX, EDX, ECX.
+  const bool amd = r[1] == 0x68747541u && r[3] == 0x69746E65u && r[2] == 0x444D4163u;
   if (max_leaf < 1) return levels;
   Cpuid(1, 0, r);
+  const unsigned eax1 = r[0];
   const unsigned ecx1 = r[2];
+  const unsigned base_family = (eax1 >> 8) & 0xFu;
+  const unsigned family = base_family == 0xFu ? base_family + ((eax1 >> 20) & 0xFFu) : base_family;
+  levels.wide_crc32 = amd && family >= 0x1Au;
   const bool has_sse42 = (ecx1 >> 20) & 1u;
   const bool has_pclmul = (ecx1 >> 1) & 1u;
   const bool has_osxsave = (ecx1 >> 27) & 1u;
@@ -96,7 +105,11 @@ uint32_t ExtendSse42(uint32_t crc, const uint8_t* data, size_t size) {
 }
 
 uint32_t ExtendAvx512(uint32_t crc, const uint8_t* data, size_t size) {
-  return ~internal::Avx512State(~crc, data, size);
+  return ~internal::Avx512FoldState(~crc, data, size);
+}
+
+uint32_t ExtendAvx512Lanes(uint32_t crc, const uint8_t* data, size_t size) {
+  return ~internal::Avx512FoldLanesState(~crc, data, size);
 }
 #endif
 
@@ -123,14 +136,16 @@ bool Supported(const CpuLevels& cpu, Level level) {
   return false;
 }
 
-ExtendFunction FunctionOf(Level level) {
+ExtendFunction FunctionOf(const CpuLevels& cpu, Level level) {
   switch (level) {
     case Level::kTable: return &ExtendTable;
 #if defined(KAFKA_TURBO_CRC32C_X86)
     case Level::kSse42: return &ExtendSse42;
-    case Level::kAvx512: return &ExtendAvx512;
+    case Level::kAvx512: return cpu.wide_crc32 ? &ExtendAvx512Lanes : &ExtendAvx512;
 #else
-    default: return nullptr;
+    default:
+      (void)cpu;
+      return nullptr;
 #endif
   }
   return nullptr;
@@ -180,7 +195,7 @@ void Resolve() {
       d->level = wanted;
     }
   }
-  d->extend = FunctionOf(d->level);
+  d->extend = FunctionOf(d->cpu, d->level);
   g_dispatch = d;
   g_extend.store(d->extend, std::memory_order_release);
 }
@@ -219,7 +234,8 @@ const char* LevelName(Level level) {
 bool CpuSupports(Level level) { return Supported(Get().cpu, level); }
 
 ExtendFunction ExtendFunctionFor(Level level) {
-  return CpuSupports(level) ? FunctionOf(level) : nullptr;
+  const Dispatch& d = Get();
+  return Supported(d.cpu, level) ? FunctionOf(d.cpu, level) : nullptr;
 }
 
 }  // namespace crc32c

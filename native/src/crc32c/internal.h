@@ -28,7 +28,11 @@ namespace internal {
 uint32_t TableState(uint32_t state, const uint8_t* data, size_t size);
 #if defined(KAFKA_TURBO_CRC32C_X86)
 uint32_t Sse42State(uint32_t state, const uint8_t* data, size_t size);
-uint32_t Avx512State(uint32_t state, const uint8_t* data, size_t size);
+// Two AVX-512 kernels: folding alone, for any AVX-512 + VPCLMULQDQ CPU, and folding with
+// crc32 lanes beside it, for CPUs that start two crc32 per cycle (AMD Zen 5 and later),
+// where folding alone leaves the crc32 ports idle (avx512.cc says more).
+uint32_t Avx512FoldState(uint32_t state, const uint8_t* data, size_t size);
+uint32_t Avx512FoldLanesState(uint32_t state, const uint8_t* data, size_t size);
 
 // Joining registers (sse42.cc, used by avx512.cc too): x^(8S - 33) mod P for S a positive
 // multiple of 8. crc32_u64(0, clmul(c, Sse42ShiftMultiplier(S))) = c * x^(8S) mod P, the

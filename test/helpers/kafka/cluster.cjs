@@ -3,8 +3,8 @@
 // 3-broker cluster on loopback from them, creates topics, stops and restarts brokers.
 //
 // Plain CommonJS so that it is loaded as is both by scripts/test.mjs (ESM `import`) and by the
-// compiled TypeScript helpers in build/test/helpers (`require`); tsc never copies it into
-// build/, so everything here locates files from the repository root.
+// compiled TypeScript helpers in out/test/helpers (`require`); tsc never copies it into
+// out/, so everything here locates files from the repository root.
 //
 // The harness talks to the brokers itself for the two things it needs often (is the broker up,
 // does every broker know the topic's leaders; create a topic): a tiny, independent client of
@@ -505,7 +505,8 @@ function cdsArchive(version, libDir) {
   if (cdsArchiveCache === undefined) {
     const jv = spawnSync(javaBin(), ['-version'], { encoding: 'utf8' });
     if (jv.status !== 0) return (cdsArchiveCache = null);
-    const jars = fs.readdirSync(libDir).filter((f) => f.endsWith('.jar')).sort().join(',');
+    const jars = fs.readdirSync(libDir).filter((f) => f.endsWith('.jar')).sort()
+      .map((f) => { const st = fs.statSync(path.join(libDir, f)); return `${f}:${st.size}:${st.mtimeMs}`; }).join(',');
     const key = crypto.createHash('sha256').update(`${jv.stderr}\n${libDir}\n${jars}`).digest('hex').slice(0, 12);
     cdsArchiveCache = path.join(kafkaCacheDir(version), `broker-${key}.jsa`);
   }
@@ -607,6 +608,10 @@ class LocalCluster {
       if (exitedNormally && fs.statSync(tmp).size > 1 << 20) {
         fs.renameSync(tmp, target);
         this.log(`class data sharing archive saved: ${path.relative(REPO_ROOT, target)}`);
+        const dir = path.dirname(target);
+        for (const f of fs.readdirSync(dir)) {
+          if (/^broker-[0-9a-f]+\.jsa$/.test(f) && path.join(dir, f) !== target) fs.rmSync(path.join(dir, f), { force: true });
+        }
         return;
       }
     } catch {
@@ -841,6 +846,8 @@ async function startCluster(opts = {}) {
   try {
     const t0 = Date.now();
     const how = await formatStorage(libDir, version, nodes, clusterId);
+    const meta = fs.readFileSync(path.join(nodes[0].dir, 'data', 'meta.properties'), 'utf8');
+    cluster.clusterId = (/^cluster\.id=(.*)$/m.exec(meta) || [])[1] || clusterId;
     const t1 = Date.now();
     for (const n of nodes) cluster.spawnNode(n);
     await cluster.waitUp(nodes, opts.timeoutMs ?? 120000);

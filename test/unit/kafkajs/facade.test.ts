@@ -171,6 +171,18 @@ describe('producer: validation as messageProducer.js', () => {
     });
   }
 
+  it('methods work unbound, as KafkaJS closures do', async () => {
+    await sameOutcome((p) => {
+      const { send } = p;
+      return send({ topic: 't', messages: [{ value: 'v' }] });
+    });
+    await sameOutcome((p) => {
+      const { sendBatch, isIdempotent } = p;
+      isIdempotent();
+      return sendBatch({ topicMessages: [{ topic: 't', messages: [{ value: 'v' }] }] });
+    });
+  });
+
   it('send() and sendBatch() reject, never throw synchronously', () => {
     const { ours } = pair();
     const p = ours.send({ topic: '', messages: [] });
