@@ -10,7 +10,8 @@
  * child first checks its function against a bitwise reference on every size, both starts
  * and a non-zero init, and refuses to time a function that disagrees. Then each case runs
  * calls that continue from the previous result (no overlap between calls: the latency a
- * caller sees) for at least 100 ms (20 ms with --quick), best of 5. "aligned" is offset 0
+ * caller sees) in 15 runs of at least 10 ms each (2 ms with --quick), keeping the best run
+ * (the one no other process disturbed). "aligned" is offset 0
  * of a fresh ArrayBuffer, "offset 1" a subarray one byte in. The C-level numbers, without
  * the call into Node, come from native/bench/crc32c_bench.cc.
  */
@@ -65,7 +66,7 @@ function measure(f: Crc32c, buf: Uint8Array, minNs: bigint): number {
   let best = 0;
   let c = 0;
   for (let i = 0; i < 1000; i++) c = f(buf, c); // warm-up (JIT, caches)
-  for (let run = 0; run < 5; run++) {
+  for (let run = 0; run < 15; run++) {
     let calls = 0;
     const start = process.hrtime.bigint();
     let elapsed = 0n;
@@ -106,7 +107,7 @@ function child(backend: string, name: string): void {
       }
     }
   }
-  const minNs = process.argv.includes('--quick') ? 20_000_000n : 100_000_000n;
+  const minNs = process.argv.includes('--quick') ? 2_000_000n : 10_000_000n;
   const gbps = buffers.map((row) => row.map((buf) => measure(f, buf, minNs)));
   const result: ChildResult = { name, impl, gbps };
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -130,7 +131,7 @@ function parent(): void {
   candidates.push({ name: '@node-rs/crc32', backend: 'node-rs' }, { name: 'ts (fallback)', backend: 'ts' });
 
   const label = (n: number) => (n >= 1024 ? `${n / 1024}K` : `${n}B`);
-  console.log(`CRC32C from JavaScript, GB/s (best of 5; node ${process.version}, ${process.arch})`);
+  console.log(`CRC32C from JavaScript, GB/s (best of 15 runs; node ${process.version}, ${process.arch})`);
   console.log(`${'implementation'.padEnd(22)}${'start'.padEnd(10)}${SIZES.map((n) => label(n).padStart(9)).join('')}`);
   let failed = false;
   for (const c of candidates) {

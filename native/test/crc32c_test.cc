@@ -172,6 +172,22 @@ int main() {
                                }});
   }
 #endif
+#if defined(KAFKA_TURBO_CRC32C_X86)
+  // The join multipliers x^(8S - 33) mod P against the constexpr definition, across all
+  // three table digits and the square-and-multiply path past 8 GiB.
+  if (crc::CpuSupports(crc::Level::kSse42)) {
+    std::mt19937_64 shifts(99);
+    std::vector<uint64_t> words = {1, 2, 1023, 1024, 1025, 4096, (1u << 20) - 1, 1u << 20,
+                                   (1u << 20) + 1, (1u << 30) - 1, 1u << 30, (1ull << 30) + 7};
+    for (int i = 0; i < 3000; ++i) words.push_back(1 + (shifts() >> (24 + i % 40)));
+    for (uint64_t w : words) {
+      const uint32_t got = crc::internal::Sse42ShiftMultiplier(static_cast<size_t>(w * 8));
+      const uint32_t want = crc::internal::XPowMod(w * 64 - 33);
+      Check(got == want, "sse42", "shift multiplier (words)", static_cast<size_t>(w), 0, got,
+            want);
+    }
+  }
+#endif
   for (const Implementation& impl : implementations) {
     const int before = g_failed;
     TestImplementation(impl.name, impl.f, random);

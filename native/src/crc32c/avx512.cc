@@ -6,23 +6,24 @@
 // lanes. A 128-bit lane X, with H its first 8 bytes (the higher-degree half) and L its
 // last 8, is carried forward past d bytes to where new data is XORed in:
 //     X * x^(8d) = H * x^(8d + 64) + L * x^(8d)          (mod P)
-// A carry-less product of a reflected 64-bit half by a reflected 32-bit multiplier lands
-// at 33 bits below where a 128-bit lane reads it, so the multipliers are x^(8d + 31) for
-// H and x^(8d - 33) for L, and the two 96-bit products XORed together are congruent to
-// X * x^(8d) while fitting in 128 bits. Each 64-byte step is two VPCLMULQDQ and one
+// Read as a 128-bit lane, the carry-less product of a reflected 64-bit half and a
+// reflected 32-bit multiplier stands for their product times x^33, so the multipliers are
+// x^(8d + 31) for H and x^(8d - 33) for L; the two 96-bit products XORed together are
+// congruent to X * x^(8d) and fit in the lane. Each 64-byte step is two VPCLMULQDQ and one
 // three-way XOR (VPTERNLOGQ). At the end the accumulators are folded into one, its four
-// lanes into one, and the remaining 128 bits X are reduced by two crc32 instructions:
-// the register after X from zero is crc32_u64(crc32_u64(0, H), L).
+// lanes into one, and the last 128 bits X are reduced by two crc32 instructions: the
+// register after X from zero is crc32_u64(crc32_u64(0, H), L).
 //
-// Lanes of crc32 beside the folding. On AMD Zen 5 a 512-bit VPCLMULQDQ issues once per
-// two cycles, which caps folding near 16 bytes per cycle, while the scalar crc32 ports sit
-// idle. So each loop iteration also runs kScalarLanes crc32 chains over their own
-// stretches of the buffer, after the folded stretch; their registers are joined to the
-// folded one with the multipliers of sse42.cc. The split is fixed per buffer: the folded
-// stretch takes 256 bytes per iteration and each chain kScalarWords words.
+// crc32 lanes beside the folding (Avx512FoldLanesState). On AMD Zen 5 a 512-bit
+// VPCLMULQDQ issues once per two cycles, which caps folding near 16 bytes per cycle (63
+// GB/s measured), while the two crc32 ports sit idle. So on such CPUs each loop iteration
+// also advances five crc32 chains over stretches of their own, joined to the folded part
+// at the end with the multipliers of sse42.cc: about 100 GB/s from 16 KiB up. Where one
+// port runs crc32 (Intel) or VPCLMULQDQ is not the bottleneck, the chains would only
+// compete with the folding, so dispatch.cc picks folding alone (Avx512FoldState) there.
 //
-// Buffers shorter than kMinBytes go to the SSE4.2 lanes, and so does what is left after
-// the last whole iteration.
+// Short buffers go to the SSE4.2 lanes (below 512 bytes they are faster than loading and
+// reducing four accumulators).
 #include <immintrin.h>
 
 #include <cstddef>
@@ -123,15 +124,26 @@ uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
 
   // Multipliers: for the head past the body, for the folded stretch past the lanes, for
   // lane j past the lanes after it.
-  const uint32_t k_head = Sse42ShiftMultiplier(body);
+  // Without a head and without lanes the folded stretch is everything: it starts from
+  // `state` (XORed into its first 4 bytes, as crc32 would) and there is nothing to join.
+  const bool fold_is_everything = kScalarLanes == 0 && head == 0;
+  uint32_t k_head = 0;
+  uint32_t head_state = 0;
+  if (!fold_is_everything) {
+    k_head = Sse42ShiftMultiplier(body);
+    head_state = Sse42State(state, data, head);
+  }
   uint32_t k[kScalarLanes > 0 ? kScalarLanes : 1];
   for (int j = 0; j < kScalarLanes; ++j) {
     k[j] = Sse42ShiftMultiplier(lane_bytes * static_cast<size_t>(kScalarLanes - j));
   }
-  const uint32_t head_state = Sse42State(state, data, head);
 
   __m512i acc[4];
   for (int i = 0; i < 4; ++i) acc[i] = Load512(vector_part + 64 * i);
+  if (fold_is_everything) {
+    acc[0] = _mm512_xor_si512(acc[0],
+                              _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(state))));
+  }
   uint64_t c[kScalarLanes > 0 ? kScalarLanes : 1];
   for (int j = 0; j < kScalarLanes; ++j) c[j] = 0;
   for (int w = 0; w < kScalarWords; ++w) {
@@ -153,6 +165,7 @@ uint32_t FoldWithLanes(uint32_t state, const uint8_t* data, size_t size) {
   }
 
   const uint32_t folded = Reduce(Merge(acc));
+  if (fold_is_everything) return folded;
   __m128i sum = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(head_state)),
                                      _mm_cvtsi32_si128(static_cast<int>(k_head)), 0x00);
   uint32_t last = folded;

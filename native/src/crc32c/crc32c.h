@@ -4,11 +4,12 @@
 // binding layer only unpacks arguments and calls Extend().
 //
 // Three implementations compute the same function:
-//   table          portable slice-by-8 (any CPU, any architecture)
+//   table          portable slice-by-16 (any CPU, any architecture)
 //   sse42          the SSE4.2 crc32 instruction on interleaved lanes, lanes joined with
 //                  PCLMULQDQ (x86-64)
-//   avx512-vpclmul 512-bit VPCLMULQDQ folding beside crc32-instruction lanes (x86-64 with
-//                  AVX-512 F/VL/BW + VPCLMULQDQ, and an OS that saves the AVX-512 state)
+//   avx512-vpclmul 512-bit VPCLMULQDQ folding, beside crc32 lanes on CPUs that start two
+//                  crc32 per cycle (x86-64 with AVX-512 F/VL/BW + VPCLMULQDQ, and an OS
+//                  that saves the AVX-512 state)
 // One of them is chosen once, on first use, from CPUID (or the KAFKA_TURBO_CRC32C
 // environment variable) and kept behind a function pointer.
 #ifndef KAFKA_TURBO_CRC32C_CRC32C_H_
