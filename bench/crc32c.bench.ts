@@ -3,7 +3,7 @@
  * CPU runs, beside @node-rs/crc32's crc32c (a Rust addon, the usual pick on npm) and our
  * pure-TypeScript crc32c (ts/protocol/crc32c.ts, the fallback backend's).
  *
- *   npm run build && node build/bench/crc32c.bench.js [--quick]
+ *   npm run build && node out/bench/crc32c.bench.js [--quick]
  *
  * One child process per backend x level (the addon picks its level once, at load, from
  * KAFKA_TURBO_CRC32C; and one process's JIT state or heap cannot favour the next). Each

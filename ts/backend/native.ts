@@ -17,7 +17,7 @@ export interface NativeAddon {
 /**
  * The package root: the nearest directory at or above this file's that holds both
  * package.json and binding.gyp. The compiled file runs from dist/cjs/backend/ (the
- * package) or build/ts/backend/ (tests and benches), so the depth is not fixed.
+ * package) or out/ts/backend/ (tests and benches), so the depth is not fixed.
  */
 function packageRoot(): string {
   let dir = __dirname;

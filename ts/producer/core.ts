@@ -115,17 +115,7 @@ export class ProducerCore extends EventEmitter {
     let accepted = items;
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
-      const size =
-        RECORD_BATCH_OVERHEAD + recordSizeUpperBound(it.pending.keySize, it.pending.valueSize, it.input.headers);
-      if (size > this.config.maxRequestSize || size > this.config.bufferMemory) {
-        const limit = size > this.config.maxRequestSize ? 'max.request.size' : 'buffer.memory';
-        const value = size > this.config.maxRequestSize ? this.config.maxRequestSize : this.config.bufferMemory;
-        it.pending.sink.fail(
-          it.pending,
-          new RecordTooLargeError(
-            `The record is ${size} bytes when serialized, which is larger than ${limit} (${value}); it was not sent`,
-          ),
-        );
+      if (this.tooLarge(it)) {
         if (accepted === items) accepted = items.slice(0, i);
       } else if (accepted !== items) {
         accepted.push(it);
@@ -140,6 +130,42 @@ export class ProducerCore extends EventEmitter {
       return;
     }
     this.place(w, topicState);
+  }
+
+  /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
+  enqueueOne(topic: string, partition: number | undefined, input: RecordInput, pending: PendingRecord, lane: Lane): void {
+    const state = this.cluster.topics.get(topic);
+    if (
+      this.closed ||
+      state === undefined ||
+      state.partitions.length === 0 ||
+      this.waitingMetadata.size > 0 ||
+      this.waitingMemory.length > 0
+    ) {
+      this.enqueue(topic, [{ partition, input, pending }], lane);
+      return;
+    }
+    const it: Outgoing = { partition, input, pending };
+    if (this.tooLarge(it)) return;
+    this.sender.pendingRecords++;
+    const p = this.choosePartition(topic, it, state, state.partitions.length);
+    if (p === null) return;
+    this.appendTo(lane, this.sender.topicPartition(topic, p), [it], Date.now());
+  }
+
+  /** Fails a record too large for any request or for the whole buffer (it fails alone, at once). */
+  private tooLarge(it: Outgoing): boolean {
+    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(it.pending.keySize, it.pending.valueSize, it.input.headers);
+    if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
+    const [limit, value] =
+      size > this.config.maxRequestSize
+        ? ['max.request.size', this.config.maxRequestSize]
+        : ['buffer.memory', this.config.bufferMemory];
+    it.pending.sink.fail(
+      it.pending,
+      new RecordTooLargeError(`The record is ${size} bytes when serialized, which is larger than ${limit} (${value}); it was not sent`),
+    );
+    return true;
   }
 
   private waitForMetadata(w: Waiting): void {

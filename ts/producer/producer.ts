@@ -39,21 +39,29 @@ export interface ProducerOptions {
   partitioner?: 'default' | 'round-robin' | PartitionFn;
 }
 
-/** Settles one record's promise and callback. */
-class SingleSink implements RecordSink {
+/** One record of the Java-style API: its pending state and its own sink (one object per
+ * record instead of two), settling its promise and callback. */
+class JavaRecord extends PendingRecord implements RecordSink {
+  resolve!: (md: RecordMetadata) => void;
+  reject!: (err: Error) => void;
   constructor(
-    private readonly resolve: (md: RecordMetadata) => void,
-    private readonly reject: (err: Error) => void,
+    topic: string,
+    timestamp: number,
+    keySize: number,
+    valueSize: number,
     private readonly callback: SendCallback | undefined,
-  ) {}
-  ok(rec: PendingRecord, offset: number, logAppendTime: number): void {
+  ) {
+    super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
+    this.sink = this;
+  }
+  ok(_rec: PendingRecord, offset: number, logAppendTime: number): void {
     const md: RecordMetadata = {
-      topic: rec.topic,
-      partition: rec.partition,
+      topic: this.topic,
+      partition: this.partition,
       offset,
-      timestamp: logAppendTime >= 0 ? logAppendTime : rec.timestamp,
-      serializedKeySize: rec.keySize,
-      serializedValueSize: rec.valueSize,
+      timestamp: logAppendTime >= 0 ? logAppendTime : this.timestamp,
+      serializedKeySize: this.keySize,
+      serializedValueSize: this.valueSize,
     };
     this.resolve(md);
     if (this.callback) this.callback(null, md);
@@ -62,6 +70,16 @@ class SingleSink implements RecordSink {
     this.reject(err);
     if (this.callback) this.callback(err, null);
   }
+}
+
+/** A rejected send, for input refused before a record exists. */
+function refused(err: Error, callback: SendCallback | undefined): Promise<RecordMetadata> {
+  const p = Promise.reject(err);
+  if (callback) {
+    p.catch(() => undefined);
+    callback(err, null);
+  }
+  return p;
 }
 
 export class Producer {
@@ -86,16 +104,8 @@ export class Producer {
    * rejects (and the callback gets the error); nothing throws.
    */
   send(record: ProducerRecord, callback?: SendCallback): Promise<RecordMetadata> {
-    let resolve!: (md: RecordMetadata) => void;
-    let reject!: (err: Error) => void;
-    const promise = new Promise<RecordMetadata>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // With a callback the caller may ignore the promise: do not report it as unhandled.
-    if (callback) promise.catch(() => undefined);
-    const sink = new SingleSink(resolve, reject, callback);
-    let item: Outgoing;
+    let rec: JavaRecord;
+    let input: Outgoing['input'];
     try {
       if (record === null || typeof record !== 'object') throw new ConfigError('send() takes a record object');
       if (typeof record.topic !== 'string' || record.topic.length === 0) {
@@ -106,18 +116,19 @@ export class Producer {
       }
       const key = toBytes(record.key, 'Record key');
       const value = toBytes(record.value, 'Record value');
-      const headers = toHeaders(record.headers);
       const timestamp = toTimestamp(record.timestamp, Date.now());
-      item = {
-        partition: record.partition ?? undefined,
-        input: { key, value, headers, timestamp },
-        pending: new PendingRecord(sink, record.topic, 0, timestamp, key ? key.length : -1, value ? value.length : -1),
-      };
+      input = { key, value, headers: toHeaders(record.headers), timestamp };
+      rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback);
     } catch (err) {
-      sink.fail(null as unknown as PendingRecord, err as Error);
-      return promise;
+      return refused(err as Error, callback);
     }
-    this.core.enqueue(record.topic, [item], this.lane);
+    const promise = new Promise<RecordMetadata>((resolve, reject) => {
+      rec.resolve = resolve;
+      rec.reject = reject;
+    });
+    // With a callback the caller may ignore the promise: do not report it as unhandled.
+    if (callback) promise.catch(() => undefined);
+    this.core.enqueueOne(record.topic, record.partition ?? undefined, input, rec, this.lane);
     return promise;
   }
 

@@ -3,7 +3,7 @@
  * record's bytes live behind the Backend; JavaScript keeps only a PendingRecord: where to
  * report the outcome (its sink) and the few fields RecordMetadata needs.
  */
-import type { RecordHeaderInput, RecordInput } from '../backend/types.js';
+import type { RecordHeaderInput } from '../backend/types.js';
 import { ConfigError } from '../errors.js';
 
 /** Where the outcome of a record goes: a per-record promise (Java-style send) or a per-call
@@ -17,7 +17,8 @@ export class PendingRecord {
   /** Filled in when the record is appended. */
   partition = -1;
   constructor(
-    readonly sink: RecordSink,
+    /** Not readonly: a record that is its own sink (the Java-style API) sets it to itself. */
+    public sink: RecordSink,
     readonly topic: string,
     /** Position of the record in its send call (for sinks that collect several). */
     readonly index: number,
@@ -71,13 +72,4 @@ export function toTimestamp(t: unknown, now: number): number {
     throw new ConfigError(`Invalid timestamp ${JSON.stringify(String(t))}: expected milliseconds since the epoch`);
   }
   return n;
-}
-
-export function makeRecordInput(
-  key: Buffer | null,
-  value: Buffer | null,
-  headers: RecordHeaderInput[] | null,
-  timestamp: number,
-): RecordInput {
-  return { key, value, headers, timestamp };
 }

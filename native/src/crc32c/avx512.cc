@@ -208,7 +208,10 @@ uint32_t Avx512FoldLanesState(uint32_t state, const uint8_t* data, size_t size) 
 #if defined(KAFKA_TURBO_CRC32C_TUNING)
 // Bench-only: the same kernel with other splits, to measure which one this CPU likes.
 uint32_t Avx512TuningState(int variant, uint32_t state, const uint8_t* data, size_t size) {
-  if (size < 256 + 5 * 8 * 8) return variant == 0 && size >= 256 ? FoldWithLanes<0, 1>(state, data, size) : Sse42State(state, data, size);
+  if (variant == 0) {
+    return size < 256 ? Sse42State(state, data, size) : FoldWithLanes<0, 1>(state, data, size);
+  }
+  if (size < 256 + 6 * 8 * 7) return Sse42State(state, data, size);
   switch (variant) {
     case 0: return FoldWithLanes<0, 1>(state, data, size);
     case 1: return FoldWithLanes<4, 5>(state, data, size);

@@ -150,7 +150,7 @@ export class FallbackAccumulator implements RecordAccumulator {
       queue.shift();
       if (queue.length === 0) this.nonEmpty.delete(p);
       this.undrained--;
-      const bytes = head.writer.finish();
+      const bytes = head.writer.detach();
       const attributes = this.config.codec | (stamp.transactional ? 0x10 : 0);
       writeBatchHeader(
         bytes,
@@ -170,7 +170,7 @@ export class FallbackAccumulator implements RecordAccumulator {
         crc32c,
       );
       total += bytes.length;
-      this.drained.set(head.id, { bytes: head.sizeInBytes, records: head.recordCount });
+      this.drained.set(head.id, { bytes: bytes.length, records: head.recordCount });
       out.push({ batchId: head.id, partition: p, recordCount: head.recordCount, bytes, createdMs: head.createdMs });
     }
     return out;
