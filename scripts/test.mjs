@@ -136,17 +136,45 @@ try {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
-  log(`running ${files.length} test file(s)`);
-  const args = ['--test', '--test-concurrency=1', '--test-timeout=600000', ...files.map((f) => relative(root, f))];
-  runner = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
-  code = await new Promise((resolve) => {
-    runner.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
-    runner.on('error', (e) => {
-      console.error(`[test] cannot start the test runner: ${e.message}`);
-      resolve(1);
+  // Unit and parity tests cover every backend inside one process (forEachBackend). The
+  // integration tests use whatever backend the loader picks, so they run once per backend
+  // with KAFKA_TURBO_BACKEND forcing it: a native addon that fails to load fails the run.
+  const backends = (process.env.KAFKA_TURBO_TEST_BACKENDS ?? 'native,fallback').split(',').map((b) => b.trim()).filter(Boolean);
+  const integration = join(buildDir, 'test', 'integration') + sep;
+  const perBackend = files.filter((f) => f.startsWith(integration));
+  const once = files.filter((f) => !f.startsWith(integration));
+  const runs = [];
+  if (once.length) runs.push({ label: 'unit and parity', files: once, env: {} });
+  for (const b of perBackend.length ? backends : []) {
+    runs.push({ label: `integration, ${b} backend`, files: perBackend, env: { KAFKA_TURBO_BACKEND: b } });
+  }
+  const totals = { pass: 0, fail: 0, skipped: 0 };
+  code = 0;
+  for (const run of runs) {
+    log(`running ${run.files.length} test file(s): ${run.label}`);
+    const args = ['--test', '--test-concurrency=1', '--test-timeout=600000', ...run.files.map((f) => relative(root, f))];
+    runner = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...run.env } });
+    // Echo the runner's output and pick up its closing counts for the grand total.
+    let tail = '';
+    runner.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4096);
     });
-  });
-  log(`test runner exited with ${code}`);
+    const rc = await new Promise((resolve) => {
+      runner.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+      runner.on('error', (e) => {
+        console.error(`[test] cannot start the test runner: ${e.message}`);
+        resolve(1);
+      });
+    });
+    for (const k of Object.keys(totals)) {
+      const m = new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tail);
+      if (m) totals[k] += Number(m[1]);
+    }
+    log(`${run.label}: test runner exited with ${rc}`);
+    if (rc !== 0) code = rc;
+  }
+  console.log(`\ntotal: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 } catch (e) {
   console.error(`[test] ${e && e.stack ? e.stack : e}`);
   code = 1;

@@ -9,16 +9,51 @@
  */
 import type { Backend, BackendInfo, RefusedCandidate } from './types.js';
 import { createFallbackBackend } from './fallback/index.js';
+import { loadNativeAddon, type NativeAddon } from './native.js';
 
 let chosen: Backend | undefined;
 
-/** Native candidates, tried in order. Filled in by the native backend module when it exists;
- * kept as a list so that tests can hide the addon (see setNativeCandidatesForTest). */
+/** Builds the native backend, or returns null after recording why it was refused. Tests may
+ * replace it (registerNativeFactory) to see the fallback chosen. */
 type NativeFactory = (refused: RefusedCandidate[]) => Backend | null;
-let nativeFactory: NativeFactory | null = null;
 
+interface NativeBackendModule {
+  createNativeBackend(addon: NativeAddon, info: { reason: string; refused: RefusedCandidate[] }): Backend;
+}
+
+function loadNative(refused: RefusedCandidate[]): Backend | null {
+  let mod: NativeBackendModule;
+  try {
+    // Required lazily: a package built without the native backend module still loads.
+    mod = require('./native-backend.js') as NativeBackendModule;
+  } catch (cause) {
+    refused.push({ candidate: 'native', reason: 'this build has no native backend module', cause });
+    return null;
+  }
+  let addon: NativeAddon;
+  try {
+    addon = loadNativeAddon();
+  } catch (cause) {
+    const message = (cause as Error)?.message ?? String(cause);
+    const reason = /No native build was found/.test(message)
+      ? 'no prebuilt binary for this platform and no local build (install a C++ toolchain and run `npm rebuild kafka-turbo`)'
+      : `the addon failed to load: ${message.split('\n')[0]}`;
+    refused.push({ candidate: 'native addon', reason, cause });
+    return null;
+  }
+  try {
+    return mod.createNativeBackend(addon, { reason: 'the native addon loaded and passed its CPU check', refused });
+  } catch (cause) {
+    refused.push({ candidate: 'native addon', reason: `the addon could not start: ${(cause as Error).message}`, cause });
+    return null;
+  }
+}
+
+let nativeFactory: NativeFactory = loadNative;
+
+/** Tests only: replace how the native backend is built (e.g. to hide it). */
 export function registerNativeFactory(factory: NativeFactory | null): void {
-  nativeFactory = factory;
+  nativeFactory = factory ?? loadNative;
 }
 
 function pick(): Backend {
@@ -30,12 +65,8 @@ function pick(): Backend {
   if (forced === 'fallback') {
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });
   }
-  if (nativeFactory) {
-    const native = nativeFactory(refused);
-    if (native) return native;
-  } else {
-    refused.push({ candidate: 'native', reason: 'this build has no native backend' });
-  }
+  const native = nativeFactory(refused);
+  if (native) return native;
   if (forced === 'native') {
     const err = new Error(
       `KAFKA_TURBO_BACKEND=native but the native addon could not be used: ${refused.map((r) => `${r.candidate}: ${r.reason}`).join('; ')}`,
@@ -43,7 +74,10 @@ function pick(): Backend {
     (err as { cause?: unknown }).cause = refused[refused.length - 1]?.cause;
     throw err;
   }
-  return createFallbackBackend({ reason: 'the native addon is not available (see refused)', refused });
+  return createFallbackBackend({
+    reason: `the native addon is not available: ${refused.map((r) => r.reason).join('; ')}`,
+    refused,
+  });
 }
 
 /** The backend this process uses, chosen at first call. */
