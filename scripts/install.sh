@@ -45,6 +45,14 @@ else
   log "Debian packages already installed"
 fi
 
+# node-gyp needs Node's headers to build the addon. They ship with Node under
+# <prefix>/include/node; point node-gyp there so it never tries to download them.
+node_prefix="$(dirname "$(dirname "$(command -v node)")")"
+if [[ -z "${npm_config_nodedir:-}" && -f "$node_prefix/include/node/node_api.h" ]]; then
+  export npm_config_nodedir="$node_prefix"
+  log "node-gyp will use Node's headers from $node_prefix/include/node"
+fi
+
 if [[ -f package-lock.json && -f node_modules/.package-lock.json \
       && node_modules/.package-lock.json -nt package-lock.json \
       && node_modules/.package-lock.json -nt package.json ]]; then
@@ -55,6 +63,13 @@ elif [[ -f package-lock.json ]]; then
 else
   log "npm install (no package-lock.json)"
   npm install --no-audit --no-fund
+fi
+
+# npm ci runs the package's install script (node-gyp-build: a prebuilt binary, else a local
+# build). When npm ci was skipped, make sure the addon exists all the same.
+if [[ ! -f build/Release/kafka_turbo.node ]]; then
+  log "building the native addon (npm run build:native)"
+  npm run build:native
 fi
 
 log "npm run build"
