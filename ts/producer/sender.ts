@@ -266,11 +266,14 @@ export class Sender {
   private handleResponse(lane: Lane, batches: BatchEntry[], res: ProduceResponse | null): void {
     if (res === null) {
       // acks=0: written is all we will ever know.
-      for (const b of batches) this.succeed(lane, b, -1, -1, -1);
+      this.succeedAll(lane, batches, null);
       return;
     }
     const byKey = new Map<string, BatchEntry>();
     for (const b of batches) byKey.set(`${b.tp.topic}\u0000${b.tp.partition}`, b);
+    const ok: BatchEntry[] = [];
+    const offsets: number[] = [];
+    const failed: [BatchEntry, Error][] = [];
     let stale = false;
     for (const t of res.responses) {
       for (const p of t.partitionResponses) {
@@ -279,19 +282,45 @@ export class Sender {
         if (!b) continue;
         byKey.delete(key);
         if (p.errorCode === ErrorCode.NONE) {
-          this.succeed(lane, b, Number(p.baseOffset), Number(p.logAppendTimeMs ?? -1n), Number(p.logStartOffset ?? -1n));
+          ok.push(b);
+          offsets.push(Number(p.baseOffset), Number(p.logAppendTimeMs ?? -1n), Number(p.logStartOffset ?? -1n));
           continue;
         }
         const info = errorForCode(p.errorCode);
-        const err = new KafkaJSProtocolError(p.errorMessage ? { ...info, message: `${info.message}: ${p.errorMessage}` } : info);
+        failed.push([b, new KafkaJSProtocolError(p.errorMessage ? { ...info, message: `${info.message}: ${p.errorMessage}` } : info)]);
         if (STALE_METADATA.has(p.errorCode)) stale = true;
-        this.retryOrFail(lane, b, err);
       }
     }
     for (const b of byKey.values()) {
-      this.retryOrFail(lane, b, new KafkaJSError(`The broker did not answer for ${b.tp.topic}-${b.tp.partition}`));
+      failed.push([b, new KafkaJSError(`The broker did not answer for ${b.tp.topic}-${b.tp.partition}`)]);
     }
+    this.succeedAll(lane, ok, offsets);
+    for (const [b, err] of failed) this.retryOrFail(lane, b, err);
     if (stale) this.cluster.requestUpdate();
+  }
+
+  /** Settle the records of acknowledged batches. The backend hears of them once per response
+   * (one boundary crossing), before any record settles, so that the memory they free is
+   * there for appends the settlements trigger. `offsets` holds [baseOffset, logAppendTime,
+   * logStartOffset] per batch, or null for acks=0. */
+  private succeedAll(lane: Lane, ok: readonly BatchEntry[], offsets: readonly number[] | null): void {
+    if (ok.length === 0) return;
+    lane.accumulator.complete(ok.map((b) => ({ batchId: b.id, errorCode: 0 })));
+    let settled = 0;
+    for (let k = 0; k < ok.length; k++) {
+      const b = ok[k]!;
+      lane.batches.delete(b.id);
+      const baseOffset = offsets ? offsets[3 * k]! : -1;
+      const logAppendTime = offsets ? offsets[3 * k + 1]! : -1;
+      const logStartOffset = offsets ? offsets[3 * k + 2]! : -1;
+      const recs = b.records;
+      for (let i = 0; i < recs.length; i++) {
+        const r = recs[i]!;
+        r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
+      }
+      settled += recs.length;
+    }
+    this.settled(settled);
   }
 
   private retryOrFail(lane: Lane, b: BatchEntry, err: Error): void {
@@ -330,17 +359,6 @@ export class Sender {
       { code: 'DELIVERY_TIMEOUT', cause: b.lastError ?? undefined },
     );
     return err;
-  }
-
-  private succeed(lane: Lane, b: BatchEntry, baseOffset: number, logAppendTime: number, logStartOffset: number): void {
-    lane.batches.delete(b.id);
-    lane.accumulator.complete([{ batchId: b.id, errorCode: 0 }]);
-    const recs = b.records;
-    for (let i = 0; i < recs.length; i++) {
-      const r = recs[i]!;
-      r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
-    }
-    this.settled(recs.length);
   }
 
   /** Fail every record of a batch. `drained` says whether the accumulator still counts it. */
