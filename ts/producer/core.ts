@@ -207,20 +207,23 @@ export class ProducerCore extends EventEmitter {
   /** Partition and append a topic's records (metadata known). */
   private place(w: Waiting, state: TopicState): void {
     const numPartitions = state.partitions.length;
-    // Consecutive records going to the same partition make one append call.
-    let group: Outgoing[] = [];
-    let groupPartition = -1;
-    for (const it of w.items) {
+    const items = w.items;
+    // One append call per partition the call touches (not per record): records are grouped
+    // by partition, keeping their order within each partition.
+    if (items.length === 1) {
+      const p = this.choosePartition(w.topic, items[0]!, state, numPartitions);
+      if (p !== null) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), items, w.sinceMs);
+      return;
+    }
+    const groups = new Map<number, Outgoing[]>();
+    for (const it of items) {
       const p = this.choosePartition(w.topic, it, state, numPartitions);
       if (p === null) continue;
-      if (p !== groupPartition && group.length > 0) {
-        this.appendTo(w.lane, this.sender.topicPartition(w.topic, groupPartition), group, w.sinceMs);
-        group = [];
-      }
-      groupPartition = p;
-      group.push(it);
+      const g = groups.get(p);
+      if (g) g.push(it);
+      else groups.set(p, [it]);
     }
-    if (group.length > 0) this.appendTo(w.lane, this.sender.topicPartition(w.topic, groupPartition), group, w.sinceMs);
+    for (const [p, group] of groups) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), group, w.sinceMs);
   }
 
   private choosePartition(topic: string, it: Outgoing, state: TopicState, numPartitions: number): number | null {
