@@ -7,11 +7,17 @@
 
 #include <napi.h>
 
+#include "binding/bindings.h"
+
 namespace kafka_turbo {
 
 struct AddonData {
-  // Empty for now: the bindings that need per-environment state (error classes handed in
-  // at init, constructors of native objects) keep their references here.
+  // The binding::PropertyKey names as internalized strings, in an array (Node-API 8 can
+  // only reference objects, not strings). Created by binding::RegisterRecordBatch; Node
+  // deletes the reference with the environment.
+  napi_ref property_keys = nullptr;
+  // Scratch for turning JS records into core::RecordViews, reused by every call.
+  binding::RecordUnpacker record_unpacker;
 };
 
 }  // namespace kafka_turbo

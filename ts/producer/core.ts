@@ -60,6 +60,9 @@ export class ProducerCore extends EventEmitter {
   private readonly waitingMemory: Waiting[] = [];
   private metadataRetry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** One-element scratch arrays for the single-record path (emptied after each use). */
+  private readonly oneInput: RecordInput[] = [undefined as unknown as RecordInput];
+  private readonly onePending: PendingRecord[] = [undefined as unknown as PendingRecord];
 
   constructor(
     readonly config: ResolvedConfig,
@@ -115,7 +118,7 @@ export class ProducerCore extends EventEmitter {
     let accepted = items;
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
-      if (this.tooLarge(it)) {
+      if (this.tooLarge(it.input, it.pending)) {
         if (accepted === items) accepted = items.slice(0, i);
       } else if (accepted !== items) {
         accepted.push(it);
@@ -145,24 +148,31 @@ export class ProducerCore extends EventEmitter {
       this.enqueue(topic, [{ partition, input, pending }], lane);
       return;
     }
-    const it: Outgoing = { partition, input, pending };
-    if (this.tooLarge(it)) return;
+    if (this.tooLarge(input, pending)) return;
     this.sender.pendingRecords++;
-    const p = this.choosePartition(topic, it, state, state.partitions.length);
+    const p = this.choosePartition(topic, partition, input, pending, state, state.partitions.length);
     if (p === null) return;
-    this.appendTo(lane, this.sender.topicPartition(topic, p), [it], Date.now());
+    const tp = this.sender.topicPartition(topic, p);
+    // Scratch arrays: the common case allocates no per-call arrays.
+    this.oneInput[0] = input;
+    this.onePending[0] = pending;
+    const taken = this.tryAppend(lane, tp, this.oneInput, this.onePending);
+    this.oneInput[0] = undefined as unknown as RecordInput;
+    this.onePending[0] = undefined as unknown as PendingRecord;
+    if (taken === 0) this.waitingMemory.push({ topic, items: [{ partition: p, input, pending }], lane, sinceMs: Date.now() });
+    this.sender.wakeup();
   }
 
   /** Fails a record too large for any request or for the whole buffer (it fails alone, at once). */
-  private tooLarge(it: Outgoing): boolean {
-    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(it.pending.keySize, it.pending.valueSize, it.input.headers);
+  private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
+    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
     const [limit, value] =
       size > this.config.maxRequestSize
         ? ['max.request.size', this.config.maxRequestSize]
         : ['buffer.memory', this.config.bufferMemory];
-    it.pending.sink.fail(
-      it.pending,
+    pending.sink.fail(
+      pending,
       new RecordTooLargeError(`The record is ${size} bytes when serialized, which is larger than ${limit} (${value}); it was not sent`),
     );
     return true;
@@ -211,13 +221,14 @@ export class ProducerCore extends EventEmitter {
     // One append call per partition the call touches (not per record): records are grouped
     // by partition, keeping their order within each partition.
     if (items.length === 1) {
-      const p = this.choosePartition(w.topic, items[0]!, state, numPartitions);
+      const it = items[0]!;
+      const p = this.choosePartition(w.topic, it.partition, it.input, it.pending, state, numPartitions);
       if (p !== null) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), items, w.sinceMs);
       return;
     }
     const groups = new Map<number, Outgoing[]>();
     for (const it of items) {
-      const p = this.choosePartition(w.topic, it, state, numPartitions);
+      const p = this.choosePartition(w.topic, it.partition, it.input, it.pending, state, numPartitions);
       if (p === null) continue;
       const g = groups.get(p);
       if (g) g.push(it);
@@ -226,34 +237,41 @@ export class ProducerCore extends EventEmitter {
     for (const [p, group] of groups) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), group, w.sinceMs);
   }
 
-  private choosePartition(topic: string, it: Outgoing, state: TopicState, numPartitions: number): number | null {
-    if (it.partition !== undefined) {
-      if (it.partition < 0 || it.partition >= numPartitions || !Number.isInteger(it.partition)) {
+  private choosePartition(
+    topic: string,
+    explicit: number | undefined,
+    input: RecordInput,
+    pending: PendingRecord,
+    state: TopicState,
+    numPartitions: number,
+  ): number | null {
+    if (explicit !== undefined) {
+      if (explicit < 0 || explicit >= numPartitions || !Number.isInteger(explicit)) {
         this.failOne(
-          it,
+          pending,
           new KafkaJSProtocolError({
             ...errorForCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
-            message: `Partition ${it.partition} of topic ${topic} does not exist (the topic has ${numPartitions} partitions)`,
+            message: `Partition ${explicit} of topic ${topic} does not exist (the topic has ${numPartitions} partitions)`,
           }),
         );
         return null;
       }
-      return it.partition;
+      return explicit;
     }
     try {
-      const key = this.config.partitionerIgnoreKeys ? null : it.input.key;
+      const key = this.config.partitionerIgnoreKeys ? null : input.key;
       const p = this.partitioner.partition({
         topic,
         key,
-        value: it.input.value,
+        value: input.value,
         numPartitions,
         availablePartitions: state.availablePartitions,
       });
       // Only keyless records move the sticky partition along (as in the Java client).
-      if (key === null) this.partitioner.onAppend(topic, p, it.pending.keySize + it.pending.valueSize);
+      if (key === null) this.partitioner.onAppend(topic, p, pending.keySize + pending.valueSize);
       return p;
     } catch (err) {
-      this.failOne(it, err as Error);
+      this.failOne(pending, err as Error);
       return null;
     }
   }
@@ -264,7 +282,7 @@ export class ProducerCore extends EventEmitter {
       this.waitingMemory.push({ topic: tp.topic, items: items.map((x) => ({ ...x, partition: tp.partition })), lane, sinceMs });
       return;
     }
-    const taken = this.tryAppend(lane, tp, items);
+    const taken = this.tryAppendItems(lane, tp, items);
     if (taken < items.length) {
       this.waitingMemory.push({
         topic: tp.topic,
@@ -276,9 +294,8 @@ export class ProducerCore extends EventEmitter {
     this.sender.wakeup();
   }
 
-  /** Append as many as fit; returns how many were taken. */
-  private tryAppend(lane: Lane, tp: TopicPartition, items: Outgoing[]): number {
-    const inputs = items.length === 1 ? [items[0]!.input] : items.map((x) => x.input);
+  /** Append as many as fit; returns how many were taken. `pendings[i]` belongs to `inputs[i]`. */
+  private tryAppend(lane: Lane, tp: TopicPartition, inputs: readonly RecordInput[], pendings: readonly PendingRecord[]): number {
     const now = Date.now();
     const res = lane.accumulator.append(tp.id, inputs, now);
     const b = res.batches;
@@ -289,7 +306,7 @@ export class ProducerCore extends EventEmitter {
       let entry = lane.batches.get(id);
       if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now)));
       for (let c = 0; c < count; c++) {
-        const pending = items[k++]!.pending;
+        const pending = pendings[k++]!;
         pending.partition = tp.partition;
         entry.records.push(pending);
       }
@@ -297,11 +314,16 @@ export class ProducerCore extends EventEmitter {
     return res.appended;
   }
 
+  /** tryAppend() for Outgoing items. */
+  private tryAppendItems(lane: Lane, tp: TopicPartition, items: readonly Outgoing[]): number {
+    return this.tryAppend(lane, tp, items.map((x) => x.input), items.map((x) => x.pending));
+  }
+
   private retryWaitingMemory(): void {
     while (this.waitingMemory.length > 0) {
       const w = this.waitingMemory[0]!;
       const tp = this.sender.topicPartition(w.topic, w.items[0]!.partition!);
-      const taken = this.tryAppend(w.lane, tp, w.items);
+      const taken = this.tryAppendItems(w.lane, tp, w.items);
       if (taken < w.items.length) {
         w.items = w.items.slice(taken);
         break;
@@ -352,8 +374,8 @@ export class ProducerCore extends EventEmitter {
     return next;
   }
 
-  private failOne(it: Outgoing, err: Error): void {
-    it.pending.sink.fail(it.pending, err);
+  private failOne(pending: PendingRecord, err: Error): void {
+    pending.sink.fail(pending, err);
     this.sender.pendingRecords--;
   }
 

@@ -1,0 +1,201 @@
+// The native RecordAccumulator: per-partition queues of open record batches in native
+// memory, with exactly the semantics of the TypeScript fallback
+// (ts/backend/fallback/accumulator.ts), which the contract tests
+// (test/unit/backend/accumulator.test.ts) and the parity suite hold both to:
+//
+//  - Records are encoded (record batch v2 record format) into the last open batch of their
+//    partition as they are appended, after a 61-byte gap where drain() writes the header.
+//    A batch's size (header included) is therefore known exactly at all times.
+//  - A record that would take a non-empty batch past batch.size closes it and opens a new
+//    one; a batch always takes its first record, however large.
+//  - buffer.memory counts each record's encoded bytes plus 61 per batch, from append()
+//    until complete() (drained batches still count: the sender may retry them). A record
+//    that does not fit stops the append; when nothing is buffered a record is still taken.
+//  - Partitions with undrained batches are kept in the order they last became non-empty
+//    (the fallback's Set insertion order), which is the order ready(), expire() and
+//    abortAll() report them in.
+//
+// Plain C++: no napi.h. Single-threaded: every method runs on the caller's thread and the
+// object is not shared (@thread JS in the addon: one accumulator per producer, on the JS
+// thread of its environment).
+#ifndef KAFKA_TURBO_CORE_ACCUMULATOR_H_
+#define KAFKA_TURBO_CORE_ACCUMULATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "record_batch.h"
+
+namespace kafka_turbo {
+namespace core {
+
+struct AccumulatorConfig {
+  // batch.size: bytes (header included) past which a batch takes no more records.
+  // 0 <= batch_size <= kMaxBatchSize - kRecordBatchOverhead (the binding checks).
+  double batch_size;
+  // linger.ms: how long a batch that is not full waits before it is ready.
+  double linger_ms;
+  // buffer.memory: bytes of batches (encoded records + headers) held until complete().
+  double buffer_memory;
+  // Attributes bits 0..2 written into every batch (0: none).
+  uint16_t codec;
+};
+
+// Where the records of one append() went: `count` records into batch `batch_id`.
+struct AppendedRun {
+  uint64_t batch_id;
+  uint32_t count;
+};
+
+// The producer state stamped into batches at drain.
+struct DrainStamp {
+  int64_t producer_id;
+  int16_t producer_epoch;
+  bool transactional;
+  // base_sequences[i] is the sequence for partitions[i]'s batch; null means -1 for all.
+  const int32_t* base_sequences;
+};
+
+// A drained batch. `bytes` is the whole record batch v2 (size bytes, CRC included) in
+// memory obtained from malloc(); the caller owns it and frees it with FreeBatchBytes().
+struct DrainedBatch {
+  uint64_t batch_id;
+  uint32_t partition;
+  int32_t record_count;
+  double created_ms;
+  uint8_t* bytes;
+  size_t size;
+};
+
+// A batch removed without being drained (expired or aborted).
+struct RemovedBatch {
+  uint64_t batch_id;
+  uint32_t partition;
+  int32_t record_count;
+};
+
+struct BatchResult {
+  uint64_t batch_id;  // 0 never matches a batch (ids start at 1)
+  bool ok;            // errorCode 0
+};
+
+struct AccumulatorStats {
+  uint64_t buffered_bytes;
+  uint64_t undrained_batches;
+  uint64_t records_completed;
+  uint64_t records_failed;
+};
+
+enum class AppendStatus {
+  kOk,              // `appended` records were taken (fewer than given: buffer.memory is full)
+  kRecordTooLarge,  // a record's body passes kMaxRecordBody: nothing was taken
+  kOutOfMemory,     // malloc failed for a new batch; the records before it were taken
+};
+
+void FreeBatchBytes(uint8_t* bytes);
+
+class RecordAccumulator {
+ public:
+  // Partitions are the caller's small non-negative ids; they index a table.
+  static constexpr uint32_t kMaxPartition = (1u << 24) - 1;
+  // A partition id that never holds batches (drain() skips it), for ids the caller gave
+  // that cannot be partitions (negative, fractional, too large).
+  static constexpr uint32_t kNoPartition = 0xffffffffu;
+
+  explicit RecordAccumulator(const AccumulatorConfig& config);
+  ~RecordAccumulator();
+  RecordAccumulator(const RecordAccumulator&) = delete;
+  RecordAccumulator& operator=(const RecordAccumulator&) = delete;
+
+  // Appends records[0..n) to `partition` (<= kMaxPartition) at time now_ms. `appended`
+  // receives how many were taken from the front; `runs` (cleared first) where they went,
+  // in order, one entry per batch.
+  AppendStatus Append(uint32_t partition, const RecordView* records, size_t n, double now_ms,
+                      size_t* appended, std::vector<AppendedRun>* runs);
+
+  // Partitions whose first batch may be drained now (full, lingered, or flushing), in
+  // non-empty order; *next_ready_in_ms gets the least remaining linger of the others, or
+  // +infinity when there are none.
+  void Ready(double now_ms, bool flushing, std::vector<uint32_t>* partitions,
+             double* next_ready_in_ms) const;
+
+  // Takes the first batch of each partition in partitions[0..n) (in that order; partitions
+  // without batches are skipped), until the next one would take the total past max_bytes
+  // (the first one is always taken). Writes each header with the stamp and hands the bytes
+  // over in `out` (appended to).
+  void Drain(const uint32_t* partitions, size_t n, double max_bytes, const DrainStamp& stamp,
+             std::vector<DrainedBatch>* out);
+
+  // Removes undrained batches created at or before created_before_ms, oldest first per
+  // partition, partitions in non-empty order. Their records count as failed.
+  void Expire(double created_before_ms, std::vector<RemovedBatch>* out);
+
+  // Removes every undrained batch, in the same order as Expire().
+  void AbortAll(std::vector<RemovedBatch>* out);
+
+  // Drained batches are done: their memory is freed and their records counted. Unknown
+  // ids (never drained, or completed already) are ignored.
+  void Complete(const BatchResult* results, size_t n);
+
+  bool HasUndrained() const { return undrained_ > 0; }
+  AccumulatorStats Stats() const;
+
+ private:
+  struct Batch {
+    uint64_t id;
+    uint32_t partition;
+    int32_t record_count;
+    double created_ms;
+    // The first record's timestamp: every record stores its timestamp as a delta from it.
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    // [0, 61) is left for the header; records follow. malloc()ed, `capacity` bytes.
+    uint8_t* data;
+    size_t size;
+    size_t capacity;
+    // No more records go in: it reached batch.size, or a later batch exists behind it.
+    bool full;
+  };
+
+  struct Partition {
+    std::deque<Batch> batches;
+    // Links of the non-empty list (partition ids; kNoPartition ends it).
+    uint32_t prev = kNoPartition;
+    uint32_t next = kNoPartition;
+    bool listed = false;
+  };
+
+  // What a drained batch still holds against buffer.memory until complete().
+  struct InFlight {
+    uint64_t bytes;
+    int32_t records;
+  };
+
+  Partition* Find(uint32_t partition) const;
+  void Link(uint32_t partition, Partition* p);
+  void Unlink(uint32_t partition, Partition* p);
+  void Remove(Batch& b, std::vector<RemovedBatch>* out);
+  static void NoteAppended(Batch& b, const RecordView& r, std::vector<AppendedRun>* runs);
+
+  const AccumulatorConfig config_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  uint32_t head_ = kNoPartition;
+  uint32_t tail_ = kNoPartition;
+  std::unordered_map<uint64_t, InFlight> in_flight_;
+  // Each record's size-independent body part, computed once per Append() call.
+  std::vector<uint64_t> fixed_sizes_;
+  uint64_t next_batch_id_ = 1;
+  uint64_t buffered_bytes_ = 0;
+  uint64_t undrained_ = 0;
+  uint64_t records_completed_ = 0;
+  uint64_t records_failed_ = 0;
+};
+
+}  // namespace core
+}  // namespace kafka_turbo
+
+#endif  // KAFKA_TURBO_CORE_ACCUMULATOR_H_
