@@ -35,12 +35,13 @@ export const GZIP_EFFECTIVE_DEFAULT_LEVEL = 6;
 /**
  * Checks `level` for `codec` and returns the level to compress with: the codec's default when
  * `level` is undefined, else `level` itself. For snappy it returns 0 (snappy has no level) and
- * refuses any level that is given. Throws a ConfigError naming the Java configuration key and
- * the valid range otherwise.
+ * refuses any level other than undefined or 0. Otherwise throws a ConfigError naming the Java
+ * configuration key and the valid range.
  */
 export function validateLevel(codec: CodecName, level: number | undefined): number {
   if (codec === 'snappy') {
-    if (level === undefined) return 0;
+    // 0 is what this function returns for snappy, so passing its result back in is fine.
+    if (level === undefined || level === 0) return 0;
     throw new ConfigError(`Invalid compression level ${String(level)} for snappy: snappy has no compression level`);
   }
   const range = LEVELS[codec];

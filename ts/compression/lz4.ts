@@ -30,7 +30,7 @@
 import { CodecId } from '../backend/types.js';
 import type { Codec } from './codec.js';
 import { validateLevel } from './levels.js';
-import { corruptInput, loadCodecPackage, MAX_DECOMPRESSED_BYTES, type PackageLoader } from './packages.js';
+import { corruptInput, loadCodecPackage, MAX_DECOMPRESSED_BYTES, SCRATCH_MAX, type PackageLoader } from './packages.js';
 import { xxhash32 } from './xxhash32.js';
 
 /** What we use of lz4-wasm-nodejs: compress() returns u32 LE input length + one raw block. */
@@ -85,8 +85,9 @@ export function createLz4CodecWith(block: Lz4BlockPackage): Codec {
       const blocks = Math.ceil(data.length / LZ4_BLOCK_SIZE);
       // Stored blocks never exceed their input, so this bounds the frame.
       const bound = HEADER_SIZE + blocks * 4 + data.length + 4;
-      if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, 64 * 1024));
-      const out = scratch;
+      // Kept between calls up to 1 MiB (batches are smaller than that); larger inputs get their own.
+      if (scratch.length < bound && bound <= SCRATCH_MAX) scratch = Buffer.allocUnsafe(Math.max(bound, 64 * 1024));
+      const out = bound <= scratch.length ? scratch : Buffer.allocUnsafe(bound);
       out.writeUInt32LE(LZ4_FRAME_MAGIC, 0);
       out[4] = LZ4_FLG;
       out[5] = LZ4_BD;

@@ -68,3 +68,6 @@ export function corruptInput(codec: CodecName, why: string, cause?: unknown): Ka
  * field cannot make us allocate without limit. Far above any record batch Kafka accepts
  * (message.max.bytes defaults to about 1 MiB). */
 export const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
+
+/** The largest scratch buffer a codec keeps between compress() calls. */
+export const SCRATCH_MAX = 1024 * 1024 + 64 * 1024;

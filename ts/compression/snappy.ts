@@ -21,7 +21,7 @@
 import { CodecId } from '../backend/types.js';
 import type { Codec } from './codec.js';
 import { validateLevel } from './levels.js';
-import { corruptInput, loadCodecPackage, MAX_DECOMPRESSED_BYTES, type PackageLoader } from './packages.js';
+import { corruptInput, loadCodecPackage, MAX_DECOMPRESSED_BYTES, SCRATCH_MAX, type PackageLoader } from './packages.js';
 
 /** What we use of snappyjs. */
 export interface SnappyBlockPackage {
@@ -96,16 +96,18 @@ export function createSnappyCodecWith(block: SnappyBlockPackage): Codec {
       validateLevel('snappy', level);
       const chunks = Math.ceil(data.length / XERIAL_BLOCK_SIZE);
       const bound = XERIAL_HEADER_SIZE + chunks * 4 + maxBlockSize(data.length) + chunks * 32;
-      if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, 64 * 1024));
-      let pos = writeXerialHeader(scratch, 0);
+      // Kept between calls up to 1 MiB (batches are smaller than that); larger inputs get their own.
+      if (scratch.length < bound && bound <= SCRATCH_MAX) scratch = Buffer.allocUnsafe(Math.max(bound, 64 * 1024));
+      const out = bound <= scratch.length ? scratch : Buffer.allocUnsafe(bound);
+      let pos = writeXerialHeader(out, 0);
       for (let off = 0; off < data.length; off += XERIAL_BLOCK_SIZE) {
         const c = block.compress(data.subarray(off, Math.min(off + XERIAL_BLOCK_SIZE, data.length)));
-        scratch.writeInt32BE(c.length, pos);
-        scratch.set(c, pos + 4);
+        out.writeInt32BE(c.length, pos);
+        out.set(c, pos + 4);
         pos += 4 + c.length;
       }
       // A copy of the exact size: scratch is reused by the next call.
-      return Buffer.from(scratch.subarray(0, pos));
+      return Buffer.from(out.subarray(0, pos));
     },
     decompress(data: Buffer): Buffer {
       if (!isXerialFramed(data)) return uncompressBlock(data, 'raw snappy block');

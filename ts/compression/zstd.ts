@@ -4,8 +4,8 @@
  * ours (ZSTD_compress) do. Both are plain zstd frames that every reader takes.
  *
  * The codec is @bokuweb/zstd-wasm: the zstd C library compiled to WebAssembly. Compiling and
- * instantiating its module is asynchronous, so it must be initialised once with initZstd()
- * (initCodecs() in index.ts; the producer awaits it at connect) before compress() and
+ * instantiating its module is asynchronous, so it must be initialised once (ZstdCodec.init(),
+ * called by initCodecs() in index.ts, which the producer awaits at connect) before compress() and
  * decompress(), which are synchronous after that. Called earlier, they throw saying so.
  *
  * The package's decompress() sizes its output from the frame's content size, or from a
@@ -126,15 +126,27 @@ function toBuffer(u8: Uint8Array): Buffer {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.length);
 }
 
+/** Per package module (not per codec object): the WebAssembly module must be instantiated
+ * once; a second init() of @bokuweb/zstd-wasm would swap in a new instance under live codecs. */
+const initStates = new WeakMap<ZstdWasmPackage, { promise: Promise<void> | null; ready: boolean }>();
+
+function initState(pkg: ZstdWasmPackage): { promise: Promise<void> | null; ready: boolean } {
+  let state = initStates.get(pkg);
+  if (state === undefined) {
+    state = { promise: null, ready: false };
+    initStates.set(pkg, state);
+  }
+  return state;
+}
+
 export function createZstdCodecWith(pkg: ZstdWasmPackage): ZstdCodec {
-  let initializing: Promise<void> | null = null;
-  let ready = false;
+  const state = initState(pkg);
 
   function ensureReady(): void {
-    if (!ready) {
+    if (!state.ready) {
       throw new KafkaJSNonRetriableError(
-        'zstd codec used before it was initialised: await initCodecs() from kafka-turbo/compression once' +
-          ' (the producer does it at connect) before compressing or decompressing zstd',
+        'zstd codec used before it was initialised: await initCodecs() once (the producer does it when it' +
+          ' connects) before compressing or decompressing zstd',
         { code: 'CODEC_NOT_INITIALIZED' },
       );
     }
@@ -144,22 +156,22 @@ export function createZstdCodecWith(pkg: ZstdWasmPackage): ZstdCodec {
     id: CodecId.Zstd,
     name: 'zstd',
     get ready() {
-      return ready;
+      return state.ready;
     },
     init(): Promise<void> {
-      initializing ??= pkg.init().then(
+      state.promise ??= pkg.init().then(
         () => {
-          ready = true;
+          state.ready = true;
         },
         (e: unknown) => {
-          initializing = null; // let a later call try again
+          state.promise = null; // let a later call try again
           throw new KafkaJSNonRetriableError(`zstd: the WebAssembly module failed to initialise: ${String(e)}`, {
             code: 'CODEC_UNAVAILABLE',
             cause: e,
           });
         },
       );
-      return initializing;
+      return state.promise;
     },
     compress(data: Buffer, level?: number): Buffer {
       const l = validateLevel('zstd', level);

@@ -66,11 +66,11 @@ inline size_t CompressBound(CodecId codec, size_t n);
 // false with a message in *err (if not null); dst's content is then unspecified.
 // `in` may be null when n is 0.
 inline bool Compress(CodecId codec, int level, const uint8_t* in, size_t n, uint8_t* dst,
-              size_t capacity, size_t* written, std::string* err);
+                     size_t capacity, size_t* written, std::string* err);
 
 // The same, appending to *out (which keeps what it held before).
-inline bool Compress(CodecId codec, int level, const uint8_t* in, size_t n, std::vector<uint8_t>* out,
-              std::string* err);
+inline bool Compress(CodecId codec, int level, const uint8_t* in, size_t n,
+                     std::vector<uint8_t>* out, std::string* err);
 
 // Upper bound of what one Decompress() call returns by default (a corrupt or hostile length
 // field must not make us allocate without limit); far above any batch Kafka accepts.
@@ -81,7 +81,7 @@ constexpr size_t kMaxDecompressedBytes = size_t{256} << 20;
 // dependent blocks, checksums or the pre-KIP-57 header checksum; zstd frames with or without
 // a content size, several in a row. For tests, the TS cross-checks and a future consumer.
 inline bool Decompress(CodecId codec, const uint8_t* in, size_t n, std::vector<uint8_t>* out,
-                std::string* err, size_t max_out = kMaxDecompressedBytes);
+                       std::string* err, size_t max_out = kMaxDecompressedBytes);
 
 // The codecs one by one (gzip.cc, snappy.cc, lz4.cc, zstd.cc). `level` is already resolved;
 // the dispatchers above check the arguments common to all.
