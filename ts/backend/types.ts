@@ -69,6 +69,8 @@ export interface BatchHeaderInput {
   /** Set the transactional bit (attributes bit 4). */
   transactional: boolean;
   codec: CodecId;
+  /** The codec's level (compression.<codec>.level); undefined = the codec's default. */
+  compressionLevel?: number;
 }
 
 export interface AccumulatorConfig {
@@ -78,7 +80,10 @@ export interface AccumulatorConfig {
   lingerMs: number;
   /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete(). */
   bufferMemory: number;
+  /** Batches are compressed with this codec when drained, kept compressed only when smaller. */
   codec: CodecId;
+  /** The codec's level (compression.<codec>.level); undefined = the codec's default. */
+  compressionLevel?: number;
 }
 
 /** What append() did. */

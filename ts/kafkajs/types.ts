@@ -12,7 +12,8 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
-import { KafkaJSNotImplemented } from '../errors.js';
+import { CodecId } from '../backend/types.js';
+import { codecFor } from '../compression/index.js';
 import type { Logger, logCreator, logLevel } from './logger.js';
 import type { ICustomPartitioner, IHeaders } from './partitioners.js';
 
@@ -42,22 +43,26 @@ export const CompressionTypes = {
 } as const;
 export type CompressionTypes = ValueOf<typeof CompressionTypes>;
 
-const notBuiltIn = (name: string) => (): never => {
-  throw new KafkaJSNotImplemented(`${name} compression is not available in this build of kafka-turbo yet`);
-};
+/** A built-in codec in KafkaJS's codec shape ({compress(encoder), decompress(buffer)}, both
+ * async), for apps that call a CompressionCodecs entry themselves. */
+const builtIn = (id: CodecId) => () => ({
+  compress: async (encoder: { buffer: Buffer } | Buffer) =>
+    codecFor(id).compress(Buffer.isBuffer(encoder) ? encoder : encoder.buffer),
+  decompress: async (buffer: Buffer) => codecFor(id).decompress(buffer),
+});
 
 /**
  * KafkaJS's codec registry. KafkaJS apps plug codecs in here
- * (`CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec`). kafka-turbo compresses in its
- * backend instead (codecs are built in, not plugged in), so an assignment is accepted and
- * ignored: the codec a send() asks for is used when this build has it, and the send is
- * rejected with a clear error when it does not.
+ * (`CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec`). kafka-turbo's codecs are
+ * built in (compression happens in the backend, while a batch is encoded), so such an
+ * assignment is accepted and has no effect; the entries here are the built-in codecs in
+ * KafkaJS's shape.
  */
 export const CompressionCodecs: Record<number, () => unknown> = {
-  [CompressionTypes.GZIP]: notBuiltIn('GZIP'),
-  [CompressionTypes.Snappy]: notBuiltIn('Snappy'),
-  [CompressionTypes.LZ4]: notBuiltIn('LZ4'),
-  [CompressionTypes.ZSTD]: notBuiltIn('ZSTD'),
+  [CompressionTypes.GZIP]: builtIn(CodecId.Gzip),
+  [CompressionTypes.Snappy]: builtIn(CodecId.Snappy),
+  [CompressionTypes.LZ4]: builtIn(CodecId.Lz4),
+  [CompressionTypes.ZSTD]: builtIn(CodecId.Zstd),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -11,12 +11,14 @@
  * Nothing here throws at the caller for a bad record: each record's sink is told.
  */
 import { EventEmitter } from 'node:events';
-import type { Backend, CodecId, RecordInput } from '../backend/types.js';
+import { CodecId, type Backend, type RecordInput } from '../backend/types.js';
+import { codecFor, codecName, initCodecs } from '../compression/index.js';
 import { getBackend } from '../backend/load.js';
 import { RECORD_BATCH_OVERHEAD, recordSizeUpperBound } from '../protocol/record-batch.js';
 import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
 import {
   BufferExhaustedError,
+  ConfigError,
   KafkaJSProtocolError,
   KafkaJSTimeout,
   ProducerClosedError,
@@ -86,17 +88,43 @@ export class ProducerCore extends EventEmitter {
     return this.closed;
   }
 
+  /** The lane for these options, created on first use. Throws (a clear ConfigError) when the
+   * backend cannot compress with the codec, e.g. the fallback's package for it is missing. */
   lane(opts: LaneOptions): Lane {
     const key = `${opts.acks}|${opts.timeoutMs}|${opts.codec}`;
     let lane = this.sender.lanes.get(key);
     if (!lane) {
+      const level = opts.codec === this.config.codec ? this.config.compressionLevel : undefined;
+      let codecsReady: Promise<void> | null = null;
+      if (opts.codec !== CodecId.None) {
+        const name = codecName(opts.codec);
+        if (this.backend.info.backend === 'fallback') {
+          codecFor(opts.codec); // throws, naming the npm package, when it is missing
+          codecsReady = initCodecs([opts.codec]);
+        } else if (!this.backend.info.codecs.includes(name)) {
+          throw new ConfigError(`The ${this.backend.info.backend} backend cannot compress with ${name} (it has ${this.backend.info.codecs.join(', ')})`);
+        }
+      }
       const accumulator = this.backend.createAccumulator({
         batchSize: this.config.batchSize,
         lingerMs: this.config.lingerMs,
         bufferMemory: this.config.bufferMemory,
         codec: opts.codec,
+        compressionLevel: level,
       });
-      lane = new Lane(opts.acks, opts.timeoutMs, accumulator);
+      const created = new Lane(opts.acks, opts.timeoutMs, accumulator);
+      lane = created;
+      if (codecsReady) {
+        // The WebAssembly codecs instantiate asynchronously: batches wait, records are taken.
+        created.ready = false;
+        codecsReady.then(
+          () => {
+            created.ready = true;
+            this.sender.wakeup();
+          },
+          (err: Error) => this.sender.failLane(created, err),
+        );
+      }
       this.sender.lanes.set(key, lane);
     }
     return lane;

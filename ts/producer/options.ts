@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { CodecId } from '../backend/types.js';
+import { codecName, validateLevel } from '../compression/index.js';
 
 /** Java producer keys we accept. Values may be numbers or numeric strings, as in a .properties file. */
 export interface ProducerConfig {
@@ -30,6 +31,9 @@ export interface ProducerConfig {
   'max.in.flight.requests.per.connection'?: number | string;
   'metadata.max.age.ms'?: number | string;
   'compression.type'?: string;
+  'compression.gzip.level'?: number | string;
+  'compression.lz4.level'?: number | string;
+  'compression.zstd.level'?: number | string;
   'enable.idempotence'?: boolean | string;
   'allow.auto.create.topics'?: boolean | string;
   'partitioner.ignore.keys'?: boolean | string;
@@ -57,6 +61,8 @@ export interface ResolvedConfig {
   maxInFlight: number;
   metadataMaxAgeMs: number;
   codec: CodecId;
+  /** The level for `codec` (compression.<codec>.level), undefined for the codec's default. */
+  compressionLevel: number | undefined;
   allowAutoTopicCreation: boolean;
   partitionerIgnoreKeys: boolean;
 }
@@ -89,7 +95,8 @@ export const DEFAULTS = {
   'partitioner.ignore.keys': false,
 } as const;
 
-const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS)]);
+const LEVEL_KEYS = ['compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level'] as const;
+const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS]);
 
 const CODECS: Record<string, CodecId> = {
   none: CodecId.None,
@@ -98,9 +105,6 @@ const CODECS: Record<string, CodecId> = {
   lz4: CodecId.Lz4,
   zstd: CodecId.Zstd,
 };
-
-/** Codecs the backends can encode today. */
-const SUPPORTED_CODECS = new Set<CodecId>([CodecId.None]);
 
 function intValue(key: string, raw: unknown, min: number, max = INT_MAX): number {
   const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
@@ -140,9 +144,6 @@ export function parseCodec(raw: unknown, key = 'compression.type'): CodecId {
     throw new ConfigError(
       `Invalid value ${JSON.stringify(raw)} for configuration ${key}: expected one of ${Object.keys(CODECS).join(', ')}`,
     );
-  }
-  if (!SUPPORTED_CODECS.has(codec)) {
-    throw new ConfigError(`Compression codec ${name} (${key}) is not supported by this build of kafka-turbo yet`);
   }
   return codec;
 }
@@ -192,6 +193,14 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     reconnectBackoffMs,
     intValue('reconnect.backoff.max.ms', get('reconnect.backoff.max.ms'), 0),
   );
+  const codec = parseCodec(get('compression.type'));
+  // Every level key is checked, not only the chosen codec's: a bad value is a bad value.
+  const levels: Record<string, number | undefined> = {};
+  for (const key of LEVEL_KEYS) {
+    const raw = (config as unknown as Record<string, unknown>)[key];
+    const name = key.split('.')[1] as 'gzip' | 'lz4' | 'zstd';
+    levels[name] = raw === undefined ? undefined : validateLevel(name, intValue(key, raw, -2147483648));
+  }
   if (boolValue('enable.idempotence', get('enable.idempotence'))) {
     throw new ConfigError('enable.idempotence=true is not supported by this build of kafka-turbo yet; set it to false');
   }
@@ -218,7 +227,8 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
       1,
     ),
     metadataMaxAgeMs: intValue('metadata.max.age.ms', get('metadata.max.age.ms'), 0),
-    codec: parseCodec(get('compression.type')),
+    codec,
+    compressionLevel: codec === CodecId.None ? undefined : levels[codecName(codec)],
     allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
     partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
   };

@@ -49,6 +49,10 @@ export class BatchEntry {
 }
 
 export class Lane {
+  /** False while the lane's codec is still initializing: nothing is drained until then. */
+  ready = true;
+  /** Set when the lane can never send (its codec failed to initialize). */
+  failure: Error | null = null;
   readonly batches = new Map<number, BatchEntry>();
   /** Batches waiting to be sent again, per partition id, oldest first. A partition with
    * waiting retries sends nothing newer until they are out (order). */
@@ -133,6 +137,8 @@ export class Sender {
     let nextMs = this.onRun(now);
     let needMetadata = false;
     for (const lane of this.lanes.values()) {
+      if (lane.failure) this.failLane(lane, lane.failure);
+      if (!lane.ready) continue;
       // Batches that waited in the accumulator past delivery.timeout.ms fail here.
       for (const r of lane.accumulator.expire(now - this.config.deliveryTimeoutMs)) {
         const entry = lane.batches.get(r.batchId);
@@ -387,6 +393,15 @@ export class Sender {
   whenIdle(): Promise<void> {
     if (this.pendingRecords === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** A lane that can never send fails every record it holds, and every later one. */
+  failLane(lane: Lane, err: Error): void {
+    lane.failure = err;
+    for (const r of lane.accumulator.abortAll()) {
+      const entry = lane.batches.get(r.batchId);
+      if (entry) this.failBatch(lane, entry, err, false);
+    }
   }
 
   /** Fail everything not yet sent (close without flush, or a fatal error). */

@@ -44,6 +44,7 @@
 
 import { CodecId, type BatchHeaderInput, type RecordHeaderInput, type RecordInput } from '../backend/types.js';
 import { crc32c } from './crc32c.js';
+import { codecFor } from '../compression/index.js';
 import { Reader } from './reader.js';
 import { sizeOfVarint, sizeOfVarlong, Writer } from './writer.js';
 
@@ -213,7 +214,6 @@ export function encodeRecordBatch(
   header: BatchHeaderInput,
   crc: (b: Uint8Array, init?: number) => number = crc32c,
 ): Buffer {
-  if (header.codec !== CodecId.None) throw new Error('codec not implemented in this encoder');
   if (records.length === 0) throw new RangeError('encodeRecordBatch: a record batch needs at least one record');
   const baseTimestamp = records[0].timestamp;
   let maxTimestamp = baseTimestamp;
@@ -224,14 +224,9 @@ export function encodeRecordBatch(
     if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
     encodeRecord(w, r, i, r.timestamp - baseTimestamp);
   }
-  const out = w.finish();
-  writeBatchHeader(
-    out,
-    out.length - RECORD_BATCH_OVERHEAD,
+  return sealBatch(
+    w.finish(),
     {
-      baseOffset: 0,
-      partitionLeaderEpoch: -1,
-      attributes: header.codec | (header.transactional ? TRANSACTIONAL_FLAG : 0),
       lastOffsetDelta: records.length - 1,
       baseTimestamp,
       maxTimestamp,
@@ -239,6 +234,65 @@ export function encodeRecordBatch(
       producerEpoch: header.producerEpoch,
       baseSequence: header.baseSequence,
       recordCount: records.length,
+      transactional: header.transactional,
+    },
+    header.codec,
+    header.compressionLevel,
+    crc,
+  );
+}
+
+/** The header fields sealBatch() writes (the rest are fixed for a producer: base offset 0,
+ * partition leader epoch -1, create-time timestamps). */
+export interface SealFields {
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+  transactional: boolean;
+}
+
+/**
+ * Turns `buf` — RECORD_BATCH_OVERHEAD free bytes, then the encoded records — into a finished
+ * batch: compresses the records with `codec` when that makes them smaller (otherwise the
+ * batch goes uncompressed, codec bits 0, as the Java client does), then writes the header
+ * and the CRC32C over the final bytes. Returns `buf` itself when uncompressed, else a new
+ * buffer. Both the one-shot encoder and the fallback accumulator finish batches here.
+ */
+export function sealBatch(
+  buf: Buffer,
+  f: SealFields,
+  codec: CodecId,
+  level: number | undefined,
+  crc: (b: Uint8Array, init?: number) => number = crc32c,
+): Buffer {
+  let out = buf;
+  let used = CodecId.None;
+  if (codec !== CodecId.None) {
+    const compressed = codecFor(codec).compress(buf.subarray(RECORD_BATCH_OVERHEAD), level);
+    if (compressed.length < buf.length - RECORD_BATCH_OVERHEAD) {
+      out = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length);
+      compressed.copy(out, RECORD_BATCH_OVERHEAD);
+      used = codec;
+    }
+  }
+  writeBatchHeader(
+    out,
+    out.length - RECORD_BATCH_OVERHEAD,
+    {
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      attributes: used | (f.transactional ? TRANSACTIONAL_FLAG : 0),
+      lastOffsetDelta: f.lastOffsetDelta,
+      baseTimestamp: f.baseTimestamp,
+      maxTimestamp: f.maxTimestamp,
+      producerId: f.producerId,
+      producerEpoch: f.producerEpoch,
+      baseSequence: f.baseSequence,
+      recordCount: f.recordCount,
     },
     crc,
   );
@@ -335,9 +389,6 @@ export function decodeRecordBatches(
     const storedCrc = r.uint32();
     const crcValid = crc(buf.subarray(start + ATTRIBUTES_OFFSET, end)) === storedCrc;
     const attributes = r.int16();
-    if ((attributes & CODEC_MASK) !== 0) {
-      throw new Error(`Record batch at offset ${start} is compressed (codec ${attributes & CODEC_MASK}); not supported here`);
-    }
     const lastOffsetDelta = r.int32();
     const baseTimestamp = r.int64n();
     const maxTimestamp = r.int64n();
@@ -345,12 +396,18 @@ export function decodeRecordBatches(
     const producerEpoch = r.int16();
     const baseSequence = r.int32();
     const recordCount = r.int32();
-    const body = new Reader(buf.subarray(0, end), r.offset);
+    // A compressed batch's records are one compressed blob (zstd needs initCodecs() first).
+    const codec = (attributes & CODEC_MASK) as CodecId;
+    const body =
+      codec === CodecId.None
+        ? new Reader(buf.subarray(0, end), r.offset)
+        : new Reader(codecFor(codec).decompress(buf.subarray(r.offset, end)), 0);
+    const bodyEnd = codec === CodecId.None ? end : body.remaining;
     const logAppendTime = attributes & TIMESTAMP_TYPE_LOG_APPEND ? maxTimestamp : null;
     const records: DecodedRecord[] = [];
     for (let i = 0; i < recordCount; i++) records.push(decodeRecord(body, baseOffset, baseTimestamp, logAppendTime));
-    if (body.offset !== end) {
-      throw new Error(`Record batch at offset ${start} has ${end - body.offset} bytes after its ${recordCount} records`);
+    if (body.offset !== bodyEnd) {
+      throw new Error(`Record batch at offset ${start} has ${bodyEnd - body.offset} bytes after its ${recordCount} records`);
     }
     r.offset = end;
     batches.push({

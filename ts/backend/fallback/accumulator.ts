@@ -20,7 +20,7 @@ import type {
   RemovedBatch,
 } from '../types.js';
 import { Writer } from '../../protocol/writer.js';
-import { RECORD_BATCH_OVERHEAD, encodeRecord, writeBatchHeader } from '../../protocol/record-batch.js';
+import { RECORD_BATCH_OVERHEAD, encodeRecord, sealBatch } from '../../protocol/record-batch.js';
 import { crc32c } from '../../protocol/crc32c.js';
 
 class OpenBatch {
@@ -150,15 +150,11 @@ export class FallbackAccumulator implements RecordAccumulator {
       queue.shift();
       if (queue.length === 0) this.nonEmpty.delete(p);
       this.undrained--;
-      const bytes = head.writer.detach();
-      const attributes = this.config.codec | (stamp.transactional ? 0x10 : 0);
-      writeBatchHeader(
-        bytes,
-        bytes.length - RECORD_BATCH_OVERHEAD,
+      // Counted against buffer.memory as appended (uncompressed), freed as such at complete().
+      const accounted = head.sizeInBytes;
+      const bytes = sealBatch(
+        head.writer.detach(),
         {
-          baseOffset: 0,
-          partitionLeaderEpoch: -1,
-          attributes,
           lastOffsetDelta: head.recordCount - 1,
           baseTimestamp: head.baseTimestamp,
           maxTimestamp: head.maxTimestamp,
@@ -166,11 +162,14 @@ export class FallbackAccumulator implements RecordAccumulator {
           producerEpoch: stamp.producerEpoch,
           baseSequence: stamp.baseSequences ? stamp.baseSequences[i]! : -1,
           recordCount: head.recordCount,
+          transactional: stamp.transactional,
         },
+        this.config.codec,
+        this.config.compressionLevel,
         crc32c,
       );
       total += bytes.length;
-      this.drained.set(head.id, { bytes: bytes.length, records: head.recordCount });
+      this.drained.set(head.id, { bytes: accounted, records: head.recordCount });
       out.push({ batchId: head.id, partition: p, recordCount: head.recordCount, bytes, createdMs: head.createdMs });
     }
     return out;

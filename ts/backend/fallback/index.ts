@@ -6,10 +6,11 @@ import type { AccumulatorConfig, Backend, BackendInfo, BatchHeaderInput, RecordA
 import { crc32c } from '../../protocol/crc32c.js';
 import { encodeRecordBatch } from '../../protocol/record-batch.js';
 import { FallbackAccumulator } from './accumulator.js';
+import { availableCodecs } from '../../compression/index.js';
 
 export function createFallbackBackend(info: Omit<BackendInfo, 'backend' | 'crc32c' | 'ioUring' | 'codecs'>): Backend {
   return {
-    info: { backend: 'fallback', crc32c: 'ts', ioUring: false, codecs: ['none'], ...info },
+    info: { backend: 'fallback', crc32c: 'ts', ioUring: false, codecs: ['none', ...availableCodecs()], ...info },
     crc32c: (buf: Uint8Array, init = 0) => crc32c(buf, init),
     encodeRecordBatch: (records: readonly RecordInput[], header: BatchHeaderInput) => encodeRecordBatch(records, header, crc32c),
     createAccumulator: (config: AccumulatorConfig): RecordAccumulator => new FallbackAccumulator(config),
