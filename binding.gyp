@@ -42,6 +42,10 @@
       'sources': [
         'native/src/addon.cc',
         'native/src/binding/crc32c.cc',
+        'native/src/binding/record_batch.cc',
+        'native/src/binding/accumulator.cc',
+        'native/src/core/record_batch.cc',
+        'native/src/core/accumulator.cc',
         'native/src/crc32c/dispatch.cc',
         'native/src/crc32c/portable.cc',
       ],

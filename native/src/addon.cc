@@ -24,6 +24,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   env.SetInstanceData<AddonData>(new AddonData());
   binding::RegisterCrc32c(env, exports);
+  binding::RegisterRecordBatch(env, exports);  // first: it creates the property keys
+  binding::RegisterAccumulator(env, exports);
   return exports;
 }
 

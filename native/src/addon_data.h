@@ -13,9 +13,10 @@ namespace kafka_turbo {
 
 struct AddonData {
   // The binding::PropertyKey names as internalized strings, in an array (Node-API 8 can
-  // only reference objects, not strings). Created by binding::RegisterRecordBatch; Node
-  // deletes the reference with the environment.
-  napi_ref property_keys = nullptr;
+  // only reference objects, not strings). Created by binding::RegisterRecordBatch; the
+  // reference is deleted with this object (Node deletes the instance data before it
+  // finalizes the environment's remaining references, and never frees userland ones).
+  Napi::ObjectReference property_keys;
   // Scratch for turning JS records into core::RecordViews, reused by every call.
   binding::RecordUnpacker record_unpacker;
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the C-level CRC32C test and bench with g++ alone (no node-gyp, no Node headers),
-# each SIMD file with the same flags binding.gyp gives it:
-#   native/test/build.sh                 -> native/build/c/{crc32c_test,crc32c_bench}
+# Builds the C-level CRC32C test and bench, and the core (record batch + accumulator) test,
+# with g++ alone (no node-gyp, no Node headers), each SIMD file with the same flags
+# binding.gyp gives it:
+#   native/test/build.sh                 -> native/build/c/{crc32c_test,crc32c_bench,core_test}
 #   SANITIZE=1 native/test/build.sh      -> native/build/c-asan/... with ASan + UBSan
 #   TUNING=1 native/test/build.sh        -> the bench also measures other AVX-512 splits
 # Then run native/build/c/crc32c_test and native/build/c/crc32c_bench.
@@ -31,4 +32,8 @@ esac
 "$cxx" "${flags[@]}" -c "$src/dispatch.cc" -o "$out/dispatch.o"
 "$cxx" "${flags[@]}" "$root/native/test/crc32c_test.cc" "${objs[@]}" -o "$out/crc32c_test"
 "$cxx" "${flags[@]}" "$root/native/bench/crc32c_bench.cc" "${objs[@]}" -o "$out/crc32c_bench"
-echo "built $out/crc32c_test $out/crc32c_bench"
+# The record-batch encoder and accumulator core (plain C++, uses the CRC32C objects above).
+core="$root/native/src/core"
+"$cxx" "${flags[@]}" "$root/native/test/core_test.cc" "$core/record_batch.cc" "$core/accumulator.cc" \
+  "${objs[@]}" -o "$out/core_test"
+echo "built $out/crc32c_test $out/crc32c_bench $out/core_test"

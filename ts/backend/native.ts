@@ -5,6 +5,38 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { AccumulatorConfig, BatchHeaderInput, RecordAccumulator, RecordInput } from './types.js';
+
+/**
+ * The addon's fast paths take records packed by JavaScript (native/src/binding/bindings.h,
+ * PackedScratch and RecordUnpacker): Node-API reads a property in tens of nanoseconds,
+ * JavaScript in a few, and every typed array handed over costs a lookup, so the adapter
+ * lays the records out in one Uint8Array `scratch`:
+ *   scratch[0, 8 * metaCapacity)  float64 slots; per record: timestamp, keyLen, valueLen,
+ *                                 headerCount, then headerKeyLen, headerValueLen per header
+ *   scratch[8 * metaCapacity, ..) the fields' bytes in that order, back to back (header keys
+ *                                 UTF-8)
+ *   bigs                          fields passed by reference instead of copied
+ * A length >= 0 takes that many bytes, -1 is null, -2 - i is bigs[i]. The slots also carry
+ * numbers in and back (see each method). The addon checks every length and offset.
+ */
+
+/** The addon's RecordAccumulator: the Backend shape, plus the packed fast paths, which take
+ * their numbers in the scratch's first slots (reading a slot costs nothing, an argument a
+ * few nanoseconds). */
+export interface NativeRecordAccumulator extends RecordAccumulator {
+  /** append() with the records packed in scratch. Slots in: [0] metaCapacity, [1] partition,
+   * [2] nowMs, [3] record count, [4] bigs.length, records' meta from slot 5. Slots out:
+   * [0] records taken, [1] number of batches they went into, then [2 + 2i] / [3 + 2i] each
+   * batch's id and record count. */
+  appendPacked(scratch: Uint8Array, bigs: Uint8Array[] | null): void;
+  /** drain() with the stamp's numbers in scratch. Slots in: [0] metaCapacity, [1] n (count
+   * of partitions), [2] maxBytes, [3] producerEpoch, [4] transactional (0/1), [5] base
+   * sequences given (0/1), the partitions from slot 6 and the sequences after them. Slots
+   * out: [0] batches drained, then [1 + 4i .. 4 + 4i] batch i's id, partition, record count,
+   * createdMs. Returns the batches' bytes. Needs metaCapacity >= max(6 + 2n, 1 + 4n). */
+  drainPacked(scratch: Uint8Array, producerId: bigint): Buffer[];
+}
 
 /** What the kafka_turbo addon exports (native/src/binding/, one file per member). */
 export interface NativeAddon {
@@ -12,6 +44,18 @@ export interface NativeAddon {
   crc32c(buf: Uint8Array, init?: number): number;
   /** The CRC32C level the addon picked at load (CPUID, or KAFKA_TURBO_CRC32C). */
   crc32cImpl(): 'avx512-vpclmul' | 'sse42' | 'table';
+  /** Backend.encodeRecordBatch, reading the record objects through Node-API. */
+  encodeRecordBatch(records: readonly RecordInput[], header: BatchHeaderInput): Buffer;
+  /** Backend.encodeRecordBatch with `count` records packed in scratch (see above). */
+  encodeRecordBatchPacked(
+    count: number,
+    scratch: Uint8Array,
+    metaCapacity: number,
+    bigs: Uint8Array[] | null,
+    header: BatchHeaderInput,
+  ): Buffer;
+  /** Backend.createAccumulator (only codec none for now). */
+  createAccumulator(config: AccumulatorConfig): NativeRecordAccumulator;
 }
 
 /**

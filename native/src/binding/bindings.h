@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "../core/record_batch.h"
@@ -78,6 +79,50 @@ napi_value ThrowRangeError(napi_env env, const char* fn, const char* what);
 // @thread JS
 bool GetFiniteNumber(napi_env env, napi_value v, const char* fn, const char* what, double* out);
 
+// The scratch memory of the packed fast paths (see RecordUnpacker): one Uint8Array whose
+// first 8 * meta_capacity bytes are float64 slots (numbers in: the records' meta, a drain's
+// partitions; numbers out: append's batch runs, drained batches' fields) and whose rest holds
+// the records' bytes. One typed array per call instead of three, because every
+// napi_get_typedarray_info costs tens of nanoseconds (per send(), that is most of a call).
+// Slots are read and written with memcpy: no alignment is assumed.
+// @thread JS
+struct PackedScratch {
+  uint8_t* data;
+  size_t length;         // bytes
+  size_t meta_capacity;  // float64 slots at the front
+
+  size_t slots() const { return meta_capacity; }
+  double Load(size_t i) const {
+    double d;
+    std::memcpy(&d, data + 8 * i, sizeof d);
+    return d;
+  }
+  void Store(size_t i, double d) { std::memcpy(data + 8 * i, &d, sizeof d); }
+  const uint8_t* bytes() const { return data + 8 * meta_capacity; }
+  size_t bytes_length() const { return length - 8 * meta_capacity; }
+};
+
+// Reads (scratch: Uint8Array, metaCapacity: number) with min_slots <= metaCapacity and
+// 8 * metaCapacity <= scratch.length. A null `meta_capacity` takes it from slot 0 (the fast
+// paths pass their numbers in the first slots rather than as arguments: each argument
+// read through Node-API costs a few nanoseconds, a slot read none).
+// @thread JS
+bool ReadPackedScratch(napi_env env, napi_value scratch, napi_value meta_capacity, size_t min_slots,
+                       const char* fn, PackedScratch* out);
+
+// Whether d is an integer in [lo, hi] (bounds within +-2^63; NaN is not). Casts rather than
+// std::trunc, which is a libm call on baseline x86-64 (no SSE4.1 roundsd).
+inline bool IsIntegerIn(double d, double lo, double hi) {
+  return d >= lo && d <= hi && static_cast<double>(static_cast<int64_t>(d)) == d;
+}
+
+// A count: an integer in [0, 2^32 - 1].
+inline bool ReadCount(double d, size_t* out) {
+  if (!IsIntegerIn(d, 0, 4294967295.0)) return false;
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
 // Turns the records handed to append() or encodeRecordBatch() into core::RecordViews, in
 // one call per batch of records (never one native call per record). Two input shapes:
 //
@@ -85,24 +130,28 @@ bool GetFiniteNumber(napi_env env, napi_value v, const char* fn, const char* wha
 //    {key: string, value: Buffer|null}[] | null, timestamp: number}), read field by field
 //    with Node-API. Header keys are converted to UTF-8 into scratch memory.
 //  - Packed (the fast path ts/backend/native-backend.ts uses): the same fields laid out by
-//    JavaScript, where reading them is cheap, into
-//      meta:  Float64Array, per record: timestamp, keyLen, valueLen, headerCount, then
+//    JavaScript, where reading them is cheap, in a PackedScratch:
+//      meta slots, per record: timestamp, keyLen, valueLen, headerCount, then
 //             (headerKeyLen, headerValueLen) per header;
-//      bytes: Uint8Array, each field's bytes in that order, back to back;
+//      bytes: each field's bytes in that order, back to back (header keys UTF-8);
 //      bigs:  Uint8Array[] or null, fields passed by reference instead of copied.
 //    A length >= 0 takes that many bytes from `bytes`; -1 is null; -2 - i is bigs[i].
 //    Everything is bounds-checked: a malformed layout is a TypeError, never a stray read.
 //
 // The views point into the JavaScript Buffers (and this object's scratch), so they are valid
-// until the native call returns. One unpacker per environment, kept in AddonData; a call
-// that re-enters it (a getter on a record calling back into the addon) is refused.
+// until the native call returns, provided no ArrayBuffer involved is detached (transferred)
+// meanwhile: only a getter on the inputs could run JS here, and the adapter passes none.
+// One unpacker per environment, kept in AddonData; a call that re-enters it (a getter on a
+// record calling back into the addon) is refused.
 // @thread JS
 class RecordUnpacker {
  public:
   // Each returns false with a TypeError (or RangeError) pending on a bad shape; `fn` names
   // the JS function in the message.
   bool FromObjects(napi_env env, napi_value records, const char* fn);
-  bool FromPacked(napi_env env, napi_value count, napi_value bytes, napi_value meta,
+  // `count` records whose meta starts at slot `first_slot`; `bigs` null: no fields by
+  // reference.
+  bool FromPacked(napi_env env, size_t count, const PackedScratch& scratch, size_t first_slot,
                   napi_value bigs, const char* fn);
 
   const core::RecordView* records() const { return records_.data(); }

@@ -2,6 +2,8 @@
 // per-environment property keys and the RecordUnpacker (bindings.h). Unpack, call
 // core/record_batch, return the Buffer; argument shapes are checked here (a wrong shape
 // would otherwise read garbage), anything further is validated in TypeScript.
+#include "../core/record_batch.h"
+
 #include <napi.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "../addon_data.h"
-#include "../core/record_batch.h"
 #include "bindings.h"
 
 namespace kafka_turbo {
@@ -19,20 +20,39 @@ namespace {
 
 // In PropertyKey order.
 constexpr const char* kPropertyKeyNames[kPropertyKeyCount] = {
-    "key",        "value",           "headers",          "timestamp",     "batchSize",
-    "lingerMs",   "bufferMemory",    "codec",            "producerId",    "producerEpoch",
-    "baseSequence", "transactional", "baseSequences",    "appended",      "batches",
-    "partitions", "nextReadyInMs",   "batchId",          "partition",     "recordCount",
-    "bytes",      "createdMs",       "errorCode",        "bufferedBytes", "undrainedBatches",
-    "recordsCompleted", "recordsFailed",
+    "key",
+    "value",
+    "headers",
+    "timestamp",
+    "batchSize",
+    "lingerMs",
+    "bufferMemory",
+    "codec",
+    "producerId",
+    "producerEpoch",
+    "baseSequence",
+    "transactional",
+    "baseSequences",
+    "appended",
+    "batches",
+    "partitions",
+    "nextReadyInMs",
+    "batchId",
+    "partition",
+    "recordCount",
+    "bytes",
+    "createdMs",
+    "errorCode",
+    "bufferedBytes",
+    "undrainedBatches",
+    "recordsCompleted",
+    "recordsFailed",
 };
 
 // |t| <= 2^53 - 1: a timestamp JavaScript holds exactly, and whose deltas fit an int64.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
-bool IsSafeInteger(double d) {
-  return d >= -kMaxSafeInteger && d <= kMaxSafeInteger && std::trunc(d) == d;
-}
+bool IsSafeInteger(double d) { return IsIntegerIn(d, -kMaxSafeInteger, kMaxSafeInteger); }
 
 napi_value ThrowError(napi_env env, const char* fn, const char* what,
                       napi_status (*thrower)(napi_env, const char*, const char*)) {
@@ -67,6 +87,53 @@ bool IsNullish(napi_env env, napi_value v) {
   return napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined);
 }
 
+// Reads the fields of packed records (bindings.h) one at a time, checking every length.
+struct PackedCursor {
+  const uint8_t* bytes;
+  size_t length;
+  size_t offset;
+  napi_env env;
+  napi_value bigs;
+  uint32_t bigs_length;
+
+  // A field of length d: d bytes from `bytes` (the common case, inline), null (-1), or a
+  // whole Uint8Array from bigs (-2 - index). False when the layout is wrong.
+  inline bool Field(double d, bool nullable, const uint8_t** data, int64_t* size) {
+    if (d >= 0 && d <= static_cast<double>(length - offset)) {
+      const size_t n = static_cast<size_t>(d);
+      if (static_cast<double>(n) != d) return false;
+      *data = bytes + offset;
+      *size = static_cast<int64_t>(n);
+      offset += n;
+      return true;
+    }
+    if (d == -1) {
+      *data = nullptr;
+      *size = core::kNullLength;
+      return nullable;
+    }
+    return Big(d, data, size);
+  }
+
+  bool Big(double d, const uint8_t** data, int64_t* size) {
+    const double index = -2 - d;
+    if (!IsIntegerIn(index, 0, static_cast<double>(bigs_length) - 1)) return false;
+    napi_value big = nullptr;
+    return napi_get_element(env, bigs, static_cast<uint32_t>(index), &big) == napi_ok &&
+           ReadNullableBytes(env, big, data, size) > 0;
+  }
+};
+
+bool Malformed(napi_env env, const char* fn, size_t i) {
+  char what[160];
+  std::snprintf(what, sizeof what,
+                "records[%zu] is malformed (keys, values and header values must be Buffers "
+                "(Uint8Array) or null; header keys strings)",
+                i);
+  ThrowTypeError(env, fn, what);
+  return false;
+}
+
 // Reads BatchHeaderInput {producerId: bigint, producerEpoch, baseSequence, transactional,
 // codec} after the codec and record-count checks the fallback makes first.
 bool ReadBatchInput(napi_env env, napi_value header, const char* fn, core::BatchInput* out) {
@@ -99,12 +166,11 @@ bool ReadBatchInput(napi_env env, napi_value header, const char* fn, core::Batch
       !GetFiniteNumber(env, v, fn, "header.baseSequence", &sequence)) {
     return false;
   }
-  if (!(std::trunc(epoch) == epoch && epoch >= -32768 && epoch <= 32767)) {
+  if (!IsIntegerIn(epoch, -32768, 32767)) {
     ThrowRangeError(env, fn, "header.producerEpoch must be an int16");
     return false;
   }
-  if (!(std::trunc(sequence) == sequence && sequence >= -2147483648.0 &&
-        sequence <= 2147483647.0)) {
+  if (!IsIntegerIn(sequence, -2147483648.0, 2147483647.0)) {
     ThrowRangeError(env, fn, "header.baseSequence must be an int32");
     return false;
   }
@@ -186,20 +252,30 @@ napi_value EncodeRecordBatchObjects(napi_env env, napi_callback_info info) {
   return EncodeUnpacked(env, *unpacker, input, kFn);
 }
 
-// encodeRecordBatchPacked(count, bytes, meta, bigs, header): Buffer; records in the packed
-// layout (bindings.h).
+// encodeRecordBatchPacked(count, scratch, metaCapacity, bigs, header): Buffer; records in
+// the packed layout (bindings.h).
 // @thread JS; runs to completion.
 napi_value EncodeRecordBatchPacked(napi_env env, napi_callback_info info) {
   static const char* const kFn = "encodeRecordBatchPacked";
   size_t argc = 5;
   napi_value argv[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  if (argc < 5) return ThrowTypeError(env, kFn, "expected (count, bytes, meta, bigs, header)");
+  if (argc < 5) {
+    return ThrowTypeError(env, kFn, "expected (count, scratch, metaCapacity, bigs, header)");
+  }
   if (!CheckCodecNone(env, argv[4], kFn)) return nullptr;
+  PackedScratch scratch;
+  double count_number = -1;
+  size_t count = 0;
+  if (!ReadPackedScratch(env, argv[1], argv[2], 0, kFn, &scratch)) return nullptr;
+  napi_get_value_double(env, argv[0], &count_number);
+  if (!ReadCount(count_number, &count)) {
+    return ThrowTypeError(env, kFn, "count must be a non-negative integer");
+  }
   RecordUnpacker* unpacker = GetRecordUnpacker(env);
   RecordUnpacker::Scope scope(unpacker);
   if (!scope.entered()) return ThrowTypeError(env, kFn, "re-entered while reading records");
-  if (!unpacker->FromPacked(env, argv[0], argv[1], argv[2], argv[3], kFn)) return nullptr;
+  if (!unpacker->FromPacked(env, count, scratch, 0, argv[3], kFn)) return nullptr;
   if (unpacker->size() == 0) {
     return ThrowRangeError(env, kFn, "a record batch needs at least one record");
   }
@@ -233,6 +309,7 @@ napi_value GetPropertyKey(napi_env env, PropertyKey key) {
   napi_value keys = nullptr;
   napi_value result = nullptr;
   if (napi_get_instance_data(env, reinterpret_cast<void**>(&data)) != napi_ok || data == nullptr ||
+      data->property_keys.IsEmpty() ||
       napi_get_reference_value(env, data->property_keys, &keys) != napi_ok ||
       napi_get_element(env, keys, key, &result) != napi_ok) {
     return nullptr;
@@ -264,11 +341,13 @@ bool RecordUnpacker::FromObjects(napi_env env, napi_value array, const char* fn)
   napi_value k_headers = GetPropertyKey(env, kKeyHeaders);
   napi_value k_timestamp = GetPropertyKey(env, kKeyTimestamp);
   if (!k_key || !k_value || !k_headers || !k_timestamp) return false;
-  records_.resize(n);
-  first_header_.resize(n);
+  // Grown record by record, not sized from the length up front: a sparse array can claim
+  // four billion elements and fail at the first hole.
   char what[128];
   for (uint32_t i = 0; i < n; ++i) {
-    core::RecordView& r = records_[i];
+    records_.emplace_back();
+    first_header_.emplace_back();
+    core::RecordView& r = records_.back();
     napi_value rec = nullptr;
     napi_value v = nullptr;
     napi_valuetype t = napi_undefined;
@@ -357,39 +436,43 @@ bool RecordUnpacker::FromObjects(napi_env env, napi_value array, const char* fn)
   return true;
 }
 
-bool RecordUnpacker::FromPacked(napi_env env, napi_value count_value, napi_value bytes_value,
-                                napi_value meta_value, napi_value bigs_value, const char* fn) {
+bool ReadPackedScratch(napi_env env, napi_value scratch, napi_value meta_capacity, size_t min_slots,
+                       const char* fn, PackedScratch* out) {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, scratch, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    ThrowTypeError(env, fn, "scratch must be a Uint8Array");
+    return false;
+  }
+  double slots = 0;
+  if (meta_capacity != nullptr) {
+    if (napi_get_value_double(env, meta_capacity, &slots) != napi_ok) slots = -1;
+  } else if (length >= 8) {
+    std::memcpy(&slots, data, sizeof slots);
+  } else {
+    slots = -1;
+  }
+  if (!IsIntegerIn(slots, static_cast<double>(min_slots), static_cast<double>(length / 8))) {
+    ThrowTypeError(env, fn,
+                   "the scratch's metaCapacity must be an integer, at least the "
+                   "call's fixed slots, with 8 * metaCapacity <= scratch.length");
+    return false;
+  }
+  *out = PackedScratch{static_cast<uint8_t*>(data), length, static_cast<size_t>(slots)};
+  return true;
+}
+
+bool RecordUnpacker::FromPacked(napi_env env, size_t n, const PackedScratch& scratch,
+                                size_t first_slot, napi_value bigs_value, const char* fn) {
   records_.clear();
   headers_.clear();
   key_bytes_.clear();
   key_offsets_.clear();
   first_header_.clear();
-  double count_number = 0;
-  if (napi_get_value_double(env, count_value, &count_number) != napi_ok ||
-      !(count_number >= 0 && count_number <= 4294967295.0) ||
-      std::trunc(count_number) != count_number) {
-    ThrowTypeError(env, fn, "count must be a non-negative integer");
-    return false;
-  }
-  napi_typedarray_type type = napi_int8_array;
-  size_t bytes_length = 0;
-  void* bytes_data = nullptr;
-  if (napi_get_typedarray_info(env, bytes_value, &type, &bytes_length, &bytes_data, nullptr,
-                               nullptr) != napi_ok ||
-      type != napi_uint8_array) {
-    ThrowTypeError(env, fn, "bytes must be a Uint8Array");
-    return false;
-  }
-  size_t meta_length = 0;
-  void* meta_data = nullptr;
-  if (napi_get_typedarray_info(env, meta_value, &type, &meta_length, &meta_data, nullptr,
-                               nullptr) != napi_ok ||
-      type != napi_float64_array) {
-    ThrowTypeError(env, fn, "meta must be a Float64Array");
-    return false;
-  }
   uint32_t bigs_length = 0;
-  if (!IsNullish(env, bigs_value)) {
+  if (bigs_value != nullptr && !IsNullish(env, bigs_value)) {
     bool is_array = false;
     if (napi_is_array(env, bigs_value, &is_array) != napi_ok || !is_array ||
         napi_get_array_length(env, bigs_value, &bigs_length) != napi_ok) {
@@ -397,43 +480,22 @@ bool RecordUnpacker::FromPacked(napi_env env, napi_value count_value, napi_value
       return false;
     }
   }
-  const size_t n = static_cast<size_t>(count_number);
-  const uint8_t* bytes = static_cast<const uint8_t*>(bytes_data);
-  const double* meta = static_cast<const double*>(meta_data);
-  size_t m = 0;    // meta cursor
-  size_t off = 0;  // bytes cursor
-  // One field: its bytes from `bytes`, null, or a whole Uint8Array from bigs.
-  auto field = [&](double d, bool nullable, const uint8_t** data, int64_t* size) -> bool {
-    if (d >= 0) {
-      if (!(d <= static_cast<double>(bytes_length - off)) || std::trunc(d) != d) return false;
-      *data = bytes + off;
-      *size = static_cast<int64_t>(d);
-      off += static_cast<size_t>(d);
-      return true;
-    }
-    if (d == -1) {
-      *data = nullptr;
-      *size = core::kNullLength;
-      return nullable;
-    }
-    const double index = -2 - d;
-    if (!(index >= 0 && index < bigs_length) || std::trunc(index) != index) return false;
-    napi_value big = nullptr;
-    return napi_get_element(env, bigs_value, static_cast<uint32_t>(index), &big) == napi_ok &&
-           ReadNullableBytes(env, big, data, size) > 0;
-  };
-  auto malformed = [&](size_t i) {
-    char what[128];
-    std::snprintf(what, sizeof what, "packed record %zu is malformed", i);
-    ThrowTypeError(env, fn, what);
+  // Every record takes at least 4 slots: a larger count cannot be right (and must not size
+  // the vectors below).
+  if (first_slot > scratch.slots() || n > (scratch.slots() - first_slot) / 4) {
+    ThrowTypeError(env, fn, "count is larger than the packed records");
     return false;
-  };
+  }
+  PackedCursor c{scratch.bytes(), scratch.bytes_length(), 0, env, bigs_value, bigs_length};
+  const size_t meta_length = scratch.slots();
+  size_t m = first_slot;  // meta cursor
   records_.resize(n);
   first_header_.resize(n);
+  core::RecordView* records = records_.data();
   for (size_t i = 0; i < n; ++i) {
-    core::RecordView& r = records_[i];
-    if (meta_length - m < 4) return malformed(i);
-    const double timestamp = meta[m];
+    core::RecordView& r = records[i];
+    if (meta_length - m < 4) return Malformed(env, fn, i);
+    const double timestamp = scratch.Load(m);
     if (!IsSafeInteger(timestamp)) {
       char what[128];
       std::snprintf(what, sizeof what,
@@ -442,24 +504,26 @@ bool RecordUnpacker::FromPacked(napi_env env, napi_value count_value, napi_value
       return false;
     }
     r.timestamp = static_cast<int64_t>(timestamp);
-    if (!field(meta[m + 1], true, &r.key, &r.key_size) ||
-        !field(meta[m + 2], true, &r.value, &r.value_size)) {
-      return malformed(i);
+    if (!c.Field(scratch.Load(m + 1), true, &r.key, &r.key_size) ||
+        !c.Field(scratch.Load(m + 2), true, &r.value, &r.value_size)) {
+      return Malformed(env, fn, i);
     }
-    const double hn = meta[m + 3];
+    const double hn = scratch.Load(m + 3);
     m += 4;
-    if (!(hn >= 0 && hn <= static_cast<double>((meta_length - m) / 2)) || std::trunc(hn) != hn) {
-      return malformed(i);
-    }
     first_header_[i] = headers_.size();
     r.headers = nullptr;
+    r.header_count = 0;
+    if (hn == 0) continue;
+    if (!IsIntegerIn(hn, 1, static_cast<double>((meta_length - m) / 2))) {
+      return Malformed(env, fn, i);
+    }
     r.header_count = static_cast<uint64_t>(hn);
     for (uint64_t j = 0; j < r.header_count; ++j, m += 2) {
       core::HeaderView h{nullptr, 0, nullptr, 0};
       int64_t key_size = 0;
-      if (!field(meta[m], false, &h.key, &key_size) ||
-          !field(meta[m + 1], true, &h.value, &h.value_size)) {
-        return malformed(i);
+      if (!c.Field(scratch.Load(m), false, &h.key, &key_size) ||
+          !c.Field(scratch.Load(m + 1), true, &h.value, &h.value_size)) {
+        return Malformed(env, fn, i);
       }
       h.key_size = static_cast<uint64_t>(key_size);
       headers_.push_back(h);
@@ -495,19 +559,19 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports) {
   uint32_t length = 0;
   NAPI_THROW_IF_FAILED_VOID(env, napi_get_array_length(env, keys, &length));
   if (length != kPropertyKeyCount) {
-    Napi::Error::New(env, "kafka_turbo: property key table out of order").ThrowAsJavaScriptException();
+    Napi::Error::New(env, "kafka_turbo: property key table out of order")
+        .ThrowAsJavaScriptException();
     return;
   }
-  AddonData* data = env.GetInstanceData<AddonData>();
-  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, keys, 1, &data->property_keys));
+  env.GetInstanceData<AddonData>()->property_keys = Napi::Persistent(Napi::Object(env, keys));
 
   napi_value fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "encodeRecordBatch", NAPI_AUTO_LENGTH,
                                                       EncodeRecordBatchObjects, nullptr, &fn));
   exports.Set("encodeRecordBatch", Napi::Value(env, fn));
-  NAPI_THROW_IF_FAILED_VOID(
-      env, napi_create_function(env, "encodeRecordBatchPacked", NAPI_AUTO_LENGTH,
-                                EncodeRecordBatchPacked, nullptr, &fn));
+  NAPI_THROW_IF_FAILED_VOID(env,
+                            napi_create_function(env, "encodeRecordBatchPacked", NAPI_AUTO_LENGTH,
+                                                 EncodeRecordBatchPacked, nullptr, &fn));
   exports.Set("encodeRecordBatchPacked", Napi::Value(env, fn));
 }
 

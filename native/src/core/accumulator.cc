@@ -4,6 +4,7 @@
 #include "accumulator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 
@@ -15,22 +16,98 @@ namespace {
 // record whose fixed part leaves this much room under kMaxRecordBody encodes anywhere.
 constexpr uint64_t kMaxDeltaBytes = 5 + 10;
 
-// A drained batch with at least this much unused capacity is shrunk (in place: glibc's
-// realloc splits the chunk) before it goes to JavaScript, so that a lingered batch of one
-// small record does not pin batch.size bytes until the garbage collector frees its Buffer.
+// A drained batch that uses less than half its capacity, and leaves at least this much
+// unused, is shrunk (in place: glibc's realloc splits the chunk) before it goes to
+// JavaScript, so that a lingered batch of one small record does not pin batch.size bytes
+// until the garbage collector frees its Buffer. (Full batches go back to the pool instead.)
 constexpr size_t kShrinkSlack = 4096;
+
+// The pool keeps at most this many bytes of free blocks (and never more than buffer.memory).
+constexpr double kMaxPooledBytes = 32.0 * 1024 * 1024;
 
 }  // namespace
 
-void FreeBatchBytes(uint8_t* bytes) { std::free(bytes); }
+BatchBufferPool::BatchBufferPool(size_t block_size, size_t max_kept_bytes)
+    : block_size_(block_size), max_kept_(max_kept_bytes / (block_size == 0 ? 1 : block_size)) {}
 
-RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config) : config_(config) {}
+BatchBufferPool::~BatchBufferPool() {
+  for (uint8_t* block : kept_) std::free(block);
+}
+
+uint8_t* BatchBufferPool::Take() {
+  if (!kept_.empty()) {
+    uint8_t* block = kept_.back();
+    kept_.pop_back();
+    return block;
+  }
+  return static_cast<uint8_t*>(std::malloc(block_size_));
+}
+
+void BatchBufferPool::Give(uint8_t* block) {
+  if (closed_ || kept_.size() >= max_kept_) {
+    std::free(block);
+  } else {
+    kept_.push_back(block);
+  }
+}
+
+void BatchBufferPool::Close() {
+  closed_ = true;
+  for (uint8_t* block : kept_) std::free(block);
+  kept_.clear();
+  kept_.shrink_to_fit();
+}
+
+void BatchBufferPool::Unref() {
+  if (--refs_ == 0) delete this;
+}
+
+void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool) {
+  if (pool == nullptr) {
+    std::free(bytes);
+  } else {
+    pool->Give(bytes);
+    pool->Unref();
+  }
+}
+
+namespace {
+
+// floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
+uint64_t FloorToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
+}
+uint64_t CeilToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::ceil(x));
+}
+
+}  // namespace
+
+RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config)
+    : config_(config),
+      batch_over_(FloorToU64(config.batch_size)),
+      batch_full_(CeilToU64(config.batch_size)),
+      memory_over_(FloorToU64(config.buffer_memory)),
+      pool_(new BatchBufferPool(
+          static_cast<size_t>(config.batch_size) + kRecordBatchOverhead,
+          static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, config.buffer_memory))))) {}
 
 RecordAccumulator::~RecordAccumulator() {
   for (auto& p : partitions_) {
     if (!p) continue;
-    for (Batch& b : p->batches) std::free(b.data);
+    for (Batch& b : p->batches) FreeData(b);
   }
+  pool_->Close();
+  pool_->Unref();
+}
+
+void RecordAccumulator::FreeData(Batch& b) {
+  if (b.capacity == pool_->block_size()) {
+    pool_->Give(b.data);
+  } else {
+    std::free(b.data);
+  }
+  b.data = nullptr;
 }
 
 RecordAccumulator::Partition* RecordAccumulator::Find(uint32_t partition) const {
@@ -65,21 +142,31 @@ void RecordAccumulator::Unlink(uint32_t partition, Partition* p) {
   (void)partition;
 }
 
-void RecordAccumulator::NoteAppended(Batch& b, const RecordView& r,
-                                     std::vector<AppendedRun>* runs) {
-  if (b.record_count == 0) {
-    b.base_timestamp = r.timestamp;
-    b.max_timestamp = r.timestamp;
-  } else if (r.timestamp > b.max_timestamp) {
-    b.max_timestamp = r.timestamp;
+namespace {
+
+// Counts a record appended to `b` at index b.record_count, and where it went.
+inline void NoteAppended(int32_t& record_count, int64_t& base_timestamp, int64_t& max_timestamp,
+                         uint64_t batch_id, int64_t timestamp, std::vector<AppendedRun>* runs) {
+  if (record_count == 0) {
+    base_timestamp = timestamp;
+    max_timestamp = timestamp;
+  } else if (timestamp > max_timestamp) {
+    max_timestamp = timestamp;
   }
-  b.record_count++;
-  if (!runs->empty() && runs->back().batch_id == b.id) {
+  ++record_count;
+  if (!runs->empty() && runs->back().batch_id == batch_id) {
     runs->back().count++;
   } else {
-    runs->push_back(AppendedRun{b.id, 1});
+    // Fields stored one by one: pushing a temporary made GCC store it in two parts and
+    // load it back as one 16-byte word, a store-forwarding stall on every new batch.
+    runs->emplace_back();
+    AppendedRun& run = runs->back();
+    run.batch_id = batch_id;
+    run.count = 1;
   }
 }
+
+}  // namespace
 
 AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* records, size_t n,
                                        double now_ms, size_t* appended,
@@ -88,66 +175,73 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
   runs->clear();
   // Refuse the whole call before touching any state when a record cannot be encoded.
   fixed_sizes_.resize(n);
+  uint64_t* fixed_sizes = fixed_sizes_.data();
   for (size_t i = 0; i < n; ++i) {
     const uint64_t fixed = RecordFixedBodySize(records[i]);
     if (fixed > kMaxRecordBody - kMaxDeltaBytes) return AppendStatus::kRecordTooLarge;
-    fixed_sizes_[i] = fixed;
+    fixed_sizes[i] = fixed;
   }
   if (partition >= partitions_.size()) partitions_.resize(size_t{partition} + 1);
   std::unique_ptr<Partition>& slot = partitions_[partition];
   if (!slot) slot.reset(new Partition());
   Partition& part = *slot;
-  const double batch_size = config_.batch_size;
-  const double buffer_memory = config_.buffer_memory;
+  // Elements of a deque stay where they are when others are pushed at the back.
+  Batch* last = part.batches.empty() ? nullptr : &part.batches.back();
+  size_t taken = 0;
 
   for (size_t i = 0; i < n; ++i) {
     const RecordView& r = records[i];
-    Batch* last = part.batches.empty() ? nullptr : &part.batches.back();
     if (last != nullptr && !last->full) {
-      const uint64_t body = RecordBodySize(fixed_sizes_[i], last->record_count,
-                                           r.timestamp - last->base_timestamp);
+      const int32_t offset_delta = last->record_count;
+      const int64_t timestamp_delta = r.timestamp - last->base_timestamp;
+      const uint64_t body = RecordBodySize(fixed_sizes[i], offset_delta, timestamp_delta);
       const uint64_t grown = EncodedRecordSize(body);
-      if (static_cast<double>(last->size + grown) > batch_size) {
+      if (last->size + grown > batch_over_) {
         // Past batch.size: this batch is closed, the record opens the next one.
         last->full = true;
-      } else if (static_cast<double>(buffered_bytes_ + grown) > buffer_memory) {
+      } else if (buffered_bytes_ + grown > memory_over_) {
         break;
       } else {
-        // last->size + grown <= batch_size < capacity: it fits the allocation.
-        EncodeRecord(last->data + last->size, r, body, last->record_count,
-                     r.timestamp - last->base_timestamp);
+        // last->size + grown <= batch.size < capacity: it fits the allocation.
+        EncodeRecord(last->data + last->size, r, body, offset_delta, timestamp_delta);
         last->size += grown;
         buffered_bytes_ += grown;
-        NoteAppended(*last, r, runs);
-        ++*appended;
-        if (static_cast<double>(last->size) >= batch_size) last->full = true;
+        NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
+                     r.timestamp, runs);
+        ++taken;
+        if (last->size >= batch_full_) last->full = true;
         continue;
       }
     }
     // A new batch: it costs its header on top of the record. When nothing at all is
     // buffered, a record larger than buffer.memory is still taken (the caller refuses
     // records larger than buffer.memory before they get here).
-    const uint64_t body = RecordBodySize(fixed_sizes_[i], 0, 0);
+    const uint64_t body = RecordBodySize(fixed_sizes[i], 0, 0);
     const uint64_t needed = kRecordBatchOverhead + EncodedRecordSize(body);
-    if (static_cast<double>(buffered_bytes_ + needed) > buffer_memory && buffered_bytes_ > 0) {
-      break;
+    if (buffered_bytes_ + needed > memory_over_ && buffered_bytes_ > 0) break;
+    // Room for batch.size (+ the header, as the fallback's writer reserves), or for this
+    // one record when it is larger.
+    const size_t capacity = std::max<size_t>(pool_->block_size(), static_cast<size_t>(needed));
+    uint8_t* data = capacity == pool_->block_size() ? pool_->Take()
+                                                    : static_cast<uint8_t*>(std::malloc(capacity));
+    if (data == nullptr) {
+      *appended = taken;
+      return AppendStatus::kOutOfMemory;
     }
-    const size_t capacity = std::max<size_t>(
-        static_cast<size_t>(batch_size) + kRecordBatchOverhead, static_cast<size_t>(needed));
-    uint8_t* data = static_cast<uint8_t*>(std::malloc(capacity));
-    if (data == nullptr) return AppendStatus::kOutOfMemory;
     if (last != nullptr) last->full = true;
     part.batches.push_back(Batch{next_batch_id_++, partition, 0, now_ms, 0, 0, data,
                                  static_cast<size_t>(needed), capacity, false});
-    Batch& fresh = part.batches.back();
+    last = &part.batches.back();
     if (!part.listed) Link(partition, &part);
     ++undrained_;
     buffered_bytes_ += needed;
     EncodeRecord(data + kRecordBatchOverhead, r, body, 0, 0);
-    NoteAppended(fresh, r, runs);
-    ++*appended;
-    if (static_cast<double>(fresh.size) >= batch_size) fresh.full = true;
+    NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
+                 r.timestamp, runs);
+    ++taken;
+    if (last->size >= batch_full_) last->full = true;
   }
+  *appended = taken;
   return AppendStatus::kOk;
 }
 
@@ -171,9 +265,8 @@ void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t
 void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_bytes,
                               const DrainStamp& stamp, std::vector<DrainedBatch>* out) {
   double total = 0;
-  const uint16_t attributes =
-      static_cast<uint16_t>((config_.codec & kCodecMask) |
-                            (stamp.transactional ? kTransactionalFlag : 0));
+  const uint16_t attributes = static_cast<uint16_t>((config_.codec & kCodecMask) |
+                                                    (stamp.transactional ? kTransactionalFlag : 0));
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = partitions[i];
     Partition* part = Find(id);
@@ -195,12 +288,17 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     WriteBatchHeader(b.data, b.size, h);
     total += static_cast<double>(b.size);
     in_flight_[b.id] = InFlight{b.size, b.record_count};
-    if (b.capacity - b.size >= kShrinkSlack) {
+    BatchBufferPool* pool = nullptr;
+    if (b.capacity - b.size >= kShrinkSlack && b.size < b.capacity / 2) {
       // Shrinking never moves the bytes with glibc; if an allocator does move them, it
-      // copies them, and if it fails the original block stays valid.
+      // copies them, and if it fails the original block stays valid (and is not pooled:
+      // the capacity it would be recognized by is not passed along).
       if (void* smaller = std::realloc(b.data, b.size)) b.data = static_cast<uint8_t*>(smaller);
+    } else if (b.capacity == pool_->block_size()) {
+      pool = pool_;
+      pool->Ref();
     }
-    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, b.data, b.size});
+    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, b.data, b.size, pool});
   }
 }
 
@@ -209,8 +307,7 @@ void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {
   buffered_bytes_ -= b.size;
   records_failed_ += static_cast<uint64_t>(b.record_count);
   out->push_back(RemovedBatch{b.id, b.partition, b.record_count});
-  std::free(b.data);
-  b.data = nullptr;
+  FreeData(b);
 }
 
 void RecordAccumulator::Expire(double created_before_ms, std::vector<RemovedBatch>* out) {

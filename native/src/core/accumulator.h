@@ -35,11 +35,13 @@ namespace core {
 
 struct AccumulatorConfig {
   // batch.size: bytes (header included) past which a batch takes no more records.
-  // 0 <= batch_size <= kMaxBatchSize - kRecordBatchOverhead (the binding checks).
+  // 0 <= batch_size <= kMaxBatchSize - kLogOverhead - kRecordBatchOverhead (the binding
+  // checks). A number, as in JavaScript: a fraction compares as it does there.
   double batch_size;
   // linger.ms: how long a batch that is not full waits before it is ready.
   double linger_ms;
   // buffer.memory: bytes of batches (encoded records + headers) held until complete().
+  // >= 0, +infinity allowed.
   double buffer_memory;
   // Attributes bits 0..2 written into every batch (0: none).
   uint16_t codec;
@@ -60,8 +62,45 @@ struct DrainStamp {
   const int32_t* base_sequences;
 };
 
-// A drained batch. `bytes` is the whole record batch v2 (size bytes, CRC included) in
-// memory obtained from malloc(); the caller owns it and frees it with FreeBatchBytes().
+// Recycles the memory of batches of the usual capacity (batch.size + 61). Drained batches
+// live on as JavaScript Buffers until the garbage collector frees them, often thousands at
+// once; giving that memory straight back to malloc lets it trim the heap, and the next
+// batches then pay a page fault per 4 KiB all over again (most of the time of an append +
+// drain loop, measured). Kept blocks are bounded by bytes.
+//
+// Reference-counted: the accumulator holds one reference and every drained batch whose
+// memory came from here holds one, so the pool outlives the accumulator until the last such
+// Buffer is collected. Not thread-safe: Buffers are finalized on their environment's JS
+// thread, the same thread that runs the accumulator.
+class BatchBufferPool {
+ public:
+  BatchBufferPool(size_t block_size, size_t max_kept_bytes);
+  BatchBufferPool(const BatchBufferPool&) = delete;
+  BatchBufferPool& operator=(const BatchBufferPool&) = delete;
+
+  size_t block_size() const { return block_size_; }
+  // A block of block_size() bytes (recycled, or new from malloc), or null when malloc fails.
+  uint8_t* Take();
+  // A block from Take() comes back: kept for reuse, or freed when the pool is full or closed.
+  void Give(uint8_t* block);
+  // The accumulator is gone: free the kept blocks, and free blocks that come back later.
+  void Close();
+  void Ref() { ++refs_; }
+  // Drops a reference; the last one deletes the pool.
+  void Unref();
+
+ private:
+  ~BatchBufferPool();
+
+  std::vector<uint8_t*> kept_;
+  const size_t block_size_;
+  const size_t max_kept_;
+  int refs_ = 1;
+  bool closed_ = false;
+};
+
+// A drained batch. `bytes` is the whole record batch v2 (size bytes, CRC included). The
+// caller owns it and hands it back with ReleaseBatchBytes(bytes, pool) when done.
 struct DrainedBatch {
   uint64_t batch_id;
   uint32_t partition;
@@ -69,6 +108,8 @@ struct DrainedBatch {
   double created_ms;
   uint8_t* bytes;
   size_t size;
+  // The pool the memory goes back to (holding a reference for this batch), or null: malloc.
+  BatchBufferPool* pool;
 };
 
 // A batch removed without being drained (expired or aborted).
@@ -96,7 +137,8 @@ enum class AppendStatus {
   kOutOfMemory,     // malloc failed for a new batch; the records before it were taken
 };
 
-void FreeBatchBytes(uint8_t* bytes);
+// Frees (or recycles) a DrainedBatch's bytes; `pool` is DrainedBatch::pool.
+void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool);
 
 class RecordAccumulator {
  public:
@@ -153,7 +195,8 @@ class RecordAccumulator {
     // The first record's timestamp: every record stores its timestamp as a delta from it.
     int64_t base_timestamp;
     int64_t max_timestamp;
-    // [0, 61) is left for the header; records follow. malloc()ed, `capacity` bytes.
+    // [0, 61) is left for the header; records follow. `capacity` bytes, from pool_ when
+    // capacity == pool_->block_size(), else from malloc.
     uint8_t* data;
     size_t size;
     size_t capacity;
@@ -179,9 +222,14 @@ class RecordAccumulator {
   void Link(uint32_t partition, Partition* p);
   void Unlink(uint32_t partition, Partition* p);
   void Remove(Batch& b, std::vector<RemovedBatch>* out);
-  static void NoteAppended(Batch& b, const RecordView& r, std::vector<AppendedRun>* runs);
-
+  void FreeData(Batch& b);
   const AccumulatorConfig config_;
+  // The config's limits as integers, for byte counts: n > batch_size <=> n > batch_over_;
+  // n >= batch_size <=> n >= batch_full_; n > buffer_memory <=> n > memory_over_.
+  const uint64_t batch_over_;
+  const uint64_t batch_full_;
+  const uint64_t memory_over_;
+  BatchBufferPool* pool_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   uint32_t head_ = kNoPartition;
   uint32_t tail_ = kNoPartition;

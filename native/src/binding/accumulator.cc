@@ -1,0 +1,723 @@
+// Backend.createAccumulator: the RecordAccumulator object. Each method unpacks its
+// arguments, calls core::RecordAccumulator, and converts the result; the semantics all live
+// in core/accumulator.cc.
+//
+// The object's methods are plain functions created per accumulator with the native
+// accumulator as their data, so a call reaches it through napi_get_cb_info alone (no
+// unwrap). Each function holds a count on the accumulator; the last one to be garbage
+// collected frees it, so a method kept apart from its object still finds it alive.
+//
+// Drained batches go to JavaScript as external Buffers over the native memory they were
+// encoded in (no copy); a Buffer's finalizer frees that memory or gives it back to the
+// accumulator's BatchBufferPool. buffer.memory accounting is separate: it ends at complete().
+#include "../core/accumulator.h"
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "bindings.h"
+
+namespace kafka_turbo {
+namespace binding {
+namespace {
+
+using core::RecordAccumulator;
+
+struct AccumulatorHandle {
+  explicit AccumulatorHandle(const core::AccumulatorConfig& config) : accumulator(config) {}
+  RecordAccumulator accumulator;
+  // Method functions still alive (each has a finalizer that releases one).
+  int live_functions = 0;
+  // append()'s output, kept to reuse its capacity; taken out (swapped) while a call uses it
+  // so that a re-entrant call cannot change it underneath.
+  std::vector<core::AppendedRun> runs;
+};
+
+// @thread JS (a finalizer: at garbage collection or environment teardown)
+void ReleaseHandle(napi_env /*env*/, void* data, void* /*hint*/) {
+  auto* handle = static_cast<AccumulatorHandle*>(data);
+  if (--handle->live_functions == 0) delete handle;
+}
+
+// @thread JS (finalizer of a drained batch's Buffer); hint: the batch's BatchBufferPool or null
+void FreeBatch(napi_env /*env*/, void* data, void* hint) {
+  core::ReleaseBatchBytes(static_cast<uint8_t*>(data), static_cast<core::BatchBufferPool*>(hint));
+}
+
+AccumulatorHandle* Args(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, argc, argv, nullptr, &data) != napi_ok) return nullptr;
+  return static_cast<AccumulatorHandle*>(data);
+}
+
+// A partition for append(): an integer in [0, kMaxPartition].
+bool ReadPartition(napi_env env, napi_value v, const char* fn, uint32_t* out) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    ThrowTypeError(env, fn, "partition must be a number");
+    return false;
+  }
+  if (!IsIntegerIn(d, 0, RecordAccumulator::kMaxPartition)) {
+    ThrowRangeError(env, fn, "partition must be an integer in [0, 16777215]");
+    return false;
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// A number (any, NaN and infinities included: they compare as they do in JavaScript).
+bool ReadNumber(napi_env env, napi_value v, const char* fn, const char* what, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    char message[128];
+    std::snprintf(message, sizeof message, "%s must be a number", what);
+    ThrowTypeError(env, fn, message);
+    return false;
+  }
+  return true;
+}
+
+bool ReadTruthy(napi_env env, napi_value v, bool* out) {
+  napi_value b = nullptr;
+  return napi_coerce_to_bool(env, v, &b) == napi_ok && napi_get_value_bool(env, b, out) == napi_ok;
+}
+
+bool GetProperty(napi_env env, napi_value object, PropertyKey key, napi_value* out) {
+  napi_value k = GetPropertyKey(env, key);
+  return k != nullptr && napi_get_property(env, object, k, out) == napi_ok;
+}
+
+// A plain object with the given keys and values, made with define (not set) semantics.
+template <size_t N>
+napi_value MakeObject(napi_env env, const napi_value (&keys)[N], const napi_value (&values)[N]) {
+  napi_value object = nullptr;
+  if (napi_create_object(env, &object) != napi_ok) return nullptr;
+  napi_property_descriptor descriptors[N];
+  for (size_t i = 0; i < N; ++i) {
+    descriptors[i] = napi_property_descriptor{
+        nullptr, keys[i], nullptr, nullptr, nullptr, values[i], napi_default_jsproperty, nullptr};
+  }
+  if (napi_define_properties(env, object, N, descriptors) != napi_ok) return nullptr;
+  return object;
+}
+
+template <size_t N>
+bool GetKeys(napi_env env, const PropertyKey (&ids)[N], napi_value (&keys)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    keys[i] = GetPropertyKey(env, ids[i]);
+    if (keys[i] == nullptr) return false;
+  }
+  return true;
+}
+
+napi_value Number(napi_env env, double d) {
+  napi_value v = nullptr;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+bool ThrowAppendStatus(napi_env env, core::AppendStatus status, const char* fn) {
+  switch (status) {
+    case core::AppendStatus::kOk:
+      return false;
+    case core::AppendStatus::kRecordTooLarge:
+      ThrowRangeError(env, fn, "a record is too large to encode (over 2 GiB)");
+      return true;
+    case core::AppendStatus::kOutOfMemory:
+      napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED",
+                       "append: out of memory allocating a record batch");
+      return true;
+  }
+  return false;
+}
+
+// [{batchId, partition, recordCount}] for expire() and abortAll().
+napi_value RemovedToJs(napi_env env, const std::vector<core::RemovedBatch>& removed) {
+  const PropertyKey ids[3] = {kKeyBatchId, kKeyPartition, kKeyRecordCount};
+  napi_value keys[3];
+  napi_value array = nullptr;
+  if (!GetKeys(env, ids, keys) ||
+      napi_create_array_with_length(env, removed.size(), &array) != napi_ok) {
+    return nullptr;
+  }
+  for (size_t i = 0; i < removed.size(); ++i) {
+    const napi_value values[3] = {Number(env, static_cast<double>(removed[i].batch_id)),
+                                  Number(env, removed[i].partition),
+                                  Number(env, removed[i].record_count)};
+    napi_value item = MakeObject(env, keys, values);
+    if (item == nullptr ||
+        napi_set_element(env, array, static_cast<uint32_t>(i), item) != napi_ok) {
+      return nullptr;
+    }
+  }
+  return array;
+}
+
+// append(partition, records: RecordInput[], nowMs): {appended, batches: number[]}
+// @thread JS; runs to completion. Getters on the records are the only JS it may run.
+napi_value Append(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "append";
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 3) return ThrowTypeError(env, kFn, "expected (partition, records, nowMs)");
+  uint32_t partition = 0;
+  double now = 0;
+  if (!ReadPartition(env, argv[0], kFn, &partition) ||
+      !ReadNumber(env, argv[2], kFn, "nowMs", &now)) {
+    return nullptr;
+  }
+  RecordUnpacker* unpacker = GetRecordUnpacker(env);
+  RecordUnpacker::Scope scope(unpacker);
+  if (!scope.entered()) return ThrowTypeError(env, kFn, "re-entered while reading records");
+  if (!unpacker->FromObjects(env, argv[1], kFn)) return nullptr;
+  std::vector<core::AppendedRun> runs;
+  runs.swap(handle->runs);
+  size_t appended = 0;
+  const core::AppendStatus status = handle->accumulator.Append(
+      partition, unpacker->records(), unpacker->size(), now, &appended, &runs);
+  napi_value result = nullptr;
+  if (!ThrowAppendStatus(env, status, kFn)) {
+    const PropertyKey ids[2] = {kKeyAppended, kKeyBatches};
+    napi_value keys[2];
+    napi_value batches = nullptr;
+    if (GetKeys(env, ids, keys) &&
+        napi_create_array_with_length(env, runs.size() * 2, &batches) == napi_ok) {
+      bool ok = true;
+      for (size_t i = 0; ok && i < runs.size(); ++i) {
+        ok = napi_set_element(env, batches, static_cast<uint32_t>(2 * i),
+                              Number(env, static_cast<double>(runs[i].batch_id))) == napi_ok &&
+             napi_set_element(env, batches, static_cast<uint32_t>(2 * i + 1),
+                              Number(env, runs[i].count)) == napi_ok;
+      }
+      const napi_value values[2] = {Number(env, static_cast<double>(appended)), batches};
+      if (ok) result = MakeObject(env, keys, values);
+    }
+  }
+  if (handle->runs.empty()) handle->runs.swap(runs);
+  return result;
+}
+
+// appendPacked(scratch, bigs): undefined
+// The fast path of append(): its numbers in the PackedScratch's first slots --
+//   in:  [0] metaCapacity, [1] partition, [2] nowMs, [3] count, [4] number of bigs,
+//        then the records' meta from slot 5 (bindings.h);
+//   out: [0] records taken, [1] batches they went into, then [2 + 2i], [3 + 2i] each
+//        batch's id and record count.
+// @thread JS; runs to completion.
+constexpr size_t kAppendSlots = 5;
+napi_value AppendPacked(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "appendPacked";
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, bigs)");
+  PackedScratch scratch;
+  if (!ReadPackedScratch(env, argv[0], nullptr, kAppendSlots, kFn, &scratch)) return nullptr;
+  const double partition_number = scratch.Load(1);
+  const double now = scratch.Load(2);
+  size_t count = 0;
+  size_t bigs = 0;
+  if (!IsIntegerIn(partition_number, 0, RecordAccumulator::kMaxPartition)) {
+    return ThrowRangeError(env, kFn, "partition must be an integer in [0, 16777215]");
+  }
+  if (!ReadCount(scratch.Load(3), &count) || !ReadCount(scratch.Load(4), &bigs)) {
+    return ThrowTypeError(env, kFn, "count and the number of bigs must be integers >= 0");
+  }
+  RecordUnpacker* unpacker = GetRecordUnpacker(env);
+  RecordUnpacker::Scope scope(unpacker);
+  if (!scope.entered()) return ThrowTypeError(env, kFn, "re-entered while reading records");
+  if (!unpacker->FromPacked(env, count, scratch, kAppendSlots, bigs > 0 ? argv[1] : nullptr, kFn)) {
+    return nullptr;
+  }
+  std::vector<core::AppendedRun> runs;
+  runs.swap(handle->runs);
+  size_t appended = 0;
+  const core::AppendStatus status =
+      handle->accumulator.Append(static_cast<uint32_t>(partition_number), unpacker->records(),
+                                 unpacker->size(), now, &appended, &runs);
+  if (!ThrowAppendStatus(env, status, kFn)) {
+    // At most one run per record, and each record took at least 4 slots after the first 5:
+    // 2 + 2 * runs fits. The records' views are not used any more: overwriting is fine.
+    scratch.Store(0, static_cast<double>(appended));
+    scratch.Store(1, static_cast<double>(runs.size()));
+    for (size_t i = 0; i < runs.size(); ++i) {
+      scratch.Store(2 + 2 * i, static_cast<double>(runs[i].batch_id));
+      scratch.Store(3 + 2 * i, runs[i].count);
+    }
+  }
+  if (handle->runs.empty()) handle->runs.swap(runs);
+  return nullptr;
+}
+
+// ready(nowMs, flushing): {partitions: number[], nextReadyInMs}
+// @thread JS
+napi_value Ready(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "ready";
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 2) return ThrowTypeError(env, kFn, "expected (nowMs, flushing)");
+  double now = 0;
+  bool flushing = false;
+  if (!ReadNumber(env, argv[0], kFn, "nowMs", &now) || !ReadTruthy(env, argv[1], &flushing)) {
+    return nullptr;
+  }
+  std::vector<uint32_t> partitions;
+  double next = 0;
+  handle->accumulator.Ready(now, flushing, &partitions, &next);
+  const PropertyKey ids[2] = {kKeyPartitions, kKeyNextReadyInMs};
+  napi_value keys[2];
+  napi_value array = nullptr;
+  if (!GetKeys(env, ids, keys) ||
+      napi_create_array_with_length(env, partitions.size(), &array) != napi_ok) {
+    return nullptr;
+  }
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (napi_set_element(env, array, static_cast<uint32_t>(i), Number(env, partitions[i])) !=
+        napi_ok) {
+      return nullptr;
+    }
+  }
+  const napi_value values[2] = {array, Number(env, next)};
+  return MakeObject(env, keys, values);
+}
+
+// Hands each drained batch's bytes to a Buffer (external: no copy) in `buffers`, or frees
+// them; false with a JS error pending when one could not be made (every batch's bytes are
+// released either way).
+bool DrainedToBuffers(napi_env env, std::vector<core::DrainedBatch>* drained,
+                      std::vector<napi_value>* buffers) {
+  bool ok = true;
+  buffers->assign(drained->size(), nullptr);
+  for (size_t i = 0; i < drained->size(); ++i) {
+    core::DrainedBatch& d = (*drained)[i];
+    if (ok) {
+      const napi_status s =
+          napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, d.pool, &(*buffers)[i]);
+      if (s == napi_ok) {
+        d.bytes = nullptr;  // the Buffer owns it now
+      } else if (s == napi_no_external_buffers_allowed) {
+        // Runtimes with a V8 sandbox (Electron) refuse external memory: copy instead.
+        void* copy = nullptr;
+        ok = napi_create_buffer_copy(env, d.size, d.bytes, &copy, &(*buffers)[i]) == napi_ok;
+      } else {
+        ok = false;
+      }
+    }
+    if (d.bytes != nullptr) {
+      core::ReleaseBatchBytes(d.bytes, d.pool);
+      d.bytes = nullptr;
+    }
+  }
+  return ok;
+}
+
+// Reads the stamp's producer id and epoch.
+bool ReadProducer(napi_env env, napi_value id, napi_value epoch, const char* fn,
+                  core::DrainStamp* out) {
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, id, &out->producer_id, &lossless) != napi_ok) {
+    ThrowTypeError(env, fn, "stamp.producerId must be a bigint (-1n when not idempotent)");
+    return false;
+  }
+  if (!lossless) {
+    ThrowRangeError(env, fn, "stamp.producerId must fit a signed 64-bit integer");
+    return false;
+  }
+  double e = 0;
+  if (!GetFiniteNumber(env, epoch, fn, "stamp.producerEpoch", &e)) return false;
+  if (!IsIntegerIn(e, -32768, 32767)) {
+    ThrowRangeError(env, fn, "stamp.producerEpoch must be an int16");
+    return false;
+  }
+  out->producer_epoch = static_cast<int16_t>(e);
+  return true;
+}
+
+// A partition id from a number: ids that cannot be partitions hold no batches, as in the
+// fallback, so drain() skips them.
+uint32_t PartitionOrNone(double d) {
+  return IsIntegerIn(d, 0, RecordAccumulator::kMaxPartition) ? static_cast<uint32_t>(d)
+                                                             : RecordAccumulator::kNoPartition;
+}
+
+bool ReadSequence(napi_env env, double d, const char* fn, int32_t* out) {
+  if (!IsIntegerIn(d, -2147483648.0, 2147483647.0)) {
+    ThrowRangeError(env, fn, "stamp.baseSequences[i] must be an int32 (-1 for none)");
+    return false;
+  }
+  *out = static_cast<int32_t>(d);
+  return true;
+}
+
+// drain(partitions: number[], maxBytes, stamp): DrainedBatch[]
+// @thread JS; argument getters are the only JS it may run, all before the core call.
+napi_value Drain(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "drain";
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 3) return ThrowTypeError(env, kFn, "expected (partitions, maxBytes, stamp)");
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    return ThrowTypeError(env, kFn, "partitions must be an array of numbers");
+  }
+  std::vector<uint32_t> partitions;
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e = nullptr;
+    double d = -1;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok) return nullptr;
+    napi_get_value_double(env, e, &d);  // not a number: left at -1, no partition
+    partitions.push_back(PartitionOrNone(d));
+  }
+  double max_bytes = 0;
+  if (!ReadNumber(env, argv[1], kFn, "maxBytes", &max_bytes)) return nullptr;
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_object) {
+    return ThrowTypeError(env, kFn, "stamp must be an object");
+  }
+  core::DrainStamp stamp;
+  napi_value id = nullptr;
+  napi_value epoch = nullptr;
+  napi_value v = nullptr;
+  if (!GetProperty(env, argv[2], kKeyProducerId, &id) ||
+      !GetProperty(env, argv[2], kKeyProducerEpoch, &epoch) ||
+      !ReadProducer(env, id, epoch, kFn, &stamp) ||
+      !GetProperty(env, argv[2], kKeyTransactional, &v) ||
+      !ReadTruthy(env, v, &stamp.transactional) ||
+      !GetProperty(env, argv[2], kKeyBaseSequences, &v) || napi_typeof(env, v, &t) != napi_ok) {
+    return nullptr;
+  }
+  std::vector<int32_t> sequences;
+  stamp.base_sequences = nullptr;
+  if (t != napi_null && t != napi_undefined) {
+    uint32_t length = 0;
+    if (napi_is_array(env, v, &is_array) != napi_ok || !is_array ||
+        napi_get_array_length(env, v, &length) != napi_ok || length < n) {
+      return ThrowTypeError(env, kFn,
+                            "stamp.baseSequences must be null or hold one number per partition");
+    }
+    sequences.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      napi_value e = nullptr;
+      double d = 0.5;  // not a number: refused below
+      if (napi_get_element(env, v, i, &e) != napi_ok) return nullptr;
+      napi_get_value_double(env, e, &d);
+      if (!ReadSequence(env, d, kFn, &sequences[i])) return nullptr;
+    }
+    stamp.base_sequences = sequences.data();
+  }
+
+  std::vector<core::DrainedBatch> drained;
+  handle->accumulator.Drain(partitions.data(), partitions.size(), max_bytes, stamp, &drained);
+  std::vector<napi_value> buffers;
+  if (!DrainedToBuffers(env, &drained, &buffers)) return nullptr;
+
+  const PropertyKey ids[5] = {kKeyBatchId, kKeyPartition, kKeyRecordCount, kKeyBytes,
+                              kKeyCreatedMs};
+  napi_value keys[5];
+  napi_value array = nullptr;
+  if (!GetKeys(env, ids, keys) ||
+      napi_create_array_with_length(env, drained.size(), &array) != napi_ok) {
+    return nullptr;
+  }
+  for (size_t i = 0; i < drained.size(); ++i) {
+    const core::DrainedBatch& d = drained[i];
+    const napi_value values[5] = {Number(env, static_cast<double>(d.batch_id)),
+                                  Number(env, d.partition), Number(env, d.record_count), buffers[i],
+                                  Number(env, d.created_ms)};
+    napi_value item = MakeObject(env, keys, values);
+    if (item == nullptr ||
+        napi_set_element(env, array, static_cast<uint32_t>(i), item) != napi_ok) {
+      return nullptr;
+    }
+  }
+  return array;
+}
+
+// drainPacked(scratch, producerId: bigint): Buffer[]
+// The fast path of drain(): its numbers in the PackedScratch's first slots --
+//   in:  [0] metaCapacity, [1] count of partitions, [2] maxBytes, [3] producerEpoch,
+//        [4] transactional (0 or 1), [5] base sequences given (0 or 1), then the partitions
+//        from slot 6 and, when given, their base sequences after them;
+//   out: [0] batches drained, then [1 + 4i .. 4 + 4i] batch i's id, partition, record
+//        count and creation time. Returns the batches' bytes.
+// @thread JS; runs to completion (no getters: the arguments are a typed array and a bigint).
+constexpr size_t kDrainSlots = 6;
+napi_value DrainPacked(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "drainPacked";
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, producerId)");
+  PackedScratch scratch;
+  if (!ReadPackedScratch(env, argv[0], nullptr, kDrainSlots, kFn, &scratch)) return nullptr;
+  size_t n = 0;
+  const double max_bytes = scratch.Load(2);
+  const double epoch = scratch.Load(3);
+  const bool with_sequences = scratch.Load(5) != 0;
+  // Room for the partitions (and sequences) in, and 1 + 4 slots per batch out.
+  if (!ReadCount(scratch.Load(1), &n) || n > scratch.slots() / 4 || 1 + 4 * n > scratch.slots() ||
+      kDrainSlots + 2 * n > scratch.slots()) {
+    return ThrowTypeError(env, kFn, "the count of partitions does not fit the scratch");
+  }
+  core::DrainStamp stamp;
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, argv[1], &stamp.producer_id, &lossless) != napi_ok) {
+    return ThrowTypeError(env, kFn, "stamp.producerId must be a bigint (-1n when not idempotent)");
+  }
+  if (!lossless)
+    return ThrowRangeError(env, kFn, "stamp.producerId must fit a signed 64-bit integer");
+  if (!IsIntegerIn(epoch, -32768, 32767)) {
+    return ThrowRangeError(env, kFn, "stamp.producerEpoch must be an int16");
+  }
+  stamp.producer_epoch = static_cast<int16_t>(epoch);
+  stamp.transactional = scratch.Load(4) != 0;
+  std::vector<uint32_t> partitions(n);
+  std::vector<int32_t> sequences(with_sequences ? n : 0);
+  for (size_t i = 0; i < n; ++i) partitions[i] = PartitionOrNone(scratch.Load(kDrainSlots + i));
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (!ReadSequence(env, scratch.Load(kDrainSlots + n + i), kFn, &sequences[i])) return nullptr;
+  }
+  stamp.base_sequences = with_sequences ? sequences.data() : nullptr;
+
+  std::vector<core::DrainedBatch> drained;
+  handle->accumulator.Drain(partitions.data(), n, max_bytes, stamp, &drained);
+  // The slots first, before any JS value is made (drained.size() <= n: they fit).
+  scratch.Store(0, static_cast<double>(drained.size()));
+  for (size_t i = 0; i < drained.size(); ++i) {
+    const core::DrainedBatch& d = drained[i];
+    scratch.Store(1 + 4 * i, static_cast<double>(d.batch_id));
+    scratch.Store(2 + 4 * i, d.partition);
+    scratch.Store(3 + 4 * i, d.record_count);
+    scratch.Store(4 + 4 * i, d.created_ms);
+  }
+  std::vector<napi_value> buffers;
+  if (!DrainedToBuffers(env, &drained, &buffers)) return nullptr;
+  napi_value array = nullptr;
+  if (napi_create_array_with_length(env, drained.size(), &array) != napi_ok) return nullptr;
+  for (size_t i = 0; i < drained.size(); ++i) {
+    if (napi_set_element(env, array, static_cast<uint32_t>(i), buffers[i]) != napi_ok) {
+      return nullptr;
+    }
+  }
+  return array;
+}
+
+// expire(createdBeforeMs): RemovedBatch[]
+// @thread JS
+napi_value Expire(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "expire";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  double before = 0;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (createdBeforeMs)");
+  if (!ReadNumber(env, argv[0], kFn, "createdBeforeMs", &before)) return nullptr;
+  std::vector<core::RemovedBatch> removed;
+  handle->accumulator.Expire(before, &removed);
+  return RemovedToJs(env, removed);
+}
+
+// abortAll(): RemovedBatch[]
+// @thread JS
+napi_value AbortAll(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
+  if (handle == nullptr) return nullptr;
+  std::vector<core::RemovedBatch> removed;
+  handle->accumulator.AbortAll(&removed);
+  return RemovedToJs(env, removed);
+}
+
+// complete(results: {batchId, errorCode}[]): undefined
+// @thread JS; getters on the results are the only JS it may run, all before the core call.
+napi_value Complete(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "complete";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    return ThrowTypeError(env, kFn, "results must be an array of {batchId, errorCode}");
+  }
+  napi_value k_batch_id = GetPropertyKey(env, kKeyBatchId);
+  napi_value k_error_code = GetPropertyKey(env, kKeyErrorCode);
+  if (k_batch_id == nullptr || k_error_code == nullptr) return nullptr;
+  std::vector<core::BatchResult> results(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value r = nullptr;
+    napi_value v = nullptr;
+    napi_valuetype t = napi_undefined;
+    if (napi_get_element(env, argv[0], i, &r) != napi_ok) return nullptr;
+    if (napi_typeof(env, r, &t) != napi_ok || t != napi_object) {
+      return ThrowTypeError(env, kFn, "results[i] must be an object {batchId, errorCode}");
+    }
+    double id = 0;
+    double code = -1;
+    if (napi_get_property(env, r, k_batch_id, &v) != napi_ok) return nullptr;
+    napi_get_value_double(env, v, &id);  // not a number: matches no batch
+    if (napi_get_property(env, r, k_error_code, &v) != napi_ok) return nullptr;
+    // errorCode === 0 completes; anything else (another number, not a number) fails.
+    const bool ok = napi_get_value_double(env, v, &code) == napi_ok && code == 0;
+    const bool valid_id = IsIntegerIn(id, 1, 9007199254740991.0);
+    results[i] = core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, ok};
+  }
+  handle->accumulator.Complete(results.data(), results.size());
+  return nullptr;
+}
+
+// hasUndrained(): boolean
+// @thread JS
+napi_value HasUndrained(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
+  if (handle == nullptr) return nullptr;
+  napi_value result = nullptr;
+  napi_get_boolean(env, handle->accumulator.HasUndrained(), &result);
+  return result;
+}
+
+// stats(): {bufferedBytes, undrainedBatches, recordsCompleted, recordsFailed}
+// @thread JS
+napi_value Stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
+  if (handle == nullptr) return nullptr;
+  const core::AccumulatorStats s = handle->accumulator.Stats();
+  const PropertyKey ids[4] = {kKeyBufferedBytes, kKeyUndrainedBatches, kKeyRecordsCompleted,
+                              kKeyRecordsFailed};
+  napi_value keys[4];
+  if (!GetKeys(env, ids, keys)) return nullptr;
+  const napi_value values[4] = {Number(env, static_cast<double>(s.buffered_bytes)),
+                                Number(env, static_cast<double>(s.undrained_batches)),
+                                Number(env, static_cast<double>(s.records_completed)),
+                                Number(env, static_cast<double>(s.records_failed))};
+  return MakeObject(env, keys, values);
+}
+
+// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec}.
+bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out) {
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, config, &t) != napi_ok || t != napi_object) {
+    ThrowTypeError(env, fn, "config must be an object");
+    return false;
+  }
+  napi_value v = nullptr;
+  double batch_size = 0;
+  double linger = 0;
+  double memory = 0;
+  double codec = 0;
+  if (!GetProperty(env, config, kKeyBatchSize, &v) ||
+      !GetFiniteNumber(env, v, fn, "config.batchSize", &batch_size)) {
+    return false;
+  }
+  if (!(batch_size >= 0 &&
+        batch_size <= static_cast<double>(core::kMaxBatchSize - core::kLogOverhead -
+                                          core::kRecordBatchOverhead))) {
+    ThrowRangeError(env, fn, "config.batchSize must be in [0, 2147483586]");
+    return false;
+  }
+  if (!GetProperty(env, config, kKeyLingerMs, &v) ||
+      !ReadNumber(env, v, fn, "config.lingerMs", &linger)) {
+    return false;
+  }
+  if (!GetProperty(env, config, kKeyBufferMemory, &v) ||
+      !ReadNumber(env, v, fn, "config.bufferMemory", &memory)) {
+    return false;
+  }
+  if (std::isnan(linger)) {
+    ThrowTypeError(env, fn, "config.lingerMs must not be NaN");
+    return false;
+  }
+  if (!(memory >= 0)) {
+    ThrowRangeError(env, fn, "config.bufferMemory must be a number >= 0");
+    return false;
+  }
+  if (!GetProperty(env, config, kKeyCodec, &v) || !ReadNumber(env, v, fn, "config.codec", &codec)) {
+    return false;
+  }
+  if (codec != 0) {
+    // The fallback would write the codec bits over uncompressed records; refuse instead
+    // until compression lands (BackendInfo.codecs is ['none']).
+    napi_throw_error(env, nullptr,
+                     "createAccumulator: only codec 0 (none) is implemented by the native backend");
+    return false;
+  }
+  *out = core::AccumulatorConfig{batch_size, linger, memory, 0};
+  return true;
+}
+
+// createAccumulator(config: AccumulatorConfig): RecordAccumulator
+// @thread JS
+napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "createAccumulator";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (config)");
+  core::AccumulatorConfig config;
+  if (!ReadConfig(env, argv[0], kFn, &config)) return nullptr;
+
+  struct Method {
+    const char* name;
+    napi_callback callback;
+  };
+  static const Method kMethods[] = {
+      {"append", Append},     {"appendPacked", AppendPacked}, {"ready", Ready},
+      {"drain", Drain},       {"drainPacked", DrainPacked},   {"expire", Expire},
+      {"abortAll", AbortAll}, {"complete", Complete},         {"hasUndrained", HasUndrained},
+      {"stats", Stats},
+  };
+  napi_value object = nullptr;
+  if (napi_create_object(env, &object) != napi_ok) return nullptr;
+  auto* handle = new AccumulatorHandle(config);
+  // Held for the duration of this call, so a failure half-way cannot free it early.
+  handle->live_functions = 1;
+  bool ok = true;
+  for (const Method& m : kMethods) {
+    napi_value fn = nullptr;
+    if (napi_create_function(env, m.name, NAPI_AUTO_LENGTH, m.callback, handle, &fn) != napi_ok) {
+      ok = false;
+      break;
+    }
+    if (napi_add_finalizer(env, fn, handle, ReleaseHandle, nullptr, nullptr) != napi_ok) {
+      ok = false;
+      break;
+    }
+    ++handle->live_functions;
+    if (napi_set_named_property(env, object, m.name, fn) != napi_ok) {
+      ok = false;
+      break;
+    }
+  }
+  if (--handle->live_functions == 0) delete handle;
+  return ok ? object : nullptr;
+}
+
+}  // namespace
+
+void RegisterAccumulator(Napi::Env env, Napi::Object exports) {
+  napi_value fn = nullptr;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "createAccumulator", NAPI_AUTO_LENGTH,
+                                                      CreateAccumulator, nullptr, &fn));
+  exports.Set("createAccumulator", Napi::Value(env, fn));
+}
+
+}  // namespace binding
+}  // namespace kafka_turbo

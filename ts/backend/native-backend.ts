@@ -1,0 +1,282 @@
+/**
+ * The native Backend: the addon's functions in the Backend shape (types.ts). The semantics
+ * all live in the addon (native/src/core/); this module only adapts calls.
+ *
+ * The one thing it does besides forwarding is to marshal arguments for the addon's fast
+ * paths (appendPacked, drainPacked, encodeRecordBatchPacked): Node-API reads an object's
+ * property in tens of nanoseconds, JavaScript in a few, so for append() -- called once per
+ * send() -- the record fields are read here and laid out in one scratch ArrayBuffer (see
+ * native.ts), which the addon reads in one call; append() and drain() also pass their
+ * numbers in it and get numbers back in it, and the result objects are made here. Small fields
+ * are copied into the scratch; large ones are passed by reference, so their bytes are copied
+ * once, into the batch. The addon checks every length and offset, so a malformed layout is
+ * a TypeError, never a stray read.
+ */
+import type {
+  AccumulatorConfig,
+  AppendResult,
+  Backend,
+  BatchHeaderInput,
+  DrainStamp,
+  DrainedBatch,
+  RecordAccumulator,
+  RecordInput,
+  RefusedCandidate,
+} from './types.js';
+import { loadNativeAddon, type NativeAddon } from './native.js';
+
+/** Fields at least this long are passed by reference instead of copied into the scratch:
+ * below it a copy in JavaScript is cheaper than the addon fetching the Buffer (~45 ns). */
+const BY_REFERENCE_BYTES = 1024;
+/** Slots before the records' meta: appendPacked's and drainPacked's numbers (native.ts). */
+const APPEND_SLOTS = 5;
+const DRAIN_SLOTS = 6;
+/** Scratch sizes to start with, and past which a call's growth is not kept. */
+const INITIAL_SLOTS = 4096;
+const INITIAL_BYTES = 64 * 1024;
+const RETAINED_SLOTS = 256 * 1024;
+const RETAINED_BYTES = 1024 * 1024;
+
+/**
+ * Lays records out in the addon's packed form (see native.ts): one ArrayBuffer seen as
+ * `scratch` (all of it, what the addon gets), `meta` (the float64 slots at its front) and
+ * `bytes` (the rest). Reused from call to call; one per backend, and a call that re-enters
+ * it (a getter on a record appending elsewhere) gets a fresh one.
+ */
+class RecordPacker {
+  scratch!: Buffer;
+  meta!: Float64Array;
+  bytes!: Buffer;
+  metaCapacity = 0;
+  bigs: Uint8Array[] = [];
+  busy = false;
+
+  constructor() {
+    this.allocate(INITIAL_SLOTS, INITIAL_BYTES, 0, 0);
+  }
+
+  /** Packs `records` into meta (from slot `firstSlot`) / bytes / bigs. */
+  pack(records: readonly RecordInput[], firstSlot: number): void {
+    let bytes = this.bytes;
+    let meta = this.meta;
+    // A fresh array rather than `length = 0`, which goes through a slow runtime setter.
+    const bigs = this.bigs.length === 0 ? this.bigs : (this.bigs = []);
+    let off = 0;
+    let m = firstSlot;
+    const n = records.length;
+    for (let i = 0; i < n; i++) {
+      const r = records[i];
+      const headers = r.headers;
+      const headerCount = headers === null || headers === undefined ? 0 : headers.length;
+      if (m + 4 + 2 * headerCount > meta.length) {
+        this.allocate(Math.max(2 * meta.length, m + 4 + 2 * headerCount), bytes.length, m, off);
+        ({ bytes, meta } = this);
+      }
+      const ts = r.timestamp;
+      // Not a number: NaN, which the addon refuses naming the field.
+      meta[m] = typeof ts === 'number' ? ts : NaN;
+      // key, value: null -> -1; a small Uint8Array -> copied; anything else by reference
+      // (the addon takes only Uint8Arrays there, so a wrong type is its TypeError).
+      const k = r.key;
+      if (k === null) {
+        meta[m + 1] = -1;
+      } else if (k instanceof Uint8Array && k.length < BY_REFERENCE_BYTES) {
+        if (off + k.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + k.length));
+        bytes.set(k, off);
+        off += k.length;
+        meta[m + 1] = k.length;
+      } else {
+        meta[m + 1] = -2 - bigs.length;
+        bigs.push(k as Uint8Array);
+      }
+      const v = r.value;
+      if (v === null) {
+        meta[m + 2] = -1;
+      } else if (v instanceof Uint8Array && v.length < BY_REFERENCE_BYTES) {
+        if (off + v.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + v.length));
+        bytes.set(v, off);
+        off += v.length;
+        meta[m + 2] = v.length;
+      } else {
+        meta[m + 2] = -2 - bigs.length;
+        bigs.push(v as Uint8Array);
+      }
+      meta[m + 3] = headerCount;
+      m += 4;
+      for (let j = 0; j < headerCount; j++) {
+        const h = headers![j]!;
+        const hk = h.key;
+        if (typeof hk !== 'string') {
+          throw new TypeError(`append: records[${i}].headers[${j}].key must be a string`);
+        }
+        // At most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
+        if (off + 3 * hk.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + 3 * hk.length));
+        // Short ASCII keys (the usual ones) byte by byte: a call into buf.write costs more.
+        let kl = hk.length;
+        if (kl <= 32) {
+          for (let c = 0; c < kl; c++) {
+            const code = hk.charCodeAt(c);
+            if (code >= 0x80) {
+              kl = -1;
+              break;
+            }
+            bytes[off + c] = code;
+          }
+        } else {
+          kl = -1;
+        }
+        if (kl < 0) kl = bytes.write(hk, off);
+        off += kl;
+        meta[m] = kl;
+        const hv = h.value;
+        if (hv === null) {
+          meta[m + 1] = -1;
+        } else if (hv instanceof Uint8Array && hv.length < BY_REFERENCE_BYTES) {
+          if (off + hv.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + hv.length));
+          bytes.set(hv, off);
+          off += hv.length;
+          meta[m + 1] = hv.length;
+        } else {
+          meta[m + 1] = -2 - bigs.length;
+          bigs.push(hv as Uint8Array);
+        }
+        m += 2;
+      }
+    }
+  }
+
+  /** At least `slots` float64 slots (their contents are not kept). */
+  ensureSlots(slots: number): void {
+    if (slots > this.metaCapacity) this.allocate(Math.max(slots, 2 * this.metaCapacity), this.bytes.length, 0, 0);
+  }
+
+  /** Scratch that grew past what is worth keeping goes back to its initial size. */
+  trim(): void {
+    if (this.metaCapacity > RETAINED_SLOTS || this.bytes.length > RETAINED_BYTES) {
+      this.allocate(INITIAL_SLOTS, INITIAL_BYTES, 0, 0);
+    }
+    if (this.bigs.length !== 0) this.bigs = [];
+  }
+
+  private growBytes(metaUsed: number, bytesUsed: number, need: number): RecordPacker {
+    let size = 2 * this.bytes.length;
+    while (size < need) size *= 2;
+    this.allocate(this.metaCapacity, size, metaUsed, bytesUsed);
+    return this;
+  }
+
+  /** A new ArrayBuffer of `slots` slots and `byteCapacity` bytes, keeping what is in use. */
+  private allocate(slots: number, byteCapacity: number, metaUsed: number, bytesUsed: number): void {
+    const ab = new ArrayBuffer(8 * slots + byteCapacity);
+    const meta = new Float64Array(ab, 0, slots);
+    const bytes = Buffer.from(ab, 8 * slots, byteCapacity);
+    if (metaUsed > 0) meta.set(this.meta.subarray(0, metaUsed));
+    if (bytesUsed > 0) bytes.set(this.bytes.subarray(0, bytesUsed));
+    this.scratch = Buffer.from(ab);
+    this.meta = meta;
+    this.bytes = bytes;
+    this.metaCapacity = slots;
+  }
+}
+
+/** The backend's packer, or a fresh one when that one is in use; hand it back with release(). */
+function acquire(shared: RecordPacker): RecordPacker {
+  const packer = shared.busy ? new RecordPacker() : shared;
+  packer.busy = true;
+  return packer;
+}
+
+function release(packer: RecordPacker): void {
+  packer.busy = false;
+  packer.trim();
+}
+
+export function createNativeBackend(
+  addon: NativeAddon = loadNativeAddon(),
+  info: { reason: string; refused: RefusedCandidate[] } = { reason: 'native addon loaded', refused: [] },
+): Backend {
+  const packer = new RecordPacker();
+  return {
+    info: {
+      backend: 'native',
+      crc32c: addon.crc32cImpl(),
+      ioUring: false,
+      codecs: ['none'],
+      reason: info.reason,
+      refused: info.refused,
+    },
+    crc32c: addon.crc32c,
+    encodeRecordBatch: (records: readonly RecordInput[], header: BatchHeaderInput): Buffer => {
+      const p = acquire(packer);
+      try {
+        p.pack(records, 0);
+        const bigs = p.bigs.length > 0 ? p.bigs : null;
+        return addon.encodeRecordBatchPacked(records.length, p.scratch, p.metaCapacity, bigs, header);
+      } finally {
+        release(p);
+      }
+    },
+    createAccumulator: (config: AccumulatorConfig): RecordAccumulator => {
+      const acc = addon.createAccumulator(config);
+      return {
+        append: (partition: number, records: readonly RecordInput[], nowMs: number): AppendResult => {
+          const p = acquire(packer);
+          try {
+            p.pack(records, APPEND_SLOTS);
+            const meta = p.meta;
+            meta[0] = p.metaCapacity;
+            meta[1] = partition;
+            meta[2] = nowMs;
+            meta[3] = records.length;
+            meta[4] = p.bigs.length;
+            acc.appendPacked(p.scratch, p.bigs.length > 0 ? p.bigs : null);
+            const batches = new Array<number>(2 * meta[1]!);
+            for (let i = 0; i < batches.length; i++) batches[i] = meta[2 + i]!;
+            return { appended: meta[0]!, batches };
+          } finally {
+            release(p);
+          }
+        },
+        drain: (partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[] => {
+          const p = acquire(packer);
+          try {
+            const n = partitions.length;
+            p.ensureSlots(Math.max(DRAIN_SLOTS + 2 * n, 1 + 4 * n));
+            const meta = p.meta;
+            const sequences = stamp.baseSequences;
+            const withSequences = sequences !== null && sequences !== undefined;
+            meta[0] = p.metaCapacity;
+            meta[1] = n;
+            meta[2] = maxBytes;
+            meta[3] = stamp.producerEpoch;
+            meta[4] = stamp.transactional ? 1 : 0;
+            meta[5] = withSequences ? 1 : 0;
+            for (let i = 0; i < n; i++) meta[DRAIN_SLOTS + i] = partitions[i]!;
+            // A missing or non-number sequence becomes NaN, which the addon refuses.
+            if (withSequences) for (let i = 0; i < n; i++) meta[DRAIN_SLOTS + n + i] = sequences[i]!;
+            const buffers = acc.drainPacked(p.scratch, stamp.producerId);
+            const out = new Array<DrainedBatch>(buffers.length);
+            for (let i = 0; i < buffers.length; i++) {
+              out[i] = {
+                batchId: meta[1 + 4 * i]!,
+                partition: meta[2 + 4 * i]!,
+                recordCount: meta[3 + 4 * i]!,
+                bytes: buffers[i]!,
+                createdMs: meta[4 + 4 * i]!,
+              };
+            }
+            return out;
+          } finally {
+            release(p);
+          }
+        },
+        ready: acc.ready,
+        expire: acc.expire,
+        abortAll: acc.abortAll,
+        complete: acc.complete,
+        hasUndrained: acc.hasUndrained,
+        stats: acc.stats,
+      };
+    },
+  };
+}
