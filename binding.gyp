@@ -46,6 +46,10 @@
         'native/src/binding/accumulator.cc',
         'native/src/core/record_batch.cc',
         'native/src/core/accumulator.cc',
+        'native/src/compress/gzip.cc',
+        'native/src/compress/lz4.cc',
+        'native/src/compress/snappy.cc',
+        'native/src/compress/zstd.cc',
         'native/src/crc32c/dispatch.cc',
         'native/src/crc32c/portable.cc',
       ],
@@ -53,6 +57,10 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api",
       ],
       'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      # lz4, zstd and snappy from the system (Debian: liblz4-dev, libzstd-dev, libsnappy-dev).
+      # gzip uses the zlib that Node itself exports to addons (zlib.h ships with Node's
+      # headers), so zlib is not linked here.
+      'libraries': ['-llz4', '-lzstd', '-lsnappy'],
       'conditions': [
         ['target_arch=="x64"', {
           'dependencies': ['crc32c_sse42', 'crc32c_avx512'],

@@ -330,7 +330,9 @@ describe('native argument checks: wrong shapes are TypeErrors (RangeErrors for r
     assert.throws(() => raw.complete([null as unknown as { batchId: number; errorCode: number }]), TypeError);
     assert.throws(() => addon.createAccumulator({ ...config, batchSize: -1 }), RangeError);
     assert.throws(() => addon.createAccumulator({ ...config, batchSize: NaN }), TypeError);
-    assert.throws(() => addon.createAccumulator({ ...config, codec: CodecId.Gzip }), /only codec 0/);
+    assert.throws(() => addon.createAccumulator({ ...config, codec: 7 as CodecId }), RangeError);
+    assert.throws(() => addon.createAccumulator({ ...config, codec: CodecId.Gzip, compressionLevel: 12 }), /level/);
+    assert.throws(() => addon.createAccumulator({ ...config, codec: CodecId.Zstd, compressionLevel: 1.5 }), TypeError);
     assert.throws(() => (addon.createAccumulator as (c?: unknown) => unknown)(), TypeError);
   });
 

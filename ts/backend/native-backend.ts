@@ -81,7 +81,7 @@ class RecordPacker {
       if (k === null) {
         meta[m + 1] = -1;
       } else if (k instanceof Uint8Array && k.length < BY_REFERENCE_BYTES) {
-        if (off + k.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + k.length));
+        if (off + k.length > bytes.length) ({ bytes, meta } = this.growBytes(m + 4, off, off + k.length));
         bytes.set(k, off);
         off += k.length;
         meta[m + 1] = k.length;
@@ -93,7 +93,7 @@ class RecordPacker {
       if (v === null) {
         meta[m + 2] = -1;
       } else if (v instanceof Uint8Array && v.length < BY_REFERENCE_BYTES) {
-        if (off + v.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + v.length));
+        if (off + v.length > bytes.length) ({ bytes, meta } = this.growBytes(m + 4, off, off + v.length));
         bytes.set(v, off);
         off += v.length;
         meta[m + 2] = v.length;
@@ -110,7 +110,7 @@ class RecordPacker {
           throw new TypeError(`append: records[${i}].headers[${j}].key must be a string`);
         }
         // At most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
-        if (off + 3 * hk.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + 3 * hk.length));
+        if (off + 3 * hk.length > bytes.length) ({ bytes, meta } = this.growBytes(m + 2, off, off + 3 * hk.length));
         // Short ASCII keys (the usual ones) byte by byte: a call into buf.write costs more.
         let kl = hk.length;
         if (kl <= 32) {
@@ -132,7 +132,7 @@ class RecordPacker {
         if (hv === null) {
           meta[m + 1] = -1;
         } else if (hv instanceof Uint8Array && hv.length < BY_REFERENCE_BYTES) {
-          if (off + hv.length > bytes.length) ({ bytes, meta } = this.growBytes(m, off, off + hv.length));
+          if (off + hv.length > bytes.length) ({ bytes, meta } = this.growBytes(m + 2, off, off + hv.length));
           bytes.set(hv, off);
           off += hv.length;
           meta[m + 1] = hv.length;
@@ -158,6 +158,8 @@ class RecordPacker {
     if (this.bigs.length !== 0) this.bigs = [];
   }
 
+  /** Grows the byte area. `metaUsed` must cover the slots of the record being packed (its
+   * slots are written before its bytes), so that nothing already written is lost. */
   private growBytes(metaUsed: number, bytesUsed: number, need: number): RecordPacker {
     let size = 2 * this.bytes.length;
     while (size < need) size *= 2;
@@ -201,7 +203,7 @@ export function createNativeBackend(
       backend: 'native',
       crc32c: addon.crc32cImpl(),
       ioUring: false,
-      codecs: ['none'],
+      codecs: ['none', 'gzip', 'snappy', 'lz4', 'zstd'],
       reason: info.reason,
       refused: info.refused,
     },

@@ -652,14 +652,13 @@ bool ReadConfig(napi_env env, napi_value config, const char* fn, core::Accumulat
   if (!GetProperty(env, config, kKeyCodec, &v) || !ReadNumber(env, v, fn, "config.codec", &codec)) {
     return false;
   }
-  if (codec != 0) {
-    // The fallback would write the codec bits over uncompressed records; refuse instead
-    // until compression lands (BackendInfo.codecs is ['none']).
-    napi_throw_error(env, nullptr,
-                     "createAccumulator: only codec 0 (none) is implemented by the native backend");
+  if (!IsIntegerIn(codec, 0, 4)) {
+    ThrowRangeError(env, fn, "config.codec must be 0 (none), 1 (gzip), 2 (snappy), 3 (lz4) or 4 (zstd)");
     return false;
   }
-  *out = core::AccumulatorConfig{batch_size, linger, memory, 0};
+  int level = 0;
+  if (!ReadCompressionLevel(env, config, fn, static_cast<uint16_t>(codec), &level)) return false;
+  *out = core::AccumulatorConfig{batch_size, linger, memory, static_cast<uint16_t>(codec), level};
   return true;
 }
 

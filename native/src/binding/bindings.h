@@ -44,6 +44,7 @@ enum PropertyKey : uint32_t {
   kKeyLingerMs,
   kKeyBufferMemory,
   kKeyCodec,
+  kKeyCompressionLevel,
   kKeyProducerId,
   kKeyProducerEpoch,
   kKeyBaseSequence,
@@ -65,6 +66,11 @@ enum PropertyKey : uint32_t {
   kKeyRecordsFailed,
   kPropertyKeyCount,
 };
+
+// Reads object.compressionLevel (undefined or null: the codec's default, as
+// compress::kDefaultLevel) into *level and checks it for `codec`; throws a RangeError naming
+// the range otherwise. @thread JS
+bool ReadCompressionLevel(napi_env env, napi_value object, const char* fn, uint16_t codec, int* level);
 
 // The key as a napi_value of the current handle scope, or null with a JS error pending.
 // @thread JS

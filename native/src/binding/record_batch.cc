@@ -4,6 +4,12 @@
 // would otherwise read garbage), anything further is validated in TypeScript.
 #include "../core/record_batch.h"
 
+#include <cstdlib>
+#include <string>
+
+#include "../compress/codecs.h"
+#include "../core/accumulator.h"
+
 #include <napi.h>
 
 #include <cmath>
@@ -28,6 +34,7 @@ constexpr const char* kPropertyKeyNames[kPropertyKeyCount] = {
     "lingerMs",
     "bufferMemory",
     "codec",
+    "compressionLevel",
     "producerId",
     "producerEpoch",
     "baseSequence",
@@ -189,26 +196,28 @@ bool ReadBatchInput(napi_env env, napi_value header, const char* fn, core::Batch
   return true;
 }
 
-// The codec check, as the fallback encoder makes it: only "none" is encoded here.
-bool CheckCodecNone(napi_env env, napi_value header, const char* fn) {
+// Reads the header's codec (0..4) and compressionLevel (undefined: the codec's default),
+// checking the level as the TypeScript side validated it.
+bool ReadCodec(napi_env env, napi_value header, const char* fn, uint16_t* codec, int* level) {
   napi_valuetype t = napi_undefined;
   if (napi_typeof(env, header, &t) != napi_ok || t != napi_object) {
     ThrowTypeError(env, fn, "header must be an object");
     return false;
   }
   napi_value v = nullptr;
-  double codec = -1;
+  double number = -1;
   if (napi_get_property(env, header, GetPropertyKey(env, kKeyCodec), &v) != napi_ok) return false;
-  if (napi_get_value_double(env, v, &codec) != napi_ok || codec != 0) {
-    napi_throw_error(env, nullptr, "codec not implemented in this encoder");
+  if (napi_get_value_double(env, v, &number) != napi_ok || !IsIntegerIn(number, 0, 4)) {
+    ThrowRangeError(env, fn, "header.codec must be 0 (none), 1 (gzip), 2 (snappy), 3 (lz4) or 4 (zstd)");
     return false;
   }
-  return true;
+  *codec = static_cast<uint16_t>(number);
+  return ReadCompressionLevel(env, header, fn, *codec, level);
 }
 
 // Encodes the unpacked records into a new Buffer.
 napi_value EncodeUnpacked(napi_env env, const RecordUnpacker& records,
-                          const core::BatchInput& input, const char* fn) {
+                          const core::BatchInput& input, uint16_t codec, int level, const char* fn) {
   std::vector<uint64_t> body_sizes(records.size());
   uint64_t size = 0;
   switch (core::RecordBatchSize(records.records(), records.size(), body_sizes.data(), &size)) {
@@ -228,7 +237,18 @@ napi_value EncodeUnpacked(napi_env env, const RecordUnpacker& records,
   }
   core::EncodeRecordBatch(records.records(), records.size(), body_sizes.data(), input,
                           static_cast<uint8_t*>(data), static_cast<size_t>(size));
-  return buffer;
+  if (codec == 0) return buffer;
+  // Compressed when smaller, as the accumulator does at drain.
+  size_t packed_size = 0;
+  uint8_t* packed = core::CompressBatchRecords(static_cast<compress::CodecId>(codec), level,
+                                               static_cast<uint8_t*>(data), static_cast<size_t>(size),
+                                               &packed_size);
+  if (packed == nullptr) return buffer;
+  core::ResealCompressed(static_cast<uint8_t*>(data), packed, packed_size, codec);
+  napi_value out = nullptr;
+  napi_status status = napi_create_buffer_copy(env, packed_size, packed, nullptr, &out);
+  std::free(packed);
+  return status == napi_ok ? out : nullptr;
 }
 
 // encodeRecordBatch(records: RecordInput[], header: BatchHeaderInput): Buffer
@@ -239,7 +259,9 @@ napi_value EncodeRecordBatchObjects(napi_env env, napi_callback_info info) {
   napi_value argv[2] = {nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   if (argc < 2) return ThrowTypeError(env, kFn, "expected (records, header)");
-  if (!CheckCodecNone(env, argv[1], kFn)) return nullptr;
+  uint16_t codec = 0;
+  int level = 0;
+  if (!ReadCodec(env, argv[1], kFn, &codec, &level)) return nullptr;
   RecordUnpacker* unpacker = GetRecordUnpacker(env);
   RecordUnpacker::Scope scope(unpacker);
   if (!scope.entered()) return ThrowTypeError(env, kFn, "re-entered while reading records");
@@ -249,7 +271,7 @@ napi_value EncodeRecordBatchObjects(napi_env env, napi_callback_info info) {
   }
   core::BatchInput input;
   if (!ReadBatchInput(env, argv[1], kFn, &input)) return nullptr;
-  return EncodeUnpacked(env, *unpacker, input, kFn);
+  return EncodeUnpacked(env, *unpacker, input, codec, level, kFn);
 }
 
 // encodeRecordBatchPacked(count, scratch, metaCapacity, bigs, header): Buffer; records in
@@ -263,7 +285,9 @@ napi_value EncodeRecordBatchPacked(napi_env env, napi_callback_info info) {
   if (argc < 5) {
     return ThrowTypeError(env, kFn, "expected (count, scratch, metaCapacity, bigs, header)");
   }
-  if (!CheckCodecNone(env, argv[4], kFn)) return nullptr;
+  uint16_t codec = 0;
+  int level = 0;
+  if (!ReadCodec(env, argv[4], kFn, &codec, &level)) return nullptr;
   PackedScratch scratch;
   double count_number = -1;
   size_t count = 0;
@@ -281,7 +305,7 @@ napi_value EncodeRecordBatchPacked(napi_env env, napi_callback_info info) {
   }
   core::BatchInput input;
   if (!ReadBatchInput(env, argv[4], kFn, &input)) return nullptr;
-  return EncodeUnpacked(env, *unpacker, input, kFn);
+  return EncodeUnpacked(env, *unpacker, input, codec, level, kFn);
 }
 
 }  // namespace
@@ -573,6 +597,36 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports) {
                             napi_create_function(env, "encodeRecordBatchPacked", NAPI_AUTO_LENGTH,
                                                  EncodeRecordBatchPacked, nullptr, &fn));
   exports.Set("encodeRecordBatchPacked", Napi::Value(env, fn));
+}
+
+bool ReadCompressionLevel(napi_env env, napi_value object, const char* fn, uint16_t codec,
+                          int* level) {
+  napi_value v = nullptr;
+  if (napi_get_property(env, object, GetPropertyKey(env, kKeyCompressionLevel), &v) != napi_ok) {
+    return false;
+  }
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  int requested = compress::kDefaultLevel;
+  if (t != napi_undefined && t != napi_null) {
+    double number = 0;
+    if (napi_get_value_double(env, v, &number) != napi_ok ||
+        !IsIntegerIn(number, -2147483647.0, 2147483647.0)) {
+      ThrowTypeError(env, fn, "compressionLevel must be an integer or undefined");
+      return false;
+    }
+    requested = static_cast<int>(number);
+  }
+  if (codec != 0) {
+    int effective = 0;
+    std::string err;
+    if (!compress::ResolveLevel(static_cast<compress::CodecId>(codec), requested, &effective, &err)) {
+      ThrowRangeError(env, fn, err.c_str());
+      return false;
+    }
+  }
+  *level = requested;
+  return true;
 }
 
 }  // namespace binding

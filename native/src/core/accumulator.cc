@@ -3,6 +3,8 @@
 // same records into the same batches and count the same bytes.
 #include "accumulator.h"
 
+#include "../compress/codecs.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -265,8 +267,7 @@ void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t
 void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_bytes,
                               const DrainStamp& stamp, std::vector<DrainedBatch>* out) {
   double total = 0;
-  const uint16_t attributes = static_cast<uint16_t>((config_.codec & kCodecMask) |
-                                                    (stamp.transactional ? kTransactionalFlag : 0));
+  const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = partitions[i];
     Partition* part = Find(id);
@@ -276,8 +277,24 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     part->batches.pop_front();
     if (part->batches.empty()) Unlink(id, part);
     --undrained_;
+    // Compress the records (after the 61 header bytes) when a codec is set; keep the result
+    // only when smaller. buffer.memory keeps counting the uncompressed size (b.size) until
+    // complete(), as it was counted at append.
+    uint8_t* data = b.data;
+    size_t size = b.size;
+    uint16_t codec_bits = 0;
+    BatchBufferPool* pool = nullptr;
+    if (config_.codec != 0) {
+      if (uint8_t* packed = CompressRecords(b.data, b.size, &size)) {
+        FreeData(b);
+        data = packed;
+        codec_bits = config_.codec & kCodecMask;
+      } else {
+        size = b.size;
+      }
+    }
     BatchHeader h;
-    h.attributes = attributes;
+    h.attributes = static_cast<uint16_t>(codec_bits | flags);
     h.last_offset_delta = b.record_count - 1;
     h.base_timestamp = b.base_timestamp;
     h.max_timestamp = b.max_timestamp;
@@ -285,11 +302,12 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     h.producer_epoch = stamp.producer_epoch;
     h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[i] : -1;
     h.record_count = b.record_count;
-    WriteBatchHeader(b.data, b.size, h);
+    WriteBatchHeader(data, size, h);
     total += static_cast<double>(b.size);
     in_flight_[b.id] = InFlight{b.size, b.record_count};
-    BatchBufferPool* pool = nullptr;
-    if (b.capacity - b.size >= kShrinkSlack && b.size < b.capacity / 2) {
+    if (data != b.data) {
+      // The compressed copy is a malloc'd block of its own (freed by its finalizer).
+    } else if (b.capacity - b.size >= kShrinkSlack && b.size < b.capacity / 2) {
       // Shrinking never moves the bytes with glibc; if an allocator does move them, it
       // copies them, and if it fails the original block stays valid (and is not pooled:
       // the capacity it would be recognized by is not passed along).
@@ -298,8 +316,33 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
       pool = pool_;
       pool->Ref();
     }
-    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, b.data, b.size, pool});
+    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, data == b.data ? b.data : data, size, pool});
   }
+}
+
+uint8_t* RecordAccumulator::CompressRecords(const uint8_t* batch, size_t size, size_t* out_size) {
+  return CompressBatchRecords(static_cast<compress::CodecId>(config_.codec), config_.compression_level, batch, size,
+                              out_size);
+}
+
+uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
+                              size_t* out_size) {
+  const size_t n = size - kRecordBatchOverhead;
+  const size_t bound = compress::CompressBound(codec, n);
+  if (bound == 0) return nullptr;
+  uint8_t* out = static_cast<uint8_t*>(std::malloc(kRecordBatchOverhead + bound));
+  if (out == nullptr) return nullptr;
+  size_t written = 0;
+  if (!compress::Compress(codec, level, batch + kRecordBatchOverhead, n, out + kRecordBatchOverhead, bound,
+                          &written, nullptr) ||
+      written >= n) {
+    // Not smaller (or the codec failed, which the level checks at creation rule out): the
+    // batch goes uncompressed, as the Java client sends it.
+    std::free(out);
+    return nullptr;
+  }
+  *out_size = kRecordBatchOverhead + written;
+  return out;
 }
 
 void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {

@@ -26,6 +26,8 @@
 #include <deque>
 #include <memory>
 #include <unordered_map>
+
+#include "../compress/codecs.h"
 #include <vector>
 
 #include "record_batch.h"
@@ -43,8 +45,11 @@ struct AccumulatorConfig {
   // buffer.memory: bytes of batches (encoded records + headers) held until complete().
   // >= 0, +infinity allowed.
   double buffer_memory;
-  // Attributes bits 0..2 written into every batch (0: none).
+  // The codec batches are compressed with at drain (attributes bits 0..2; 0: none). A batch
+  // is kept compressed only when that makes it smaller, else it goes out with bits 0.
   uint16_t codec;
+  // The codec's level, as compress::ResolveLevel takes it (compress::kDefaultLevel: default).
+  int compression_level;
 };
 
 // Where the records of one append() went: `count` records into batch `batch_id`.
@@ -140,6 +145,13 @@ enum class AppendStatus {
 // Frees (or recycles) a DrainedBatch's bytes; `pool` is DrainedBatch::pool.
 void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool);
 
+// Compresses batch[61, size) (a batch whose records follow 61 header bytes) with `codec` at
+// `level` into a new malloc'd block with 61 free bytes first; returns it with its size in
+// *out_size, or nullptr when the result is not smaller (the batch then goes uncompressed).
+// @thread any
+uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
+                              size_t* out_size);
+
 class RecordAccumulator {
  public:
   // Partitions are the caller's small non-negative ids; they index a table.
@@ -223,6 +235,9 @@ class RecordAccumulator {
   void Unlink(uint32_t partition, Partition* p);
   void Remove(Batch& b, std::vector<RemovedBatch>* out);
   void FreeData(Batch& b);
+  // The batch's records compressed with the configured codec into a new malloc'd block
+  // (61 free header bytes first), its size in *out_size; nullptr when that is not smaller.
+  uint8_t* CompressRecords(const uint8_t* batch, size_t size, size_t* out_size);
   const AccumulatorConfig config_;
   // The config's limits as integers, for byte counts: n > batch_size <=> n > batch_over_;
   // n >= batch_size <=> n >= batch_full_; n > buffer_memory <=> n > memory_over_.

@@ -80,6 +80,15 @@ void WriteBatchHeader(uint8_t* batch, size_t size, const BatchHeader& h) {
             crc32c::Extend(0, batch + kAttributesOffset, size - kAttributesOffset));
 }
 
+void ResealCompressed(const uint8_t* plain, uint8_t* packed, size_t packed_size, uint16_t codec) {
+  std::memcpy(packed, plain, kRecordBatchOverhead);
+  StoreBe32(packed + kBatchLengthOffset, static_cast<uint32_t>(packed_size - kLogOverhead));
+  const uint16_t attributes = static_cast<uint16_t>((plain[kAttributesOffset] << 8) | plain[kAttributesOffset + 1]);
+  StoreBe16(packed + kAttributesOffset, static_cast<uint16_t>((attributes & ~kCodecMask) | (codec & kCodecMask)));
+  StoreBe32(packed + kCrcOffset,
+            crc32c::Extend(0, packed + kAttributesOffset, packed_size - kAttributesOffset));
+}
+
 EncodeStatus RecordBatchSize(const RecordView* records, size_t n, uint64_t* body_sizes,
                              uint64_t* size) {
   if (n == 0) return EncodeStatus::kNoRecords;

@@ -100,13 +100,18 @@ struct BatchHeader {
 // then the CRC32C over attributes..end. size >= 61 and size <= kMaxBatchSize.
 void WriteBatchHeader(uint8_t* batch, size_t size, const BatchHeader& h);
 
+// Gives `packed` (a compressed copy of a finished batch `plain`: 61 header bytes, then the
+// compressed records, `packed_size` bytes in all) plain's header with the batch length, the
+// codec bits and the CRC32C rewritten for the compressed bytes.
+void ResealCompressed(const uint8_t* plain, uint8_t* packed, size_t packed_size, uint16_t codec);
+
 // What a caller decides about a one-shot batch (Backend.encodeRecordBatch).
 struct BatchInput {
   int64_t producer_id;
   int16_t producer_epoch;
   int32_t base_sequence;
   bool transactional;
-  uint16_t codec;  // only 0 (none) is encoded here
+  uint16_t codec;  // EncodeRecordBatch writes the records uncompressed; see ResealCompressed
 };
 
 enum class EncodeStatus {

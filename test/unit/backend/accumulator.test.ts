@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { availableBackends } from '../../helpers/backends.js';
 import { CodecId, type AccumulatorConfig, type RecordInput } from '../../../ts/backend/types.js';
 import { decodeRecordBatches } from '../../../ts/protocol/record-batch.js';
+import { initCodecs } from '../../../ts/compression/index.js';
 
 const NO_STAMP = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null };
 
@@ -37,6 +38,28 @@ for (const { name, backend } of availableBackends()) {
       // the first batch is full so it is ready at once, even before linger
       const ready = acc.ready(1000, false);
       assert.deepEqual(ready.partitions, [0]);
+    });
+
+    test('one append call larger than any scratch space: every record intact (keys, values, headers)', () => {
+      const acc = backend.createAccumulator(config({ batchSize: 1 << 16, bufferMemory: 1 << 26 }));
+      const records = Array.from({ length: 5000 }, (_, i) => ({
+        key: Buffer.from(`k${i % 7}`),
+        value: Buffer.from(`value-${i}-`.padEnd(60 + (i % 90), 'v')),
+        headers: i % 3 ? null : [{ key: `h${i % 5}`, value: Buffer.from(`hv${i}`) }],
+        timestamp: 1_700_000_000_000 + (i % 100),
+      }));
+      assert.equal(acc.append(0, records, 0).appended, records.length);
+      const got = [];
+      while (acc.hasUndrained()) {
+        for (const d of acc.drain([0], 1 << 30, NO_STAMP)) got.push(...decodeRecordBatches(d.bytes)[0]!.records);
+      }
+      assert.equal(got.length, records.length);
+      got.forEach((r, i) => {
+        assert.deepEqual(r.key, records[i]!.key, `key ${i}`);
+        assert.deepEqual(r.value, records[i]!.value, `value ${i}`);
+        assert.equal(r.timestamp, records[i]!.timestamp, `timestamp ${i}`);
+        assert.deepEqual(r.headers, records[i]!.headers ?? [], `headers ${i}`);
+      });
     });
 
     test('a lone batch becomes ready after linger.ms, or at once when flushing', () => {
@@ -129,6 +152,44 @@ for (const { name, backend } of availableBackends()) {
       assert.equal(acc.hasUndrained(), false);
       assert.equal(acc.stats().bufferedBytes, 0);
       assert.equal(acc.stats().recordsFailed, 2);
+    });
+
+    test('compression: each codec compresses at drain, the batch decodes with the TypeScript decoder', async () => {
+      await initCodecs();
+      const records = Array.from({ length: 300 }, (_, i) => ({
+        key: Buffer.from(`user-${i % 20}`),
+        value: Buffer.from(JSON.stringify({ id: i, event: i % 3 ? 'click' : 'view', amount: (i * 37) % 1000 })),
+        headers: i % 5 ? null : [{ key: 'trace', value: Buffer.from(`t${i}`) }],
+        timestamp: 1_700_000_000_000 + i,
+      }));
+      for (const codec of [CodecId.Gzip, CodecId.Snappy, CodecId.Lz4, CodecId.Zstd]) {
+        for (const compressionLevel of [undefined, codec === CodecId.Zstd ? 1 : codec === CodecId.Snappy ? undefined : 2]) {
+          const acc = backend.createAccumulator(config({ batchSize: 1 << 20, codec, compressionLevel }));
+          acc.append(0, records, 0);
+          const before = acc.stats().bufferedBytes;
+          const [d] = acc.drain([0], 1 << 30, NO_STAMP);
+          assert.equal(d!.bytes.readInt16BE(21) & 0x07, codec, `codec ${codec} bits`);
+          assert.ok(d!.bytes.length < before, 'compressed is smaller than what was appended');
+          const [b] = decodeRecordBatches(d!.bytes);
+          assert.ok(b!.crcValid, 'CRC over the compressed bytes');
+          assert.deepEqual(b!.records.map((r) => r.value), records.map((r) => r.value));
+          assert.deepEqual(b!.records.map((r) => r.key), records.map((r) => r.key));
+          // buffer.memory is freed by what was counted at append, not by the compressed size
+          acc.complete([{ batchId: d!.batchId, errorCode: 0 }]);
+          assert.equal(acc.stats().bufferedBytes, 0);
+          const oneShot = backend.encodeRecordBatch(records, { producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, codec, compressionLevel });
+          assert.equal(oneShot.readInt16BE(21) & 0x07, codec);
+          assert.deepEqual(decodeRecordBatches(oneShot)[0]!.records.map((r) => r.value), records.map((r) => r.value));
+        }
+      }
+    });
+
+    test('compression that does not shrink a batch leaves it uncompressed (codec bits 0)', () => {
+      const acc = backend.createAccumulator(config({ codec: CodecId.Gzip }));
+      acc.append(0, [{ key: null, value: Buffer.from('x'), headers: null, timestamp: 5 }], 0);
+      const [d] = acc.drain([0], 1 << 20, NO_STAMP);
+      assert.equal(d!.bytes.readInt16BE(21) & 0x07, 0);
+      assert.ok(decodeRecordBatches(d!.bytes)[0]!.crcValid);
     });
 
     test('crc32c matches the RFC 3720 vector', () => {
