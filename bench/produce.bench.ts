@@ -1,84 +1,271 @@
 /**
  * End-to-end produce benchmark: records/s and client CPU per record for 100-byte records
- * against a local broker, for kafka-turbo (each backend, both APIs) and KafkaJS in the same
- * run. Each case runs in its own child process so that one client's JIT state, heap and
- * sockets do not colour another's numbers.
+ * (acks=all) against a local broker, for kafka-turbo (each backend, both APIs), KafkaJS and
+ * @platformatic/kafka in the same run, for one or every compression codec. Each case runs in
+ * its own child process so that one client's JIT state, heap and sockets do not colour
+ * another's numbers.
  *
- *   npm run build && node out/bench/produce.bench.js [--records 1000000] [--runs 3] [--bootstrap host:port]
+ *   npm run build && node out/bench/produce.bench.js [--records 500000] [--runs 3]
+ *       [--codec none|gzip|snappy|lz4|zstd|all] [--bootstrap host:port]
  *
- * Without --bootstrap it starts a local broker with the test harness. Before timing, each
- * case checks its records arrived (offsets returned for every record / per-call results).
+ * Without --bootstrap it starts a local broker with the test harness. Every case gets a fresh
+ * topic (6 partitions, compression.type=producer, so the broker keeps the client's codec).
+ * Records are JSON-like 100-byte values (distinct ids, users, events, amounts) so that the
+ * codecs do real work. A run counts only when every send call's result was verified in the
+ * child (an offset for every record / a result for every call, error-free) and, after the
+ * child exits, the topic's end offsets add up to exactly the records sent.
+ *
+ * Load shapes: java-api = `send(record)` per record, up to 50k records in flight; kafkajs-api,
+ * kafkajs and @platformatic/kafka = send calls of 1000 messages, up to 8 calls in flight.
+ *
+ * A (client, codec) pair that cannot run here (a codec plugin that does not load, a codec the
+ * client does not offer on this Node) is dropped from the table with a printed note.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+const RECORD_SIZE = 100;
+const PER_CALL = 1000;
+const CALLS_IN_FLIGHT = 8;
+const PARTITIONS = 6;
+
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+type Codec = (typeof CODECS)[number];
+
+/** The KafkaJS CompressionTypes key of each codec (the same numbers in kafka-turbo's facade). */
+const KAFKAJS_CODEC_KEY = { none: 'None', gzip: 'GZIP', snappy: 'Snappy', lz4: 'LZ4', zstd: 'ZSTD' } as const;
+
+type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic';
+
+interface CaseDef {
+  name: string;
+  kind: CaseKind;
+  env: Record<string, string>;
+  /** kafka-turbo cases: the codecs the backend reports (backendInfo().codecs). */
+  codecs?: string[];
+}
 
 interface CaseResult {
+  codec: Codec;
   name: string;
-  records: number;
-  seconds: number;
   recordsPerSec: number;
   cpuUsPerRecord: number;
 }
-
-const RECORD_SIZE = 100;
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 
-/** Cases: [name, environment]. The native backend's cases appear when it loads. */
-function cases(): { name: string; env: Record<string, string> }[] {
-  const list: { name: string; env: Record<string, string> }[] = [
-    { name: 'kafka-turbo java-api (fallback)', env: { KAFKA_TURBO_BACKEND: 'fallback', CASE: 'turbo-java' } },
-    { name: 'kafka-turbo kafkajs-api (fallback)', env: { KAFKA_TURBO_BACKEND: 'fallback', CASE: 'turbo-kafkajs' } },
-    { name: 'kafkajs 2.2.4', env: { CASE: 'kafkajs' } },
-  ];
+/** The installed version of an npm package (its package.json, found from its entry point). */
+function pkgVersion(name: string): string {
+  let dir = dirname(require.resolve(name));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      if (pkg.name === name) return String(pkg.version);
+    } catch {
+      // keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) return '?';
+    dir = up;
+  }
+}
+
+/** kafka-turbo's backendInfo() with that backend asked for, or null when it does not load. */
+function turboBackend(backend: 'native' | 'fallback'): { backend: string; codecs: string[] } | null {
   try {
-    const probe = execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(join(__dirname, '..', 'ts', 'index.js'))}).backendInfo().backend)`], {
-      env: { ...process.env, KAFKA_TURBO_BACKEND: 'native' },
+    const out = execFileSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(join(__dirname, '..', 'ts', 'index.js'))}).backendInfo()))`], {
+      env: { ...process.env, KAFKA_TURBO_BACKEND: backend },
       stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .trim();
-    if (probe === 'native') {
-      list.unshift(
-        { name: 'kafka-turbo java-api (native)', env: { KAFKA_TURBO_BACKEND: 'native', CASE: 'turbo-java' } },
-        { name: 'kafka-turbo kafkajs-api (native)', env: { KAFKA_TURBO_BACKEND: 'native', CASE: 'turbo-kafkajs' } },
+    });
+    const info = JSON.parse(out.toString().trim());
+    return info.backend === backend ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Cases. The native backend's cases appear when it loads. */
+function cases(): CaseDef[] {
+  const list: CaseDef[] = [];
+  for (const backend of ['native', 'fallback'] as const) {
+    const info = turboBackend(backend);
+    if (!info && backend === 'native') continue; // no native backend here: fallback cases only
+    const env = { KAFKA_TURBO_BACKEND: backend };
+    const codecs = info ? { codecs: info.codecs } : {};
+    list.push(
+      { name: `kafka-turbo java-api (${backend})`, kind: 'turbo-java', env, ...codecs },
+      { name: `kafka-turbo kafkajs-api (${backend})`, kind: 'turbo-kafkajs', env, ...codecs },
+    );
+  }
+  list.push(
+    { name: `kafkajs ${pkgVersion('kafkajs')}`, kind: 'kafkajs', env: {} },
+    { name: `@platformatic/kafka ${pkgVersion('@platformatic/kafka')}`, kind: 'platformatic', env: {} },
+  );
+  return list;
+}
+
+/** KafkaJS's codec plugins, registered the KafkaJS way. gzip is built into KafkaJS. */
+const KAFKAJS_PLUGINS: Partial<Record<Codec, string>> = { snappy: 'kafkajs-snappy', lz4: 'kafkajs-lz4', zstd: '@kafkajs/zstd' };
+
+function registerKafkajsCodec(codec: Codec): void {
+  const { CompressionCodecs, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
+  if (codec === 'snappy') {
+    CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy');
+  } else if (codec === 'lz4') {
+    const LZ4Codec = require('kafkajs-lz4');
+    CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec;
+  } else if (codec === 'zstd') {
+    const ZstdCodec = require('@kafkajs/zstd');
+    CompressionCodecs[CompressionTypes.ZSTD] = ZstdCodec();
+  }
+}
+
+/** Why `kind` cannot run `codec` here, or null when it can. */
+async function unavailable(c: CaseDef, codec: Codec): Promise<string | null> {
+  const kind = c.kind;
+  if (c.codecs && !c.codecs.includes(codec)) {
+    return `kafka-turbo's ${c.env['KAFKA_TURBO_BACKEND']} backend has no ${codec} in this build (backendInfo().codecs = [${c.codecs.join(', ')}])`;
+  }
+  if (kind === 'kafkajs' && KAFKAJS_PLUGINS[codec]) {
+    try {
+      registerKafkajsCodec(codec);
+    } catch (e) {
+      const missing = (e as { code?: string }).code === 'MODULE_NOT_FOUND';
+      return (
+        `KafkaJS's ${codec} plugin ${KAFKAJS_PLUGINS[codec]} ${missing ? 'is not installed' : 'does not load here'}` +
+        (missing && codec === 'zstd' ? ' (its native dependency cppzst 2.0.6 does not compile against Node 20 headers, so it is not a devDependency)' : '') +
+        ` (${String((e as Error).message).split('\n')[0]})`
       );
     }
-  } catch {
-    // no native backend here: fallback cases only
   }
-  return list;
+  if (kind === 'platformatic' && codec !== 'none') {
+    const { compressionsAlgorithms } = await import('@platformatic/kafka');
+    if (!compressionsAlgorithms[codec].available) {
+      return `@platformatic/kafka has no ${codec} on Node ${process.version}` + (codec === 'zstd' ? " (it uses node:zlib's zstd, which this Node lacks)" : '');
+    }
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------
 // Child side: one case.
 
-/** KafkaJS-style load: sendBatch calls of 1000 messages, up to 8 calls in flight. */
+/**
+ * JSON-like values of exactly RECORD_SIZE bytes, all different (ids, users, events, amounts
+ * vary; deterministic, so every client sends the same bytes), as views into one buffer.
+ */
+function makeValues(count: number): Buffer[] {
+  const events = ['click', 'view', 'purchase', 'add_to_cart', 'search', 'login', 'logout', 'share'];
+  const countries = ['DE', 'FR', 'US', 'BR', 'IN', 'JP', 'GB', 'ES', 'IT', 'NL'];
+  const filler = 'the quick brown fox jumps over the lazy dog ';
+  let seed = 0x2545f491;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const all = Buffer.alloc(count * RECORD_SIZE);
+  const values: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const head =
+      `{"id":${100000 + i},"user":"user-${rand(10000)}","event":"${events[rand(events.length)]}",` +
+      `"amount":${rand(100000)},"country":"${countries[rand(countries.length)]}","note":"`;
+    const tail = '"}';
+    const fill = RECORD_SIZE - head.length - tail.length;
+    if (fill < 0) throw new Error('value template longer than RECORD_SIZE');
+    const start = rand(filler.length);
+    const note = (filler + filler + filler).slice(start, start + fill);
+    const s = head + note + tail;
+    all.write(s, i * RECORD_SIZE, 'latin1');
+    values.push(all.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE));
+  }
+  return values;
+}
+
+/** Throws unless a KafkaJS-shaped send result has one error-free entry with an offset per partition written. */
+function checkKafkajsResult(r: unknown): void {
+  if (!Array.isArray(r) || r.length === 0) throw new Error(`send returned no result: ${JSON.stringify(r)}`);
+  for (const md of r as { errorCode?: number; baseOffset?: string }[]) {
+    if ((md.errorCode ?? 0) !== 0 || !(Number(md.baseOffset) >= 0)) throw new Error(`bad send result ${JSON.stringify(md)}`);
+  }
+}
+
+/** KafkaJS-style load: send calls of PER_CALL messages, up to CALLS_IN_FLIGHT calls in flight. */
 async function kafkajsStyle(
-  producer: { connect(): Promise<void>; send(a: unknown): Promise<unknown[]>; disconnect(): Promise<void> },
+  producer: { connect(): Promise<void>; send(a: unknown): Promise<unknown>; disconnect(): Promise<void> },
   topic: string,
   records: number,
+  batches: { value: Buffer }[][],
+  compression: number,
 ): Promise<number> {
   await producer.connect();
-  const value = Buffer.alloc(RECORD_SIZE, 0x61);
-  const perCall = 1000;
-  const messages = Array.from({ length: perCall }, () => ({ value }));
   let acked = 0;
+  let failure: unknown = null;
   const inflight = new Set<Promise<unknown>>();
-  for (let sent = 0; sent < records; sent += perCall) {
-    const p = producer.send({ topic, messages, acks: -1 }).then((r) => {
-      if (!Array.isArray(r) || r.length === 0) throw new Error('no result');
-      acked += perCall;
-      inflight.delete(p);
-    });
+  for (let sent = 0, b = 0; sent < records && !failure; sent += PER_CALL, b++) {
+    const n = Math.min(PER_CALL, records - sent);
+    const batch = batches[b % batches.length]!;
+    const messages = n === batch.length ? batch : batch.slice(0, n);
+    const p: Promise<unknown> = producer.send({ topic, messages, acks: -1, compression }).then(
+      (r) => {
+        checkKafkajsResult(r);
+        acked += n;
+        inflight.delete(p);
+      },
+      (e) => {
+        failure ??= e;
+        inflight.delete(p);
+      },
+    );
     inflight.add(p);
-    if (inflight.size >= 8) await Promise.race(inflight);
+    if (inflight.size >= CALLS_IN_FLIGHT) await Promise.race(inflight);
   }
   await Promise.all(inflight);
   await producer.disconnect();
+  if (failure) throw failure;
+  return acked;
+}
+
+/** The same load with @platformatic/kafka's API: send({messages}) → {offsets: [{topic, partition, offset}]}. */
+async function platformaticStyle(bootstrap: string, topic: string, records: number, batches: { value: Buffer }[][], codec: Codec): Promise<number> {
+  const { Producer, ProduceAcks } = await import('@platformatic/kafka');
+  const producer = new Producer({
+    clientId: 'bench',
+    bootstrapBrokers: [bootstrap],
+    acks: ProduceAcks.ALL,
+    compression: codec,
+    // Its own defaults otherwise, as for the other clients (maxInflights stays at its default 5
+    // requests per connection: raising it to this load's 8 calls measured slower here).
+  });
+  const withTopic = batches.map((batch) => batch.map((m) => ({ topic, value: m.value })));
+  let acked = 0;
+  let failure: unknown = null;
+  const inflight = new Set<Promise<unknown>>();
+  for (let sent = 0, b = 0; sent < records && !failure; sent += PER_CALL, b++) {
+    const n = Math.min(PER_CALL, records - sent);
+    const batch = withTopic[b % withTopic.length]!;
+    const messages = n === batch.length ? batch : batch.slice(0, n);
+    const p: Promise<unknown> = producer.send({ messages, acks: ProduceAcks.ALL, compression: codec }).then(
+      (r) => {
+        if (!r.offsets || r.offsets.length === 0) throw new Error(`send returned no offsets: ${JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        for (const o of r.offsets) if (o.topic !== topic || !(o.offset >= 0n)) throw new Error(`bad offset ${o.topic}/${o.partition}@${o.offset}`);
+        acked += n;
+        inflight.delete(p);
+      },
+      (e) => {
+        failure ??= e;
+        inflight.delete(p);
+      },
+    );
+    inflight.add(p);
+    if (inflight.size >= CALLS_IN_FLIGHT) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  await producer.close();
+  if (failure) throw failure;
   return acked;
 }
 
@@ -86,97 +273,186 @@ async function child(): Promise<void> {
   const bootstrap = process.env['BOOTSTRAP']!;
   const topic = process.env['TOPIC']!;
   const records = Number(process.env['RECORDS']);
-  const which = process.env['CASE'];
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  let acked = 0;
+  const which = process.env['CASE'] as CaseKind;
+  const codec = process.env['CODEC'] as Codec;
+
+  // Outside the clock: load the client, register codecs, make the values.
+  const values = makeValues(Math.min(records, 64 * PER_CALL));
+  const batches: { value: Buffer }[][] = [];
+  for (let i = 0; i < values.length; i += PER_CALL) batches.push(values.slice(i, i + PER_CALL).map((value) => ({ value })));
+  let run: () => Promise<number>;
   if (which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5 });
-    await producer.connect([topic]);
-    const value = Buffer.alloc(RECORD_SIZE, 0x61);
-    // The app's own backpressure: at most 50k records in flight.
-    let inflight = 0;
-    let wake: (() => void) | null = null;
-    const settle = (md: { offset: number }) => {
-      if (md.offset >= 0) acked++;
-      inflight--;
-      if (wake && inflight < 25_000) {
-        const w = wake;
-        wake = null;
-        w();
+    run = async () => {
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'compression.type': codec });
+      await producer.connect([topic]);
+      let acked = 0;
+      let bad: unknown = null;
+      // The app's own backpressure: at most 50k records in flight.
+      let inflight = 0;
+      let wake: (() => void) | null = null;
+      const release = () => {
+        inflight--;
+        if (wake && inflight < 25_000) {
+          const w = wake;
+          wake = null;
+          w();
+        }
+      };
+      const settle = (md: { offset: number; topic: string }) => {
+        if (md.offset >= 0 && md.topic === topic) acked++;
+        else bad ??= new Error(`bad record metadata ${JSON.stringify(md)}`);
+        release();
+      };
+      const fail = (e: unknown) => {
+        bad ??= e;
+        release();
+      };
+      for (let i = 0; i < records && !bad; i++) {
+        if (inflight >= 50_000) await new Promise<void>((r) => (wake = r));
+        inflight++;
+        producer.send({ topic, value: values[i % values.length]! }).then(settle, fail);
       }
+      await producer.flush();
+      await producer.close();
+      if (bad) throw bad;
+      return acked;
     };
-    for (let i = 0; i < records; i++) {
-      if (inflight >= 50_000) await new Promise<void>((r) => (wake = r));
-      inflight++;
-      producer.send({ topic, value }).then(settle);
-    }
-    await producer.flush();
-    await producer.close();
   } else if (which === 'turbo-kafkajs') {
-    const { Kafka, logLevel } = require('../ts/index.js') as typeof import('../ts/index.js');
+    const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
     const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
-    acked = await kafkajsStyle(kafka.producer() as never, topic, records);
+    run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
+  } else if (which === 'kafkajs') {
+    const { Kafka, logLevel, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
+    registerKafkajsCodec(codec);
+    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
+  } else if (which === 'platformatic') {
+    await import('@platformatic/kafka');
+    run = () => platformaticStyle(bootstrap, topic, records, batches, codec);
   } else {
-    const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
-    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
-    acked = await kafkajsStyle(kafka.producer() as never, topic, records);
+    throw new Error(`unknown case ${String(which)}`);
   }
+
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const acked = await run();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   if (acked !== records) throw new Error(`only ${acked} of ${records} records acknowledged`);
-  process.stdout.write(JSON.stringify({ seconds, cpuUs: cpu.user + cpu.system }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, cpuUs: cpu.user + cpu.system, acked }) + '\n');
 }
 
 // ---------------------------------------------------------------------------------------
 // Parent side.
 
-function runChild(env: Record<string, string>): Promise<{ seconds: number; cpuUs: number }> {
+function runChild(env: Record<string, string>, timeoutMs: number): Promise<{ seconds: number; cpuUs: number; acked: number }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [__filename, '--child'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
+    let timedOut = false;
+    // A case that stops making progress (e.g. a lost acknowledgement) fails instead of hanging the run.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    }, timeoutMs);
     p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`case failed (${code})`))));
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new Error(`case killed after ${Math.round(timeoutMs / 1000)} s without finishing`));
+      else if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
+      else reject(new Error(`case failed (exit ${code})`));
+    });
   });
 }
 
+/** The records a topic holds: the sum of its partitions' end offsets (a fresh topic per case). */
+async function topicRecords(admin: import('kafkajs').Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+}
+
 async function parent(): Promise<void> {
-  const records = Number(arg('records', '1000000'));
+  const records = Number(arg('records', '500000'));
   const runs = Number(arg('runs', '3'));
+  const codecArg = arg('codec', 'none');
+  const codecs: Codec[] = codecArg === 'all' ? [...CODECS] : [codecArg as Codec];
+  if (!codecs.every((c) => (CODECS as readonly string[]).includes(c))) throw new Error(`--codec: expected one of ${CODECS.join('|')}|all, got ${codecArg}`);
+  if (!(records > 0) || !(runs > 0)) throw new Error('--records and --runs must be positive');
+
+  const list = cases();
+  // Generous: the slowest client here does ~40k records/s with compression.
+  const caseTimeoutMs = 60_000 + records * 0.5;
+  // Which (case, codec) pairs run: the others are dropped with a note.
+  const plan: { codec: Codec; c: CaseDef }[] = [];
+  const notes: string[] = [];
+  for (const codec of codecs) {
+    for (const c of list) {
+      const why = await unavailable(c, codec);
+      if (why) notes.push(`${codec} / ${c.name}: dropped — ${why}`);
+      else plan.push({ codec, c });
+    }
+  }
+  for (const n of notes) console.error(`note: ${n}`);
+
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
   const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1 });
+  const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
+  const admin = new Kafka({ clientId: 'bench-check', brokers: [cluster.bootstrap], logLevel: logLevel.NOTHING }).admin();
   const results: CaseResult[] = [];
+  const failures: string[] = [];
   try {
+    await admin.connect();
     let n = 0;
     for (let run = 0; run < runs; run++) {
-      for (const c of cases()) {
+      for (const { codec, c } of plan) {
+        const label = `${codec} / ${c.name}`;
         const topic = `bench-${Date.now().toString(36)}-${n++}`;
-        await cluster.createTopic(topic, { partitions: 6 });
-        const r = await runChild({ ...c.env, BOOTSTRAP: cluster.bootstrap, TOPIC: topic, RECORDS: String(records) });
-        results.push({ name: c.name, records, seconds: r.seconds, recordsPerSec: records / r.seconds, cpuUsPerRecord: r.cpuUs / records });
-        console.error(`${c.name}: ${Math.round(records / r.seconds).toLocaleString('en-US')} records/s, ${(r.cpuUs / records).toFixed(2)} µs CPU/record`);
+        await cluster.createTopic(topic, { partitions: PARTITIONS, configs: { 'compression.type': 'producer' } });
+        try {
+          const r = await runChild({ ...c.env, CASE: c.kind, CODEC: codec, BOOTSTRAP: cluster.bootstrap, TOPIC: topic, RECORDS: String(records) }, caseTimeoutMs);
+          if (r.acked !== records) throw new Error(`${r.acked} of ${records} records acknowledged`);
+          const stored = await topicRecords(admin, topic);
+          if (stored !== records) throw new Error(`the topic holds ${stored} records, ${records} were sent`);
+          results.push({ codec, name: c.name, recordsPerSec: records / r.seconds, cpuUsPerRecord: r.cpuUs / records });
+          console.error(`${label}: ${Math.round(records / r.seconds).toLocaleString('en-US')} records/s, ${(r.cpuUs / records).toFixed(2)} µs CPU/record`);
+        } catch (e) {
+          failures.push(`${label} (run ${run + 1}): ${(e as Error).message}`);
+          console.error(`${label}: FAILED: ${(e as Error).message}`);
+        }
       }
     }
   } finally {
+    await admin.disconnect().catch(() => {});
     if (!given) await cluster.stop();
   }
-  // Median per case over the runs, and ratios against KafkaJS.
-  const names = [...new Set(results.map((r) => r.name))];
+
+  // Median per (codec, case) over the runs, and ratios against KafkaJS with the same codec.
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const rows = names.map((name) => {
-    const rs = results.filter((r) => r.name === name);
-    return { name, rps: median(rs.map((r) => r.recordsPerSec)), cpu: median(rs.map((r) => r.cpuUsPerRecord)) };
-  });
-  const ref = rows.find((r) => r.name.startsWith('kafkajs'))!;
-  console.log(`| case | records/s (median of ${runs}) | CPU µs/record | throughput vs KafkaJS | CPU vs KafkaJS |`);
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.name} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ${(r.rps / ref.rps).toFixed(2)}× | ${(ref.cpu / r.cpu).toFixed(2)}× less |`,
-    );
+  console.log(`| codec | case | records/s (median of ${runs}) | CPU µs/record | throughput vs KafkaJS | CPU vs KafkaJS |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const codec of codecs) {
+    const rows = list
+      .map((c) => results.filter((r) => r.codec === codec && r.name === c.name))
+      .filter((rs) => rs.length > 0)
+      .map((rs) => ({ name: rs[0]!.name, n: rs.length, rps: median(rs.map((r) => r.recordsPerSec)), cpu: median(rs.map((r) => r.cpuUsPerRecord)) }));
+    const ref = rows.find((r) => r.name.startsWith('kafkajs'));
+    for (const r of rows) {
+      const runsNote = r.n < runs ? ` (${r.n} of ${runs} runs)` : '';
+      console.log(
+        `| ${codec} | ${r.name}${runsNote} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ` +
+          `${ref ? `${(r.rps / ref.rps).toFixed(2)}×` : 'n/a'} | ${ref ? `${(ref.cpu / r.cpu).toFixed(2)}× less` : 'n/a'} |`,
+      );
+    }
+  }
+  if (notes.length) console.log('');
+  for (const n of notes) console.log(`Note: ${n}`);
+  if (failures.length) {
+    console.log('');
+    for (const f of failures) console.log(`FAILED: ${f}`);
+    process.exitCode = 1;
   }
 }
 
