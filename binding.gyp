@@ -8,9 +8,15 @@
 # Variables (node-gyp turns --name=value options into gyp variables):
 #   kt_sanitize=1   AddressSanitizer + UndefinedBehaviorSanitizer (npm run build:native:asan;
 #                   load it with LD_PRELOAD=$(gcc -print-file-name=libasan.so))
+#   kt_static_codecs=1 kt_static_dir=/abs/dir
+#                   link liblz4.a, libzstd.a and libsnappy.a from that directory (built
+#                   with -fPIC) instead of -llz4 -lzstd -lsnappy: the portable prebuilt binary
+#                   (scripts/prebuild.sh, npm run build:prebuilt). Linux only.
 {
   'variables': {
     'kt_sanitize%': 0,
+    'kt_static_codecs%': 0,
+    'kt_static_dir%': '',
   },
   'target_defaults': {
     'cflags_cc!': ['-std=gnu++17', '-std=gnu++20'],
@@ -46,6 +52,7 @@
         'native/src/binding/accumulator.cc',
         'native/src/core/record_batch.cc',
         'native/src/core/accumulator.cc',
+        'native/src/core/compress_worker.cc',
         'native/src/compress/gzip.cc',
         'native/src/compress/lz4.cc',
         'native/src/compress/snappy.cc',
@@ -64,6 +71,19 @@
       'conditions': [
         ['target_arch=="x64"', {
           'dependencies': ['crc32c_sse42', 'crc32c_avx512'],
+        }],
+        # The static alternative: the same three libraries as archives (full paths). snappy is
+        # C++; the link already pulls in libstdc++ (dynamic, as on every glibc Linux). The
+        # archives' symbols are not exported (--exclude-libs), so the addon's calls bind to
+        # its own copies even if the host process exports other versions of these libraries.
+        ['kt_static_codecs==1', {
+          'libraries!': ['-llz4', '-lzstd', '-lsnappy'],
+          'libraries': [
+            '<(kt_static_dir)/libsnappy.a',
+            '<(kt_static_dir)/libzstd.a',
+            '<(kt_static_dir)/liblz4.a',
+          ],
+          'ldflags': ['-Wl,--exclude-libs,ALL'],
         }],
       ],
     },

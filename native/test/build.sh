@@ -34,6 +34,8 @@ esac
 "$cxx" "${flags[@]}" "$root/native/bench/crc32c_bench.cc" "${objs[@]}" -o "$out/crc32c_bench"
 # The record-batch encoder and accumulator core (plain C++, uses the CRC32C objects above).
 core="$root/native/src/core"
-"$cxx" "${flags[@]}" "$root/native/test/core_test.cc" "$core/record_batch.cc" "$core/accumulator.cc" \
-  "${objs[@]}" -o "$out/core_test"
+compress_src="$root/native/src/compress"
+"$cxx" "${flags[@]}" -pthread "$root/native/test/core_test.cc" "$core/record_batch.cc" "$core/accumulator.cc" \
+  "$core/compress_worker.cc" "$compress_src/gzip.cc" "$compress_src/lz4.cc" "$compress_src/snappy.cc" \
+  "$compress_src/zstd.cc" "${objs[@]}" -o "$out/core_test" -lz -llz4 -lzstd -lsnappy
 echo "built $out/crc32c_test $out/crc32c_bench $out/core_test"

@@ -12,12 +12,15 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../src/core/accumulator.h"
 #include "../src/core/record_batch.h"
 #include "../src/core/varint.h"
+#include "../src/compress/codecs.h"
 
 namespace core = kafka_turbo::core;
 
@@ -294,7 +297,7 @@ std::vector<core::RecordView> Views(const std::vector<Owned>& owned, size_t from
 
 core::AccumulatorConfig Config(double batch_size = 1024, double linger = 50,
                                double memory = 1 << 20) {
-  return core::AccumulatorConfig{batch_size, linger, memory, 0};
+  return core::AccumulatorConfig{batch_size, linger, memory, 0, kafka_turbo::compress::kDefaultLevel};
 }
 
 const core::DrainStamp kNoStamp{-1, -1, false, nullptr};
@@ -541,6 +544,63 @@ void TestPoolOutlivesAccumulator() {
   CHECK(acc.Stats().records_completed + acc.Stats().records_failed == 50 * 200);
 }
 
+// With a codec, closed batches are compressed on the worker thread while appends go on; a
+// drained batch carries the codec bits, a CRC over the compressed bytes, and decompresses
+// to what the uncompressed accumulator holds. Batches removed with jobs pending are safe.
+void TestCompressionOffThread() {
+  namespace compress = kafka_turbo::compress;
+  for (int codec = 1; codec <= 4; ++codec) {
+    core::AccumulatorConfig config = Config(4096, 1e9, 1 << 24);
+    config.codec = static_cast<uint16_t>(codec);
+    core::RecordAccumulator packed(config);
+    core::RecordAccumulator plain(Config(4096, 1e9, 1 << 24));
+    auto owned = MakeRecords(400, 60);
+    auto views = Views(owned);
+    size_t appended = 0;
+    std::vector<core::AppendedRun> runs;
+    CHECK(packed.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
+    CHECK(plain.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
+    const size_t closed = runs.size() - 1;  // every batch but the last closed while appending
+    // Give the worker time: all closed batches get compressed off this thread.
+    for (int i = 0; i < 200 && packed.CompressedOffThread() < closed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(packed.CompressedOffThread() == closed);
+    std::vector<core::DrainedBatch> a;
+    std::vector<core::DrainedBatch> b;
+    const uint32_t p0 = 0;
+    while (packed.HasUndrained()) packed.Drain(&p0, 1, 1e18, kNoStamp, &a);
+    while (plain.HasUndrained()) plain.Drain(&p0, 1, 1e18, kNoStamp, &b);
+    CHECK(a.size() == b.size());
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      const uint8_t* p = a[i].bytes;
+      const uint16_t attributes = static_cast<uint16_t>((p[21] << 8) | p[22]);
+      CHECK((attributes & 7) == codec);
+      CHECK(a[i].size < b[i].size);
+      const uint32_t stored = (uint32_t{p[17]} << 24) | (uint32_t{p[18]} << 16) | (uint32_t{p[19]} << 8) | p[20];
+      CHECK(stored == BitwiseCrc32c(p + 21, a[i].size - 21));
+      std::vector<uint8_t> records;
+      std::string err;
+      CHECK(compress::Decompress(static_cast<compress::CodecId>(codec), p + 61, a[i].size - 61, &records, &err));
+      CHECK(records.size() == b[i].size - 61 && std::memcmp(records.data(), b[i].bytes + 61, records.size()) == 0);
+    }
+    // Buffer memory is what was appended, uncompressed, until complete().
+    CHECK(packed.Stats().buffered_bytes == plain.Stats().buffered_bytes);
+    Release(&a);
+    Release(&b);
+    // Jobs still pending when batches are expired, aborted, or the accumulator goes away.
+    {
+      core::RecordAccumulator acc(config);
+      acc.Append(0, views.data(), views.size(), 0, &appended, &runs);
+      acc.Append(1, views.data(), views.size(), 10, &appended, &runs);
+      std::vector<core::RemovedBatch> removed;
+      acc.Expire(5, &removed);
+      CHECK(!removed.empty());
+      acc.Append(2, views.data(), views.size(), 20, &appended, &runs);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -553,6 +613,7 @@ int main() {
   TestMemory();
   TestExpireAbortOrder();
   TestPoolOutlivesAccumulator();
+  TestCompressionOffThread();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

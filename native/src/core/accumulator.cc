@@ -97,10 +97,31 @@ RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config)
 RecordAccumulator::~RecordAccumulator() {
   for (auto& p : partitions_) {
     if (!p) continue;
-    for (Batch& b : p->batches) FreeData(b);
+    for (Batch& b : p->batches) Discard(b);
   }
+  worker_.reset();
   pool_->Close();
   pool_->Unref();
+}
+
+void RecordAccumulator::Close(Batch* b) {
+  b->full = true;
+  if (config_.codec == 0 || b->job) return;
+  if (!worker_) {
+    worker_.reset(new CompressWorker(static_cast<compress::CodecId>(config_.codec), config_.compression_level));
+  }
+  b->job = std::make_shared<CompressJob>();
+  b->job->batch = b->data;
+  b->job->size = b->size;
+  worker_->Submit(b->job);
+}
+
+void RecordAccumulator::Discard(Batch& b) {
+  if (b.job) {
+    worker_->Cancel(b.job);
+    b.job.reset();
+  }
+  FreeData(b);
 }
 
 void RecordAccumulator::FreeData(Batch& b) {
@@ -200,7 +221,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       const uint64_t grown = EncodedRecordSize(body);
       if (last->size + grown > batch_over_) {
         // Past batch.size: this batch is closed, the record opens the next one.
-        last->full = true;
+        Close(last);
       } else if (buffered_bytes_ + grown > memory_over_) {
         break;
       } else {
@@ -211,7 +232,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
         NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                      r.timestamp, runs);
         ++taken;
-        if (last->size >= batch_full_) last->full = true;
+        if (last->size >= batch_full_) Close(last);
         continue;
       }
     }
@@ -230,9 +251,9 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       *appended = taken;
       return AppendStatus::kOutOfMemory;
     }
-    if (last != nullptr) last->full = true;
+    if (last != nullptr && !last->full) Close(last);
     part.batches.push_back(Batch{next_batch_id_++, partition, 0, now_ms, 0, 0, data,
-                                 static_cast<size_t>(needed), capacity, false});
+                                 static_cast<size_t>(needed), capacity, false, nullptr});
     last = &part.batches.back();
     if (!part.listed) Link(partition, &part);
     ++undrained_;
@@ -241,7 +262,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
     NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                  r.timestamp, runs);
     ++taken;
-    if (last->size >= batch_full_) last->full = true;
+    if (last->size >= batch_full_) Close(last);
   }
   *appended = taken;
   return AppendStatus::kOk;
@@ -285,7 +306,18 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     uint16_t codec_bits = 0;
     BatchBufferPool* pool = nullptr;
     if (config_.codec != 0) {
-      if (uint8_t* packed = CompressRecords(b.data, b.size, &size)) {
+      // A closed batch was compressed (or is being) on the worker; one drained before it
+      // closed (lingered, flushed) is compressed here.
+      uint8_t* packed = nullptr;
+      if (b.job) {
+        worker_->Take(b.job);
+        packed = b.job->result;
+        size = b.job->result_size;
+        b.job->result = nullptr;
+      } else {
+        packed = CompressRecords(b.data, b.size, &size);
+      }
+      if (packed != nullptr) {
         FreeData(b);
         data = packed;
         codec_bits = config_.codec & kCodecMask;
@@ -350,7 +382,7 @@ void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {
   buffered_bytes_ -= b.size;
   records_failed_ += static_cast<uint64_t>(b.record_count);
   out->push_back(RemovedBatch{b.id, b.partition, b.record_count});
-  FreeData(b);
+  Discard(b);
 }
 
 void RecordAccumulator::Expire(double created_before_ms, std::vector<RemovedBatch>* out) {

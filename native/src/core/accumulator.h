@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "../compress/codecs.h"
+#include "compress_worker.h"
 #include <vector>
 
 #include "record_batch.h"
@@ -196,6 +197,8 @@ class RecordAccumulator {
   void Complete(const BatchResult* results, size_t n);
 
   bool HasUndrained() const { return undrained_ > 0; }
+  // Batches compressed on the worker thread so far (tests check the work left this thread).
+  uint64_t CompressedOffThread() const { return worker_ ? worker_->ran_on_worker() : 0; }
   AccumulatorStats Stats() const;
 
  private:
@@ -214,6 +217,8 @@ class RecordAccumulator {
     size_t capacity;
     // No more records go in: it reached batch.size, or a later batch exists behind it.
     bool full;
+    // Its compression on the worker thread, started when it closed (codec set only).
+    std::shared_ptr<CompressJob> job;
   };
 
   struct Partition {
@@ -235,6 +240,10 @@ class RecordAccumulator {
   void Unlink(uint32_t partition, Partition* p);
   void Remove(Batch& b, std::vector<RemovedBatch>* out);
   void FreeData(Batch& b);
+  // No more records go into `b`; with a codec, its compression starts on the worker thread.
+  void Close(Batch* b);
+  // Frees a batch that leaves without being drained (its compression job cancelled first).
+  void Discard(Batch& b);
   // The batch's records compressed with the configured codec into a new malloc'd block
   // (61 free header bytes first), its size in *out_size; nullptr when that is not smaller.
   uint8_t* CompressRecords(const uint8_t* batch, size_t size, size_t* out_size);
@@ -249,6 +258,8 @@ class RecordAccumulator {
   uint32_t head_ = kNoPartition;
   uint32_t tail_ = kNoPartition;
   std::unordered_map<uint64_t, InFlight> in_flight_;
+  // Compresses closed batches off the JS thread; created with the first one (codec set).
+  std::unique_ptr<CompressWorker> worker_;
   // Each record's size-independent body part, computed once per Append() call.
   std::vector<uint64_t> fixed_sizes_;
   uint64_t next_batch_id_ = 1;
