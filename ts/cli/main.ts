@@ -44,7 +44,7 @@ function int(opts: Map<string, string>, name: string, dflt: number): number {
 
 const USAGE = `usage:
   kafka-turbo perf --bootstrap host:port --topic T [--records 1000000] [--record-size 100]
-                   [--acks all] [--linger-ms 5] [--batch-size 16384] [--window 100000] [--json]
+                   [--acks all] [--linger-ms 5] [--batch-size 16384] [--window 10000] [--json]
   kafka-turbo produce --bootstrap host:port --topic T [--key-separator SEP] [--acks all]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       acks: opts.get('acks') ?? 'all',
       lingerMs: int(opts, 'linger-ms', 5),
       batchSize: int(opts, 'batch-size', 16384),
-      window: Math.max(1, int(opts, 'window', 100_000)),
+      window: Math.max(1, int(opts, 'window', 10_000)),
     });
     console.log(opts.has('json') ? JSON.stringify(report) : formatReport(report));
     return report.errors === 0 ? 0 : 1;
