@@ -1,0 +1,131 @@
+/**
+ * The portable prebuilt addon (scripts/prebuild.sh, `npm run build:prebuilt`):
+ * prebuilds/<platform>-<arch>/*.node, loaded directly by path (not through node-gyp-build,
+ * which would prefer a local build/Release). Checks that it works on its own, that every
+ * codec's batches decode with the TypeScript decoder, that node-gyp-build would pick it
+ * when there is no local build, and (Linux) that lz4, zstd and snappy are linked in
+ * statically.
+ *
+ * Without a prebuilt binary the test is skipped, unless KAFKA_TURBO_REQUIRE_PREBUILT is
+ * set (e.g. in a release job), when it fails.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CodecId, type AccumulatorConfig, type RecordInput } from '../../../ts/backend/types.js';
+import type { NativeAddon } from '../../../ts/backend/native.js';
+import { decodeRecordBatches } from '../../../ts/protocol/record-batch.js';
+import { initCodecs } from '../../../ts/compression/index.js';
+
+/** The package root: the nearest directory above this file with package.json and binding.gyp. */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package root above ${__dirname}`);
+  }
+}
+
+const root = packageRoot();
+const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const binaries = existsSync(prebuildDir)
+  ? readdirSync(prebuildDir)
+      .filter((f) => f.endsWith('.node'))
+      .map((f) => join(prebuildDir, f))
+  : [];
+
+const NO_STAMP = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null };
+const CODECS: ReadonlyArray<[CodecId, string]> = [
+  [CodecId.None, 'none'],
+  [CodecId.Gzip, 'gzip'],
+  [CodecId.Snappy, 'snappy'],
+  [CodecId.Lz4, 'lz4'],
+  [CodecId.Zstd, 'zstd'],
+];
+
+/** Compressible records with keys, nulls and headers. */
+function records(n: number): RecordInput[] {
+  return Array.from({ length: n }, (_, i) => ({
+    key: i % 4 === 3 ? null : Buffer.from(`key-${i % 10}`),
+    value: i % 17 === 5 ? null : Buffer.from(`value ${i} `.padEnd(80 + (i % 50), 'abc')),
+    headers: i % 3 ? null : [{ key: 'trace', value: Buffer.from(`t${i}`) }, { key: 'n', value: null }],
+    timestamp: 1_700_000_000_000 + i,
+  }));
+}
+
+if (binaries.length === 0) {
+  test('prebuilt binary', (t) => {
+    if (process.env.KAFKA_TURBO_REQUIRE_PREBUILT) {
+      assert.fail(
+        `no prebuilt binary in ${prebuildDir} and KAFKA_TURBO_REQUIRE_PREBUILT is set: run npm run build:prebuilt`,
+      );
+    }
+    t.skip('no prebuilt binary: run npm run build:prebuilt');
+  });
+} else {
+  for (const file of binaries) {
+    describe(`prebuilt ${file.slice(root.length + 1)}`, () => {
+      // require() by path: this process then holds this binary, whatever build/ has.
+      const addon = require(file) as NativeAddon;
+
+      test('exports crc32c and createAccumulator; crc32c("123456789") is 0xE3069283', () => {
+        assert.equal(typeof addon.crc32c, 'function');
+        assert.equal(typeof addon.createAccumulator, 'function');
+        assert.equal(addon.crc32c(Buffer.from('123456789')), 0xe3069283);
+        assert.ok(['avx512-vpclmul', 'sse42', 'table'].includes(addon.crc32cImpl()));
+      });
+
+      for (const [codec, name] of CODECS) {
+        test(`an accumulator with codec ${name} drains batches the TypeScript decoder reads`, async () => {
+          await initCodecs();
+          const config: AccumulatorConfig = { batchSize: 1 << 16, lingerMs: 0, bufferMemory: 1 << 24, codec };
+          const acc = addon.createAccumulator(config);
+          const input = records(300);
+          assert.equal(acc.append(2, input, 0).appended, input.length);
+          const got = [];
+          while (acc.hasUndrained()) {
+            for (const d of acc.drain([2], 1 << 30, NO_STAMP)) {
+              const batches = decodeRecordBatches(d.bytes);
+              assert.equal(batches.length, 1);
+              const [batch] = batches;
+              assert.ok(batch!.crcValid, 'CRC32C');
+              // the records compress well, so the compressed form is kept
+              assert.equal(batch!.attributes & 7, codec, 'codec bits');
+              assert.equal(batch!.records.length, d.recordCount);
+              got.push(...batch!.records);
+            }
+          }
+          assert.equal(got.length, input.length);
+          got.forEach((r, i) => {
+            const want = input[i]!;
+            assert.deepEqual(r.key, want.key, `key ${i}`);
+            assert.deepEqual(r.value, want.value, `value ${i}`);
+            assert.equal(r.timestamp, want.timestamp, `timestamp ${i}`);
+            assert.deepEqual(r.headers, want.headers ?? [], `headers ${i}`);
+          });
+        });
+      }
+
+      test('node-gyp-build picks a prebuilt binary when there is no local build', () => {
+        // PREBUILDS_ONLY: node-gyp-build skips build/Release and build/Debug.
+        const r = spawnSync(
+          process.execPath,
+          ['-e', 'process.stdout.write(require("node-gyp-build").resolve(process.argv[1]))', root],
+          { cwd: root, env: { ...process.env, PREBUILDS_ONLY: '1' }, encoding: 'utf8' },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(binaries.includes(r.stdout), `node-gyp-build resolved ${r.stdout}`);
+      });
+
+      test('lz4, zstd and snappy are linked in statically (ldd)', (t) => {
+        if (process.platform !== 'linux') return t.skip('ldd: Linux only');
+        const r = spawnSync('ldd', [file], { encoding: 'utf8' });
+        if (r.error) return t.skip(`ldd: ${r.error.message}`);
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /liblz4|libzstd|libsnappy/, r.stdout);
+        assert.match(r.stdout, /libc\.so/);
+      });
+    });
+  }
+}
