@@ -3,6 +3,8 @@
 # linking the system's zlib, liblz4, libzstd and libsnappy (Debian: zlib1g-dev liblz4-dev
 # libzstd-dev libsnappy-dev):
 #   native/test/build-compress.sh              -> native/build/c/{compress_test,compress_bench}
+#                                                 (+ compress_bench.node when Node's headers are
+#                                                 found; NODE_INCLUDE=dir names them)
 #   SANITIZE=1 native/test/build-compress.sh   -> native/build/c-asan/... with ASan + UBSan
 # Then run native/build/c/compress_test (it ends with "N passed, N failed") and
 # native/build/c/compress_bench. test/unit/compression/codecs.test.ts runs this script when
@@ -29,5 +31,27 @@ built="$out/compress_test"
 if [[ -f "$root/native/bench/compress_bench.cc" ]]; then
   "$cxx" "${flags[@]}" "$root/native/bench/compress_bench.cc" "${objs[@]}" "${libs[@]}" -o "$out/compress_bench"
   built+=" $out/compress_bench"
+  # The same bench as a Node-API module on the libraries the addon uses: Node's zlib (its
+  # headers, and its exported symbols at load time: no -lz), the shared lz4, zstd and snappy.
+  # Skipped under SANITIZE (an ASan module does not load into Node) or without Node's headers.
+  node_inc="${NODE_INCLUDE:-}"
+  if [[ -z "$node_inc" ]] && command -v node >/dev/null; then
+    for d in "$(dirname "$(dirname "$(command -v node)")")/include/node" \
+             "$HOME/.cache/node-gyp/$(node -p 'process.versions.node')/include/node"; do
+      if [[ -f "$d/node_api.h" && -f "$d/zlib.h" ]]; then node_inc="$d"; break; fi
+    done
+  fi
+  if [[ "${SANITIZE:-0}" != 1 && -n "$node_inc" ]]; then
+    mkdir -p "$out/node"
+    nobjs=()
+    for codec in gzip snappy lz4 zstd; do
+      "$cxx" "${flags[@]}" -fPIC -I"$node_inc" -c "$src/$codec.cc" -o "$out/node/compress_$codec.o"
+      nobjs+=("$out/node/compress_$codec.o")
+    done
+    "$cxx" "${flags[@]}" -fPIC -shared -DKAFKA_TURBO_BENCH_NODE -I"$node_inc" \
+      "$root/native/bench/compress_bench.cc" "${nobjs[@]}" -llz4 -lzstd -lsnappy \
+      -o "$out/compress_bench.node"
+    built+=" $out/compress_bench.node"
+  fi
 fi
 echo "built $built"
