@@ -215,6 +215,9 @@ bool ReadCodec(napi_env env, napi_value header, const char* fn, uint16_t* codec,
   return ReadCompressionLevel(env, header, fn, *codec, level);
 }
 
+// Finalizer of external Buffers over malloc'd bytes. @thread JS (finalizers run there)
+void FreeMalloced(napi_env /*env*/, void* data, void* /*hint*/) { std::free(data); }
+
 // Encodes the unpacked records into a new Buffer.
 napi_value EncodeUnpacked(napi_env env, const RecordUnpacker& records,
                           const core::BatchInput& input, uint16_t codec, int level, const char* fn) {
@@ -230,25 +233,38 @@ napi_value EncodeUnpacked(napi_env env, const RecordUnpacker& records,
     case core::EncodeStatus::kBatchTooLarge:
       return ThrowRangeError(env, fn, "the records are too large for one batch (over 2 GiB)");
   }
-  void* data = nullptr;
-  napi_value buffer = nullptr;
-  if (napi_create_buffer(env, static_cast<size_t>(size), &data, &buffer) != napi_ok) {
+  if (codec == 0) {
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    if (napi_create_buffer(env, static_cast<size_t>(size), &data, &buffer) != napi_ok) {
+      return nullptr;
+    }
+    core::EncodeRecordBatch(records.records(), records.size(), body_sizes.data(), input,
+                            static_cast<uint8_t*>(data), static_cast<size_t>(size));
+    return buffer;
+  }
+  // With a codec: encode into scratch memory, compress (kept when smaller, as the
+  // accumulator does at drain), and hand whichever form goes out to JS without another copy.
+  uint8_t* plain = static_cast<uint8_t*>(std::malloc(static_cast<size_t>(size)));
+  if (plain == nullptr) return ThrowRangeError(env, fn, "out of memory");
+  core::EncodeRecordBatch(records.records(), records.size(), body_sizes.data(), input, plain,
+                          static_cast<size_t>(size));
+  size_t out_size = static_cast<size_t>(size);
+  uint8_t* out_bytes = plain;
+  if (uint8_t* packed = core::CompressBatchRecords(static_cast<compress::CodecId>(codec), level, plain,
+                                                   static_cast<size_t>(size), &out_size)) {
+    core::ResealCompressed(plain, packed, out_size, codec);
+    std::free(plain);
+    out_bytes = packed;
+  } else {
+    out_size = static_cast<size_t>(size);
+  }
+  napi_value out = nullptr;
+  if (napi_create_external_buffer(env, out_size, out_bytes, FreeMalloced, nullptr, &out) != napi_ok) {
+    std::free(out_bytes);
     return nullptr;
   }
-  core::EncodeRecordBatch(records.records(), records.size(), body_sizes.data(), input,
-                          static_cast<uint8_t*>(data), static_cast<size_t>(size));
-  if (codec == 0) return buffer;
-  // Compressed when smaller, as the accumulator does at drain.
-  size_t packed_size = 0;
-  uint8_t* packed = core::CompressBatchRecords(static_cast<compress::CodecId>(codec), level,
-                                               static_cast<uint8_t*>(data), static_cast<size_t>(size),
-                                               &packed_size);
-  if (packed == nullptr) return buffer;
-  core::ResealCompressed(static_cast<uint8_t*>(data), packed, packed_size, codec);
-  napi_value out = nullptr;
-  napi_status status = napi_create_buffer_copy(env, packed_size, packed, nullptr, &out);
-  std::free(packed);
-  return status == napi_ok ? out : nullptr;
+  return out;
 }
 
 // encodeRecordBatch(records: RecordInput[], header: BatchHeaderInput): Buffer
