@@ -343,12 +343,13 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
       // Shrinking never moves the bytes with glibc; if an allocator does move them, it
       // copies them, and if it fails the original block stays valid (and is not pooled:
       // the capacity it would be recognized by is not passed along).
-      if (void* smaller = std::realloc(b.data, b.size)) b.data = static_cast<uint8_t*>(smaller);
+      // The header is already written, so a moved block carries it along.
+      if (void* smaller = std::realloc(data, size)) data = static_cast<uint8_t*>(smaller);
     } else if (b.capacity == pool_->block_size()) {
       pool = pool_;
       pool->Ref();
     }
-    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, data == b.data ? b.data : data, size, pool});
+    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, data, size, pool});
   }
 }
 
