@@ -4,23 +4,23 @@
  */
 import type { Backend } from '../../ts/backend/types.js';
 import { createFallbackBackend } from '../../ts/backend/fallback/index.js';
+import { createNativeBackend } from '../../ts/backend/native-backend.js';
 
 export interface NamedBackend {
   name: 'native' | 'fallback';
   backend: Backend;
 }
 
+/** Whether this run must test the native backend: yes unless KAFKA_TURBO_TEST_BACKENDS (the
+ * list scripts/test.mjs runs integration tests with) leaves it out. */
+export function nativeExpected(): boolean {
+  return (process.env['KAFKA_TURBO_TEST_BACKENDS'] ?? 'native').split(',').map((b) => b.trim()).includes('native');
+}
+
+/** The fallback, and the native backend unless the run leaves it out. A native backend that
+ * fails to load throws here: its tests must fail, not silently disappear. */
 export function availableBackends(): NamedBackend[] {
   const list: NamedBackend[] = [{ name: 'fallback', backend: createFallbackBackend({ reason: 'test', refused: [] }) }];
-  let native: Backend | null = null;
-  try {
-    // Optional until the native backend lands: required lazily so a missing module is no error here.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require('../../ts/backend/native-backend.js') as { createNativeBackend?: () => Backend };
-    native = mod.createNativeBackend ? mod.createNativeBackend() : null;
-  } catch {
-    native = null;
-  }
-  if (native) list.push({ name: 'native', backend: native });
+  if (nativeExpected()) list.push({ name: 'native', backend: createNativeBackend() });
   return list;
 }

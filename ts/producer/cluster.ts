@@ -12,7 +12,7 @@ import { ApiVersions } from '../protocol/api-versions.js';
 import { Metadata, type MetadataResponse } from '../protocol/metadata.js';
 import { pickVersion } from '../protocol/versions.js';
 import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
-import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError, KafkaJSServerDoesNotSupportApiKey } from '../errors.js';
+import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError } from '../errors.js';
 import type { ResolvedConfig } from './options.js';
 
 /** What we tell brokers in ApiVersions v3 (shown in broker metrics per client). */
@@ -83,16 +83,10 @@ export class Broker {
     this.versions = versions;
   }
 
-  /** The version of an API to use with this broker: the highest both sides support. */
-  version(desc: { apiKey: number; minVersion: number; maxVersion: number; name?: string }): number {
-    const range = this.versions?.get(desc.apiKey);
-    if (!range) {
-      throw new KafkaJSServerDoesNotSupportApiKey(`Broker ${this.address} does not support API key ${desc.apiKey}`, {
-        apiKey: desc.apiKey,
-        apiName: desc.name ?? String(desc.apiKey),
-      });
-    }
-    return pickVersion(desc, range);
+  /** The version of an API to use with this broker: the highest both sides support
+   * (pickVersion throws KafkaJSServerDoesNotSupportApiKey when there is none). */
+  version(desc: { apiKey: number; minVersion: number; maxVersion: number }): number {
+    return pickVersion(desc, this.versions?.get(desc.apiKey));
   }
 
   close(): Promise<void> {
@@ -128,7 +122,6 @@ export class Cluster extends EventEmitter {
   private readonly wanted = new Set<string>();
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
-  private lastRefreshMs = 0;
   private closed = false;
   private ageTimer: NodeJS.Timeout | null = null;
   /** The last error a refresh ran into; reported when a send gives up waiting for metadata. */
@@ -190,7 +183,6 @@ export class Cluster extends EventEmitter {
           Metadata.decode,
         );
         this.apply(res);
-        this.lastRefreshMs = Date.now();
         this.lastError = null;
         this.scheduleAgeRefresh();
         return;
@@ -256,10 +248,6 @@ export class Cluster extends EventEmitter {
     if (this.closed) return;
     this.ageTimer = setTimeout(() => this.requestUpdate(), this.config.metadataMaxAgeMs);
     this.ageTimer.unref();
-  }
-
-  get ageMs(): number {
-    return Date.now() - this.lastRefreshMs;
   }
 
   broker(nodeId: number): Broker | undefined {

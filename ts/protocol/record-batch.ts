@@ -242,18 +242,11 @@ export function encodeRecordBatch(
   );
 }
 
-/** The header fields sealBatch() writes (the rest are fixed for a producer: base offset 0,
- * partition leader epoch -1, create-time timestamps). */
-export interface SealFields {
-  lastOffsetDelta: number;
-  baseTimestamp: number;
-  maxTimestamp: number;
-  producerId: bigint;
-  producerEpoch: number;
-  baseSequence: number;
-  recordCount: number;
+/** The header fields sealBatch() is given: the rest are fixed for a producer (base offset 0,
+ * partition leader epoch -1) or decided by sealBatch itself (attributes). */
+export type SealFields = Omit<BatchHeaderFields, 'baseOffset' | 'partitionLeaderEpoch' | 'attributes'> & {
   transactional: boolean;
-}
+};
 
 /**
  * Turns `buf` — RECORD_BATCH_OVERHEAD free bytes, then the encoded records — into a finished

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nativeExpected } from '../../helpers/backends.js';
 
 const root = join(__dirname, '..', '..', '..', '..');
 const dist = join(root, 'dist', 'cjs', 'index.js');
@@ -71,9 +72,7 @@ test('with the addon hidden, the fallback is chosen and the reason kept (with it
 
 // The native backend must be built wherever the tests run (scripts/install.sh builds it),
 // unless KAFKA_TURBO_TEST_BACKENDS names only the fallback.
-const nativeExpected = (process.env['KAFKA_TURBO_TEST_BACKENDS'] ?? 'native').split(',').includes('native');
-
-test('the addon is picked by default, with a hardware CRC32C when the CPU has one', { skip: !nativeExpected && 'KAFKA_TURBO_TEST_BACKENDS excludes native' }, () => {
+test('the addon is picked by default, with a hardware CRC32C when the CPU has one', { skip: !nativeExpected() && 'KAFKA_TURBO_TEST_BACKENDS excludes native' }, () => {
   const info = infoIn(dist, { KAFKA_TURBO_BACKEND: undefined }) as Info;
   assert.equal(info.backend, 'native');
   assert.match(info.crc32c, /^(avx512-vpclmul|sse42|table)$/);
