@@ -30,7 +30,8 @@ command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+  # The status is read whole (no `| grep -q` under pipefail: see scripts/deb-src.sh).
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != *'install ok installed'* ]]; then
     missing+=("$p")
   fi
 done

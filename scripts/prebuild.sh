@@ -3,7 +3,7 @@
 #   prebuilds/<platform>-<arch>/kafka-turbo.napi.glibc.node
 # with lz4, zstd and snappy linked in statically, so users need none of them installed.
 # Linux (glibc, Debian-like) only. Run as root or with sudo (it may install Debian packages,
-# add a deb-src entry and run apt-get update). `npm run build:prebuilt` runs it.
+# add a deb-src entry and run apt-get update: scripts/deb-src.sh). `npm run build:prebuilt` runs it.
 #
 #   1. Fetches Debian's source packages of zstd and snappy (the versions whose -dev headers are
 #      installed, so headers and archives agree) into .cache/prebuild/src and builds them
@@ -30,7 +30,6 @@ SRC="$CACHE/src"
 LIB="$CACHE/lib"
 TREE="$CACHE/tree"
 JOBS="${PREBUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-DEB_SRC_LIST=/etc/apt/sources.list.d/kafka-turbo-deb-src.sources
 
 log() { printf '[prebuild] %s\n' "$*"; }
 die() { printf '[prebuild] error: %s\n' "$*" >&2; exit 1; }
@@ -44,7 +43,7 @@ export DEBIAN_FRONTEND=noninteractive
 # ---- tools and headers -------------------------------------------------------------------------
 need=()
 for p in build-essential dpkg-dev cmake python3 liblz4-dev libzstd-dev libsnappy-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *'install ok installed'* ]] || need+=("$p")
 done
 if ((${#need[@]})); then
   log "apt-get install: ${need[*]}"
@@ -53,87 +52,16 @@ if ((${#need[@]})); then
 fi
 
 # ---- deb-src entries ---------------------------------------------------------------------------
-# apt-get source needs deb-src lines. When there are none, mirror the Debian "deb" entries
-# (those signed by the Debian archive keyring, or unsigned ones for this release) as deb-src
-# in a file of our own, then apt-get update.
-have_deb_src() { apt-cache showsrc libzstd-dev 2>/dev/null | grep -q '^Package: '; }
-if ! have_deb_src; then
-  log "no deb-src entries: writing $DEB_SRC_LIST from the existing deb entries"
-  tmp="$(mktemp)"
-  python3 - "$tmp" <<'PY'
-import glob, os, re, sys
-
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-codename = ""
-try:
-    for line in open("/etc/os-release"):
-        if line.startswith("VERSION_CODENAME="):
-            codename = line.split("=", 1)[1].strip().strip('"')
-except OSError:
-    pass
-
-def wanted(signed_by, suites):
-    if signed_by:
-        return os.path.realpath(signed_by) == os.path.realpath(KEYRING)
-    return bool(codename) and any(s.split("-")[0].split("/")[0] == codename for s in suites)
-
-entries = []  # (uris, suites, components)
-# deb822 files
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    if os.path.basename(path) == "kafka-turbo-deb-src.sources":
-        continue
-    text = open(path).read()
-    for stanza in re.split(r"\n\s*\n", text):
-        fields, key = {}, None
-        for line in stanza.splitlines():
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            if line[0] in " \t" and key:
-                fields[key] += " " + line.strip()
-                continue
-            if ":" in line:
-                key, value = line.split(":", 1)
-                key = key.strip().lower()
-                fields[key] = value.strip()
-        if "deb" not in fields.get("types", "").split():
-            continue
-        if fields.get("enabled", "yes").lower() == "no":
-            continue
-        suites = fields.get("suites", "").split()
-        if fields.get("uris") and suites and wanted(fields.get("signed-by", ""), suites):
-            entries.append((fields["uris"].split(), suites, fields.get("components", "main").split()))
-# one-line format
-for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    if not os.path.exists(path):
-        continue
-    for line in open(path):
-        line = line.split("#", 1)[0].strip()
-        m = re.match(r"^deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
-        if not m:
-            continue
-        opts = m.group(1) or ""
-        sb = re.search(r"signed-by=(\S+?)\s*[\] ]", opts + " ")
-        if wanted(sb.group(1) if sb else "", [m.group(3)]):
-            entries.append(([m.group(2)], [m.group(3)], (m.group(4) or "main").split()))
-
-if not entries:
-    sys.exit("no Debian deb entries found in /etc/apt to mirror as deb-src")
-with open(sys.argv[1], "w") as out:
-    out.write("# Written by kafka-turbo's scripts/prebuild.sh: the Debian deb entries as deb-src,\n"
-              "# for apt-get source. Safe to delete.\n")
-    for uris, suites, comps in entries:
-        out.write("\nTypes: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n"
-                  % (" ".join(uris), " ".join(suites), " ".join(comps), KEYRING))
-PY
-  $SUDO install -m 0644 "$tmp" "$DEB_SRC_LIST"
-  rm -f "$tmp"
-  $SUDO apt-get update -qq
-  have_deb_src || die "apt-cache showsrc libzstd-dev still finds nothing after adding $DEB_SRC_LIST"
-fi
+# apt-get source needs deb-src lines; scripts/deb-src.sh adds them when there are none.
+bash "$ROOT/scripts/deb-src.sh"
 
 # ---- sources -----------------------------------------------------------------------------------
 # fetch_source DEV_PACKAGE: prints the unpacked source dir of the source package that built
-# DEV_PACKAGE, at the installed version (the headers the addon compiles against).
+# DEV_PACKAGE and the version fetched. It asks for the installed version first (the headers the
+# addon compiles against). When the archive does not serve that version's source (seen here: a
+# security update installed from bookworm-security whose source files the mirror answers 404), it
+# takes another Debian revision of the same upstream version — same upstream code and headers,
+# only Debian's patches differ — and says so.
 fetch_source() {
   local dev="$1" pkg ver upstream dir
   pkg="$(dpkg-query -W -f='${source:Package}' "$dev")"
@@ -141,19 +69,33 @@ fetch_source() {
   upstream="${ver#*:}"
   upstream="${upstream%-*}"
   dir="$SRC/$pkg-$upstream"
-  if [[ -d "$dir/debian" ]]; then
-    log "source $pkg $ver: cached in ${dir#"$ROOT"/}" >&2
-  else
-    log "apt-get source $pkg=$ver" >&2
-    mkdir -p "$SRC"
-    # As root, apt would warn that it cannot drop to its sandbox user for this directory.
-    local sandbox=()
-    if [[ $(id -u) -eq 0 ]]; then sandbox=(-o APT::Sandbox::User=root); fi
-    (cd "$SRC" && apt-get source -qq "${sandbox[@]}" "$pkg=$ver" >&2) ||
-      die "apt-get source $pkg=$ver failed; if a newer $pkg is out, upgrade $dev (apt-get install $dev) and run again"
-    [[ -d "$dir/debian" ]] || die "apt-get source $pkg=$ver did not unpack into $dir"
+  if [[ -d "$dir/debian" && -f "$dir/.kt-version" ]]; then
+    log "source $pkg $(cat "$dir/.kt-version"): cached in ${dir#"$ROOT"/}" >&2
+    printf '%s\t%s\n' "$dir" "$(cat "$dir/.kt-version")"
+    return
   fi
-  printf '%s\t%s\n' "$dir" "$ver"
+  rm -rf "$dir"
+  mkdir -p "$SRC"
+  # As root, apt would warn that it cannot drop to its sandbox user for this directory.
+  local sandbox=()
+  if [[ $(id -u) -eq 0 ]]; then sandbox=(-o APT::Sandbox::User=root); fi
+  # The installed version, then the other revisions of the same upstream version, newest first.
+  local candidates=("$ver") v
+  while read -r v; do
+    local up="${v#*:}"
+    [[ "$v" != "$ver" && "${up%-*}" == "$upstream" ]] && candidates+=("$v")
+  done < <(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -rV | uniq)
+  for v in "${candidates[@]}"; do
+    log "apt-get source $pkg=$v" >&2
+    if (cd "$SRC" && apt-get source -qq "${sandbox[@]}" "$pkg=$v" >&2) && [[ -d "$dir/debian" ]]; then
+      [[ "$v" == "$ver" ]] || log "warning: the source of $pkg $ver (installed) is not served here; built from $v, the same upstream $upstream" >&2
+      printf '%s' "$v" >"$dir/.kt-version"
+      printf '%s\t%s\n' "$dir" "$v"
+      return
+    fi
+    rm -rf "$dir"
+  done
+  die "apt-get source $pkg failed for ${candidates[*]}; if a newer $pkg is out, upgrade $dev (apt-get install $dev) and run again"
 }
 
 # pic_check ARCHIVE [LIBS...]: the archive links whole into a shared object.
