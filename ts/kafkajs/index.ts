@@ -178,11 +178,7 @@ export class Kafka {
     if (config === null || typeof config !== 'object') {
       throw new KafkaJSNonRetriableError('producer() takes a configuration object');
     }
-    if (config.idempotent) {
-      throw new KafkaJSNonRetriableError(
-        'Idempotent producers ("idempotent: true") are not supported by kafka-turbo yet',
-      );
-    }
+    const idempotent = config.idempotent === true;
     if (config.transactionalId) {
       throw new KafkaJSNonRetriableError(
         'Transactional producers ("transactionalId") are not supported by kafka-turbo yet',
@@ -206,7 +202,17 @@ export class Kafka {
     }
 
     const c = this.config;
-    const retry = retrySettings(c.retry, config.retry);
+    // KafkaJS: an idempotent producer retries "forever" unless told otherwise, and needs retries.
+    const retry = retrySettings(idempotent ? { retries: INT32_MAX } : undefined, c.retry, config.retry);
+    if (idempotent && retry.retries < 1) {
+      throw new KafkaJSNonRetriableError('Idempotent producer must allow retries to protect against transient errors');
+    }
+    const maxInFlight = Math.floor(numberOption('maxInFlightRequests', config.maxInFlightRequests, 5, 1));
+    if (idempotent && maxInFlight > 5) {
+      throw new KafkaJSNonRetriableError(
+        `An idempotent producer keeps order with at most 5 requests in flight per broker (maxInFlightRequests ${maxInFlight})`,
+      );
+    }
     const requestTimeout = Math.ceil(numberOption('requestTimeout', c.requestTimeout, 30000, 1));
     const connectionTimeout = Math.ceil(numberOption('connectionTimeout', c.connectionTimeout, 1000, 1));
     const lingerMs = tuning['linger.ms'] === undefined ? 0 : Number(tuning['linger.ms']);
@@ -219,9 +225,9 @@ export class Kafka {
       'retry.backoff.max.ms': Math.ceil(retry.maxRetryTime),
       'metadata.max.age.ms': Math.ceil(numberOption('metadataMaxAge', config.metadataMaxAge, 300000, 0)),
       'allow.auto.create.topics': config.allowAutoTopicCreation ?? true,
-      'max.in.flight.requests.per.connection': Math.floor(
-        numberOption('maxInFlightRequests', config.maxInFlightRequests, 5, 1),
-      ),
+      'max.in.flight.requests.per.connection': maxInFlight,
+      // KafkaJS's default is off; acks then come per send() (and must be -1 when on).
+      'enable.idempotence': idempotent,
       'linger.ms': 0,
       'delivery.timeout.ms':
         (Number.isFinite(lingerMs) ? lingerMs : 0) + kafkaJSGiveUpMs(retry, requestTimeout, connectionTimeout),

@@ -274,8 +274,22 @@ export class KafkaJSProducer implements Producer {
     this.instrument(events.DISCONNECT, undefined);
   };
 
-  /** Always false: idempotent producers are refused by Kafka.producer() until they are supported. */
-  isIdempotent = (): boolean => false;
+  /** True for `kafka.producer({ idempotent: true })`. */
+  isIdempotent = (): boolean => this.settings.config['enable.idempotence'] === true;
+
+  /**
+   * Not in KafkaJS (it has no flush; @confluentinc/kafka-javascript's KafkaJS-compatible
+   * producer has one): resolves when every message sent before the call has settled; with
+   * `timeout` (ms) it rejects with a KafkaJSTimeout after that long, the messages going on.
+   */
+  flush = async (opts: { timeout?: number } = {}): Promise<void> => {
+    if (!this.core) return;
+    const t = opts.timeout;
+    if (t !== undefined && (typeof t !== 'number' || !(t >= 0))) {
+      throw new KafkaJSNonRetriableError(`Invalid flush timeout ${JSON.stringify(t)}: expected milliseconds >= 0`);
+    }
+    await this.core.flush(t ?? Infinity);
+  };
 
   logger = (): Logger => this.log;
 
@@ -357,6 +371,9 @@ export class KafkaJSProducer implements Producer {
     const requiredAcks = parseAcks(acks, 'acks');
     const lane = core.lane({ acks: requiredAcks, timeoutMs: ackTimeout(timeout), codec: codecOf(compression) });
 
+    if (this.settings.config['enable.idempotence'] === true && requiredAcks !== -1) {
+      throw new KafkaJSNonRetriableError(`Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees`);
+    }
     try {
       await this.awaitTopics(
         core,
@@ -364,7 +381,7 @@ export class KafkaJSProducer implements Producer {
       );
     } catch (err) {
       this.log.error(`Failed to send messages: ${(err as Error).message}`);
-      throw err;
+      throw asKafkaJSFailure(err as Error);
     }
     // The producer may have been disconnected while metadata was on its way.
     if (this.core !== core || core.isClosed) this.checkAcceptingMessages();
@@ -411,7 +428,9 @@ export class KafkaJSProducer implements Producer {
     if (index === 0) return [];
     sink.expect(plan);
     for (const { topic, items } of plan) if (items.length > 0) core.enqueue(topic, items, lane);
-    return sink.promise;
+    return sink.promise.catch((err: Error) => {
+      throw asKafkaJSFailure(err);
+    });
   }
 
   /**
@@ -511,9 +530,13 @@ export class KafkaJSProducer implements Producer {
     if (this.core && !this.core.isClosed && this.coreBrokers === id) return this.core;
     if (this.core && !this.core.isClosed) await this.core.close({ force: true }).catch(() => undefined);
     const config: ResolvedConfig = resolveConfig({ ...this.settings.config, 'bootstrap.servers': brokers });
+    // KafkaJS's backoff: initialRetryTime × multiplier^n, each spread by ±factor.
+    config.retryMultiplier = this.settings.retry.multiplier;
+    config.retryJitter = Math.min(1, this.settings.retry.factor);
     // Every record reaches the core with its partition chosen by the KafkaJS partitioner, so
     // the core's own partitioner is never asked.
     const core = new ProducerCore(config, 'default');
+    core.logger = { error: (message, extra) => this.log.error(message, extra) };
     for (const [from, to] of NETWORK_EVENTS) core.on(from, (payload: unknown) => this.instrument(to, payload));
     this.core = core;
     this.coreBrokers = id;
@@ -654,4 +677,16 @@ export async function resolveBrokers(brokers: unknown): Promise<string[]> {
     }
   });
   return list as string[];
+}
+
+/**
+ * What a KafkaJS send() rejects with: its retrier turns a non-retriable error into a
+ * KafkaJSNonRetriableError with the same message and the original as `cause`
+ * (src/retry/index.js); errors of retries that ran out are KafkaJSNumberOfRetriesExceeded already.
+ */
+function asKafkaJSFailure(err: Error): Error {
+  if (err instanceof KafkaJSProtocolError && !err.retriable) {
+    return new KafkaJSNonRetriableError(err, { cause: (err as { cause?: unknown }).cause ?? err });
+  }
+  return err;
 }

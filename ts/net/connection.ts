@@ -213,6 +213,11 @@ export class BrokerConnection extends EventEmitter {
     this.broker = `${opts.host}:${opts.port}`;
   }
 
+  /** Requests in flight plus queued (for picking the least-loaded broker). */
+  get outstandingRequests(): number {
+    return this.inFlight.length + this.waiting.length;
+  }
+
   isConnected(): boolean {
     return this.state === 'connected';
   }

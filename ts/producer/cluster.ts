@@ -250,6 +250,22 @@ export class Cluster extends EventEmitter {
     this.ageTimer.unref();
   }
 
+  /** The broker with the fewest requests outstanding, connected ones first (Java's
+   * NetworkClient.leastLoadedNode); bootstrap addresses when no broker is known yet. */
+  leastLoadedBroker(): Broker | undefined {
+    let best: Broker | undefined;
+    let bestScore = Infinity;
+    const all = this.brokers.size > 0 ? [...this.brokers.values()] : this.bootstrap;
+    for (const b of all) {
+      const score = (b.isReady() ? 0 : 1e6) + b.conn.outstandingRequests;
+      if (score < bestScore) {
+        best = b;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
   broker(nodeId: number): Broker | undefined {
     return this.brokers.get(nodeId);
   }

@@ -28,7 +28,7 @@ import { Cluster, type TopicState } from './cluster.js';
 import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
 import type { PendingRecord } from './record.js';
-import { BatchEntry, Lane, Sender, type TopicPartition } from './sender.js';
+import { BatchEntry, FlushBarrier, Lane, Sender, type TopicPartition } from './sender.js';
 
 /** One record ready to append: serialized, with its pending handle. `partition` is the
  * caller's explicit choice or undefined for the partitioner. */
@@ -49,7 +49,19 @@ interface Waiting {
   items: Outgoing[];
   lane: Lane;
   sinceMs: number;
+  /** flush() calls that wait for these records (each holds one unit of the barrier). */
+  barriers?: FlushBarrier[] | null;
 }
+
+/** Where the core reports what it cannot throw at anyone: exceptions from user callbacks. */
+export interface CoreLogger {
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** The Java client logs callback exceptions at ERROR; without a logger, so do we (stderr). */
+const STDERR_LOGGER: CoreLogger = {
+  error: (message, extra) => console.error(`[kafka-turbo] ${message}`, extra ?? ''),
+};
 
 export class ProducerCore extends EventEmitter {
   readonly backend: Backend;
@@ -61,7 +73,10 @@ export class ProducerCore extends EventEmitter {
   /** Appends waiting for buffer.memory, in arrival order across all partitions. */
   private readonly waitingMemory: Waiting[] = [];
   private metadataRetry: NodeJS.Timeout | null = null;
+  /** Set when close() begins: later sends are refused while earlier ones are flushed. */
+  private closing: Promise<void> | null = null;
   private closed = false;
+  logger: CoreLogger = STDERR_LOGGER;
   /** One-element scratch arrays for the single-record path (emptied after each use). */
   private readonly oneInput: RecordInput[] = [undefined as unknown as RecordInput];
   private readonly onePending: PendingRecord[] = [undefined as unknown as PendingRecord];
@@ -78,6 +93,10 @@ export class ProducerCore extends EventEmitter {
     this.partitioner = resolvePartitioner(partitioner, config.batchSize);
     this.sender.onMemoryFreed = () => this.retryWaitingMemory();
     this.sender.onRun = (now) => this.expireWaiting(now);
+    this.sender.memoryWaiting = () => this.waitingMemory.length > 0;
+    this.sender.onUserError = (err, what) => this.reportUserError(err, what);
+    this.sender.encodeBatch = (records, header) => backend.encodeRecordBatch(records, header);
+    this.sender.crc32c = (b, init) => backend.crc32c(b, init);
     this.cluster.on('metadata', () => this.onMetadata());
     for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
       this.cluster.on(ev, (payload: unknown) => this.emit(ev, payload));
@@ -86,6 +105,29 @@ export class ProducerCore extends EventEmitter {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** True from the moment close() is called: new sends are refused. */
+  get isClosing(): boolean {
+    return this.closing !== null || this.closed;
+  }
+
+  get idempotent(): boolean {
+    return this.sender.txn !== null;
+  }
+
+  /** An exception thrown by user code (a callback): logged, never rethrown into the producer. */
+  reportUserError(err: unknown, what: string): void {
+    try {
+      const e = err as Error;
+      this.logger.error(`An exception was thrown by ${what}; the producer carries on`, {
+        error: e?.name ?? typeof err,
+        message: e?.message ?? String(err),
+        stack: e?.stack,
+      });
+    } catch {
+      // A logger that throws has nowhere left to report to.
+    }
   }
 
   /** The lane for these options, created on first use. Throws (a clear ConfigError) when the
@@ -112,7 +154,7 @@ export class ProducerCore extends EventEmitter {
         codec: opts.codec,
         compressionLevel: level,
       });
-      const created = new Lane(opts.acks, opts.timeoutMs, accumulator);
+      const created = new Lane(opts.acks, opts.timeoutMs, accumulator, opts.codec, level);
       lane = created;
       if (codecsReady) {
         // The WebAssembly codecs instantiate asynchronously: batches wait, records are taken.
@@ -137,9 +179,9 @@ export class ProducerCore extends EventEmitter {
 
   /** Hand records of one topic to the producer. Outcomes arrive through each record's sink. */
   enqueue(topic: string, items: Outgoing[], lane: Lane): void {
-    if (this.closed) {
-      const err = new ProducerClosedError();
-      for (const it of items) it.pending.sink.fail(it.pending, err);
+    const refusal = this.refusal();
+    if (refusal) {
+      for (const it of items) it.pending.sink.fail(it.pending, refusal);
       return;
     }
     // Records too large for any request or for the whole buffer fail alone, at once.
@@ -163,11 +205,19 @@ export class ProducerCore extends EventEmitter {
     this.place(w, topicState);
   }
 
+  /** Why sends are refused now (closing, closed, a fatal error), or null. */
+  private refusal(): Error | null {
+    if (this.closing !== null || this.closed) return new ProducerClosedError();
+    return this.sender.fatalError;
+  }
+
   /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
   enqueueOne(topic: string, partition: number | undefined, input: RecordInput, pending: PendingRecord, lane: Lane): void {
     const state = this.cluster.topics.get(topic);
     if (
+      this.closing !== null ||
       this.closed ||
+      this.sender.fatalError !== null ||
       state === undefined ||
       state.partitions.length === 0 ||
       this.waitingMetadata.size > 0 ||
@@ -251,7 +301,8 @@ export class ProducerCore extends EventEmitter {
     if (items.length === 1) {
       const it = items[0]!;
       const p = this.choosePartition(w.topic, it.partition, it.input, it.pending, state, numPartitions);
-      if (p !== null) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), items, w.sinceMs);
+      if (p !== null) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), items, w.sinceMs, w.barriers);
+      this.releaseBarriers(w);
       return;
     }
     const groups = new Map<number, Outgoing[]>();
@@ -262,7 +313,24 @@ export class ProducerCore extends EventEmitter {
       if (g) g.push(it);
       else groups.set(p, [it]);
     }
-    for (const [p, group] of groups) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), group, w.sinceMs);
+    for (const [p, group] of groups) this.appendTo(w.lane, this.sender.topicPartition(w.topic, p), group, w.sinceMs, w.barriers);
+    this.releaseBarriers(w);
+  }
+
+  /** A waiting append's flush barriers: its records have moved on (into batches, another
+   * wait, or a failure), each of which took its own unit. */
+  private releaseBarriers(w: Waiting): void {
+    if (!w.barriers) return;
+    for (const f of w.barriers) f.release();
+    w.barriers = null;
+  }
+
+  private holdBarriers(w: Waiting, barriers: FlushBarrier[] | null | undefined): Waiting {
+    if (barriers && barriers.length > 0) {
+      w.barriers = [...barriers];
+      for (const f of barriers) f.pending++;
+    }
+    return w;
   }
 
   private choosePartition(
@@ -304,26 +372,41 @@ export class ProducerCore extends EventEmitter {
     }
   }
 
-  private appendTo(lane: Lane, tp: TopicPartition, items: Outgoing[], sinceMs: number): void {
+  private appendTo(
+    lane: Lane,
+    tp: TopicPartition,
+    items: Outgoing[],
+    sinceMs: number,
+    barriers?: FlushBarrier[] | null,
+  ): void {
     if (this.waitingMemory.length > 0) {
       // Someone is already waiting for memory: keep arrival order.
-      this.waitingMemory.push({ topic: tp.topic, items: items.map((x) => ({ ...x, partition: tp.partition })), lane, sinceMs });
+      this.waitingMemory.push(
+        this.holdBarriers({ topic: tp.topic, items: items.map((x) => ({ ...x, partition: tp.partition })), lane, sinceMs }, barriers),
+      );
+      this.sender.wakeup();
       return;
     }
-    const taken = this.tryAppendItems(lane, tp, items);
+    const taken = this.tryAppendItems(lane, tp, items, barriers);
     if (taken < items.length) {
-      this.waitingMemory.push({
-        topic: tp.topic,
-        items: items.slice(taken).map((x) => ({ ...x, partition: tp.partition })),
-        lane,
-        sinceMs,
-      });
+      this.waitingMemory.push(
+        this.holdBarriers(
+          { topic: tp.topic, items: items.slice(taken).map((x) => ({ ...x, partition: tp.partition })), lane, sinceMs },
+          barriers,
+        ),
+      );
     }
     this.sender.wakeup();
   }
 
   /** Append as many as fit; returns how many were taken. `pendings[i]` belongs to `inputs[i]`. */
-  private tryAppend(lane: Lane, tp: TopicPartition, inputs: readonly RecordInput[], pendings: readonly PendingRecord[]): number {
+  private tryAppend(
+    lane: Lane,
+    tp: TopicPartition,
+    inputs: readonly RecordInput[],
+    pendings: readonly PendingRecord[],
+    barriers?: FlushBarrier[] | null,
+  ): number {
     const now = Date.now();
     const res = lane.accumulator.append(tp.id, inputs, now);
     const b = res.batches;
@@ -332,7 +415,8 @@ export class ProducerCore extends EventEmitter {
       const id = b[i]!;
       const count = b[i + 1]!;
       let entry = lane.batches.get(id);
-      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now)));
+      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+      if (barriers) for (const f of barriers) this.sender.addBarrier(entry, f);
       for (let c = 0; c < count; c++) {
         const pending = pendings[k++]!;
         pending.partition = tp.partition;
@@ -343,20 +427,21 @@ export class ProducerCore extends EventEmitter {
   }
 
   /** tryAppend() for Outgoing items. */
-  private tryAppendItems(lane: Lane, tp: TopicPartition, items: readonly Outgoing[]): number {
-    return this.tryAppend(lane, tp, items.map((x) => x.input), items.map((x) => x.pending));
+  private tryAppendItems(lane: Lane, tp: TopicPartition, items: readonly Outgoing[], barriers?: FlushBarrier[] | null): number {
+    return this.tryAppend(lane, tp, items.map((x) => x.input), items.map((x) => x.pending), barriers);
   }
 
   private retryWaitingMemory(): void {
     while (this.waitingMemory.length > 0) {
       const w = this.waitingMemory[0]!;
       const tp = this.sender.topicPartition(w.topic, w.items[0]!.partition!);
-      const taken = this.tryAppendItems(w.lane, tp, w.items);
+      const taken = this.tryAppendItems(w.lane, tp, w.items, w.barriers);
       if (taken < w.items.length) {
         w.items = w.items.slice(taken);
         break;
       }
       this.waitingMemory.shift();
+      this.releaseBarriers(w);
     }
     this.sender.wakeup();
   }
@@ -408,34 +493,80 @@ export class ProducerCore extends EventEmitter {
   }
 
   private failWaiting(w: Waiting, err: Error): void {
-    for (const it of w.items) it.pending.sink.fail(it.pending, err);
+    for (const it of w.items) {
+      try {
+        it.pending.sink.fail(it.pending, err);
+      } catch (e) {
+        this.reportUserError(e, 'a send callback');
+      }
+    }
     this.sender.pendingRecords -= w.items.length;
+    this.releaseBarriers(w);
     this.sender.wakeup();
   }
 
-  /** Send everything buffered now and resolve when every record sent so far is settled. */
-  async flush(): Promise<void> {
+  /**
+   * Send everything buffered now and resolve when every record sent before this call has
+   * settled (the Java flush: records sent after it do not hold it up). While a flush is
+   * pending every batch is sendable, linger or not (Java's flushInProgress). With `timeoutMs`
+   * it rejects with a KafkaJSTimeout after that long; the records go on regardless.
+   */
+  flush(timeoutMs = Infinity): Promise<void> {
+    const barrier = this.sender.flushBarrier();
+    for (const list of this.waitingMetadata.values()) for (const w of list) this.holdBarriers(w, [barrier]);
+    for (const w of this.waitingMemory) this.holdBarriers(w, [barrier]);
     this.sender.flushing++;
-    try {
-      this.sender.wakeup();
-      await this.sender.whenIdle();
-    } finally {
+    this.sender.wakeup();
+    barrier.release();
+    const done = barrier.done.finally(() => {
       this.sender.flushing--;
-    }
+    });
+    if (!Number.isFinite(timeoutMs)) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new KafkaJSTimeout(`flush() did not complete within ${timeoutMs} ms`, { code: 'FLUSH_TIMEOUT' })),
+        timeoutMs,
+      );
+    });
+    return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Flush (unless `force`), then release every socket. Later sends fail with ProducerClosedError. */
-  async close(opts: { force?: boolean } = {}): Promise<void> {
-    if (this.closed) return;
-    if (!opts.force) await this.flush();
-    this.closed = true;
-    const err = new ProducerClosedError('The producer was closed before the record was sent');
-    for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
-    this.waitingMetadata.clear();
-    for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
-    this.sender.abortUndrained(err);
-    if (this.metadataRetry) clearTimeout(this.metadataRetry);
-    this.sender.stop();
-    await this.cluster.close();
+  /**
+   * Refuse new sends at once (PRODUCER_CLOSED), flush what was sent before (unless `force`),
+   * then release every socket and timer. With `timeoutMs` (Java's close(Duration)) whatever
+   * has not settled by then fails with ProducerClosedError. Resolves when nothing of the
+   * producer is left running.
+   */
+  close(opts: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.closed) return Promise.resolve();
+    this.closing = (async () => {
+      const limit = opts.force ? 0 : (opts.timeoutMs ?? Infinity);
+      if (limit > 0) {
+        // Like flush(): every batch is sendable now; wait for all that was sent before close().
+        this.sender.flushing++;
+        this.sender.wakeup();
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const idle = this.sender.whenIdle();
+          await (Number.isFinite(limit) ? Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, limit)))]) : idle);
+        } finally {
+          clearTimeout(timer);
+          this.sender.flushing--;
+        }
+      }
+      this.closed = true;
+      const err = new ProducerClosedError('The producer was closed before the record was sent');
+      for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
+      this.waitingMetadata.clear();
+      for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
+      this.sender.abortAll(err);
+      if (this.metadataRetry) clearTimeout(this.metadataRetry);
+      this.metadataRetry = null;
+      this.sender.stop();
+      await this.cluster.close();
+    })();
+    return this.closing;
   }
 }

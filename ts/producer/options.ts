@@ -65,12 +65,19 @@ export interface ResolvedConfig {
   compressionLevel: number | undefined;
   allowAutoTopicCreation: boolean;
   partitionerIgnoreKeys: boolean;
+  /** enable.idempotence as resolved: on by default, off when the user turns it off or (without
+   * setting it) sets acks, retries or max.in.flight to values it does not allow. */
+  idempotent: boolean;
+  /** Backoff growth per retry (2 as in the Java client; KafkaJS's retry.multiplier). */
+  retryMultiplier: number;
+  /** Each backoff is spread by ±this fraction (0.2 as in the Java client; KafkaJS's retry.factor). */
+  retryJitter: number;
 }
 
 const INT_MAX = 2147483647;
 
-/** Defaults as in the Java producer of Kafka 4.x (linger.ms 5 since KIP-1030), except
- * enable.idempotence, which is false until idempotence lands. */
+/** Defaults as in the Java producer of Kafka 4.x (linger.ms 5 since KIP-1030; enable.idempotence
+ * true since 3.0, KIP-679). */
 export const DEFAULTS = {
   'client.id': 'kafka-turbo',
   acks: 'all',
@@ -90,7 +97,7 @@ export const DEFAULTS = {
   'max.in.flight.requests.per.connection': 5,
   'metadata.max.age.ms': 300000,
   'compression.type': 'none',
-  'enable.idempotence': false,
+  'enable.idempotence': true,
   'allow.auto.create.topics': true,
   'partitioner.ignore.keys': false,
 } as const;
@@ -201,13 +208,14 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     const name = key.split('.')[1] as 'gzip' | 'lz4' | 'zstd';
     levels[name] = raw === undefined ? undefined : validateLevel(name, intValue(key, raw, -2147483648));
   }
-  if (boolValue('enable.idempotence', get('enable.idempotence'))) {
-    throw new ConfigError('enable.idempotence=true is not supported by this build of kafka-turbo yet; set it to false');
-  }
+  const acks = parseAcks(get('acks'));
+  const retries = intValue('retries', get('retries'), 0);
+  const maxInFlight = intValue('max.in.flight.requests.per.connection', get('max.in.flight.requests.per.connection'), 1);
+  const idempotent = resolveIdempotence(config['enable.idempotence'], acks, retries, maxInFlight);
   return {
     bootstrapServers,
     clientId,
-    acks: parseAcks(get('acks')),
+    acks,
     lingerMs,
     batchSize: intValue('batch.size', get('batch.size'), 0),
     bufferMemory: intValue('buffer.memory', get('buffer.memory'), 1, Number.MAX_SAFE_INTEGER),
@@ -215,21 +223,47 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     maxRequestSize: intValue('max.request.size', get('max.request.size'), 1),
     requestTimeoutMs,
     deliveryTimeoutMs,
-    retries: intValue('retries', get('retries'), 0),
+    retries,
     retryBackoffMs,
     retryBackoffMaxMs,
     reconnectBackoffMs,
     reconnectBackoffMaxMs,
     connectTimeoutMs: intValue('socket.connection.setup.timeout.ms', get('socket.connection.setup.timeout.ms'), 1),
-    maxInFlight: intValue(
-      'max.in.flight.requests.per.connection',
-      get('max.in.flight.requests.per.connection'),
-      1,
-    ),
+    maxInFlight,
     metadataMaxAgeMs: intValue('metadata.max.age.ms', get('metadata.max.age.ms'), 0),
     codec,
     compressionLevel: codec === CodecId.None ? undefined : levels[codecName(codec)],
     allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
     partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
+    idempotent,
+    retryMultiplier: 2,
+    retryJitter: 0.2,
   };
+}
+
+/** The broker de-duplicates and orders at most this many batches in flight per partition
+ * (it keeps the last 5 batches' sequences per producer). */
+export const MAX_IDEMPOTENT_IN_FLIGHT = 5;
+
+/**
+ * enable.idempotence as the Java producer resolves it (ProducerConfig, Kafka 3.2+): set
+ * explicitly to true, acks must be all, retries above 0 and max.in.flight at most 5, else a
+ * ConfigError; left unset, it is on unless one of those settings rules it out (then it is
+ * quietly off, as in Java).
+ */
+function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlight: number): boolean {
+  const conflicts: string[] = [];
+  if (acks !== -1) conflicts.push(`acks must be all (-1), not ${acks}`);
+  if (retries === 0) conflicts.push('retries must be greater than 0');
+  if (maxInFlight > MAX_IDEMPOTENT_IN_FLIGHT) {
+    conflicts.push(`max.in.flight.requests.per.connection must be at most ${MAX_IDEMPOTENT_IN_FLIGHT}, not ${maxInFlight}`);
+  }
+  if (raw === undefined) return conflicts.length === 0;
+  if (!boolValue('enable.idempotence', raw)) return false;
+  if (conflicts.length > 0) {
+    throw new ConfigError(
+      `enable.idempotence=true needs ${conflicts.join('; ')} (set enable.idempotence=false to use these settings)`,
+    );
+  }
+  return true;
 }

@@ -4,7 +4,7 @@
  * the broker has answered (or, with acks=0, when the request was written).
  */
 import { ConfigError } from '../errors.js';
-import { ProducerCore, type Outgoing } from './core.js';
+import { ProducerCore, type CoreLogger, type Outgoing } from './core.js';
 import { resolveConfig, type ProducerConfig, type ResolvedConfig } from './options.js';
 import type { PartitionFn } from './partitioners.js';
 import { PendingRecord, toBytes, toHeaders, toTimestamp, type HeadersInput, type RecordSink } from './record.js';
@@ -37,6 +37,9 @@ export interface ProducerOptions {
   /** 'default' (murmur2 for keyed records, uniform sticky for keyless, as the Java client),
    * 'round-robin', or your own function. */
   partitioner?: 'default' | 'round-robin' | PartitionFn;
+  /** Where the producer logs what it cannot throw (e.g. an exception from a send callback);
+   * default: stderr. */
+  logger?: CoreLogger;
 }
 
 /** One record of the Java-style API: its pending state and its own sink (one object per
@@ -54,6 +57,8 @@ class JavaRecord extends PendingRecord implements RecordSink {
     super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
     this.sink = this;
   }
+  /** Set by the producer: where a throwing callback is reported. */
+  report!: (err: unknown, what: string) => void;
   ok(_rec: PendingRecord, offset: number, logAppendTime: number): void {
     const md: RecordMetadata = {
       topic: this.topic,
@@ -64,11 +69,23 @@ class JavaRecord extends PendingRecord implements RecordSink {
       serializedValueSize: this.valueSize,
     };
     this.resolve(md);
-    if (this.callback) this.callback(null, md);
+    if (this.callback) this.call(null, md);
   }
   fail(_rec: PendingRecord, err: Error): void {
     this.reject(err);
-    if (this.callback) this.callback(err, null);
+    if (this.callback) this.call(err, null);
+  }
+  /** The user's callback, contained: a throw (or a rejected promise it returns) is logged and
+   * the other records settle as usual (the Java client catches and logs callback exceptions). */
+  private call(err: Error | null, md: RecordMetadata | null): void {
+    try {
+      const ret = this.callback!(err, md) as unknown;
+      if (ret !== null && typeof ret === 'object' && typeof (ret as Promise<unknown>).then === 'function') {
+        (ret as Promise<unknown>).then(undefined, (e: unknown) => this.report(e, 'a send callback (its returned promise)'));
+      }
+    } catch (e) {
+      this.report(e, 'a send callback');
+    }
   }
 }
 
@@ -90,6 +107,7 @@ export class Producer {
   constructor(config: ProducerConfig, options: ProducerOptions = {}) {
     this.config = resolveConfig(config);
     this.core = new ProducerCore(this.config, options.partitioner ?? 'default');
+    if (options.logger) this.core.logger = options.logger;
     this.lane = this.core.lane({ acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs, codec: this.config.codec });
   }
 
@@ -119,6 +137,7 @@ export class Producer {
       const timestamp = toTimestamp(record.timestamp, Date.now());
       input = { key, value, headers: toHeaders(record.headers), timestamp };
       rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback);
+      rec.report = this.report;
     } catch (err) {
       return refused(err as Error, callback);
     }
@@ -132,14 +151,27 @@ export class Producer {
     return promise;
   }
 
-  /** Send everything buffered now; resolves when every record sent before it has settled. */
-  flush(): Promise<void> {
-    return this.core.flush();
+  private readonly report = (err: unknown, what: string): void => this.core.reportUserError(err, what);
+
+  /** True when enable.idempotence is in effect (the default, unless acks/retries/max.in.flight rule it out). */
+  isIdempotent(): boolean {
+    return this.core.idempotent;
   }
 
-  /** Flush, then release every socket. Sends after close() reject with ProducerClosedError. */
-  close(): Promise<void> {
-    return this.core.close();
+  /** Send everything buffered now; resolves when every record sent before it has settled
+   * (records sent after it do not hold it up). `timeoutMs` bounds the wait (rejects with a
+   * KafkaJSTimeout; the records go on). */
+  flush(opts: { timeoutMs?: number } = {}): Promise<void> {
+    return this.core.flush(opts.timeoutMs);
+  }
+
+  /**
+   * Refuse new sends at once (they reject with PRODUCER_CLOSED), flush what was sent before,
+   * then release every socket and timer. `timeoutMs` bounds the wait (Java's close(Duration)):
+   * what has not settled by then fails with ProducerClosedError.
+   */
+  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    return this.core.close({ timeoutMs: opts.timeoutMs });
   }
 
   /** Buffered bytes, undrained batches and record counts, from the backend. */

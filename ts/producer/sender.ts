@@ -1,50 +1,122 @@
 /**
  * The sender: turns ready batches into ProduceRequests and their responses into completed
  * records. It runs on the JS thread, woken by appends, linger timers, retry backoffs and
- * responses, never on a fixed tick.
+ * responses, never on a fixed tick. It follows the Java client's Sender (and, for the
+ * idempotent producer, its TransactionManager: ./transaction-manager.ts).
  *
- *   ready()  → which partitions have a sendable batch (full, lingered, flushing, retry due)
- *   drain()  → per leader, one batch per partition up to max.request.size
+ *   ready()  → which partitions have a sendable batch (full, lingered, flushing, memory
+ *              waiters, retry due)
+ *   drain()  → per leader, one batch per partition up to max.request.size; the idempotent
+ *              producer stamps producer id, epoch and base sequence here
  *   produce  → one request per leader per lane, at most max.in.flight per connection
- *   complete → resolve each record, or retry the batch in order, or fail it
+ *   complete → per batch: success; MESSAGE_TOO_LARGE → split in halves and resent; retriable
+ *              → back to its partition's retry queue in sequence order; else fail it
  *
  * A "lane" is one (acks, request timeout, codec) combination: KafkaJS lets each send() call
- * choose them, so records of different lanes go into different batches and requests.
+ * choose them, so records of different lanes go into different batches and requests. Retry
+ * order and sequences are per partition, across lanes.
+ *
+ * Failure rules (each from the Java client):
+ * - delivery.timeout.ms bounds a batch from creation to its outcome, in flight too: a batch
+ *   in flight past it fails at once (its memory is released when the request ends, since the
+ *   socket may still be writing it), and the idempotent producer marks its partition
+ *   unresolved (transaction-manager.ts).
+ * - Retries go out oldest first; a partition with a batch waiting to be retried sends nothing
+ *   newer. With idempotence a retried batch goes only as the partition's first unfinished
+ *   batch; without it, order is kept only with max.in.flight=1 (as in Java).
+ * - record_errors (Produce v8+) fail the records they name with their own message; the rest of
+ *   the batch fails with the batch error (Java's InvalidRecordException handling).
+ * - throttle_time_ms (KIP-219): nothing more is sent to that broker until the time has passed.
+ * - User code (sinks, callbacks) that throws is caught and reported through onUserError: one
+ *   record's callback never stops the others from settling.
  */
-import type { DrainedBatch, RecordAccumulator } from '../backend/types.js';
+import type { BatchHeaderInput, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
 import { ApiKey } from '../protocol/api-keys.js';
-import { Produce, type ProduceResponse } from '../protocol/produce.js';
-import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
+import { InitProducerId } from '../protocol/init-producer-id.js';
+import { Produce, type ProducePartitionResponse, type ProduceResponse } from '../protocol/produce.js';
+import { decodeRecordBatches, restampProducerState } from '../protocol/record-batch.js';
+import { errorForCode, ErrorCode, isStaleMetadataError } from '../protocol/error-codes.js';
+import { initCodecs } from '../compression/index.js';
 import {
   KafkaJSError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
   KafkaJSTimeout,
 } from '../errors.js';
-import type { Cluster } from './cluster.js';
+import type { Broker, Cluster } from './cluster.js';
 import type { ResolvedConfig } from './options.js';
 import type { PendingRecord } from './record.js';
+import { TransactionManager } from './transaction-manager.js';
 
 /** A topic-partition the producer has used; `id` is its index in Sender.partitions and the
- * partition number the backends see. */
-export interface TopicPartition {
-  readonly id: number;
-  readonly topic: string;
-  readonly partition: number;
+ * partition number the backends see. Its retry queue is shared by every lane. */
+export class TopicPartition {
+  /** Batches waiting to be sent again, oldest (lowest sequence) first. While any wait, the
+   * partition sends nothing newer. */
+  readonly retries: BatchEntry[] = [];
+  /** Batches of this partition in requests on the wire (for max.in.flight=1 ordering). */
+  onWire = 0;
+  constructor(
+    readonly id: number,
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+}
+
+/** What a flush() waits for: the batches unfinished when it was called (and the appends then
+ * still waiting for metadata or memory). Resolves when `pending` reaches 0. */
+export class FlushBarrier {
+  pending = 1; // the caller's own hold, released once every unit is registered
+  readonly done: Promise<void>;
+  private resolve!: () => void;
+  constructor() {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+  release(): void {
+    if (--this.pending === 0) this.resolve();
+  }
+}
+
+/** Batches split after MESSAGE_TOO_LARGE share their original's buffer.memory, released (and
+ * the original's flush barriers) when the last piece finishes. */
+class SplitGroup {
+  live = 0;
+  constructor(readonly original: BatchEntry) {}
 }
 
 /** JavaScript's side of one batch: the records to settle and the retry state. */
 export class BatchEntry {
   readonly records: PendingRecord[] = [];
-  /** The encoded batch, once drained; retries resend these same bytes. */
+  /** The encoded batch, once drained; retries resend these same bytes (re-stamped after an
+   * epoch bump). */
   bytes: Buffer | null = null;
   attempts = 0;
   retryAtMs = 0;
   lastError: Error | null = null;
+  /** Idempotence: what the batch carries, -1 when none. */
+  producerId = -1n;
+  producerEpoch = -1;
+  baseSequence = -1;
+  /** The sequence was rewritten (epoch bump): `bytes` must be re-stamped before the next send. */
+  restamp = false;
+  sequenceHasBeenReset = false;
+  /** Settled (records told) — a late response only releases memory. */
+  done = false;
+  /** In a request whose outcome is not known yet (or being decoded for a split). */
+  onWire = false;
+  /** Settled while on the wire: its memory goes back to the accumulator when the request ends
+   * (the socket may still be writing its bytes). */
+  memoryPending = false;
+  /** Set on the pieces of a split batch (and on the original, which keeps the memory). */
+  split: SplitGroup | null = null;
+  /** flush() calls waiting for this batch. */
+  barriers: FlushBarrier[] | null = null;
   constructor(
+    /** The accumulator's batch id, or -1 for the pieces of a split batch. */
     readonly id: number,
     readonly tp: TopicPartition,
     readonly createdMs: number,
+    readonly lane: Lane,
   ) {}
 }
 
@@ -53,18 +125,25 @@ export class Lane {
   ready = true;
   /** Set when the lane can never send (its codec failed to initialize). */
   failure: Error | null = null;
+  /** Every unfinished batch of the lane that the accumulator counts, by its batch id. */
   readonly batches = new Map<number, BatchEntry>();
-  /** Batches waiting to be sent again, per partition id, oldest first. A partition with
-   * waiting retries sends nothing newer until they are out (order). */
-  readonly retries = new Map<number, BatchEntry[]>();
-  /** Batches in flight per partition id (for max.in.flight=1 ordering). */
-  readonly inflight = new Map<number, number>();
   constructor(
     readonly acks: 0 | 1 | -1,
     readonly timeoutMs: number,
     readonly accumulator: RecordAccumulator,
+    readonly codec: CodecId,
+    readonly compressionLevel: number | undefined,
   ) {}
 }
+
+/** One ProduceRequest on its way, for the in-flight delivery timeout. */
+interface InflightRequest {
+  batches: BatchEntry[];
+  oldestCreatedMs: number;
+}
+
+/** Encodes a whole batch with the backend (split batches). */
+export type BatchEncoder = (records: readonly RecordInput[], header: BatchHeaderInput) => Buffer;
 
 export class Sender {
   readonly partitions: TopicPartition[] = [];
@@ -72,23 +151,44 @@ export class Sender {
   readonly lanes = new Map<string, Lane>();
   /** Produce requests in flight per broker node. */
   private readonly nodeInflight = new Map<number, number>();
+  /** KIP-219: a broker that throttled us gets nothing before this time (ms since the epoch). */
+  private readonly throttledUntil = new Map<number, number>();
+  private readonly inflightRequests = new Set<InflightRequest>();
+  /** Batches being decoded for a split (MESSAGE_TOO_LARGE). */
+  private readonly splitting = new Set<BatchEntry>();
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
-  /** Records appended and not yet settled, for flush() and close(). */
+  private stopped = false;
+  /** Records appended and not yet settled, for close(). */
   pendingRecords = 0;
   flushing = 0;
   private idleWaiters: (() => void)[] = [];
+  /** The idempotent producer's state; null when idempotence is off. */
+  readonly txn: TransactionManager | null;
+  private initializingProducerId = false;
+  /** Set when the producer can never send again (e.g. InitProducerId refused for good). */
+  fatalError: Error | null = null;
   /** Called after batches complete and free memory (the producer retries blocked appends). */
   onMemoryFreed: () => void = () => undefined;
   /** Called on each run, for the producer's own deadlines (max.block.ms). Returns ms until
    * it next needs a run, or Infinity. */
   onRun: (now: number) => number = () => Infinity;
+  /** True while appends wait for buffer.memory: every batch is then sendable (Java: exhausted). */
+  memoryWaiting: () => boolean = () => false;
+  /** Where exceptions thrown by user code go (the producer's logger). */
+  onUserError: (err: unknown, what: string) => void = () => undefined;
+  /** Encodes split batches; set by the producer (the backend's encodeRecordBatch). */
+  encodeBatch: BatchEncoder | null = null;
+  /** The backend's CRC32C, for re-stamping batches after an epoch bump. */
+  crc32c: ((b: Uint8Array, init?: number) => number) | undefined = undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly cluster: Cluster,
-  ) {}
+  ) {
+    this.txn = config.idempotent ? new TransactionManager() : null;
+  }
 
   topicPartition(topic: string, partition: number): TopicPartition {
     let list = this.byName.get(topic);
@@ -98,7 +198,7 @@ export class Sender {
     }
     let tp = list[partition];
     if (!tp) {
-      tp = { id: this.partitions.length, topic, partition };
+      tp = new TopicPartition(this.partitions.length, topic, partition);
       this.partitions.push(tp);
       list[partition] = tp;
     }
@@ -107,7 +207,7 @@ export class Sender {
 
   /** Ask for a run soon (coalesced: many appends in one tick make one run). */
   wakeup(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -116,7 +216,7 @@ export class Sender {
   }
 
   private scheduleIn(ms: number): void {
-    if (!Number.isFinite(ms)) return;
+    if (!Number.isFinite(ms) || this.stopped) return;
     const at = Date.now() + Math.max(0, ms);
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
@@ -133,58 +233,88 @@ export class Sender {
   }
 
   run(): void {
+    if (this.stopped) return;
     const now = Date.now();
     let nextMs = this.onRun(now);
+    nextMs = Math.min(nextMs, this.expireInflight(now));
     let needMetadata = false;
+    const txn = this.txn;
+    let canDrain = this.fatalError === null;
+    if (txn && canDrain) {
+      txn.maybeResolveAndBump();
+      if (!txn.hasProducerId()) {
+        this.initProducerId();
+        canDrain = false;
+      }
+    }
+    const deliveryTimeoutMs = this.config.deliveryTimeoutMs;
+    // Work per lane and node: retries first (in partition order), then fresh partitions.
+    const work = new Map<Lane, Map<number, { retry: BatchEntry[]; fresh: number[] }>>();
+    const slot = (lane: Lane, node: number) => {
+      let byNode = work.get(lane);
+      if (!byNode) work.set(lane, (byNode = new Map()));
+      let s = byNode.get(node);
+      if (!s) byNode.set(node, (s = { retry: [], fresh: [] }));
+      return s;
+    };
     for (const lane of this.lanes.values()) {
       if (lane.failure) this.failLane(lane, lane.failure);
       if (!lane.ready) continue;
       // Batches that waited in the accumulator past delivery.timeout.ms fail here.
-      for (const r of lane.accumulator.expire(now - this.config.deliveryTimeoutMs)) {
+      for (const r of lane.accumulator.expire(now - deliveryTimeoutMs)) {
         const entry = lane.batches.get(r.batchId);
-        if (entry) this.failBatch(lane, entry, this.deliveryTimeout(entry), false);
+        if (entry) this.failBatch(entry, this.deliveryTimeout(entry), false);
       }
-      const flushing = this.flushing > 0;
-      const { partitions, nextReadyInMs } = lane.accumulator.ready(now, flushing);
-      nextMs = Math.min(nextMs, nextReadyInMs);
-      const byNode = new Map<number, { retry: BatchEntry[]; fresh: number[] }>();
-      const slot = (node: number) => {
-        let s = byNode.get(node);
-        if (!s) byNode.set(node, (s = { retry: [], fresh: [] }));
-        return s;
-      };
-      for (const [id, queue] of lane.retries) {
+    }
+    if (canDrain) {
+      for (const tp of this.partitions) {
+        const queue = tp.retries;
+        if (queue.length === 0) continue;
         const head = queue[0]!;
-        if (now - head.createdMs >= this.config.deliveryTimeoutMs) {
+        if (now - head.createdMs >= deliveryTimeoutMs) {
           queue.shift();
-          if (queue.length === 0) lane.retries.delete(id);
-          this.failBatch(lane, head, this.deliveryTimeout(head), true);
+          this.failBatch(head, this.deliveryTimeout(head), true);
+          nextMs = 0;
           continue;
         }
         if (head.retryAtMs > now) {
           nextMs = Math.min(nextMs, head.retryAtMs - now);
           continue;
         }
-        const leader = this.leaderOf(head.tp);
+        if (txn ? !txn.retryAllowed(head) : this.config.maxInFlight === 1 && tp.onWire > 0) continue;
+        const leader = this.leaderOf(tp);
         if (leader < 0) {
           needMetadata = true;
           continue;
         }
-        if (this.config.maxInFlight === 1 && (lane.inflight.get(id) ?? 0) > 0) continue;
-        slot(leader).retry.push(head);
+        slot(head.lane, leader).retry.push(head);
       }
-      for (const id of partitions) {
-        if (lane.retries.has(id)) continue;
-        if (this.config.maxInFlight === 1 && (lane.inflight.get(id) ?? 0) > 0) continue;
-        const leader = this.leaderOf(this.partitions[id]!);
-        if (leader < 0) {
-          needMetadata = true;
-          continue;
+      const flushing = this.flushing > 0 || this.memoryWaiting();
+      for (const lane of this.lanes.values()) {
+        if (!lane.ready || lane.failure) continue;
+        const { partitions, nextReadyInMs } = lane.accumulator.ready(now, flushing);
+        nextMs = Math.min(nextMs, nextReadyInMs);
+        for (const id of partitions) {
+          const tp = this.partitions[id]!;
+          if (tp.retries.length > 0) continue;
+          if (txn ? txn.freshAllowed(id) === null : this.config.maxInFlight === 1 && tp.onWire > 0) continue;
+          const leader = this.leaderOf(tp);
+          if (leader < 0) {
+            needMetadata = true;
+            continue;
+          }
+          slot(lane, leader).fresh.push(id);
         }
-        slot(leader).fresh.push(id);
       }
-      for (const [node, work] of byNode) {
+    }
+    for (const [lane, byNode] of work) {
+      for (const [node, w] of byNode) {
         if ((this.nodeInflight.get(node) ?? 0) >= this.config.maxInFlight) continue;
+        const until = this.throttledUntil.get(node) ?? 0;
+        if (until > now) {
+          nextMs = Math.min(nextMs, until - now);
+          continue;
+        }
         const broker = this.cluster.broker(node);
         if (!broker) {
           needMetadata = true;
@@ -192,24 +322,20 @@ export class Sender {
         }
         const batches: BatchEntry[] = [];
         let bytes = 0;
-        for (const entry of work.retry) {
+        for (const entry of w.retry) {
           if (bytes > 0 && bytes + entry.bytes!.length > this.config.maxRequestSize) break;
-          const queue = lane.retries.get(entry.tp.id)!;
-          queue.shift();
-          if (queue.length === 0) lane.retries.delete(entry.tp.id);
+          entry.tp.retries.shift();
+          if (entry.restamp) {
+            restampProducerState(entry.bytes!, entry.producerId, entry.producerEpoch, entry.baseSequence, this.crc32c);
+            entry.restamp = false;
+          }
           batches.push(entry);
           bytes += entry.bytes!.length;
         }
-        if (work.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
-          const drained = lane.accumulator.drain(work.fresh, this.config.maxRequestSize - bytes, {
-            producerId: -1n,
-            producerEpoch: -1,
-            transactional: false,
-            baseSequences: null,
-          });
-          for (const d of drained) batches.push(this.attach(lane, d));
+        if (w.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
+          this.drainFresh(lane, w.fresh, this.config.maxRequestSize - bytes, batches);
         }
-        if (batches.length > 0) this.produce(node, lane, batches);
+        if (batches.length > 0) this.produce(node, broker, lane, batches);
       }
     }
     if (needMetadata) {
@@ -220,20 +346,93 @@ export class Sender {
     this.checkIdle();
   }
 
+  /** Drain fresh batches of `partitions` into `out`, stamping sequences when idempotent. */
+  private drainFresh(lane: Lane, partitions: number[], maxBytes: number, out: BatchEntry[]): void {
+    const txn = this.txn;
+    if (!txn) {
+      const drained = lane.accumulator.drain(partitions, maxBytes, NOT_IDEMPOTENT);
+      for (const d of drained) out.push(this.attach(lane, d));
+      return;
+    }
+    const states = new Map(partitions.map((id) => [id, txn.freshAllowed(id)!]));
+    const drained = lane.accumulator.drain(partitions, maxBytes, {
+      producerId: txn.producerId,
+      producerEpoch: txn.producerEpoch,
+      transactional: false,
+      baseSequences: partitions.map((id) => states.get(id)!.nextSequence),
+    });
+    for (const d of drained) {
+      const entry = this.attach(lane, d);
+      txn.addDrained(states.get(d.partition)!, entry, d.recordCount);
+      out.push(entry);
+    }
+  }
+
   private attach(lane: Lane, d: DrainedBatch): BatchEntry {
     const entry = lane.batches.get(d.batchId)!;
     entry.bytes = d.bytes;
     return entry;
   }
 
-  private produce(node: number, lane: Lane, batches: BatchEntry[]): void {
-    const broker = this.cluster.broker(node)!;
+  /** InitProducerId (idempotent producer) to the least-loaded broker; retried with backoff. */
+  private initProducerId(): void {
+    if (this.initializingProducerId || this.stopped) return;
+    this.initializingProducerId = true;
+    const attempt = async (): Promise<void> => {
+      const broker = this.cluster.leastLoadedBroker();
+      if (!broker) {
+        await this.cluster.refresh();
+        throw new KafkaJSError('No broker known yet for InitProducerId', { retriable: true });
+      }
+      await broker.ensureReady();
+      const version = broker.version(InitProducerId);
+      const res = await broker.conn.request(
+        ApiKey.InitProducerId,
+        version,
+        version >= InitProducerId.flexibleFrom,
+        InitProducerId.encode(version, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1n, producerEpoch: -1 }),
+        InitProducerId.decode,
+      );
+      if (res.errorCode !== ErrorCode.NONE) throw new KafkaJSProtocolError(errorForCode(res.errorCode));
+      this.txn!.setProducerIdAndEpoch(res.producerId, res.producerEpoch);
+    };
+    attempt().then(
+      () => {
+        this.initializingProducerId = false;
+        this.wakeup();
+      },
+      (err: Error) => {
+        this.initializingProducerId = false;
+        if (this.stopped) return;
+        if ((err as { retriable?: boolean }).retriable === true) {
+          // Coordinator loading, connection refused, ...: try again after the backoff.
+          this.scheduleIn(this.config.retryBackoffMs);
+          return;
+        }
+        // e.g. CLUSTER_AUTHORIZATION_FAILED: the producer can never send (Java: fatal error).
+        this.fatalError = err;
+        this.abortUndrained(err);
+      },
+    );
+  }
+
+  private produce(node: number, broker: Broker, lane: Lane, batches: BatchEntry[]): void {
     this.nodeInflight.set(node, (this.nodeInflight.get(node) ?? 0) + 1);
-    for (const b of batches) lane.inflight.set(b.tp.id, (lane.inflight.get(b.tp.id) ?? 0) + 1);
+    let oldest = Infinity;
+    for (const b of batches) {
+      b.tp.onWire++;
+      b.onWire = true;
+      if (b.createdMs < oldest) oldest = b.createdMs;
+    }
+    const inflight: InflightRequest = { batches, oldestCreatedMs: oldest };
+    this.inflightRequests.add(inflight);
     const done = () => {
       this.nodeInflight.set(node, this.nodeInflight.get(node)! - 1);
-      for (const b of batches) lane.inflight.set(b.tp.id, lane.inflight.get(b.tp.id)! - 1);
-      this.wakeup();
+      this.inflightRequests.delete(inflight);
+      for (const b of batches) {
+        b.tp.onWire--;
+        b.onWire = false;
+      }
     };
     const send = async (): Promise<ProduceResponse | null> => {
       await broker.ensureReady();
@@ -257,30 +456,33 @@ export class Sender {
     send().then(
       (res) => {
         done();
-        this.handleResponse(lane, batches, res);
+        this.handleResponse(node, lane, batches, res);
+        this.wakeup();
       },
       (err: Error) => {
         done();
         // The whole request failed (connection lost, timeout, broker gone): every batch in it
         // may or may not have been written; retry them all (as the Java client does).
         this.cluster.requestUpdate();
-        for (const b of batches) this.retryOrFail(lane, b, err);
+        for (const b of batches) this.completeBatch(b, null, err, -1);
+        this.wakeup();
       },
     );
   }
 
-  private handleResponse(lane: Lane, batches: BatchEntry[], res: ProduceResponse | null): void {
+  private handleResponse(node: number, lane: Lane, batches: BatchEntry[], res: ProduceResponse | null): void {
     if (res === null) {
       // acks=0: written is all we will ever know.
-      this.succeedAll(lane, batches, null);
+      this.succeed(lane, batches, null);
       return;
     }
+    if (res.throttleTimeMs > 0) this.throttledUntil.set(node, Date.now() + res.throttleTimeMs);
     const byKey = new Map<string, BatchEntry>();
     for (const b of batches) byKey.set(`${b.tp.topic}\u0000${b.tp.partition}`, b);
     const ok: BatchEntry[] = [];
     const offsets: number[] = [];
-    const failed: [BatchEntry, Error][] = [];
     let stale = false;
+    const failed: [BatchEntry, ProducePartitionResponse][] = [];
     for (const t of res.responses) {
       for (const p of t.partitionResponses) {
         const key = `${t.name}\u0000${p.index}`;
@@ -292,87 +494,309 @@ export class Sender {
           offsets.push(Number(p.baseOffset), Number(p.logAppendTimeMs ?? -1n), Number(p.logStartOffset ?? -1n));
           continue;
         }
-        const info = errorForCode(p.errorCode);
-        failed.push([b, new KafkaJSProtocolError(p.errorMessage ? { ...info, message: `${info.message}: ${p.errorMessage}` } : info)]);
-        if (STALE_METADATA.has(p.errorCode)) stale = true;
+        failed.push([b, p]);
+        if (isStaleMetadataError(p.errorCode)) stale = true;
       }
     }
+    this.succeed(lane, ok, offsets);
+    for (const [b, p] of failed) this.completeBatch(b, p, null, Number(p.logStartOffset ?? -1n));
     for (const b of byKey.values()) {
-      failed.push([b, new KafkaJSError(`The broker did not answer for ${b.tp.topic}-${b.tp.partition}`)]);
+      this.completeBatch(b, null, new KafkaJSError(`The broker did not answer for ${b.tp.topic}-${b.tp.partition}`, { retriable: true }), -1);
     }
-    this.succeedAll(lane, ok, offsets);
-    for (const [b, err] of failed) this.retryOrFail(lane, b, err);
     if (stale) this.cluster.requestUpdate();
+  }
+
+  /** The outcome of one batch that did not succeed: a partition error `p`, or `err` for the
+   * whole request. As the Java Sender's completeBatch. */
+  private completeBatch(b: BatchEntry, p: ProducePartitionResponse | null, requestError: Error | null, logStartOffset: number): void {
+    if (b.done) {
+      this.releaseDone(b);
+      return;
+    }
+    const code = p ? p.errorCode : -1;
+    const err = p ? partitionError(p) : requestError!;
+    b.lastError = err;
+    if (code === ErrorCode.MESSAGE_TOO_LARGE && b.records.length > 1) {
+      this.splitAndRequeue(b, err);
+      return;
+    }
+    const now = Date.now();
+    const retriable = (err as { retriable?: boolean }).retriable === true;
+    const timedOut = now - b.createdMs >= this.config.deliveryTimeoutMs;
+    const canRetry =
+      !timedOut &&
+      b.attempts < this.config.retries &&
+      (this.txn && b.baseSequence >= 0 ? this.txn.canRetry(code, retriable, b, logStartOffset) : retriable);
+    if (canRetry) {
+      this.requeue(b, now);
+      return;
+    }
+    if (this.txn && code === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
+      // The broker has it, past the batches whose offsets it remembers: success without an offset.
+      this.succeed(b.lane, [b], [-1, -1, -1]);
+      return;
+    }
+    let failure: Error = err;
+    if (timedOut && retriable) failure = this.deliveryTimeout(b);
+    else if (retriable) failure = new KafkaJSNumberOfRetriesExceeded(err, { retryCount: b.attempts, retryTime: now - b.createdMs });
+    // Sequences are reassigned only when the broker surely did not write the batch.
+    const adjust = !retriable && code !== -1;
+    this.txn?.handleFailed(b, code, adjust);
+    if (p && p.recordErrors.length > 0) this.failWithRecordErrors(b, p, failure);
+    else this.failBatch(b, failure, true);
+  }
+
+  private requeue(b: BatchEntry, now: number): void {
+    b.attempts++;
+    const backoff = Math.min(
+      this.config.retryBackoffMaxMs,
+      this.config.retryBackoffMs * this.config.retryMultiplier ** (b.attempts - 1),
+    );
+    // Jitter, as the Java client does, so that many producers do not retry in step.
+    const j = this.config.retryJitter;
+    b.retryAtMs = now + backoff * (1 - j + Math.random() * 2 * j);
+    const queue = b.tp.retries;
+    // Oldest first: by sequence when there is one, else by creation (batch ids grow with it).
+    let i = queue.length;
+    while (i > 0 && retryOrder(queue[i - 1]!, b) > 0) i--;
+    queue.splice(i, 0, b);
+  }
+
+  /**
+   * MESSAGE_TOO_LARGE on a batch of more than one record: the broker (or the topic's
+   * max.message.bytes) takes less than we sent. Split it in halves and send those, halving
+   * again as needed (the Java client, KAFKA-8350). The pieces keep the batch's creation time,
+   * its sequences (consecutive) and its memory, which is released when the last piece ends.
+   */
+  private splitAndRequeue(b: BatchEntry, err: Error): void {
+    const encode = this.encodeBatch;
+    const bytes = b.bytes!;
+    const codec = (bytes.length > 22 ? bytes.readInt16BE(21) & 0x07 : 0) as CodecId;
+    this.splitting.add(b);
+    b.onWire = true; // its bytes are in use: a close meanwhile must not free them
+    (codec === 0 ? Promise.resolve() : initCodecs([codec]))
+      .then(() => {
+        const decoded = decodeRecordBatches(bytes, this.crc32c)[0];
+        if (!decoded || !encode || decoded.records.length !== b.records.length) {
+          throw new Error('the batch could not be decoded for splitting');
+        }
+        return decoded;
+      })
+      .then(
+        (batch) => {
+          this.splitting.delete(b);
+          b.onWire = false;
+          if (b.done) return this.releaseDone(b);
+          let group = b.split;
+          if (group === null) {
+            // The original keeps its memory and its flush barriers until every piece is done.
+            group = b.split = new SplitGroup(b);
+          } else {
+            group.live--; // a piece split again gives way to its own pieces
+          }
+          b.done = true; // its records now belong to the pieces
+          const half = Math.ceil(b.records.length / 2);
+          for (const [from, to] of [
+            [0, half],
+            [half, b.records.length],
+          ] as const) {
+            const piece = new BatchEntry(-1, b.tp, b.createdMs, b.lane);
+            for (let i = from; i < to; i++) piece.records.push(b.records[i]!);
+            piece.split = group;
+            piece.producerId = b.producerId;
+            piece.producerEpoch = b.producerEpoch;
+            piece.baseSequence = b.baseSequence < 0 ? -1 : b.baseSequence + from;
+            piece.sequenceHasBeenReset = b.sequenceHasBeenReset;
+            const records = batch.records.slice(from, to).map((r) => ({
+              key: r.key,
+              value: r.value,
+              headers: r.headers.length > 0 ? r.headers : null,
+              timestamp: r.timestamp,
+            }));
+            piece.bytes = encode!(records, {
+              producerId: piece.producerId,
+              producerEpoch: piece.producerEpoch,
+              baseSequence: piece.baseSequence,
+              transactional: false,
+              codec: b.lane.codec,
+              compressionLevel: b.lane.compressionLevel,
+            });
+            group.live++;
+            if (piece.baseSequence >= 0) this.txn?.addInflight(piece);
+            this.requeueSplit(piece);
+          }
+          this.txn?.removeInflight(b);
+          this.wakeup();
+        },
+        (e: Error) => {
+          this.splitting.delete(b);
+          b.onWire = false;
+          if (b.done) return this.releaseDone(b);
+          this.txn?.handleFailed(b, ErrorCode.MESSAGE_TOO_LARGE, true);
+          this.failBatch(b, new KafkaJSError(`${err.message} (and ${e.message})`, { cause: err, retriable: false }), true);
+        },
+      );
+  }
+
+  /** A split piece goes straight back to its partition's retry queue, due now ("not even tried"). */
+  private requeueSplit(piece: BatchEntry): void {
+    const queue = piece.tp.retries;
+    let i = queue.length;
+    while (i > 0 && retryOrder(queue[i - 1]!, piece) > 0) i--;
+    queue.splice(i, 0, piece);
+  }
+
+  /** Records named in record_errors fail with their own message, the others with the batch's error. */
+  private failWithRecordErrors(b: BatchEntry, p: ProducePartitionResponse, batchError: Error): void {
+    const byIndex = new Map<number, string | null>();
+    for (const e of p.recordErrors) byIndex.set(e.batchIndex, e.batchIndexErrorMessage);
+    const info = errorForCode(p.errorCode);
+    const others = new KafkaJSProtocolError({
+      ...info,
+      message: `Failed to append record because it was part of a batch which had one or more invalid records${p.errorMessage ? `: ${p.errorMessage}` : ''}`,
+    });
+    this.finish(b, true, (r, i) => {
+      if (byIndex.has(i)) {
+        const msg = byIndex.get(i);
+        this.safeFail(r, new KafkaJSProtocolError({ ...info, message: `${info.message}${msg ? `: ${msg}` : ''}` }));
+      } else {
+        this.safeFail(r, byIndex.size > 0 ? others : batchError);
+      }
+    });
   }
 
   /** Settle the records of acknowledged batches. The backend hears of them once per response
    * (one boundary crossing), before any record settles, so that the memory they free is
    * there for appends the settlements trigger. `offsets` holds [baseOffset, logAppendTime,
    * logStartOffset] per batch, or null for acks=0. */
-  private succeedAll(lane: Lane, ok: readonly BatchEntry[], offsets: readonly number[] | null): void {
+  private succeed(lane: Lane, ok: readonly BatchEntry[], offsets: readonly number[] | null): void {
     if (ok.length === 0) return;
-    lane.accumulator.complete(ok.map((b) => ({ batchId: b.id, errorCode: 0 })));
+    const results: { batchId: number; errorCode: number }[] = [];
+    for (let k = 0; k < ok.length; k++) {
+      const b = ok[k]!;
+      // Also for a batch already given up on (in-flight delivery timeout): the broker has it,
+      // which resolves its partition's sequences without an epoch bump.
+      this.txn?.handleCompleted(b, offsets ? offsets[3 * k]! : -1);
+      if (!b.done && b.split === null) results.push({ batchId: b.id, errorCode: 0 });
+    }
+    if (results.length > 0) lane.accumulator.complete(results);
     let settled = 0;
     for (let k = 0; k < ok.length; k++) {
       const b = ok[k]!;
-      lane.batches.delete(b.id);
+      if (b.done) {
+        this.releaseDone(b);
+        continue;
+      }
+      b.done = true;
+      if (b.split === null) lane.batches.delete(b.id);
       const baseOffset = offsets ? offsets[3 * k]! : -1;
       const logAppendTime = offsets ? offsets[3 * k + 1]! : -1;
       const logStartOffset = offsets ? offsets[3 * k + 2]! : -1;
       const recs = b.records;
       for (let i = 0; i < recs.length; i++) {
         const r = recs[i]!;
-        r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
+        try {
+          r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
+        } catch (e) {
+          this.onUserError(e, 'a send callback');
+        }
       }
       settled += recs.length;
+      this.finished(b);
     }
     this.settled(settled);
   }
 
-  private retryOrFail(lane: Lane, b: BatchEntry, err: Error): void {
-    const retriable = (err as { retriable?: boolean }).retriable === true;
-    const now = Date.now();
-    b.lastError = err;
-    if (!retriable) return this.failBatch(lane, b, err, true);
-    if (now - b.createdMs >= this.config.deliveryTimeoutMs) return this.failBatch(lane, b, this.deliveryTimeout(b), true);
-    if (b.attempts >= this.config.retries) {
-      return this.failBatch(
-        lane,
-        b,
-        new KafkaJSNumberOfRetriesExceeded(err, { retryCount: b.attempts, retryTime: now - b.createdMs }),
-        true,
-      );
+  private safeFail(r: PendingRecord, err: Error): void {
+    try {
+      r.sink.fail(r, err);
+    } catch (e) {
+      this.onUserError(e, 'a send callback');
     }
-    b.attempts++;
-    const backoff = Math.min(
-      this.config.retryBackoffMaxMs,
-      this.config.retryBackoffMs * 2 ** (b.attempts - 1),
-    );
-    // ±20% jitter, as the Java client does, so that many producers do not retry in step.
-    b.retryAtMs = now + backoff * (0.8 + Math.random() * 0.4);
-    let queue = lane.retries.get(b.tp.id);
-    if (!queue) lane.retries.set(b.tp.id, (queue = []));
-    // Keep retries oldest first: batch ids grow with creation order.
-    let i = queue.length;
-    while (i > 0 && queue[i - 1]!.id > b.id) i--;
-    queue.splice(i, 0, b);
-    this.wakeup();
   }
 
-  private deliveryTimeout(b: BatchEntry): Error {
-    const err = new KafkaJSTimeout(
-      `Expiring ${b.records.length} record(s) for ${b.tp.topic}-${b.tp.partition}: ${Date.now() - b.createdMs} ms has passed since batch creation (delivery.timeout.ms=${this.config.deliveryTimeoutMs})`,
-      { code: 'DELIVERY_TIMEOUT', cause: b.lastError ?? undefined },
-    );
-    return err;
+  /** A batch leaves the producer: memory back to the accumulator (unless a request still
+   * writes its bytes, or it is a split piece), flush barriers and split groups told. */
+  private finish(b: BatchEntry, drained: boolean, settle: (r: PendingRecord, index: number) => void): void {
+    if (b.done) return;
+    b.done = true;
+    if (b.split === null) {
+      b.lane.batches.delete(b.id);
+      if (drained && b.onWire) b.memoryPending = true;
+      else if (drained) b.lane.accumulator.complete([{ batchId: b.id, errorCode: -1 }]);
+    }
+    const recs = b.records;
+    for (let i = 0; i < recs.length; i++) settle(recs[i]!, i);
+    this.finished(b);
+    this.settled(recs.length);
   }
 
   /** Fail every record of a batch. `drained` says whether the accumulator still counts it. */
-  failBatch(lane: Lane, b: BatchEntry, err: Error, drained: boolean): void {
-    lane.batches.delete(b.id);
-    if (drained) lane.accumulator.complete([{ batchId: b.id, errorCode: -1 }]);
-    for (const r of b.records) r.sink.fail(r, err);
-    this.settled(b.records.length);
+  failBatch(b: BatchEntry, err: Error, drained: boolean): void {
+    this.finish(b, drained, (r) => this.safeFail(r, err));
+  }
+
+  /** A settled batch whose request has ended: its memory goes back now. */
+  private releaseDone(b: BatchEntry): void {
+    if (!b.memoryPending || b.onWire) return;
+    b.memoryPending = false;
+    b.lane.accumulator.complete([{ batchId: b.id, errorCode: -1 }]);
+    this.onMemoryFreed();
+  }
+
+  /** Barriers and split groups learn that `b` has finished. */
+  private finished(b: BatchEntry): void {
+    if (b.barriers) {
+      for (const f of b.barriers) f.release();
+      b.barriers = null;
+    }
+    const group = b.split;
+    if (group && b !== group.original && --group.live === 0) {
+      const original = group.original;
+      original.lane.batches.delete(original.id);
+      original.lane.accumulator.complete([{ batchId: original.id, errorCode: 0 }]);
+      original.done = true;
+      if (original.barriers) {
+        for (const f of original.barriers) f.release();
+        original.barriers = null;
+      }
+    }
+  }
+
+  /** Fail batches on the wire past delivery.timeout.ms (their requests may never end: a
+   * paused broker). Returns ms until the next such deadline. */
+  private expireInflight(now: number): number {
+    const limit = this.config.deliveryTimeoutMs;
+    let next = Infinity;
+    for (const req of this.inflightRequests) {
+      if (now - req.oldestCreatedMs < limit) {
+        next = Math.min(next, limit - (now - req.oldestCreatedMs));
+        continue;
+      }
+      let oldest = Infinity;
+      for (const b of req.batches) {
+        if (b.done) continue;
+        if (now - b.createdMs >= limit) {
+          // The broker may still write it: the idempotent producer waits for the partition's
+          // other batches before it trusts its sequences again.
+          this.txn?.removeInflight(b);
+          if (b.baseSequence >= 0) this.txn?.markSequenceUnresolved(b);
+          this.failBatch(b, this.deliveryTimeout(b), true);
+        } else if (b.createdMs < oldest) {
+          oldest = b.createdMs;
+        }
+      }
+      req.oldestCreatedMs = oldest;
+      if (Number.isFinite(oldest)) next = Math.min(next, limit - (now - oldest));
+    }
+    return next;
+  }
+
+  private deliveryTimeout(b: BatchEntry): Error {
+    return new KafkaJSTimeout(
+      `Expiring ${b.records.length} record(s) for ${b.tp.topic}-${b.tp.partition}: ${Date.now() - b.createdMs} ms has passed since batch creation (delivery.timeout.ms=${this.config.deliveryTimeoutMs})`,
+      { code: 'DELIVERY_TIMEOUT', cause: b.lastError ?? undefined },
+    );
   }
 
   private settled(n: number): void {
@@ -395,12 +819,31 @@ export class Sender {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** A barrier over every batch unfinished now (flush). The caller adds its own units and
+   * then calls release() once. */
+  flushBarrier(): FlushBarrier {
+    const f = new FlushBarrier();
+    for (const lane of this.lanes.values()) {
+      for (const b of lane.batches.values()) this.addBarrier(b, f);
+    }
+    return f;
+  }
+
+  addBarrier(b: BatchEntry, f: FlushBarrier): void {
+    // A split original is done (its pieces own the records) but finishes with its last piece.
+    if (b.done && !(b.split !== null && b.split.original === b && b.split.live > 0)) return;
+    if (b.barriers === null) b.barriers = [f];
+    else if (b.barriers.includes(f)) return;
+    else b.barriers.push(f);
+    f.pending++;
+  }
+
   /** A lane that can never send fails every record it holds, and every later one. */
   failLane(lane: Lane, err: Error): void {
     lane.failure = err;
     for (const r of lane.accumulator.abortAll()) {
       const entry = lane.batches.get(r.batchId);
-      if (entry) this.failBatch(lane, entry, err, false);
+      if (entry) this.failBatch(entry, err, false);
     }
   }
 
@@ -409,27 +852,44 @@ export class Sender {
     for (const lane of this.lanes.values()) {
       for (const r of lane.accumulator.abortAll()) {
         const entry = lane.batches.get(r.batchId);
-        if (entry) this.failBatch(lane, entry, err, false);
+        if (entry) this.failBatch(entry, err, false);
       }
-      for (const [id, queue] of lane.retries) {
-        lane.retries.delete(id);
-        for (const b of queue) this.failBatch(lane, b, err, true);
-      }
+    }
+    for (const tp of this.partitions) {
+      for (const b of tp.retries.splice(0)) this.failBatch(b, err, true);
+    }
+  }
+
+  /** Fail everything still unsettled, on the wire too (close after its timeout). Memory held
+   * by requests still on the wire is released when they end (the connections are closed next). */
+  abortAll(err: Error): void {
+    this.abortUndrained(err);
+    for (const req of this.inflightRequests) {
+      for (const b of req.batches) if (!b.done) this.failBatch(b, err, true);
+    }
+    for (const b of [...this.splitting]) if (!b.done) this.failBatch(b, err, true);
+    for (const lane of this.lanes.values()) {
+      for (const b of [...lane.batches.values()]) if (!b.done) this.failBatch(b, err, true);
     }
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 }
 
-/** Partition errors that mean our idea of the leader is out of date. */
-const STALE_METADATA = new Set<number>([
-  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-  ErrorCode.LEADER_NOT_AVAILABLE,
-  ErrorCode.NOT_LEADER_OR_FOLLOWER,
-  ErrorCode.FENCED_LEADER_EPOCH,
-  ErrorCode.UNKNOWN_LEADER_EPOCH,
-  ErrorCode.KAFKA_STORAGE_ERROR,
-]);
+const NOT_IDEMPOTENT = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null } as const;
+
+/** Retry queue order: by base sequence when both have one, else by creation. */
+function retryOrder(a: BatchEntry, b: BatchEntry): number {
+  if (a.baseSequence >= 0 && b.baseSequence >= 0 && a.producerEpoch === b.producerEpoch) return a.baseSequence - b.baseSequence;
+  return a.createdMs - b.createdMs || a.id - b.id;
+}
+
+/** The error of one partition response, with the broker's message when it sent one. */
+function partitionError(p: ProducePartitionResponse): Error {
+  const info = errorForCode(p.errorCode);
+  return new KafkaJSProtocolError(p.errorMessage ? { ...info, message: `${info.message}: ${p.errorMessage}` } : info);
+}

@@ -231,3 +231,19 @@ export function errorForCode(code: number): KafkaErrorCode {
     }
   );
 }
+
+/** Partition errors that mean our idea of the leader is out of date: refresh metadata
+ * (Java: the InvalidMetadataException family, plus LISTENER_NOT_FOUND). */
+const STALE_METADATA = new Set<number>([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.FENCED_LEADER_EPOCH,
+  ErrorCode.UNKNOWN_LEADER_EPOCH,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+  ErrorCode.LISTENER_NOT_FOUND,
+]);
+
+export function isStaleMetadataError(code: number): boolean {
+  return STALE_METADATA.has(code);
+}

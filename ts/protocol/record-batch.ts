@@ -421,3 +421,25 @@ export function decodeRecordBatches(
   }
   return batches;
 }
+
+/**
+ * Rewrites the producer id, epoch and base sequence of one encoded record batch v2 in place
+ * and recomputes its CRC32C (which covers attributes..end, so these fields). The idempotent
+ * producer needs this when an epoch bump gives a batch that was already encoded new
+ * sequences (KIP-360); it is per batch, never per record. `crc` is the running backend's.
+ */
+export function restampProducerState(
+  batch: Buffer,
+  producerId: bigint,
+  producerEpoch: number,
+  baseSequence: number,
+  crc: (b: Uint8Array, init?: number) => number = crc32c,
+): void {
+  if (batch.length < RECORD_BATCH_OVERHEAD || batch[MAGIC_OFFSET] !== 2) {
+    throw new Error(`restampProducerState: not a record batch v2 (${batch.length} bytes)`);
+  }
+  batch.writeBigInt64BE(producerId, PRODUCER_ID_OFFSET);
+  batch.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);
+  batch.writeInt32BE(baseSequence, BASE_SEQUENCE_OFFSET);
+  batch.writeUInt32BE(crc(batch.subarray(ATTRIBUTES_OFFSET)) >>> 0, CRC_OFFSET);
+}

@@ -255,11 +255,17 @@ describe('Kafka: configuration', () => {
     new turbo.Kafka({} as any).producer();
   });
 
-  it('refuses idempotent and transactional producers at producer()', () => {
+  it('takes idempotent producers as KafkaJS does, refuses transactional ones at producer()', () => {
     const kafka = new turbo.Kafka({ brokers: ['h:1'] });
-    assert.throws(() => kafka.producer({ idempotent: true }), {
+    assert.equal(kafka.producer({ idempotent: true }).isIdempotent(), true);
+    assert.equal(kafka.producer().isIdempotent(), false);
+    assert.throws(() => kafka.producer({ idempotent: true, retry: { retries: 0 } }), {
       name: 'KafkaJSNonRetriableError',
-      message: /Idempotent.*not supported by kafka-turbo yet/,
+      message: /Idempotent producer must allow retries/,
+    });
+    assert.throws(() => kafka.producer({ idempotent: true, maxInFlightRequests: 6 }), {
+      name: 'KafkaJSNonRetriableError',
+      message: /at most 5 requests in flight/,
     });
     assert.throws(() => kafka.producer({ transactionalId: 'tx' }), {
       name: 'KafkaJSNonRetriableError',
