@@ -1,0 +1,1287 @@
+/**
+ * A scripted fake Kafka cluster on loopback, for failure tests that must say exactly which
+ * request fails how and in which order (issue 8). A real broker cannot be told "answer the
+ * next Produce with NOT_LEADER_OR_FOLLOWER on partition 1, then hold the one after"; the
+ * Java client's SenderTest does it with MockClient.prepareResponse, franz-go with kfake's
+ * ControlKey hooks. This is that, for a producer talking real TCP: one node:net server per
+ * broker (port 0), decoding requests and encoding responses with the project's own protocol
+ * code (ts/protocol/ plus the broker's half in fake-protocol.ts).
+ *
+ * Without a script it is a correct broker for a producer: ApiVersions, Metadata,
+ * InitProducerId and Produce, with every record batch decoded (compressed ones too) and
+ * appended to its partition's log, and idempotent batches checked as Kafka 4.1's
+ * ProducerStateManager checks them (storage/.../log/ProducerAppendInfo.java).
+ *
+ *   const fake = await FakeCluster.start({ brokers: 3, topics: [{ name: 't', partitions: 2 }] });
+ *   fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }] });
+ *   ... produce to fake.bootstrap ...
+ *   assert.deepEqual(fake.values('t', 0), ['a', 'b']);
+ *   await fake.stop();
+ *
+ * How it behaves, and why:
+ * - Node ids are 0..brokers-1; partition p of a topic is led by broker p % brokers unless the
+ *   topic says otherwise. Each partition has one log shared by the whole cluster (replication
+ *   is perfect): a leader move keeps what was written, as a clean election would.
+ * - Requests of one connection are processed one at a time and answered in order, as a Kafka
+ *   broker does (it mutes a connection while a request is being handled). So a held,
+ *   delayed or black-holed request also holds back the requests behind it on that
+ *   connection, and a request is only appended once the ones before it were answered.
+ * - Every request is recorded (fake.requests, nextRequest) when its bytes arrive, and scripts
+ *   are matched then, in arrival order: "the next Produce" means the next one to arrive.
+ * - A request's work (appending, handing out a producer id) is done when it is processed;
+ *   delayMs/hold only postpone the answer. noResponse and closeAfterReceive lose the request
+ *   before any work unless `append: true` says it was written anyway.
+ * - Produce with acks=0 gets no response; when one of its partitions fails, the connection is
+ *   closed, as a Kafka broker does so that the client notices.
+ * - An API the fake does not implement (and no onRequest hook answers), or a version outside
+ *   what the broker advertises, closes the connection: Kafka cannot parse such a request either.
+ */
+
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
+import { CodecId } from '../../ts/backend/types.js';
+import { initCodecs } from '../../ts/compression/index.js';
+import { ApiKey, apiName } from '../../ts/protocol/api-keys.js';
+import { ErrorCode } from '../../ts/protocol/error-codes.js';
+import { Reader } from '../../ts/protocol/reader.js';
+import { decodeRecordBatches, type DecodedBatch } from '../../ts/protocol/record-batch.js';
+import { readRequestHeader } from '../../ts/protocol/request-header.js';
+import { Writer } from '../../ts/protocol/writer.js';
+import {
+  decodeApiVersionsRequest,
+  decodeInitProducerIdRequest,
+  decodeMetadataRequest,
+  decodeProduceRequest,
+  encodeApiVersionsResponse,
+  encodeInitProducerIdResponse,
+  encodeMetadataResponse,
+  encodeProduceResponse,
+  isFlexible,
+  type ApiRange,
+  type ApiVersionsRequestBody,
+  type InitProducerIdRequestBody,
+  type MetadataRequestBody,
+  type MetadataResponseBody,
+  type ProducePartitionResponseBody,
+} from './fake-protocol.js';
+
+export { ApiKey, ErrorCode };
+
+// ---- configuration -------------------------------------------------------------------------
+
+/** What every broker advertises by default: the versions ts/ speaks (ts/protocol/*.ts) and
+ * InitProducerId 0..5 for the idempotent producer. */
+export const DEFAULT_API_VERSIONS: readonly ApiRange[] = [
+  { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 },
+  { apiKey: ApiKey.Metadata, minVersion: 1, maxVersion: 12 },
+  { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 5 },
+];
+
+export interface FakeTopicSpec {
+  name: string;
+  partitions: number;
+  /** The leader of each partition: a node id for all, or per partition. Default p % brokers. */
+  leader?: number | ((partition: number) => number);
+}
+
+export interface FakeClusterOptions {
+  /** How many brokers (node ids 0..n-1). Default 1. */
+  brokers?: number;
+  topics?: readonly FakeTopicSpec[];
+  /** What ApiVersions advertises, for every broker or per node id. Default DEFAULT_API_VERSIONS. */
+  apiVersions?: readonly ApiRange[] | ((nodeId: number) => readonly ApiRange[]);
+  /** Default 'fake-cluster'. */
+  clusterId?: string;
+  /** Default 0. */
+  controllerId?: number;
+  /**
+   * A batch from a producer id this partition has no state for, whose base sequence is not 0.
+   * Kafka 4.1 accepts it ('accept', the default: ProducerAppendInfo.checkSequence lets any
+   * sequence through when there is no producer epoch, e.g. after retention removed the
+   * producer's batches). 'out-of-order' answers OUT_OF_ORDER_SEQUENCE_NUMBER (what a
+   * transactions-v2 broker does); 'unknown-producer-id' answers UNKNOWN_PRODUCER_ID (what
+   * brokers before KIP-360 did when they had lost the producer's state).
+   */
+  unknownProducerSequence?: 'accept' | 'out-of-order' | 'unknown-producer-id';
+  /**
+   * InitProducerId v3+ without a transactional id but with the current producer id and epoch
+   * (KIP-360). 'bump-epoch' (default) answers the same id with epoch + 1; 'new-id' answers a
+   * fresh id with epoch 0, which is what Kafka 4.1 does for a null transactional id
+   * (TransactionCoordinator.handleInitProducerId).
+   */
+  initProducerIdWithExisting?: 'bump-epoch' | 'new-id';
+  /** Partitions of a topic created when Metadata asks for an unknown one with
+   * allow_auto_topic_creation; 0 (default) creates none: UNKNOWN_TOPIC_OR_PARTITION. */
+  autoCreatePartitions?: number;
+  /** The first producer id InitProducerId hands out. Default 1000. */
+  firstProducerId?: number;
+}
+
+// ---- what the fake records -----------------------------------------------------------------
+
+export interface FakeBatchSummary {
+  /** -1 when not idempotent. */
+  producerId: number;
+  epoch: number;
+  baseSequence: number;
+  recordCount: number;
+  codec: CodecId;
+  transactional: boolean;
+  crcValid: boolean;
+}
+
+export interface FakeProducePartitionRequest {
+  topic: string;
+  partition: number;
+  batches: FakeBatchSummary[];
+  /** Why the partition's records could not be decoded (answered CORRUPT_MESSAGE). */
+  decodeError?: string;
+}
+
+export interface ProduceRequestSummary {
+  transactionalId: string | null;
+  acks: number;
+  timeoutMs: number;
+  /** Every topic-partition of the request, in request order. */
+  partitions: FakeProducePartitionRequest[];
+}
+
+/** The decoded body of each API the fake understands. */
+export interface RequestBodies {
+  [ApiKey.Produce]: ProduceRequestSummary;
+  [ApiKey.Metadata]: MetadataRequestBody;
+  [ApiKey.ApiVersions]: ApiVersionsRequestBody;
+  [ApiKey.InitProducerId]: InitProducerIdRequestBody;
+}
+export type KnownApiKey = keyof RequestBodies;
+type BodyOf<K extends number> = K extends KnownApiKey ? RequestBodies[K] : unknown;
+
+export interface FakeRequest<B = unknown> {
+  /** Arrival order across the whole cluster, from 0. */
+  seq: number;
+  nodeId: number;
+  /** Which client connection it came on (see connections()). */
+  connectionId: number;
+  apiKey: number;
+  apiName: string;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+  /** Decoded for the APIs in RequestBodies; undefined for others or when decoding failed. */
+  body: B | undefined;
+  /** Why the body could not be decoded, or why the request was refused. */
+  error?: string;
+  /** Frame size without the 4-byte length prefix. */
+  size: number;
+  /** Date.now() when its last byte was read. */
+  receivedAt: number;
+  /** Date.now() when its response was written; undefined while unanswered, and for ever when
+   * it got none (acks=0, noResponse, a dropped hold, a closed connection). */
+  respondedAt?: number;
+}
+
+export interface FakeLogRecord {
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+  timestamp: number;
+}
+
+/** One appended batch, as the partition's log holds it. */
+export interface FakeLogBatch {
+  /** Offset of the first record. */
+  offset: number;
+  lastOffset: number;
+  producerId: number;
+  epoch: number;
+  baseSequence: number;
+  transactional: boolean;
+  codec: CodecId;
+  /** The broker that appended it (the leader then). */
+  nodeId: number;
+  records: FakeLogRecord[];
+}
+
+export interface ConnectionInfo {
+  id: number;
+  nodeId: number;
+  remotePort: number;
+  openedAt: number;
+}
+
+// ---- scripts --------------------------------------------------------------------------------
+
+/** How and when a scripted request is answered; common to every API. */
+export interface ScriptTiming {
+  /** Only a request arriving on this broker matches. */
+  node?: number;
+  /** Answer this much later (the work is done at once). */
+  delayMs?: number;
+  /** Do not answer until the handle prepare() returns is released (or dropped). */
+  hold?: true;
+  /** Read the request and never answer it (a half-open or black-holed peer). */
+  noResponse?: true;
+  /** Close the connection right after reading the request. */
+  closeAfterReceive?: true;
+  /** throttle_time_ms of the response (KIP-219). */
+  throttleTimeMs?: number;
+  /** The response body as these bytes (after the response header), instead of encoding one. */
+  rawBody?: Buffer;
+}
+
+export interface ProducePartitionError {
+  topic: string;
+  /** Omitted: every partition of the topic in the request. */
+  partition?: number;
+  errorCode: number;
+  errorMessage?: string;
+  /** v8+ record_errors: which records of the batch caused the error. */
+  recordErrors?: { batchIndex: number; message?: string | null }[];
+  /** v10+ current_leader (KIP-951); its broker's endpoint goes into node_endpoints. */
+  currentLeader?: { leaderId: number; leaderEpoch: number };
+}
+
+export interface ProduceScript extends ScriptTiming {
+  errors?: ProducePartitionError[];
+  /**
+   * Write the records even though the answer says otherwise or never comes: the partitions in
+   * `errors` are appended before their error is answered (a lost ack), and with noResponse /
+   * closeAfterReceive the whole request is appended. Default false.
+   */
+  append?: boolean;
+}
+
+export interface MetadataScript extends ScriptTiming {
+  /** Every topic of the response gets this error (and no partitions). */
+  errorCode?: number;
+  topicErrors?: { topic: string; errorCode: number }[];
+  partitionErrors?: { topic: string; partition: number; errorCode: number }[];
+  /** Answer these leaders this once (the cluster's own leaders do not change). */
+  leaders?: { topic: string; partition: number; leaderId: number; leaderEpoch?: number }[];
+  /** List only these brokers. */
+  brokers?: number[];
+}
+
+export interface InitProducerIdScript extends ScriptTiming {
+  errorCode?: number;
+  /** Hand out this id / epoch (with no error). */
+  producerId?: number;
+  producerEpoch?: number;
+}
+
+export interface ApiVersionsScript extends ScriptTiming {
+  /** UNSUPPORTED_VERSION is written in the v0 layout, as a broker does. */
+  errorCode?: number;
+  /** Advertise these ranges this once. */
+  apiKeys?: ApiRange[];
+}
+
+export interface Scripts {
+  [ApiKey.Produce]: ProduceScript;
+  [ApiKey.Metadata]: MetadataScript;
+  [ApiKey.InitProducerId]: InitProducerIdScript;
+  [ApiKey.ApiVersions]: ApiVersionsScript;
+}
+export type ScriptFor<K extends number> = K extends keyof Scripts ? Scripts[K] : ScriptTiming;
+
+/** What a hold script's prepare() returns. */
+export interface HoldHandle<B = unknown> {
+  /** Resolves when the held request has arrived (rejects if the fake stops first). */
+  readonly received: Promise<FakeRequest<B>>;
+  /** Answer now (or as soon as it arrives). */
+  release(): void;
+  /** Close the connection instead of answering (the answer is lost; the work stays done). */
+  drop(): void;
+}
+
+export type RequestHook<B = unknown> = (req: FakeRequest<B>) => ScriptTiming | void | undefined;
+
+// ---- internal state -------------------------------------------------------------------------
+
+interface ProducerEntry {
+  epoch: number;
+  /** The last (at most 5) appended batches, for duplicate detection and sequence checks. */
+  batches: { firstSeq: number; lastSeq: number; firstOffset: number; lastOffset: number }[];
+}
+
+/** Kafka keeps this many batches per producer and partition (ProducerStateEntry.NUM_BATCHES_TO_RETAIN). */
+const BATCHES_RETAINED = 5;
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  log: FakeLogBatch[];
+  nextOffset: number;
+  producers: Map<number, ProducerEntry>;
+}
+
+interface TopicState {
+  name: string;
+  topicId: Buffer;
+  partitions: PartitionState[];
+}
+
+interface Hold {
+  state: 'waiting' | 'release' | 'drop';
+  wake: (() => void) | null;
+  arrived: (req: FakeRequest) => void;
+  failArrived: (err: Error) => void;
+}
+
+interface Prepared {
+  apiKey: number;
+  script: ScriptTiming;
+  hold: Hold | null;
+}
+
+interface Job {
+  req: FakeRequest;
+  script: ScriptTiming | null;
+  hold: Hold | null;
+  /** Produce only: the decoded batches per request partition (same order as the summary). */
+  batches?: (DecodedBatch[] | null)[];
+}
+
+interface FakeConnection {
+  id: number;
+  nodeId: number;
+  socket: net.Socket;
+  openedAt: number;
+  chunks: Buffer[];
+  buffered: number;
+  queue: Job[];
+  running: boolean;
+  closed: boolean;
+}
+
+interface BrokerState {
+  nodeId: number;
+  server: net.Server;
+  port: number;
+  connections: Set<FakeConnection>;
+  paused: boolean;
+  resumeWaiters: (() => void)[];
+}
+
+interface RequestWaiter {
+  apiKey: number;
+  node: number | undefined;
+  resolve: (req: FakeRequest) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const HOST = '127.0.0.1';
+const MAX_FRAME = 100 * 1024 * 1024;
+const INT32_MAX = 0x7fff_ffff;
+
+/** Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from INT32_MAX to 0. */
+function incrementSequence(seq: number, by: number): number {
+  return seq > INT32_MAX - by ? by - (INT32_MAX - seq) - 1 : seq + by;
+}
+
+function inSequence(lastSeq: number, nextSeq: number): boolean {
+  return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
+}
+
+// ---- the cluster ----------------------------------------------------------------------------
+
+export class FakeCluster {
+  /** Every request received, in arrival order. */
+  readonly requests: FakeRequest[] = [];
+  private readonly brokers: BrokerState[] = [];
+  private readonly topics = new Map<string, TopicState>();
+  private readonly prepared: Prepared[] = [];
+  private readonly hooks = new Map<number, RequestHook[]>();
+  private readonly waiters = new Set<RequestWaiter>();
+  private readonly timers = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+  private readonly holds = new Set<Hold>();
+  private readonly opts: Required<Omit<FakeClusterOptions, 'topics' | 'apiVersions'>> & {
+    apiVersions: (nodeId: number) => readonly ApiRange[];
+  };
+  private nextConnectionId = 0;
+  private nextProducerId: number;
+  /** Producer ids handed out (null transactional id) and their current epoch. */
+  private readonly producerEpochs = new Map<number, number>();
+  /** Transactional ids seen by InitProducerId and their id / epoch. */
+  private readonly transactionalIds = new Map<string, { producerId: number; epoch: number }>();
+  private stopped = false;
+
+  private constructor(opts: FakeClusterOptions) {
+    const apiVersions = opts.apiVersions ?? DEFAULT_API_VERSIONS;
+    this.opts = {
+      brokers: opts.brokers ?? 1,
+      clusterId: opts.clusterId ?? 'fake-cluster',
+      controllerId: opts.controllerId ?? 0,
+      unknownProducerSequence: opts.unknownProducerSequence ?? 'accept',
+      initProducerIdWithExisting: opts.initProducerIdWithExisting ?? 'bump-epoch',
+      autoCreatePartitions: opts.autoCreatePartitions ?? 0,
+      firstProducerId: opts.firstProducerId ?? 1000,
+      apiVersions: typeof apiVersions === 'function' ? apiVersions : () => apiVersions,
+    };
+    this.nextProducerId = this.opts.firstProducerId;
+  }
+
+  /** Starts the brokers (each a node:net server on 127.0.0.1, port 0) and creates the topics. */
+  static async start(opts: FakeClusterOptions = {}): Promise<FakeCluster> {
+    const fake = new FakeCluster(opts);
+    if (!(Number.isInteger(fake.opts.brokers) && fake.opts.brokers >= 1)) {
+      throw new RangeError(`brokers must be a positive integer, got ${opts.brokers}`);
+    }
+    // zstd batches are decoded by a WebAssembly module that instantiates asynchronously.
+    await initCodecs();
+    try {
+      for (let nodeId = 0; nodeId < fake.opts.brokers; nodeId++) fake.brokers.push(await fake.listen(nodeId));
+    } catch (err) {
+      await fake.stop();
+      throw err;
+    }
+    for (const t of opts.topics ?? []) fake.addTopic(t.name, t.partitions, { leader: t.leader });
+    return fake;
+  }
+
+  private listen(nodeId: number): Promise<BrokerState> {
+    return new Promise((resolve, reject) => {
+      const broker: BrokerState = {
+        nodeId,
+        server: net.createServer((socket) => this.onConnection(broker, socket)),
+        port: 0,
+        connections: new Set(),
+        paused: false,
+        resumeWaiters: [],
+      };
+      broker.server.once('error', reject);
+      broker.server.listen(0, HOST, () => {
+        broker.port = (broker.server.address() as net.AddressInfo).port;
+        resolve(broker);
+      });
+    });
+  }
+
+  /** 'host:port,host:port,...' of every broker. */
+  get bootstrap(): string {
+    return this.brokers.map((b) => `${HOST}:${b.port}`).join(',');
+  }
+
+  /** Every broker's node id and address. */
+  get brokerList(): { nodeId: number; host: string; port: number }[] {
+    return this.brokers.map((b) => ({ nodeId: b.nodeId, host: HOST, port: b.port }));
+  }
+
+  // ---- topics and leaders -------------------------------------------------------------------
+
+  addTopic(name: string, partitions: number, opts: { leader?: number | ((partition: number) => number) } = {}): void {
+    if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
+    if (!(Number.isInteger(partitions) && partitions >= 1)) throw new RangeError(`partitions must be >= 1, got ${partitions}`);
+    const n = this.brokers.length;
+    const leaderOf = (p: number): number =>
+      opts.leader === undefined ? p % n : typeof opts.leader === 'function' ? opts.leader(p) : opts.leader;
+    const topic: TopicState = {
+      name,
+      topicId: createHash('md5').update(name).digest(),
+      partitions: [],
+    };
+    for (let p = 0; p < partitions; p++) {
+      const leader = leaderOf(p);
+      this.checkNode(leader, true);
+      topic.partitions.push({ topic: name, partition: p, leader, leaderEpoch: 0, log: [], nextOffset: 0, producers: new Map() });
+    }
+    this.topics.set(name, topic);
+  }
+
+  /** Moves a partition's leadership (-1: no leader, LEADER_NOT_AVAILABLE) and bumps its leader
+   * epoch. Metadata answers it at once; Produce to the old leader gets NOT_LEADER_OR_FOLLOWER. */
+  setLeader(topic: string, partition: number, nodeId: number): void {
+    this.checkNode(nodeId, true);
+    const p = this.partitionState(topic, partition);
+    p.leader = nodeId;
+    p.leaderEpoch++;
+  }
+
+  /** The partition's current leader and leader epoch. */
+  leader(topic: string, partition: number): { nodeId: number; leaderEpoch: number } {
+    const p = this.partitionState(topic, partition);
+    return { nodeId: p.leader, leaderEpoch: p.leaderEpoch };
+  }
+
+  private checkNode(nodeId: number, allowNone: boolean): void {
+    if ((allowNone && nodeId === -1) || (Number.isInteger(nodeId) && nodeId >= 0 && nodeId < this.brokers.length)) return;
+    throw new RangeError(`no broker ${nodeId} (node ids are 0..${this.brokers.length - 1})`);
+  }
+
+  private partitionState(topic: string, partition: number): PartitionState {
+    const t = this.topics.get(topic);
+    const p = t?.partitions[partition];
+    if (!p) throw new Error(`no partition ${topic}-${partition}`);
+    return p;
+  }
+
+  // ---- what was written ---------------------------------------------------------------------
+
+  /** The batches appended to a partition, in log order. */
+  log(topic: string, partition: number): FakeLogBatch[] {
+    return [...this.partitionState(topic, partition).log];
+  }
+
+  /** The partition's records in log order (every batch flattened). */
+  records(topic: string, partition: number): FakeLogRecord[] {
+    return this.partitionState(topic, partition).log.flatMap((b) => b.records);
+  }
+
+  /** The partition's record values as UTF-8 strings (null stays null), in log order. */
+  values(topic: string, partition: number): (string | null)[] {
+    return this.records(topic, partition).map((r) => (r.value === null ? null : r.value.toString('utf8')));
+  }
+
+  /** Forget the idempotent producer state of one partition, or of every partition (what
+   * retention or DeleteRecords does on a broker): the next batch is judged by
+   * `unknownProducerSequence`. */
+  forgetProducers(topic?: string, partition?: number): void {
+    for (const t of this.topics.values()) {
+      if (topic !== undefined && t.name !== topic) continue;
+      for (const p of t.partitions) if (partition === undefined || p.partition === partition) p.producers.clear();
+    }
+  }
+
+  /** The requests of one API, typed. */
+  requestsOf<K extends number>(apiKey: K, node?: number): FakeRequest<BodyOf<K>>[] {
+    return this.requests.filter((r) => r.apiKey === apiKey && (node === undefined || r.nodeId === node)) as FakeRequest<BodyOf<K>>[];
+  }
+
+  // ---- scripting ----------------------------------------------------------------------------
+
+  /**
+   * Scripts the next request of `apiKey` (on `script.node` if given) to arrive: one-shot,
+   * consumed in the order prepared, like MockClient.prepareResponse. Unscripted requests get
+   * the default behaviour. With `hold: true` it returns the handle that releases the answer.
+   */
+  prepare<K extends number>(apiKey: K, script: ScriptFor<K> & { hold: true }): HoldHandle<BodyOf<K>>;
+  prepare<K extends number>(apiKey: K, script: ScriptFor<K>): void;
+  prepare<K extends number>(apiKey: K, script: ScriptFor<K>): HoldHandle<BodyOf<K>> | void {
+    if (this.stopped) throw new Error('FakeCluster is stopped');
+    const s = script as ScriptTiming;
+    if (s.node !== undefined) this.checkNode(s.node, false);
+    if (!s.hold) {
+      this.prepared.push({ apiKey, script: s, hold: null });
+      return;
+    }
+    const { hold, handle } = this.newHold<BodyOf<K>>();
+    this.prepared.push({ apiKey, script: s, hold });
+    return handle;
+  }
+
+  private newHold<B>(): { hold: Hold; handle: HoldHandle<B> } {
+    let arrived!: (req: FakeRequest) => void;
+    let failArrived!: (err: Error) => void;
+    const received = new Promise<FakeRequest<B>>((resolve, reject) => {
+      arrived = resolve as (req: FakeRequest) => void;
+      failArrived = reject;
+    });
+    // A test that never awaits `received` must not see an unhandled rejection at stop().
+    received.catch(() => undefined);
+    const hold: Hold = { state: 'waiting', wake: null, arrived, failArrived };
+    this.holds.add(hold);
+    const settle = (state: 'release' | 'drop') => {
+      if (hold.state !== 'waiting') return;
+      hold.state = state;
+      hold.wake?.();
+    };
+    return { hold, handle: { received, release: () => settle('release'), drop: () => settle('drop') } };
+  }
+
+  /**
+   * A hook called for every request of `apiKey` as it arrives, before the prepared scripts:
+   * return a script to apply to that request, or nothing for the usual handling. For anything
+   * prepare() cannot say, and for APIs the fake does not implement (answer them with
+   * `rawBody`). Returns a function that removes the hook.
+   */
+  onRequest<K extends number>(apiKey: K, hook: RequestHook<BodyOf<K>>): () => void {
+    const list = this.hooks.get(apiKey) ?? [];
+    list.push(hook as RequestHook);
+    this.hooks.set(apiKey, list);
+    return () => {
+      const i = list.indexOf(hook as RequestHook);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  /** Resolves with the next request of `apiKey` to arrive (on `node` if given) after this
+   * call; rejects after `timeoutMs` (default 5000) or when the fake stops. */
+  nextRequest<K extends number>(apiKey: K, opts: { node?: number; timeoutMs?: number } = {}): Promise<FakeRequest<BodyOf<K>>> {
+    if (this.stopped) return Promise.reject(new Error('FakeCluster is stopped'));
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const waiter: RequestWaiter = {
+        apiKey,
+        node: opts.node,
+        resolve: resolve as (req: FakeRequest) => void,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new Error(`nextRequest: no ${apiName(apiKey)} request${opts.node === undefined ? '' : ` on node ${opts.node}`} within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  /** Stop reading and answering on every socket of a broker (as a SIGSTOPped broker: the
+   * kernel still accepts connections; nothing is read, processed or written). */
+  pause(nodeId: number): void {
+    this.checkNode(nodeId, false);
+    const b = this.brokers[nodeId];
+    b.paused = true;
+    for (const c of b.connections) c.socket.pause();
+  }
+
+  resume(nodeId: number): void {
+    this.checkNode(nodeId, false);
+    const b = this.brokers[nodeId];
+    b.paused = false;
+    for (const c of b.connections) c.socket.resume();
+    const waiters = b.resumeWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** Destroys every client socket now (of one broker, or all). */
+  dropConnections(nodeId?: number): void {
+    for (const b of this.brokers) {
+      if (nodeId !== undefined && b.nodeId !== nodeId) continue;
+      for (const c of [...b.connections]) this.closeConnection(c);
+    }
+  }
+
+  /** The client sockets open now (of one broker, or all). */
+  connections(nodeId?: number): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const b of this.brokers) {
+      if (nodeId !== undefined && b.nodeId !== nodeId) continue;
+      for (const c of b.connections) out.push({ id: c.id, nodeId: c.nodeId, remotePort: c.socket.remotePort ?? 0, openedAt: c.openedAt });
+    }
+    return out;
+  }
+
+  /** Closes every server and socket, clears every timer, and settles every pending promise
+   * (nextRequest and hold handles reject). Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const stoppedError = () => new Error('FakeCluster stopped');
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(stoppedError());
+    }
+    this.waiters.clear();
+    for (const t of this.timers) {
+      clearTimeout(t.timer);
+      t.done();
+    }
+    this.timers.clear();
+    for (const h of this.holds) {
+      h.failArrived(stoppedError());
+      h.wake?.();
+    }
+    this.holds.clear();
+    for (const b of this.brokers) {
+      for (const w of b.resumeWaiters.splice(0)) w();
+      for (const c of [...b.connections]) this.closeConnection(c);
+    }
+    await Promise.all(this.brokers.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
+  }
+
+  // ---- reading requests ---------------------------------------------------------------------
+
+  private onConnection(broker: BrokerState, socket: net.Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const conn: FakeConnection = {
+      id: this.nextConnectionId++,
+      nodeId: broker.nodeId,
+      socket,
+      openedAt: Date.now(),
+      chunks: [],
+      buffered: 0,
+      queue: [],
+      running: false,
+      closed: false,
+    };
+    broker.connections.add(conn);
+    socket.setNoDelay(true);
+    if (broker.paused) socket.pause();
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('error', () => undefined); // ECONNRESET and the like: 'close' follows
+    socket.on('close', () => {
+      conn.closed = true;
+      broker.connections.delete(conn);
+    });
+  }
+
+  private onData(conn: FakeConnection, chunk: Buffer): void {
+    if (conn.closed) return;
+    conn.chunks.push(chunk);
+    conn.buffered += chunk.length;
+    while (conn.buffered >= 4) {
+      const head = conn.chunks.length === 1 ? conn.chunks[0] : Buffer.concat(conn.chunks);
+      conn.chunks = [head];
+      const size = head.readInt32BE(0);
+      if (size < 0 || size > MAX_FRAME) {
+        this.closeConnection(conn);
+        return;
+      }
+      if (head.length < 4 + size) return;
+      const frame = head.subarray(4, 4 + size);
+      const rest = head.subarray(4 + size);
+      conn.chunks = rest.length > 0 ? [rest] : [];
+      conn.buffered = rest.length;
+      this.onFrame(conn, frame);
+      if (conn.closed) return;
+    }
+  }
+
+  private onFrame(conn: FakeConnection, frame: Buffer): void {
+    let req: FakeRequest;
+    let r: Reader;
+    try {
+      r = new Reader(frame);
+      const apiKey = frame.readInt16BE(0);
+      const apiVersion = frame.readInt16BE(2);
+      const h = readRequestHeader(r, isFlexible(apiKey, apiVersion));
+      req = {
+        seq: this.requests.length,
+        nodeId: conn.nodeId,
+        connectionId: conn.id,
+        apiKey: h.apiKey,
+        apiName: apiName(h.apiKey),
+        apiVersion: h.apiVersion,
+        correlationId: h.correlationId,
+        clientId: h.clientId,
+        body: undefined,
+        size: frame.length,
+        receivedAt: Date.now(),
+      };
+    } catch {
+      this.closeConnection(conn); // not even a request header: Kafka closes the connection
+      return;
+    }
+
+    const job: Job = { req, script: null, hold: null };
+    try {
+      this.decodeBody(req, r, job);
+    } catch (err) {
+      req.error = `cannot decode the body: ${(err as Error).message}`;
+    }
+    if (req.error === undefined && req.apiKey !== ApiKey.ApiVersions && req.body !== undefined) {
+      const range = this.opts.apiVersions(conn.nodeId).find((k) => k.apiKey === req.apiKey);
+      if (range === undefined || req.apiVersion < range.minVersion || req.apiVersion > range.maxVersion) {
+        req.error = `${req.apiName} v${req.apiVersion} is not advertised by broker ${conn.nodeId}`;
+      }
+    }
+    this.requests.push(req);
+    for (const w of [...this.waiters]) {
+      if (w.apiKey === req.apiKey && (w.node === undefined || w.node === req.nodeId)) {
+        clearTimeout(w.timer);
+        this.waiters.delete(w);
+        w.resolve(req);
+      }
+    }
+
+    // Hooks first, then the one-shot scripts in the order they were prepared.
+    for (const hook of this.hooks.get(req.apiKey) ?? []) {
+      const s = hook(req);
+      if (s) {
+        job.script = s;
+        if (s.hold) job.hold = this.newHold().hold;
+        break;
+      }
+    }
+    if (job.script === null) {
+      const i = this.prepared.findIndex((p) => p.apiKey === req.apiKey && (p.script.node === undefined || p.script.node === req.nodeId));
+      if (i >= 0) {
+        const [p] = this.prepared.splice(i, 1);
+        job.script = p.script;
+        job.hold = p.hold;
+      }
+    }
+    job.hold?.arrived(req);
+    conn.queue.push(job);
+    void this.runQueue(conn);
+  }
+
+  private decodeBody(req: FakeRequest, r: Reader, job: Job): void {
+    const v = req.apiVersion;
+    switch (req.apiKey) {
+      case ApiKey.ApiVersions:
+        req.body = decodeApiVersionsRequest(v, r);
+        return;
+      case ApiKey.Metadata:
+        req.body = decodeMetadataRequest(v, r);
+        return;
+      case ApiKey.InitProducerId:
+        req.body = decodeInitProducerIdRequest(v, r);
+        return;
+      case ApiKey.Produce: {
+        const raw = decodeProduceRequest(v, r);
+        const partitions: FakeProducePartitionRequest[] = [];
+        job.batches = [];
+        for (const t of raw.topics) {
+          for (const p of t.partitions) {
+            const entry: FakeProducePartitionRequest = { topic: t.name, partition: p.index, batches: [] };
+            let batches: DecodedBatch[] | null = null;
+            try {
+              if (p.records === null || p.records.length === 0) throw new Error('no record batch');
+              batches = decodeRecordBatches(p.records);
+              entry.batches = batches.map((b) => ({
+                producerId: Number(b.producerId),
+                epoch: b.producerEpoch,
+                baseSequence: b.baseSequence,
+                recordCount: b.records.length,
+                codec: (b.attributes & 0x07) as CodecId,
+                transactional: (b.attributes & 0x10) !== 0,
+                crcValid: b.crcValid,
+              }));
+            } catch (err) {
+              entry.decodeError = (err as Error).message;
+              batches = null;
+            }
+            partitions.push(entry);
+            job.batches.push(batches);
+          }
+        }
+        req.body = { transactionalId: raw.transactionalId, acks: raw.acks, timeoutMs: raw.timeoutMs, partitions };
+        return;
+      }
+      default:
+        return; // not decoded: a hook may answer it with rawBody
+    }
+  }
+
+  // ---- processing, one request at a time per connection -------------------------------------
+
+  private async runQueue(conn: FakeConnection): Promise<void> {
+    if (conn.running) return;
+    conn.running = true;
+    const broker = this.brokers[conn.nodeId];
+    while (conn.queue.length > 0 && !conn.closed && !this.stopped) {
+      await this.whileRunning(broker);
+      if (conn.closed || this.stopped) break;
+      const job = conn.queue.shift()!;
+      const goOn = await this.process(conn, broker, job);
+      if (!goOn) return; // black-holed: this connection answers nothing more, like a half-open peer
+    }
+    conn.running = false;
+  }
+
+  /** Resolves at once, or when a paused broker resumes (or the fake stops). */
+  private whileRunning(broker: BrokerState): Promise<void> {
+    if (!broker.paused || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => broker.resumeWaiters.push(resolve));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.timers.delete(entry);
+          resolve();
+        }, ms),
+        done: resolve,
+      };
+      this.timers.add(entry);
+    });
+  }
+
+  /** Handles one request; false when the connection must answer nothing more. */
+  private async process(conn: FakeConnection, broker: BrokerState, job: Job): Promise<boolean> {
+    const { req } = job;
+    const script = job.script ?? {};
+    const lost = script.noResponse === true || script.closeAfterReceive === true;
+    const refused = req.error !== undefined && script.rawBody === undefined;
+
+    let body: Buffer | null = null;
+    let closeAfterWrite = false;
+    if (refused) {
+      if (!lost) {
+        this.closeConnection(conn);
+        return false;
+      }
+    } else if (script.rawBody !== undefined) {
+      if (lost && req.apiKey === ApiKey.Produce && (script as ProduceScript).append) this.handleProduce(conn, job, true);
+      body = script.rawBody;
+    } else {
+      switch (req.apiKey) {
+        case ApiKey.ApiVersions:
+          body = this.handleApiVersions(conn, req as FakeRequest<ApiVersionsRequestBody>, script as ApiVersionsScript);
+          break;
+        case ApiKey.Metadata:
+          body = lost ? null : this.handleMetadata(req as FakeRequest<MetadataRequestBody>, script as MetadataScript);
+          break;
+        case ApiKey.InitProducerId:
+          body = lost ? null : this.handleInitProducerId(req as FakeRequest<InitProducerIdRequestBody>, script as InitProducerIdScript);
+          break;
+        case ApiKey.Produce: {
+          if (lost && !(script as ProduceScript).append) break;
+          const out = this.handleProduce(conn, job, lost);
+          body = out.body;
+          closeAfterWrite = out.closeConnection;
+          break;
+        }
+        default:
+          if (!lost) {
+            req.error = `${req.apiName} is not implemented by the fake (answer it from an onRequest hook with rawBody)`;
+            this.closeConnection(conn);
+            return false;
+          }
+      }
+    }
+
+    if (script.closeAfterReceive) {
+      this.closeConnection(conn);
+      return false;
+    }
+    if (script.noResponse) return false;
+    if (script.delayMs !== undefined && script.delayMs > 0) await this.sleep(script.delayMs);
+    if (job.hold) {
+      const hold = job.hold;
+      if (hold.state === 'waiting') await new Promise<void>((resolve) => (hold.wake = resolve));
+      this.holds.delete(hold);
+      if (hold.state === 'drop') {
+        this.closeConnection(conn);
+        return false;
+      }
+    }
+    await this.whileRunning(broker);
+    if (conn.closed || this.stopped) return false;
+    if (body !== null) this.write(conn, req, body);
+    if (closeAfterWrite) {
+      this.closeConnection(conn);
+      return false;
+    }
+    return true;
+  }
+
+  private write(conn: FakeConnection, req: FakeRequest, body: Buffer): void {
+    const w = new Writer(16);
+    w.int32(4 + body.length + (this.flexibleResponseHeader(req) ? 1 : 0)).int32(req.correlationId);
+    if (this.flexibleResponseHeader(req)) w.emptyTaggedFields();
+    conn.socket.cork();
+    conn.socket.write(w.finish());
+    conn.socket.write(body);
+    conn.socket.uncork();
+    req.respondedAt = Date.now();
+  }
+
+  /** Response header v1 from the first flexible version, except ApiVersions (always v0). */
+  private flexibleResponseHeader(req: FakeRequest): boolean {
+    return req.apiKey !== ApiKey.ApiVersions && isFlexible(req.apiKey, req.apiVersion);
+  }
+
+  private closeConnection(conn: FakeConnection): void {
+    conn.closed = true;
+    conn.queue.length = 0;
+    conn.socket.destroy();
+    this.brokers[conn.nodeId]?.connections.delete(conn);
+  }
+
+  // ---- default handlers ---------------------------------------------------------------------
+
+  private handleApiVersions(conn: FakeConnection, req: FakeRequest<ApiVersionsRequestBody>, script: ApiVersionsScript): Buffer {
+    const own = this.opts.apiVersions(conn.nodeId);
+    const ownRange = own.find((k) => k.apiKey === ApiKey.ApiVersions) ?? { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 };
+    const throttleTimeMs = script.throttleTimeMs ?? 0;
+    // A version the broker does not know: UNSUPPORTED_VERSION listing its ApiVersions range,
+    // in the v0 layout (the Java broker's answer; the client retries with a version it knows).
+    const version = Math.min(req.apiVersion, 3);
+    if (req.apiVersion > ownRange.maxVersion || req.apiVersion > 3) {
+      return encodeApiVersionsResponse(0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [ownRange], throttleTimeMs });
+    }
+    const errorCode = script.errorCode ?? ErrorCode.NONE;
+    const apiKeys = errorCode === ErrorCode.UNSUPPORTED_VERSION ? [ownRange] : script.apiKeys ?? own;
+    return encodeApiVersionsResponse(version, { errorCode, apiKeys, throttleTimeMs });
+  }
+
+  private handleMetadata(req: FakeRequest<MetadataRequestBody>, script: MetadataScript): Buffer {
+    const body = req.body!;
+    const listed = script.brokers ?? this.brokers.map((b) => b.nodeId);
+    const brokers = listed.map((id) => ({ nodeId: id, host: HOST, port: this.brokers[id]?.port ?? 0, rack: null }));
+    const names = body.topics ?? [...this.topics.keys()];
+    const topics: MetadataResponseBody['topics'][number][] = [];
+    for (const name of names) {
+      let t = this.topics.get(name);
+      if (t === undefined && body.allowAutoTopicCreation && this.opts.autoCreatePartitions > 0 && name.length > 0) {
+        this.addTopic(name, this.opts.autoCreatePartitions);
+        t = this.topics.get(name);
+      }
+      const topicError = script.errorCode ?? script.topicErrors?.find((e) => e.topic === name)?.errorCode;
+      if (t === undefined || topicError !== undefined) {
+        topics.push({
+          errorCode: topicError ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          name,
+          topicId: t?.topicId ?? Buffer.alloc(16),
+          isInternal: false,
+          partitions: [],
+        });
+        continue;
+      }
+      topics.push({
+        errorCode: ErrorCode.NONE,
+        name,
+        topicId: t.topicId,
+        isInternal: false,
+        partitions: t.partitions.map((p) => {
+          const override = script.leaders?.find((l) => l.topic === name && l.partition === p.partition);
+          const leaderId = override?.leaderId ?? p.leader;
+          const leaderEpoch = override?.leaderEpoch ?? p.leaderEpoch;
+          const scripted = script.partitionErrors?.find((e) => e.topic === name && e.partition === p.partition);
+          const replicas = leaderId >= 0 ? [leaderId, ...this.brokers.map((b) => b.nodeId).filter((id) => id !== leaderId)] : this.brokers.map((b) => b.nodeId);
+          return {
+            errorCode: scripted?.errorCode ?? (leaderId < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE),
+            partitionIndex: p.partition,
+            leaderId,
+            leaderEpoch,
+            replicaNodes: replicas,
+            isrNodes: replicas,
+            offlineReplicas: [],
+          };
+        }),
+      });
+    }
+    return encodeMetadataResponse(req.apiVersion, {
+      throttleTimeMs: script.throttleTimeMs ?? 0,
+      brokers,
+      clusterId: this.opts.clusterId,
+      controllerId: this.opts.controllerId,
+      topics,
+    });
+  }
+
+  private handleInitProducerId(req: FakeRequest<InitProducerIdRequestBody>, script: InitProducerIdScript): Buffer {
+    const body = req.body!;
+    const answer = (errorCode: number, producerId: number, producerEpoch: number) =>
+      encodeInitProducerIdResponse(req.apiVersion, { throttleTimeMs: script.throttleTimeMs ?? 0, errorCode, producerId, producerEpoch });
+    if (script.errorCode !== undefined && script.errorCode !== ErrorCode.NONE) return answer(script.errorCode, -1, -1);
+    if (script.producerId !== undefined || script.producerEpoch !== undefined) {
+      const id = script.producerId ?? this.nextProducerId++;
+      const epoch = script.producerEpoch ?? 0;
+      this.producerEpochs.set(id, epoch);
+      return answer(ErrorCode.NONE, id, epoch);
+    }
+    const fresh = (): [number, number] => {
+      const id = this.nextProducerId++;
+      this.producerEpochs.set(id, 0);
+      return [id, 0];
+    };
+    if (body.transactionalId !== null) {
+      // A minimal transaction coordinator: one id per transactional id, each init bumps its
+      // epoch (fencing the previous instance), a new id when the epoch would overflow.
+      const known = this.transactionalIds.get(body.transactionalId);
+      let next: { producerId: number; epoch: number };
+      if (known === undefined || known.epoch >= 0x7ffe) {
+        const [id] = fresh();
+        next = { producerId: id, epoch: 0 };
+      } else {
+        next = { producerId: known.producerId, epoch: known.epoch + 1 };
+      }
+      this.transactionalIds.set(body.transactionalId, next);
+      this.producerEpochs.set(next.producerId, next.epoch);
+      return answer(ErrorCode.NONE, next.producerId, next.epoch);
+    }
+    if (body.producerId < 0 || this.opts.initProducerIdWithExisting === 'new-id') {
+      const [id, epoch] = fresh();
+      return answer(ErrorCode.NONE, id, epoch);
+    }
+    // KIP-360: the producer asks to bump the epoch of the id it has.
+    const current = this.producerEpochs.get(body.producerId);
+    if (current === undefined) return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING, -1, -1);
+    if (body.producerEpoch === current - 1) return answer(ErrorCode.NONE, body.producerId, current); // a retried bump
+    if (body.producerEpoch !== current) return answer(ErrorCode.INVALID_PRODUCER_EPOCH, -1, -1);
+    if (current >= 0x7ffe) {
+      const [id, epoch] = fresh();
+      return answer(ErrorCode.NONE, id, epoch);
+    }
+    this.producerEpochs.set(body.producerId, current + 1);
+    return answer(ErrorCode.NONE, body.producerId, current + 1);
+  }
+
+  /**
+   * Appends (or refuses) each partition of a Produce request and builds the response.
+   * `writeOnly`: the answer is lost anyway (noResponse / closeAfterReceive with append: true).
+   */
+  private handleProduce(conn: FakeConnection, job: Job, writeOnly: boolean): { body: Buffer | null; closeConnection: boolean } {
+    const req = job.req as FakeRequest<ProduceRequestSummary>;
+    const body = req.body!;
+    const script = (job.script ?? {}) as ProduceScript;
+    const version = req.apiVersion;
+    const byTopic = new Map<string, ProducePartitionResponseBody[]>();
+    const endpoints = new Set<number>();
+    let anyError = false;
+    body.partitions.forEach((entry, i) => {
+      const scripted = script.errors?.find((e) => e.topic === entry.topic && (e.partition === undefined || e.partition === entry.partition));
+      let res: ProducePartitionResponseBody;
+      if (scripted !== undefined && !writeOnly) {
+        if (script.append) this.appendPartition(conn.nodeId, entry, job.batches![i]);
+        res = {
+          index: entry.partition,
+          errorCode: scripted.errorCode,
+          baseOffset: -1,
+          logAppendTimeMs: -1,
+          logStartOffset: -1,
+          recordErrors: (scripted.recordErrors ?? []).map((e) => ({ batchIndex: e.batchIndex, message: e.message ?? null })),
+          errorMessage: scripted.errorMessage ?? null,
+          currentLeader: scripted.currentLeader ?? null,
+        };
+        if (scripted.currentLeader && scripted.currentLeader.leaderId >= 0) endpoints.add(scripted.currentLeader.leaderId);
+      } else {
+        res = this.appendPartition(conn.nodeId, entry, job.batches![i]);
+        if (res.currentLeader && res.currentLeader.leaderId >= 0) endpoints.add(res.currentLeader.leaderId);
+      }
+      if (res.errorCode !== ErrorCode.NONE) anyError = true;
+      const list = byTopic.get(entry.topic) ?? [];
+      list.push(res);
+      byTopic.set(entry.topic, list);
+    });
+    if (writeOnly) return { body: null, closeConnection: false };
+    // acks=0: no response; a failed partition closes the connection (as a Kafka broker does).
+    if (body.acks === 0) return { body: null, closeConnection: anyError };
+    const topics = [...byTopic].map(([name, partitions]) => ({
+      name,
+      partitions: version >= 10 ? partitions : partitions.map((p) => ({ ...p, currentLeader: null })),
+    }));
+    const nodeEndpoints =
+      version >= 10 ? [...endpoints].filter((id) => this.brokers[id]).map((id) => ({ nodeId: id, host: HOST, port: this.brokers[id].port, rack: null })) : [];
+    return {
+      body: encodeProduceResponse(version, { topics, throttleTimeMs: script.throttleTimeMs ?? 0, nodeEndpoints }),
+      closeConnection: false,
+    };
+  }
+
+  /** The default handling of one partition of a Produce request on broker `nodeId`. */
+  private appendPartition(nodeId: number, entry: FakeProducePartitionRequest, batches: DecodedBatch[] | null): ProducePartitionResponseBody {
+    const fail = (errorCode: number, errorMessage: string | null, currentLeader: ProducePartitionResponseBody['currentLeader'] = null) => ({
+      index: entry.partition,
+      errorCode,
+      baseOffset: -1,
+      logAppendTimeMs: -1,
+      logStartOffset: -1,
+      recordErrors: [],
+      errorMessage,
+      currentLeader,
+    });
+    const p = this.topics.get(entry.topic)?.partitions[entry.partition];
+    if (p === undefined) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host ${entry.topic}-${entry.partition}`);
+    if (p.leader !== nodeId) {
+      return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER, `Broker ${nodeId} is not the leader of ${entry.topic}-${entry.partition}`, {
+        leaderId: p.leader,
+        leaderEpoch: p.leaderEpoch,
+      });
+    }
+    if (batches === null) return fail(ErrorCode.CORRUPT_MESSAGE, entry.decodeError ?? 'corrupt records');
+    if (batches.some((b) => !b.crcValid)) return fail(ErrorCode.CORRUPT_MESSAGE, 'Record batch CRC32C does not match');
+
+    // A retry of one of the producer's last 5 batches (same epoch, same sequence range) is
+    // answered with the offset it got the first time and not written again
+    // (UnifiedLog.analyzeAndValidateProducerState / ProducerStateEntry.findDuplicateBatch).
+    for (const b of batches) {
+      const pid = Number(b.producerId);
+      if (pid < 0) continue;
+      const st = p.producers.get(pid);
+      if (st === undefined || st.epoch !== b.producerEpoch) continue;
+      const lastSeq = incrementSequence(b.baseSequence, b.lastOffsetDelta);
+      const dup = st.batches.find((x) => x.firstSeq === b.baseSequence && x.lastSeq === lastSeq);
+      if (dup) {
+        return { index: entry.partition, errorCode: ErrorCode.NONE, baseOffset: dup.firstOffset, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null, currentLeader: null };
+      }
+    }
+
+    // Validate every batch against a scratch copy of the producer state; the partition's
+    // append is all or nothing, as in Kafka.
+    const scratch = new Map<number, ProducerEntry>();
+    const stateOf = (pid: number): ProducerEntry | undefined => {
+      if (!scratch.has(pid)) {
+        const cur = p.producers.get(pid);
+        if (cur) scratch.set(pid, { epoch: cur.epoch, batches: [...cur.batches] });
+      }
+      return scratch.get(pid);
+    };
+    let offset = p.nextOffset;
+    const appended: FakeLogBatch[] = [];
+    for (const b of batches) {
+      const pid = Number(b.producerId);
+      const count = b.lastOffsetDelta + 1;
+      if (pid >= 0) {
+        const st = stateOf(pid);
+        const curEpoch = st?.epoch ?? -1;
+        const where = `producer ${pid} in ${entry.topic}-${entry.partition}`;
+        if (b.producerEpoch < curEpoch) {
+          return fail(ErrorCode.INVALID_PRODUCER_EPOCH, `Epoch of ${where} is ${b.producerEpoch}, which is < the last seen epoch ${curEpoch}`);
+        }
+        if (b.producerEpoch !== curEpoch) {
+          if (b.baseSequence !== 0) {
+            if (curEpoch !== -1) {
+              return fail(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `Invalid sequence number for new epoch ${b.producerEpoch} of ${where}: ${b.baseSequence} (must be 0)`);
+            }
+            if (this.opts.unknownProducerSequence === 'out-of-order') {
+              return fail(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `No state for ${where}: sequence ${b.baseSequence}, expected 0`);
+            }
+            if (this.opts.unknownProducerSequence === 'unknown-producer-id') {
+              return fail(ErrorCode.UNKNOWN_PRODUCER_ID, `No state for ${where}`);
+            }
+          }
+        } else {
+          const last = st!.batches[st!.batches.length - 1];
+          if (last !== undefined && !inSequence(last.lastSeq, b.baseSequence)) {
+            return fail(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `Out of order sequence number for ${where}: ${b.baseSequence} (incoming), ${last.lastSeq} (current end sequence number)`);
+          }
+        }
+        const next: ProducerEntry = st && st.epoch === b.producerEpoch ? st : { epoch: b.producerEpoch, batches: [] };
+        next.batches.push({ firstSeq: b.baseSequence, lastSeq: incrementSequence(b.baseSequence, b.lastOffsetDelta), firstOffset: offset, lastOffset: offset + count - 1 });
+        if (next.batches.length > BATCHES_RETAINED) next.batches.shift();
+        scratch.set(pid, next);
+      }
+      appended.push({
+        offset,
+        lastOffset: offset + count - 1,
+        producerId: pid,
+        epoch: b.producerEpoch,
+        baseSequence: b.baseSequence,
+        transactional: (b.attributes & 0x10) !== 0,
+        codec: (b.attributes & 0x07) as CodecId,
+        nodeId,
+        records: b.records.map((r) => ({
+          offset: offset + Number(r.offset - b.baseOffset),
+          key: r.key,
+          value: r.value,
+          headers: r.headers,
+          timestamp: r.timestamp,
+        })),
+      });
+      offset += count;
+    }
+    const baseOffset = p.nextOffset;
+    p.log.push(...appended);
+    p.nextOffset = offset;
+    for (const [pid, st] of scratch) p.producers.set(pid, st);
+    return { index: entry.partition, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null, currentLeader: null };
+  }
+}
+
+/**
+ * Polls `predicate` until it is true: on setImmediate for the first rounds (most conditions
+ * become true within a few event-loop turns on loopback), then every 2 ms; rejects after
+ * `timeoutMs` naming `what`. For tests that must wait for something without sleeping and hoping.
+ */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 0; ; round++) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`waitFor: ${what} was not true within ${timeoutMs} ms`);
+    await new Promise<void>((resolve) => (round < 50 ? setImmediate(resolve) : setTimeout(resolve, 2)));
+  }
+}
