@@ -426,6 +426,8 @@ export class Sender {
     }
     const inflight: InflightRequest = { batches, oldestCreatedMs: oldest };
     this.inflightRequests.add(inflight);
+    // Its batches' delivery deadline, even if the request never ends (a paused broker).
+    this.scheduleIn(this.config.deliveryTimeoutMs - (Date.now() - oldest));
     const done = () => {
       this.nodeInflight.set(node, this.nodeInflight.get(node)! - 1);
       this.inflightRequests.delete(inflight);
