@@ -241,6 +241,8 @@ export interface ProducePartitionError {
   recordErrors?: { batchIndex: number; message?: string | null }[];
   /** v10+ current_leader (KIP-951); its broker's endpoint goes into node_endpoints. */
   currentLeader?: { leaderId: number; leaderEpoch: number };
+  /** log_start_offset of the answer (a broker fills it in for UNKNOWN_PRODUCER_ID); default -1. */
+  logStartOffset?: number;
 }
 
 export interface ProduceScript extends ScriptTiming {
@@ -1132,7 +1134,7 @@ export class FakeCluster {
           errorCode: scripted.errorCode,
           baseOffset: -1,
           logAppendTimeMs: -1,
-          logStartOffset: -1,
+          logStartOffset: scripted.logStartOffset ?? -1,
           recordErrors: (scripted.recordErrors ?? []).map((e) => ({ batchIndex: e.batchIndex, message: e.message ?? null })),
           errorMessage: scripted.errorMessage ?? null,
           currentLeader: scripted.currentLeader ?? null,

@@ -209,6 +209,49 @@ for (const { name } of backends) {
       assert.deepEqual(values(fake), ['warm', 'one', 'two']);
     });
 
+    it('a batch that fails for good bumps the epoch; the batch behind it is re-sequenced from 0 and lands', async () => {
+      choose();
+      const fake = await setup();
+      const p = producer(fake);
+      await p.send({ topic: 't', partition: 0, value: 'warm' });
+      // Batch 1 is refused for good (INVALID_RECORD) once batch 2 is on its way: the broker
+      // then answers batch 2 OUT_OF_ORDER_SEQUENCE_NUMBER (its sequence follows batch 1's).
+      const hold = fake.prepare(ApiKey.Produce, {
+        hold: true,
+        errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.INVALID_RECORD }],
+      });
+      const one = p.send({ topic: 't', partition: 0, value: 'bad' }).then(
+        () => 'ok',
+        (e: Error & { type?: string }) => e.type,
+      );
+      await hold.received;
+      const two = p.send({ topic: 't', partition: 0, value: 'good' });
+      await fake.nextRequest(ApiKey.Produce);
+      hold.release();
+      assert.equal(await one, 'INVALID_RECORD');
+      assert.equal((await two).offset, 1);
+      assert.deepEqual(values(fake), ['warm', 'good']);
+      const last = fake.log('t', 0).at(-1)!;
+      assert.equal(last.epoch, 1);
+      assert.equal(last.baseSequence, 0);
+      // And the producer goes on under the new epoch.
+      await p.send({ topic: 't', partition: 0, value: 'after' });
+      assert.deepEqual(values(fake), ['warm', 'good', 'after']);
+      assert.equal(fake.log('t', 0).at(-1)!.baseSequence, 1);
+    });
+
+    it('UNKNOWN_PRODUCER_ID with a log start offset bumps the epoch and the batch is resent from sequence 0', async () => {
+      choose();
+      const fake = await setup();
+      const p = producer(fake);
+      await p.send({ topic: 't', partition: 0, value: 'warm' });
+      // Without a log start offset the client cannot tell why and just retries; with one it bumps.
+      fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.UNKNOWN_PRODUCER_ID, logStartOffset: 0 }] });
+      assert.equal((await p.send({ topic: 't', partition: 0, value: 'again' })).offset, 1);
+      const last = fake.log('t', 0).at(-1)!;
+      assert.deepEqual([last.epoch, last.baseSequence], [1, 0]);
+    });
+
     it('(dropped connection after a write) the retry is de-duplicated by the broker', async () => {
       choose();
       const fake = await setup();
