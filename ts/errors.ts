@@ -60,8 +60,9 @@ export class KafkaJSProtocolError extends KafkaJSError {
 export class KafkaJSConnectionError extends KafkaJSError {
   override name = 'KafkaJSConnectionError';
   readonly broker: string | undefined;
-  constructor(message: string, opts: { broker?: string; code?: string; cause?: unknown } = {}) {
-    super(message, { retriable: true, code: opts.code, cause: opts.cause });
+  /** Retriable unless `retriable: false` (a connection the client closed for good). */
+  constructor(message: string, opts: { broker?: string; code?: string; cause?: unknown; retriable?: boolean } = {}) {
+    super(message, { retriable: opts.retriable ?? true, code: opts.code, cause: opts.cause });
     this.broker = opts.broker;
   }
 }
