@@ -60,9 +60,8 @@ export class KafkaJSProtocolError extends KafkaJSError {
 export class KafkaJSConnectionError extends KafkaJSError {
   override name = 'KafkaJSConnectionError';
   readonly broker: string | undefined;
-  /** Retriable unless `retriable: false` (a connection the client closed for good). */
-  constructor(message: string, opts: { broker?: string; code?: string; cause?: unknown; retriable?: boolean } = {}) {
-    super(message, { retriable: opts.retriable ?? true, code: opts.code, cause: opts.cause });
+  constructor(message: string, opts: { broker?: string; code?: string; cause?: unknown } = {}) {
+    super(message, { retriable: true, code: opts.code, cause: opts.cause });
     this.broker = opts.broker;
   }
 }
@@ -194,6 +193,22 @@ export class BufferExhaustedError extends KafkaJSTimeout {
 export class ProducerClosedError extends KafkaJSNonRetriableError {
   constructor(message = 'The producer is closed; create a new one to send') {
     super(message, { code: 'PRODUCER_CLOSED' });
+  }
+}
+
+/** A broker's response that does not decode as the API and version asked for. Trying again
+ * would read the same bytes, so it is not retriable and is reported at once, under its own
+ * name, with the API, version and broker in the message and the decoder's error as `cause`. */
+export class InvalidResponseError extends KafkaJSNonRetriableError {
+  override name = 'InvalidResponseError';
+  readonly broker: string;
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  constructor(message: string, opts: { broker: string; apiKey: number; apiVersion: number; cause?: unknown }) {
+    super(message, { code: 'INVALID_RESPONSE', cause: opts.cause });
+    this.broker = opts.broker;
+    this.apiKey = opts.apiKey;
+    this.apiVersion = opts.apiVersion;
   }
 }
 

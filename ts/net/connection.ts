@@ -25,18 +25,13 @@
  * every request.
  *
  * close() is final: it fails what is pending, destroys the socket or the one being opened,
- * and later connect() and request() calls are refused with a non-retriable error, so no
- * caller still on its way (a metadata fetch, a handshake) can open a socket after close.
+ * and later connect() and request() calls are refused (ECONNCLOSED), so no caller still on
+ * its way (a metadata fetch, a handshake) can open a socket after close.
  */
 
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import {
-  KafkaJSConnectionError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSRequestTimeoutError,
-} from '../errors.js';
+import { InvalidResponseError, KafkaJSConnectionError, KafkaJSError, KafkaJSRequestTimeoutError } from '../errors.js';
 import { apiName } from '../protocol/api-keys.js';
 import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
@@ -216,6 +211,8 @@ export class BrokerConnection extends EventEmitter {
    * their write callback settles them; a write that never drains times out like a response. */
   private readonly unflushed = new Fifo<PendingRequest>();
   private timeoutTimer: NodeJS.Timeout | null = null;
+  /** whenIdle() callers, resolved when the last outstanding request settles. */
+  private readonly idleWaiters: (() => void)[] = [];
   /** Last queue size reported by 'request_queue_size', to emit only on changes. */
   private reportedQueueSize = 0;
 
@@ -248,6 +245,29 @@ export class BrokerConnection extends EventEmitter {
   /** True once close() was called: the connection will never open again. */
   isClosed(): boolean {
     return this.closed;
+  }
+
+  /** An attempt to open the socket is under way (or waiting out its backoff). */
+  isConnecting(): boolean {
+    return this.state === 'connecting';
+  }
+
+  /** Not connected, and the reconnect backoff after a failed attempt has not run out yet:
+   * connect() would wait. (Java's leastLoadedNode skips such nodes, as it skips closed ones.) */
+  isBackingOff(now = Date.now()): boolean {
+    return this.state === 'disconnected' && this.nextAttemptAt > now;
+  }
+
+  /** Resolves once no request is outstanding (at once when none is). A broker that left the
+   * metadata is closed this way, after what was in flight on it has completed. */
+  whenIdle(): Promise<void> {
+    if (this.outstandingRequests === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || this.outstandingRequests > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   isConnected(): boolean {
@@ -296,10 +316,11 @@ export class BrokerConnection extends EventEmitter {
   }
 
   private closedForGood(): KafkaJSConnectionError {
+    // Retriable for the request's sake: a broker that left the metadata is closed this way,
+    // and what was on its way to it can go to the new leader once metadata is refreshed.
     return new KafkaJSConnectionError(`Connection to ${this.broker} was closed by the client and cannot be reopened`, {
       broker: this.broker,
       code: 'ECONNCLOSED',
-      retriable: false,
     });
   }
 
@@ -441,6 +462,7 @@ export class BrokerConnection extends EventEmitter {
       p.settled = true;
       p.reject(err);
     }
+    this.checkIdle();
   }
 
   /**
@@ -548,10 +570,12 @@ export class BrokerConnection extends EventEmitter {
             cause: err,
           }),
         );
-        return;
+      } else {
+        p.resolve(null);
+        this.emitRequest(p, 0);
       }
-      p.resolve(null);
-      this.emitRequest(p, 0);
+      this.armTimeout();
+      this.checkIdle();
     });
   }
 
@@ -633,9 +657,9 @@ export class BrokerConnection extends EventEmitter {
         failure =
           err instanceof KafkaJSError
             ? err
-            : new KafkaJSNonRetriableError(
-          `Failed to decode ${apiName(p.apiKey)} v${p.apiVersion} response from ${this.broker}: ${(err as Error).message}`,
-                { cause: err, code: 'INVALID_RESPONSE' },
+            : new InvalidResponseError(
+                `Failed to decode ${apiName(p.apiKey)} v${p.apiVersion} response from ${this.broker}: ${(err as Error).message}`,
+                { cause: err, broker: this.broker, apiKey: p.apiKey, apiVersion: p.apiVersion },
               );
       }
       if (failure === null) p.resolve(result);
@@ -645,6 +669,7 @@ export class BrokerConnection extends EventEmitter {
     this.pump();
     this.emitQueueSize();
     this.armTimeout();
+    this.checkIdle();
   }
 
   /** The stream cannot be trusted any more: fail everything and drop the socket. */
@@ -699,6 +724,7 @@ export class BrokerConnection extends EventEmitter {
     }
     this.emitQueueSize();
     this.armTimeout();
+    this.checkIdle();
   }
 
   /** A sent request got no answer in time: the socket cannot be trusted to answer anything

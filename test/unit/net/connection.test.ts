@@ -516,7 +516,6 @@ describe('BrokerConnection', () => {
     await assert.rejects(conn.connect(), (err: unknown) => {
       assert.ok(err instanceof KafkaJSConnectionError);
       assert.equal(err.code, 'ECONNCLOSED');
-      assert.equal(err.retriable, false);
       assert.match(err.message, /was closed by the client and cannot be reopened/);
       return true;
     });
