@@ -4,14 +4,16 @@
  * which a real broker cannot do. test/helpers/mock-cluster.ts compiles and drives it.
  *
  *   mock-cluster N        starts N brokers, prints "bootstrap HOST:PORT,..." and then reads
- *                         one command per line; each gets exactly one line back: "ok" or
- *                         "err <reason>". EOF on stdin (or "quit") destroys the cluster.
+ *                         one command per line; each gets exactly one line back: "ok" (with
+ *                         a value after it for queries) or "err <reason>". EOF on stdin (or
+ *                         "quit") destroys the cluster.
  *
  * Commands (error codes are Kafka's numbers, API keys too):
  *   topic NAME PARTITIONS REPLICATION          create a topic
  *   errors APIKEY CODE [CODE ...]              the next requests of that API, on any broker,
  *                                              get these errors, one each, in order
  *   broker_errors BROKER APIKEY CODE:RTT ...   same, on one broker, each with a delay in ms
+ *   error_count BROKER APIKEY                  "ok N": errors pushed on that broker not yet served
  *   clear_errors APIKEY                        drop pushed errors of that API
  *   topic_error NAME CODE                      Metadata reports this error for the topic
  *   leader NAME PARTITION BROKER               move a partition's leader (-1: none)
@@ -97,6 +99,11 @@ static void run(rd_kafka_mock_cluster_t *mc, int argc, char **argv) {
       }
     }
     printf("ok\n");
+  } else if (strcmp(cmd, "error_count") == 0 && argc == 3) {
+    size_t cnt = 0;
+    rd_kafka_resp_err_t err = rd_kafka_mock_broker_error_stack_cnt(mc, (int32_t)n[1], (int16_t)n[2], &cnt);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) reply_resp(err);
+    else printf("ok %zu\n", cnt);
   } else if (strcmp(cmd, "clear_errors") == 0 && argc == 2) {
     rd_kafka_mock_clear_request_errors(mc, (int16_t)n[1]);
     printf("ok\n");
