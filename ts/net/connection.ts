@@ -253,9 +253,9 @@ export class BrokerConnection extends EventEmitter {
   }
 
   /** Not connected, and the reconnect backoff after a failed attempt has not run out yet:
-   * connect() would wait. (Java's leastLoadedNode skips such nodes, as it skips closed ones.) */
+   * connect() waits (or is waiting) for it. Java's leastLoadedNode skips such nodes. */
   isBackingOff(now = Date.now()): boolean {
-    return this.state === 'disconnected' && this.nextAttemptAt > now;
+    return this.state !== 'connected' && this.nextAttemptAt > now;
   }
 
   /** Resolves once no request is outstanding (at once when none is). A broker that left the
@@ -470,7 +470,9 @@ export class BrokerConnection extends EventEmitter {
    * `flexibleHeader`), queues it behind earlier ones, and resolves with `decode` applied to the
    * response body (null when `decode` is null or no response is expected).
    * Rejects with KafkaJSConnectionError when not connected or when the connection drops, with
-   * KafkaJSRequestTimeoutError after requestTimeoutMs, or with the decoder's error.
+   * KafkaJSRequestTimeoutError after requestTimeoutMs (which drops the connection when the
+   * request had been sent), with InvalidResponseError when the response does not decode, or
+   * with the error the decoder threw on purpose (a KafkaJSError).
    */
   request<T>(
     apiKey: number,

@@ -245,7 +245,7 @@ export class Cluster extends EventEmitter {
     let connectable: Broker | undefined;
     for (let i = 0; i < nodes.length; i++) {
       const b = nodes[(offset + i) % nodes.length]!;
-      if (b.isClosed()) continue;
+      if (b.isClosed() || b.conn.isBackingOff(now)) continue;
       const load = b.conn.outstandingRequests;
       if (b.isReady()) {
         if (load === 0) return b;
@@ -256,7 +256,7 @@ export class Cluster extends EventEmitter {
       } else if (b.conn.isConnecting() || b.conn.isConnected()) {
         // isConnected without versions: the handshake is under way.
         connecting ??= b;
-      } else if (!b.conn.isBackingOff(now)) {
+      } else {
         connectable ??= b;
       }
     }

@@ -351,6 +351,16 @@ describe('Cluster', () => {
       await connecting;
     });
 
+    it('skips a broker in reconnect backoff', async () => {
+      const [first] = await startBrokers(2);
+      const c = newCluster(fakes, { 'reconnect.backoff.ms': 5000, 'reconnect.backoff.max.ms': 5000 });
+      await c.refresh([TOPIC]);
+      await first.stop(); // refuses connections from now on
+      fakes = fakes.slice(1);
+      await assert.rejects(c.broker(1)!.ensureReady(), /ECONNREFUSED|Failed to connect/);
+      for (let i = 0; i < 10; i++) assert.equal(c.leastLoadedBroker()!.nodeId, 2);
+    });
+
     it('a metadata refresh does not wait on a black-holed connection: it times out, drops it, asks another', async () => {
       const [first, second] = await startBrokers(2);
       const c = newCluster(fakes, { 'request.timeout.ms': 300 });
