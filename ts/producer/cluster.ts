@@ -196,8 +196,9 @@ export class Cluster extends EventEmitter {
   }
 
   /** Fetch metadata for `topics` (added to those already wanted). Rejects when no broker
-   * could answer, with a non-retriable error as soon as one broker gave one (a response that
-   * does not decode, an API the broker lacks) when no other broker answered either. */
+   * answered: with the non-retriable error a broker gave, if any (a response that does not
+   * decode, an API the broker lacks), else with the last error; with ProducerClosedError
+   * after close(). */
   refresh(topics: readonly string[] = []): Promise<void> {
     for (const t of topics) this.wanted.add(t);
     if (this.closed) return Promise.reject(this.closedError());
