@@ -196,6 +196,22 @@ export class ProducerClosedError extends KafkaJSNonRetriableError {
   }
 }
 
+/** A broker's response that does not decode as the API and version asked for. Trying again
+ * would read the same bytes, so it is not retriable and is reported at once, under its own
+ * name, with the API, version and broker in the message and the decoder's error as `cause`. */
+export class InvalidResponseError extends KafkaJSNonRetriableError {
+  override name = 'InvalidResponseError';
+  readonly broker: string;
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  constructor(message: string, opts: { broker: string; apiKey: number; apiVersion: number; cause?: unknown }) {
+    super(message, { code: 'INVALID_RESPONSE', cause: opts.cause });
+    this.broker = opts.broker;
+    this.apiKey = opts.apiKey;
+    this.apiVersion = opts.apiVersion;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rest of KafkaJS's exported error classes. kafka-turbo raises few of them, but a KafkaJS
 // app may name any of them (`err instanceof KafkaJSConnectionClosedError`), and `instanceof`

@@ -11,22 +11,27 @@
  * the kernel in one writev, without copying the batches into a request buffer.
  *
  * Timeouts: a request fails with KafkaJSRequestTimeoutError `requestTimeoutMs` after it was
- * created, whether it is still queued or already sent. A timed-out request that was sent keeps
- * its in-flight slot until its late response arrives (and is dropped): freeing the slot early
- * would put more requests on the wire than `maxInFlight`, and an idempotent producer relies on
- * that bound (the broker only remembers the last 5 batches per producer and partition).
+ * created, whether it is still queued, in flight, or (acks=0) still being written. When a
+ * request that was sent times out, the connection is dropped, as the Java client's
+ * NetworkClient does (handleTimedOutRequests disconnects the node): a peer that stopped
+ * answering, or a half-open or black-holed socket, would otherwise keep every slot and make
+ * every retry time out on it too. Dropping it fails the other requests in flight and queued
+ * with a retriable KafkaJSConnectionError (the caller retries them, on a new connection once
+ * it calls connect() again), and the destroyed socket takes any late response with it, so the
+ * in-flight bound an idempotent producer relies on still holds: nothing from the old socket
+ * can answer a request of the new one. A request that times out while still queued (its
+ * in-flight slots were held) fails alone; that never leaves data on the wire.
  * Deadlines grow in creation order, so one timer, armed for the oldest pending request, serves
  * every request.
+ *
+ * close() is final: it fails what is pending, destroys the socket or the one being opened,
+ * and later connect() and request() calls are refused (ECONNCLOSED), so no caller still on
+ * its way (a metadata fetch, a handshake) can open a socket after close.
  */
 
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import {
-  KafkaJSConnectionError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSRequestTimeoutError,
-} from '../errors.js';
+import { InvalidResponseError, KafkaJSConnectionError, KafkaJSError, KafkaJSRequestTimeoutError } from '../errors.js';
 import { apiName } from '../protocol/api-keys.js';
 import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
@@ -156,6 +161,15 @@ class Fifo<T> {
   }
 }
 
+/** The deadline of the oldest request of `list` still unsettled, or Infinity. */
+function firstUnsettledDeadline(list: Fifo<PendingRequest>): number {
+  for (let i = 0; i < list.length; i++) {
+    const p = list.at(i) as PendingRequest;
+    if (!p.settled) return p.deadline;
+  }
+  return Infinity;
+}
+
 /** Largest response frame accepted: a larger length prefix means the stream is corrupt. */
 const MAX_FRAME_SIZE = 0x4000_0000;
 const CORRELATION_ID_MAX = 0x7fff_ffff;
@@ -174,6 +188,8 @@ export class BrokerConnection extends EventEmitter {
   private readonly opts: BrokerConnectionOptions;
 
   private state: State = 'disconnected';
+  /** Set by close(), never cleared: a closed connection refuses to connect again. */
+  private closed = false;
   private socket: net.Socket | null = null;
   private connecting: Promise<void> | null = null;
   /** Bumped by close(): an attempt that started before a close() must not install its socket. */
@@ -189,9 +205,14 @@ export class BrokerConnection extends EventEmitter {
   private nextCorrelationId = 0;
   private readonly headerWriter = new Writer(128);
   private readonly waiting = new Fifo<PendingRequest>();
-  /** Sent and awaiting a response, oldest first (timed-out ones included, see the top). */
+  /** Sent and awaiting a response, oldest first. */
   private readonly inFlight = new Fifo<PendingRequest>();
+  /** Requests that expect no response (acks=0), written but not yet handed to the kernel:
+   * their write callback settles them; a write that never drains times out like a response. */
+  private readonly unflushed = new Fifo<PendingRequest>();
   private timeoutTimer: NodeJS.Timeout | null = null;
+  /** whenIdle() callers, resolved when the last outstanding request settles. */
+  private readonly idleWaiters: (() => void)[] = [];
   /** Last queue size reported by 'request_queue_size', to emit only on changes. */
   private reportedQueueSize = 0;
 
@@ -213,9 +234,40 @@ export class BrokerConnection extends EventEmitter {
     this.broker = `${opts.host}:${opts.port}`;
   }
 
-  /** Requests in flight plus queued (for picking the least-loaded broker). */
+  /** Requests not yet settled: in flight (acks=0 writes not yet drained included) plus
+   * queued. Java's NetworkClient.leastLoadedNode counts the same to pick a node. */
   get outstandingRequests(): number {
-    return this.inFlight.length + this.waiting.length;
+    let n = this.inFlight.length + this.waiting.length;
+    for (let i = 0; i < this.unflushed.length; i++) if (!(this.unflushed.at(i) as PendingRequest).settled) n++;
+    return n;
+  }
+
+  /** True once close() was called: the connection will never open again. */
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** An attempt to open the socket is under way (or waiting out its backoff). */
+  isConnecting(): boolean {
+    return this.state === 'connecting';
+  }
+
+  /** Not connected, and the reconnect backoff after a failed attempt has not run out yet:
+   * connect() waits (or is waiting) for it. Java's leastLoadedNode skips such nodes. */
+  isBackingOff(now = Date.now()): boolean {
+    return this.state !== 'connected' && this.nextAttemptAt > now;
+  }
+
+  /** Resolves once no request is outstanding (at once when none is). A broker that left the
+   * metadata is closed this way, after what was in flight on it has completed. */
+  whenIdle(): Promise<void> {
+    if (this.outstandingRequests === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || this.outstandingRequests > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   isConnected(): boolean {
@@ -229,6 +281,7 @@ export class BrokerConnection extends EventEmitter {
    * (ECONNREFUSED, ETIMEDOUT, ...).
    */
   connect(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedForGood());
     if (this.state === 'connected') return Promise.resolve();
     if (this.connecting !== null) return this.connecting;
     this.state = 'connecting';
@@ -260,6 +313,15 @@ export class BrokerConnection extends EventEmitter {
     this.consecutiveFailures = 0;
     this.nextAttemptAt = 0;
     this.install(socket);
+  }
+
+  private closedForGood(): KafkaJSConnectionError {
+    // Retriable for the request's sake: a broker that left the metadata is closed this way,
+    // and what was on its way to it can go to the new leader once metadata is refreshed.
+    return new KafkaJSConnectionError(`Connection to ${this.broker} was closed by the client and cannot be reopened`, {
+      broker: this.broker,
+      code: 'ECONNCLOSED',
+    });
   }
 
   private closedWhileConnecting(): KafkaJSConnectionError {
@@ -362,10 +424,12 @@ export class BrokerConnection extends EventEmitter {
   }
 
   /**
-   * Closes the connection (or aborts an attempt to open it) and fails every pending request
-   * with a KafkaJSConnectionError. connect() may be called again afterwards.
+   * Closes the connection for good (or aborts an attempt to open it: the socket being opened
+   * is destroyed) and fails every pending request with a KafkaJSConnectionError. connect()
+   * and request() are refused afterwards.
    */
   close(): Promise<void> {
+    this.closed = true;
     this.generation++;
     this.connecting = null;
     this.cancelBackoff?.();
@@ -391,13 +455,14 @@ export class BrokerConnection extends EventEmitter {
       clearTimeout(this.timeoutTimer);
       this.timeoutTimer = null;
     }
-    const pending = [...this.inFlight.drain(), ...this.waiting.drain()];
+    const pending = [...this.inFlight.drain(), ...this.unflushed.drain(), ...this.waiting.drain()];
     this.emitQueueSize();
     for (const p of pending) {
       if (p.settled) continue;
       p.settled = true;
       p.reject(err);
     }
+    this.checkIdle();
   }
 
   /**
@@ -405,7 +470,9 @@ export class BrokerConnection extends EventEmitter {
    * `flexibleHeader`), queues it behind earlier ones, and resolves with `decode` applied to the
    * response body (null when `decode` is null or no response is expected).
    * Rejects with KafkaJSConnectionError when not connected or when the connection drops, with
-   * KafkaJSRequestTimeoutError after requestTimeoutMs, or with the decoder's error.
+   * KafkaJSRequestTimeoutError after requestTimeoutMs (which drops the connection when the
+   * request had been sent), with InvalidResponseError when the response does not decode, or
+   * with the error the decoder threw on purpose (a KafkaJSError).
    */
   request<T>(
     apiKey: number,
@@ -415,6 +482,7 @@ export class BrokerConnection extends EventEmitter {
     decode: Decode<T> | null,
     opts?: RequestOptions,
   ): Promise<T> {
+    if (this.closed) return Promise.reject(this.closedForGood());
     if (this.state !== 'connected') {
       return Promise.reject(
         new KafkaJSConnectionError(`Not connected to ${this.broker}`, { broker: this.broker, code: 'ENOTCONN' }),
@@ -489,9 +557,13 @@ export class BrokerConnection extends EventEmitter {
       this.inFlight.push(p);
       return;
     }
+    this.unflushed.push(p);
     socket.write(p.chunks[last], (err) => {
-      if (p.settled) return;
+      // Write callbacks come in write order: drop the settled head of the list.
+      const settledBefore = p.settled;
       p.settled = true;
+      while (this.unflushed.peek()?.settled) this.unflushed.shift();
+      if (settledBefore) return; // timed out, or failed by a drop or close()
       if (err) {
         p.reject(
           new KafkaJSConnectionError(`Failed to write to ${this.broker}: ${err.message}`, {
@@ -500,10 +572,12 @@ export class BrokerConnection extends EventEmitter {
             cause: err,
           }),
         );
-        return;
+      } else {
+        p.resolve(null);
+        this.emitRequest(p, 0);
       }
-      p.resolve(null);
-      this.emitRequest(p, 0);
+      this.armTimeout();
+      this.checkIdle();
     });
   }
 
@@ -585,9 +659,9 @@ export class BrokerConnection extends EventEmitter {
         failure =
           err instanceof KafkaJSError
             ? err
-            : new KafkaJSNonRetriableError(
-          `Failed to decode ${apiName(p.apiKey)} v${p.apiVersion} response from ${this.broker}: ${(err as Error).message}`,
-                { cause: err, code: 'INVALID_RESPONSE' },
+            : new InvalidResponseError(
+                `Failed to decode ${apiName(p.apiKey)} v${p.apiVersion} response from ${this.broker}: ${(err as Error).message}`,
+                { cause: err, broker: this.broker, apiKey: p.apiKey, apiVersion: p.apiVersion },
               );
       }
       if (failure === null) p.resolve(result);
@@ -597,6 +671,7 @@ export class BrokerConnection extends EventEmitter {
     this.pump();
     this.emitQueueSize();
     this.armTimeout();
+    this.checkIdle();
   }
 
   /** The stream cannot be trusted any more: fail everything and drop the socket. */
@@ -615,15 +690,11 @@ export class BrokerConnection extends EventEmitter {
   /** Arms the single timeout timer for the oldest unsettled request, if not already armed. */
   private armTimeout(): void {
     if (this.timeoutTimer !== null) return;
-    let deadline = Infinity;
-    for (let i = 0; i < this.inFlight.length; i++) {
-      const p = this.inFlight.at(i) as PendingRequest;
-      if (!p.settled) {
-        deadline = p.deadline;
-        break;
-      }
-    }
-    if (deadline === Infinity) deadline = this.waiting.peek()?.deadline ?? Infinity;
+    const deadline = Math.min(
+      firstUnsettledDeadline(this.inFlight),
+      firstUnsettledDeadline(this.unflushed),
+      this.waiting.peek()?.deadline ?? Infinity,
+    );
     if (deadline === Infinity) return;
     this.timeoutTimer = setTimeout(() => this.onTimeoutTimer(), Math.max(0, deadline - Date.now()));
     // Pending requests keep the process alive through the socket, not through this timer.
@@ -633,17 +704,44 @@ export class BrokerConnection extends EventEmitter {
   private onTimeoutTimer(): void {
     this.timeoutTimer = null;
     const now = Date.now();
-    for (let i = 0; i < this.inFlight.length; i++) {
-      const p = this.inFlight.at(i) as PendingRequest;
-      if (p.deadline > now) break;
-      if (!p.settled) this.timeOut(p, now);
+    // Everything past its deadline times out first (queued ones too, each with its own
+    // error); then, if any of them had been sent, the connection is dropped.
+    let sentAndTimedOut: PendingRequest | null = null;
+    for (const list of [this.inFlight, this.unflushed]) {
+      for (let i = 0; i < list.length; i++) {
+        const p = list.at(i) as PendingRequest;
+        if (p.deadline > now) break;
+        if (p.settled) continue;
+        this.timeOut(p, now);
+        if (sentAndTimedOut === null || p.createdAt < sentAndTimedOut.createdAt) sentAndTimedOut = p;
+      }
     }
     for (let p = this.waiting.peek(); p !== undefined && p.deadline <= now; p = this.waiting.peek()) {
       this.waiting.shift();
       this.timeOut(p, now);
     }
+    if (sentAndTimedOut !== null && this.socket !== null) {
+      this.dropAfterTimeout(this.socket, sentAndTimedOut);
+      return;
+    }
     this.emitQueueSize();
     this.armTimeout();
+    this.checkIdle();
+  }
+
+  /** A sent request got no answer in time: the socket cannot be trusted to answer anything
+   * (Java: NetworkClient disconnects the node). Fail the rest retriably and destroy it. */
+  private dropAfterTimeout(socket: net.Socket, p: PendingRequest): void {
+    this.socket = null;
+    this.state = 'disconnected';
+    socket.destroy();
+    this.failAll(
+      new KafkaJSConnectionError(
+        `Connection to ${this.broker} dropped after request ${p.correlationId} timed out ` +
+          `(${apiName(p.apiKey)} v${p.apiVersion}, no answer in ${this.opts.requestTimeoutMs}ms)`,
+        { broker: this.broker, code: 'ETIMEDOUT' },
+      ),
+    );
   }
 
   private timeOut(p: PendingRequest, now: number): void {

@@ -2,17 +2,36 @@
  * What the producer knows about the cluster: brokers (one connection each, with the API
  * versions they support) and topic metadata (partition leaders). Metadata is fetched at
  * bootstrap, for a topic the first time it is used, every metadata.max.age.ms, and whenever
- * the sender sees a sign that it is stale (NOT_LEADER_OR_FOLLOWER and its kin, unknown
- * leader, connection loss). Concurrent refresh requests share one fetch.
+ * the sender sees a sign that it is stale (isStaleMetadataError codes, unknown leader,
+ * connection loss). Concurrent refresh requests share one fetch.
+ *
+ * Which broker is asked: the least-loaded one, as Java's NetworkClient.leastLoadedNode picks
+ * it: a connected broker with nothing outstanding at once; else the connected one with the
+ * fewest requests outstanding (in flight + queued) that can still take one; else one being
+ * connected; else one that may be connected now (not closed, not in reconnect backoff). So a
+ * metadata refresh does not queue behind a held Produce, and a black-holed connection (whose
+ * requests time out and drop it, see ts/net/connection.ts) is left for a fresh one. The
+ * others follow as fallbacks within the same fetch, and the bootstrap servers come last.
+ *
+ * Brokers that a metadata response no longer lists are removed from `brokers` at once (the
+ * sender stops picking them) and their connection is closed once what is in flight on it
+ * has completed. The Java client does not tear down such a connection either: its in-flight
+ * requests complete, and the idle connection is closed later (connections.max.idle.ms); we
+ * close it as soon as it is idle. The bootstrap connections are retired the same way after
+ * the first metadata answer, and fresh (unconnected) bootstrap entries stay as fallbacks.
+ *
+ * close() is final and leaves nothing behind: every await in a metadata fetch and in a
+ * broker's handshake checks it, and closed connections refuse to connect, so a fetch under
+ * way cannot open a socket after close() returned.
  */
 import { EventEmitter } from 'node:events';
 import { BrokerConnection } from '../net/connection.js';
 import { ApiKey } from '../protocol/api-keys.js';
-import { ApiVersions } from '../protocol/api-versions.js';
+import { ApiVersions, type ApiVersionsResponse } from '../protocol/api-versions.js';
 import { Metadata, type MetadataResponse } from '../protocol/metadata.js';
 import { pickVersion } from '../protocol/versions.js';
 import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
-import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError } from '../errors.js';
+import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError, ProducerClosedError } from '../errors.js';
 import type { ResolvedConfig } from './options.js';
 
 /** What we tell brokers in ApiVersions v3 (shown in broker metrics per client). */
@@ -28,6 +47,8 @@ export class Broker {
   readonly conn: BrokerConnection;
   private versions: Map<number, VersionRange> | null = null;
   private readying: Promise<void> | null = null;
+  /** Set by close(): a handshake under way stops at its next step. */
+  private closed = false;
 
   constructor(
     readonly nodeId: number,
@@ -57,8 +78,14 @@ export class Broker {
     return this.versions !== null && this.conn.isConnected();
   }
 
-  /** Connect and learn the broker's API versions (ApiVersions v3, then v0 when refused). */
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Connect and learn the broker's API versions (ApiVersions v3, then an older version when
+   * the broker answers UNSUPPORTED_VERSION). */
   ensureReady(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
     if (this.isReady()) return Promise.resolve();
     this.readying ??= this.handshake().finally(() => {
       this.readying = null;
@@ -69,18 +96,44 @@ export class Broker {
   private async handshake(): Promise<void> {
     this.versions = null;
     await this.conn.connect();
-    let res = await this.conn.request(ApiKey.ApiVersions, 3, true, ApiVersions.encode(3, CLIENT_SOFTWARE), ApiVersions.decode, {
-      responseHeaderV0: true,
-    });
+    this.checkOpen();
+    let res = await this.requestApiVersions(ApiVersions.maxVersion);
+    this.checkOpen();
     if (res.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
-      res = await this.conn.request(ApiKey.ApiVersions, 0, false, ApiVersions.encode(0, CLIENT_SOFTWARE), ApiVersions.decode, {
-        responseHeaderV0: true,
-      });
+      // As Java's NetworkClient: retry with the highest ApiVersions version the broker lists
+      // (Kafka 2.4+ lists it with the error), or v0 when it lists none (librdkafka's mock).
+      const theirs = res.apiKeys.find((k) => k.apiKey === ApiKey.ApiVersions)?.maxVersion ?? 0;
+      res = await this.requestApiVersions(Math.max(0, Math.min(theirs, ApiVersions.maxVersion - 1)));
+      this.checkOpen();
     }
     if (res.errorCode !== 0) throw new KafkaJSProtocolError(errorForCode(res.errorCode));
     const versions = new Map<number, VersionRange>();
     for (const k of res.apiKeys) versions.set(k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion });
     this.versions = versions;
+  }
+
+  private requestApiVersions(version: number): Promise<ApiVersionsResponse> {
+    return this.conn.request(
+      ApiKey.ApiVersions,
+      version,
+      version >= ApiVersions.flexibleFrom,
+      ApiVersions.encode(version, CLIENT_SOFTWARE),
+      ApiVersions.decode,
+      { responseHeaderV0: true },
+    );
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): KafkaJSConnectionError {
+    // Retriable: a broker that left the metadata is closed too, and a request on its way to
+    // it can be sent to the new leader after a refresh.
+    return new KafkaJSConnectionError(`Connection to ${this.address} was closed by the client`, {
+      broker: this.address,
+      code: 'ECONNCLOSED',
+    });
   }
 
   /** The version of an API to use with this broker: the highest both sides support
@@ -90,6 +143,7 @@ export class Broker {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.conn.close();
   }
 }
@@ -115,27 +169,39 @@ export interface TopicState {
 }
 
 export class Cluster extends EventEmitter {
-  private readonly bootstrap: Broker[];
+  /** Fallbacks for metadata: fresh entries replace retired ones (see the top). */
+  private bootstrap: Broker[];
   readonly brokers = new Map<number, Broker>();
   readonly topics = new Map<string, TopicState>();
+  /** Brokers removed from `brokers` whose connection closes once idle; close() ends them. */
+  private readonly retiring = new Set<Broker>();
   /** Topics the producer has used: each refresh asks for all of them. */
   private readonly wanted = new Set<string>();
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private closed = false;
+  /** The bootstrap connections were retired after the first metadata answer. */
+  private bootstrapRetired = false;
   private ageTimer: NodeJS.Timeout | null = null;
   /** The last error a refresh ran into; reported when a send gives up waiting for metadata. */
   lastError: Error | null = null;
 
   constructor(private readonly config: ResolvedConfig) {
     super();
-    this.bootstrap = config.bootstrapServers.map((b, i) => new Broker(-1 - i, b.host, b.port, config));
-    for (const b of this.bootstrap) this.forward(b);
+    this.bootstrap = this.newBootstrap();
   }
 
-  /** Fetch metadata for `topics` (added to those already wanted). Rejects when no broker could answer. */
+  private newBootstrap(): Broker[] {
+    return this.config.bootstrapServers.map((b, i) => this.track(new Broker(-1 - i, b.host, b.port, this.config)));
+  }
+
+  /** Fetch metadata for `topics` (added to those already wanted). Rejects when no broker
+   * answered: with the non-retriable error a broker gave, if any (a response that does not
+   * decode, an API the broker lacks), else with the last error; with ProducerClosedError
+   * after close(). */
   refresh(topics: readonly string[] = []): Promise<void> {
     for (const t of topics) this.wanted.add(t);
+    if (this.closed) return Promise.reject(this.closedError());
     if (this.refreshing) {
       if (topics.length > 0) this.refreshAgain = true;
       return this.refreshing;
@@ -145,7 +211,7 @@ export class Cluster extends EventEmitter {
         this.refreshing = null;
       })
       .then(() => {
-        if (this.refreshAgain) {
+        if (this.refreshAgain && !this.closed) {
           this.refreshAgain = false;
           return this.refresh();
         }
@@ -159,18 +225,68 @@ export class Cluster extends EventEmitter {
     this.refresh().catch(() => undefined);
   }
 
+  /**
+   * The broker to send a request that any broker can answer (Metadata; InitProducerId for
+   * the idempotent producer), as Java's NetworkClient.leastLoadedNode picks it: among the
+   * brokers of the latest metadata (the bootstrap servers before there is any), a connected
+   * one with nothing outstanding at once; else the connected one with the fewest requests
+   * outstanding that is below max.in.flight; else one whose connection is being opened; else
+   * one that may be connected now. Undefined when every broker is closed, in reconnect
+   * backoff, or saturated. The search starts at a random broker, as Java's does, so that
+   * clients spread their metadata load.
+   */
+  leastLoadedBroker(): Broker | undefined {
+    const known = [...this.brokers.values()];
+    const nodes = known.length > 0 ? known : this.bootstrap;
+    const now = Date.now();
+    const offset = Math.floor(Math.random() * nodes.length);
+    let ready: Broker | undefined;
+    let readyLoad = Infinity;
+    let connecting: Broker | undefined;
+    let connectable: Broker | undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const b = nodes[(offset + i) % nodes.length]!;
+      if (b.isClosed() || b.conn.isBackingOff(now)) continue;
+      const load = b.conn.outstandingRequests;
+      if (b.isReady()) {
+        if (load === 0) return b;
+        if (load < this.config.maxInFlight && load < readyLoad) {
+          ready = b;
+          readyLoad = load;
+        }
+      } else if (b.conn.isConnecting() || b.conn.isConnected()) {
+        // isConnected without versions: the handshake is under way.
+        connecting ??= b;
+      } else {
+        connectable ??= b;
+      }
+    }
+    return ready ?? connecting ?? connectable;
+  }
+
+  /** Brokers to ask for metadata, best first: the least-loaded, then the rest of the known
+   * brokers by load (ready ones first), then the bootstrap servers. */
   private candidates(): Broker[] {
-    // Brokers already connected first, then the rest, then the bootstrap list.
-    const all = [...this.brokers.values(), ...this.bootstrap];
-    return [...all.filter((b) => b.isReady()), ...all.filter((b) => !b.isReady())];
+    const first = this.leastLoadedBroker();
+    const rank = (b: Broker): number => (b.isReady() ? 0 : 1_000_000) + b.conn.outstandingRequests;
+    const rest = [...this.brokers.values(), ...this.bootstrap]
+      .filter((b) => b !== first && !b.isClosed())
+      .sort((a, b) => (a.nodeId < 0 ? 1 : 0) - (b.nodeId < 0 ? 1 : 0) || rank(a) - rank(b));
+    return first ? [first, ...rest] : rest;
+  }
+
+  private closedError(): ProducerClosedError {
+    return new ProducerClosedError('The producer was closed before metadata could be fetched');
   }
 
   private async fetch(): Promise<void> {
-    if (this.closed) throw new KafkaJSError('The producer is closed', { retriable: false });
+    if (this.closed) throw this.closedError();
     const errors: Error[] = [];
     for (const broker of this.candidates()) {
+      if (this.closed) throw this.closedError();
       try {
         await broker.ensureReady();
+        if (this.closed) throw this.closedError();
         const version = broker.version(Metadata);
         const res = await broker.conn.request(
           ApiKey.Metadata,
@@ -182,15 +298,22 @@ export class Cluster extends EventEmitter {
           }),
           Metadata.decode,
         );
+        // An answer that arrives after close() must not create brokers (and connections).
+        if (this.closed) throw this.closedError();
         this.apply(res);
         this.lastError = null;
         this.scheduleAgeRefresh();
         return;
       } catch (err) {
+        if (this.closed) throw this.closedError();
         errors.push(err as Error);
       }
     }
-    const last = errors[errors.length - 1];
+    // A non-retriable error (a response that does not decode, an API the broker lacks, a
+    // protocol error) says more than the connection errors of the other brokers, and waiting
+    // will not cure it: report it, so that callers fail fast instead of timing out.
+    const fatal = errors.find((e) => e instanceof KafkaJSError && !e.retriable);
+    const last = fatal ?? errors[errors.length - 1];
     const err =
       last instanceof KafkaJSError
         ? last
@@ -202,19 +325,30 @@ export class Cluster extends EventEmitter {
   }
 
   private apply(res: MetadataResponse): void {
-    const seen = new Set<number>();
+    const listed = new Set<number>();
     for (const b of res.brokers) {
-      seen.add(b.nodeId);
+      listed.add(b.nodeId);
       const old = this.brokers.get(b.nodeId);
       if (old && (old.host !== b.host || old.port !== b.port)) {
-        old.close().catch(() => undefined);
         this.brokers.delete(b.nodeId);
+        this.retire(old);
       }
-      if (!this.brokers.has(b.nodeId)) {
-        const broker = new Broker(b.nodeId, b.host, b.port, this.config);
-        this.forward(broker);
-        this.brokers.set(b.nodeId, broker);
-      }
+      if (!this.brokers.has(b.nodeId)) this.brokers.set(b.nodeId, this.track(new Broker(b.nodeId, b.host, b.port, this.config)));
+    }
+    // Brokers the cluster no longer lists: the sender stops picking them now; their
+    // connection closes when what is in flight on it has completed.
+    for (const [id, broker] of this.brokers) {
+      if (listed.has(id)) continue;
+      this.brokers.delete(id);
+      this.retire(broker);
+    }
+    if (!this.bootstrapRetired && this.brokers.size > 0) {
+      // From now on the listed brokers answer metadata; the bootstrap connections would only
+      // duplicate theirs. Fresh bootstrap entries (no socket) stay as the last fallback.
+      this.bootstrapRetired = true;
+      const old = this.bootstrap;
+      this.bootstrap = this.newBootstrap();
+      for (const b of old) this.retire(b);
     }
     for (const t of res.topics) {
       if (t.name === null || t.name === undefined) continue;
@@ -236,11 +370,22 @@ export class Cluster extends EventEmitter {
     this.emit('metadata');
   }
 
+  /** Close a broker's connection once nothing is outstanding on it. */
+  private retire(broker: Broker): void {
+    if (broker.isClosed()) return;
+    this.retiring.add(broker);
+    void broker.conn.whenIdle().then(() => {
+      this.retiring.delete(broker);
+      return broker.close();
+    });
+  }
+
   /** Broker connection events (KafkaJS instrumentation) re-emitted by the cluster. */
-  private forward(broker: Broker): void {
+  private track(broker: Broker): Broker {
     for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
       broker.conn.on(ev, (payload: unknown) => this.emit(ev, payload));
     }
+    return broker;
   }
 
   private scheduleAgeRefresh(): void {
@@ -250,29 +395,18 @@ export class Cluster extends EventEmitter {
     this.ageTimer.unref();
   }
 
-  /** The broker with the fewest requests outstanding, connected ones first (Java's
-   * NetworkClient.leastLoadedNode); bootstrap addresses when no broker is known yet. */
-  leastLoadedBroker(): Broker | undefined {
-    let best: Broker | undefined;
-    let bestScore = Infinity;
-    const all = this.brokers.size > 0 ? [...this.brokers.values()] : this.bootstrap;
-    for (const b of all) {
-      const score = (b.isReady() ? 0 : 1e6) + b.conn.outstandingRequests;
-      if (score < bestScore) {
-        best = b;
-        bestScore = score;
-      }
-    }
-    return best;
-  }
-
   broker(nodeId: number): Broker | undefined {
     return this.brokers.get(nodeId);
   }
 
+  /** Closes every connection (those retiring too) and stops refreshing, for good. Resolves
+   * once every socket is closed; a fetch under way then rejects with ProducerClosedError. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.ageTimer) clearTimeout(this.ageTimer);
-    await Promise.all([...this.brokers.values(), ...this.bootstrap].map((b) => b.close().catch(() => undefined)));
+    this.ageTimer = null;
+    const all = [...this.brokers.values(), ...this.bootstrap, ...this.retiring];
+    this.retiring.clear();
+    await Promise.all(all.map((b) => b.close().catch(() => undefined)));
   }
 }

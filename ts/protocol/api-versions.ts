@@ -25,10 +25,16 @@
  *
  * The response header is always v0, even for v3 (see request-header.ts).
  *
- * A broker that does not support the requested version answers UNSUPPORTED_VERSION (35) in the
- * v0 format, whatever version was asked, listing its own ApiVersions range so the client can
- * retry with a version it knows (the Java broker and librdkafka's mock cluster both do this).
- * decode() recognizes that case and returns it as a v0 response; the caller retries.
+ * A broker that does not support the requested version answers UNSUPPORTED_VERSION (35),
+ * whatever version was asked, in a body the client may not be able to read as that version:
+ * the Java broker writes the v0 format and lists its own ApiVersions range; librdkafka's mock
+ * cluster writes a 1-byte array count and no tag buffers, which neither grammar reads. The
+ * error code is always the first two bytes, so decode() reads it first and, when it is
+ * UNSUPPORTED_VERSION on a version above 0, returns it with whatever range list the v0 format
+ * yields (none when the body does not parse). The Java client does the same: its
+ * ApiVersionsResponse.parse falls back to v0 when the body does not parse as the version
+ * asked, and NetworkClient retries with the broker's advertised ApiVersions maximum, or v0
+ * when none is given. Any other undecodable body is an error (the caller fails fast).
  */
 
 import { ApiKey } from './api-keys.js';
@@ -62,6 +68,20 @@ function readRange(r: Reader): ApiVersionRange {
   return { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() };
 }
 
+/** The v0 range list after an UNSUPPORTED_VERSION error code, if the rest of the body is
+ * exactly that (the Java broker's answer); [] otherwise (no list, or a body in no grammar). */
+function v0RangesOrNone(r: Reader): ApiVersionRange[] {
+  const from = r.offset;
+  try {
+    const apiKeys = r.array(readRange);
+    if (r.remaining === 0) return apiKeys;
+  } catch {
+    // not the v0 format: only the error code is known
+  }
+  r.offset = from;
+  return [];
+}
+
 export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse> = {
   apiKey: ApiKey.ApiVersions,
   minVersion: 0,
@@ -79,9 +99,9 @@ export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse>
 
   decode(version, r) {
     const errorCode = r.int16();
-    if (version >= FLEXIBLE_FROM && errorCode === ErrorCode.UNSUPPORTED_VERSION) {
-      // The broker fell back to the v0 body; some omit the list entirely.
-      const apiKeys = r.remaining >= 4 ? r.array(readRange) : [];
+    if (version > 0 && errorCode === ErrorCode.UNSUPPORTED_VERSION) {
+      const apiKeys = v0RangesOrNone(r);
+      r.offset += r.remaining; // whatever followed is consumed
       return { errorCode, apiKeys, throttleTimeMs: 0 };
     }
     if (version >= FLEXIBLE_FROM) {

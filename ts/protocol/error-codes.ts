@@ -8,6 +8,8 @@
  * RetriableException (which includes InvalidMetadataException). For the codes KafkaJS knows,
  * KafkaJS 2.2 agrees on every flag (test/unit/protocol/error-codes.test.ts checks both).
  * The `ErrorCode` constants use the Java names, which are the ones in the protocol docs.
+ * The flags were checked against apache/kafka's Errors.java (each code's exception class and
+ * its superclasses) for every code up to 128; 129-133 are newer than that check.
  */
 
 export interface KafkaErrorCode {
@@ -64,6 +66,9 @@ export const ErrorCode = {
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
+  PREFERRED_LEADER_NOT_AVAILABLE: 80,
+  ELIGIBLE_LEADERS_NOT_AVAILABLE: 83,
+  ELECTION_NOT_NEEDED: 84,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
   PRODUCER_FENCED: 90,
@@ -73,6 +78,38 @@ export const ErrorCode = {
   TRANSACTION_ABORTABLE: 120,
   REBOOTSTRAP_REQUIRED: 129,
 } as const;
+
+/**
+ * Partition errors that mean the producer's idea of the leader is out of date, so metadata
+ * must be refreshed before the retry. This is the Java client's rule (Sender.completeBatch
+ * asks for a metadata update when the exception is an InvalidMetadataException), spelled out
+ * as the codes whose Java exception extends InvalidMetadataException, plus
+ * UNKNOWN_LEADER_EPOCH: the broker knows an older epoch than ours, so our metadata may be
+ * newer than the broker's or wrong, and a refresh costs one request.
+ * LISTENER_NOT_FOUND is here because the leader we were told about has no endpoint on our
+ * listener: typically metadata taken while the broker was still registering it.
+ */
+const STALE_METADATA: ReadonlySet<number> = new Set<number>([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.REPLICA_NOT_AVAILABLE,
+  ErrorCode.NETWORK_EXCEPTION,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+  ErrorCode.LISTENER_NOT_FOUND,
+  ErrorCode.FENCED_LEADER_EPOCH,
+  ErrorCode.UNKNOWN_LEADER_EPOCH,
+  ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+  ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE,
+  ErrorCode.ELECTION_NOT_NEEDED,
+  ErrorCode.UNKNOWN_TOPIC_ID,
+  ErrorCode.INCONSISTENT_TOPIC_ID,
+]);
+
+/** True when a partition error calls for a metadata refresh (see STALE_METADATA). */
+export function isStaleMetadataError(code: number): boolean {
+  return STALE_METADATA.has(code);
+}
 
 // [code, type, retriable, message]
 type Row = readonly [number, string, boolean, string];
@@ -230,20 +267,4 @@ export function errorForCode(code: number): KafkaErrorCode {
       message: `The broker returned error code ${code}, which this client does not know`,
     }
   );
-}
-
-/** Partition errors that mean our idea of the leader is out of date: refresh metadata
- * (Java: the InvalidMetadataException family, plus LISTENER_NOT_FOUND). */
-const STALE_METADATA = new Set<number>([
-  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-  ErrorCode.LEADER_NOT_AVAILABLE,
-  ErrorCode.NOT_LEADER_OR_FOLLOWER,
-  ErrorCode.FENCED_LEADER_EPOCH,
-  ErrorCode.UNKNOWN_LEADER_EPOCH,
-  ErrorCode.KAFKA_STORAGE_ERROR,
-  ErrorCode.LISTENER_NOT_FOUND,
-]);
-
-export function isStaleMetadataError(code: number): boolean {
-  return STALE_METADATA.has(code);
 }

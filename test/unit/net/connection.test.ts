@@ -38,6 +38,8 @@ class FakeBroker {
   connections = 0;
   /** Default: answer at once with an int32 echoing the correlation id. */
   onRequest: (req: ReceivedRequest) => void = (req) => req.reply(int32(req.correlationId));
+  /** Called with each accepted socket before it is read (e.g. to pause it). */
+  onAccept: (socket: net.Socket) => void = () => undefined;
   /** Chunking of the bytes the broker writes, to exercise frame reassembly. */
   writeChunkSize = Infinity;
   port = 0;
@@ -62,6 +64,7 @@ class FakeBroker {
       while (order.length > 0 && order[0].ready !== null) this.write(socket, order.shift()!.ready as Buffer);
     };
     socket.on('error', () => undefined);
+    this.onAccept(socket);
     socket.on('data', (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);
       while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
@@ -263,18 +266,22 @@ describe('BrokerConnection', () => {
     assert.ok(got.equals(big));
   });
 
-  it('times out a slow request with a retriable RequestTimeoutError; later requests still work', async () => {
-    broker.onRequest = (req) => {
-      const delay = req.correlationId === 0 ? 300 : 0;
-      setTimeout(() => req.reply(int32(req.correlationId)), delay);
-    };
+  it('a request timeout drops the connection: in-flight requests fail retriably, the next goes on a new socket', async () => {
+    // A half-open peer: it reads every request and never answers.
+    broker.onRequest = () => undefined;
     conn = new BrokerConnection(options({ requestTimeoutMs: 100 }));
     const timeouts: RequestTimeoutEvent[] = [];
     conn.on('request_timeout', (e: RequestTimeoutEvent) => timeouts.push(e));
     await conn.connect();
     const started = Date.now();
     const slow = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
-    const next = conn.request(3, 1, false, Buffer.alloc(0), readInt32).catch(() => 'timed out');
+    await waitFor(() => broker.requests.length === 1, 'the first request');
+    // Sent 40 ms later: its own deadline has not passed when the first one times out.
+    await sleep(40);
+    const behind = conn.request(0, 3, false, Buffer.alloc(0), readInt32);
+    await waitFor(() => broker.requests.length === 2, 'the second request');
+    assert.equal(conn.outstandingRequests, 2);
+    const peerClosed = once(broker.sockets[0], 'close');
     await assert.rejects(slow, (err: unknown) => {
       assert.ok(err instanceof KafkaJSRequestTimeoutError);
       assert.equal(err.name, 'KafkaJSRequestTimeoutError');
@@ -287,42 +294,62 @@ describe('BrokerConnection', () => {
       return true;
     });
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 90 && elapsed < 290, `timed out after ${elapsed}ms`);
-    // The second request was created with the first and sits behind it on the wire, so it times
-    // out too; the late answers to both are dropped when they arrive.
-    assert.equal(await next, 'timed out');
+    assert.ok(elapsed >= 90, `timed out after ${elapsed}ms`);
+    // Java's NetworkClient disconnects the node on a request timeout: everything else in flight
+    // on it fails with a retriable connection error, and the socket is gone.
+    await assert.rejects(behind, (err: unknown) => {
+      assert.ok(err instanceof KafkaJSConnectionError);
+      assert.equal(err.retriable, true);
+      assert.match(err.message, /dropped after request 0 timed out/);
+      return true;
+    });
+    assert.equal(conn.isConnected(), false);
+    assert.equal(conn.outstandingRequests, 0);
+    await peerClosed;
     assert.deepEqual(timeouts.map((e) => [e.correlationId, e.apiName, e.apiKey, e.apiVersion, e.clientId]), [
       [0, 'Metadata', 3, 1, 'test-client'],
-      [1, 'Metadata', 3, 1, 'test-client'],
     ]);
-    assert.equal(conn.isConnected(), true);
-    await sleep(250);
-    // The connection is still usable, and correlation ids keep matching.
+    // The next request goes out on a fresh connection.
+    broker.onRequest = (req) => req.reply(int32(req.correlationId));
+    await conn.connect();
     assert.equal(await conn.request(3, 1, false, Buffer.alloc(0), readInt32), 2);
+    assert.equal(broker.connections, 2);
+    assert.equal(broker.requests[2].correlationId, 2);
   });
 
-  it('a timed-out request keeps its in-flight slot until its late answer', async () => {
+  it('a late answer to a timed-out request never reaches the new connection', async () => {
     const held: ReceivedRequest[] = [];
     broker.onRequest = (req) => held.push(req);
     conn = new BrokerConnection(options({ maxInFlight: 1, requestTimeoutMs: 80 }));
     await conn.connect();
     const first = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
     await assert.rejects(first, KafkaJSRequestTimeoutError);
+    // The in-flight slot is not held by the timed-out request: a new socket takes the next one.
+    await conn.connect();
     const second = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
-    await sleep(30);
-    assert.equal(held.length, 1, 'the second request waits for the timed-out one to be answered');
-    held[0].reply(int32(1));
     await waitFor(() => held.length === 2, 'the second request');
+    held[0].reply(int32(1)); // written to the old, closed socket: lost
     held[1].reply(int32(2));
     assert.equal(await second, 2);
+    assert.equal(broker.connections, 2);
   });
 
   it('times out requests still waiting in the queue, with sentAt 0', async () => {
     broker.onRequest = () => undefined; // never answers
     conn = new BrokerConnection(options({ maxInFlight: 1, requestTimeoutMs: 80 }));
     await conn.connect();
-    const first = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
-    const queued = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    // Both created in the same millisecond, so both deadlines pass in the same timer tick.
+    const realNow = Date.now;
+    const frozen = realNow();
+    Date.now = () => frozen;
+    let first: Promise<number>;
+    let queued: Promise<number>;
+    try {
+      first = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+      queued = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    } finally {
+      Date.now = realNow;
+    }
     await Promise.all([
       assert.rejects(first, KafkaJSRequestTimeoutError),
       assert.rejects(queued, (err: unknown) => {
@@ -333,6 +360,47 @@ describe('BrokerConnection', () => {
       }),
     ]);
     assert.equal(broker.requests.length, 1);
+  });
+
+  it('an acks=0 write that never drains fails after requestTimeoutMs and drops the connection', async () => {
+    // The peer stops reading, so the kernel buffers fill and the write never completes.
+    broker.onAccept = (s) => s.pause();
+    conn = new BrokerConnection(options({ requestTimeoutMs: 150 }));
+    await conn.connect();
+    await waitFor(() => broker.sockets.length === 1, 'the connection');
+    const big = Buffer.alloc(64 * 1024 * 1024);
+    const write = conn.request(0, 3, false, big, null, { expectResponse: false });
+    assert.equal(conn.outstandingRequests, 1);
+    const outcome = await Promise.race([
+      write.then(
+        () => 'written',
+        (err: Error) => err,
+      ),
+      sleep(3000).then(() => 'still pending after 3 s'),
+    ]);
+    assert.ok(outcome instanceof KafkaJSRequestTimeoutError, `got ${String(outcome)}`);
+    assert.match(outcome.message, /Produce\(key: 0, version: 3\) .* timed out after 150ms/);
+    assert.equal(conn.isConnected(), false);
+    assert.equal(conn.outstandingRequests, 0);
+  });
+
+  it('outstandingRequests counts requests in flight and queued', async () => {
+    const held: ReceivedRequest[] = [];
+    broker.onRequest = (req) => held.push(req);
+    conn = new BrokerConnection(options({ maxInFlight: 1 }));
+    assert.equal(conn.outstandingRequests, 0);
+    await conn.connect();
+    const a = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    const b = conn.request(3, 1, false, Buffer.alloc(0), readInt32);
+    assert.equal(conn.outstandingRequests, 2);
+    await waitFor(() => held.length === 1, 'the first request');
+    held[0].reply(int32(1));
+    assert.equal(await a, 1);
+    assert.equal(conn.outstandingRequests, 1);
+    await waitFor(() => held.length === 2, 'the second request');
+    held[1].reply(int32(2));
+    assert.equal(await b, 2);
+    assert.equal(conn.outstandingRequests, 0);
   });
 
   it('emits a request event per completed request', async () => {
@@ -400,7 +468,7 @@ describe('BrokerConnection', () => {
     assert.ok(waited3 >= 155, `third attempt waited ${waited3}ms, expected about 200ms (±20%)`);
   });
 
-  it('close() during the backoff wait aborts the attempt; connect() works again afterwards', async () => {
+  it('close() during the backoff wait aborts the attempt', async () => {
     const port = await freePort();
     conn = new BrokerConnection(options({ port, reconnectBackoffMs: 5000, reconnectBackoffMaxMs: 5000 }));
     await assert.rejects(conn.connect(), KafkaJSConnectionError);
@@ -439,8 +507,35 @@ describe('BrokerConnection', () => {
     await conn.close();
     await Promise.all(failures);
     assert.equal(conn.isConnected(), false);
+  });
+
+  it('a closed connection refuses to connect again, with a clear error', async () => {
+    conn = new BrokerConnection(options());
     await conn.connect();
-    assert.equal(conn.isConnected(), true);
+    await conn.close();
+    await assert.rejects(conn.connect(), (err: unknown) => {
+      assert.ok(err instanceof KafkaJSConnectionError);
+      assert.equal(err.code, 'ECONNCLOSED');
+      assert.match(err.message, /was closed by the client and cannot be reopened/);
+      return true;
+    });
+    await assert.rejects(conn.request(3, 1, false, Buffer.alloc(0), readInt32), /was closed by the client/);
+    await sleep(50);
+    assert.equal(broker.connections, 1, 'no new socket was opened');
+  });
+
+  it('close() while a connect is in progress destroys the socket being opened', async () => {
+    conn = new BrokerConnection(options({ connectTimeoutMs: 5000 }));
+    // connect() opens the socket synchronously; close() comes before it has connected.
+    const connecting = conn.connect();
+    const started = Date.now();
+    await conn.close();
+    await assert.rejects(connecting, /closed while connecting/);
+    assert.ok(Date.now() - started < 1000);
+    await sleep(50);
+    assert.equal(conn.isConnected(), false);
+    // The attempt never produced a connection the client kept.
+    for (const s of broker.sockets) await waitFor(() => s.closed || s.destroyed, 'the peer socket to close');
   });
 
   it('a broker that drops the connection fails in-flight requests with a ConnectionError', async () => {

@@ -86,6 +86,21 @@ describe('ApiVersions response', () => {
     assert.deepEqual(decodeHex(3, '0023'), { errorCode: 35, apiKeys: [], throttleTimeMs: 0 });
   });
 
+  it("librdkafka's mock cluster: UNSUPPORTED_VERSION in a malformed body is read from its first two bytes", () => {
+    // What the mock (librdkafka 2.0.2) sent here for a v3 request, body after the correlation
+    // id: error 35, a 1-byte array count, one entry without tags, throttle, no tag buffer.
+    // Neither the v3 nor the v0 grammar reads it; the error code alone is what counts.
+    const res = decodeHex(3, '0023' + '01' + '0012' + '0000' + '0002' + '00000000');
+    assert.equal(res.errorCode, 35);
+    assert.deepEqual(res.apiKeys, []);
+  });
+
+  it('a malformed body with any other error code (or none) is a decode error', () => {
+    assert.throws(() => decodeHex(3, '0000' + '01' + '0012' + '0000' + '0002' + '00000000'));
+    assert.throws(() => decodeHex(3, '0022' + '05'));
+    assert.throws(() => decodeHex(0, '0023' + '01'), 'v0 has nothing to fall back to');
+  });
+
   it('round-trips every version', () => {
     const res: ApiVersionsResponse = {
       errorCode: 0,

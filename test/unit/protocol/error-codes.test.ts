@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { ApiKey, apiName } from '../../../ts/protocol/api-keys.js';
-import { ErrorCode, errorForCode } from '../../../ts/protocol/error-codes.js';
+import { ErrorCode, errorForCode, isStaleMetadataError } from '../../../ts/protocol/error-codes.js';
 
 describe('errorForCode', () => {
   it('knows the codes the producer acts on, with KafkaJS type names and Java retriable flags', () => {
@@ -14,6 +14,8 @@ describe('errorForCode', () => {
       [5, 'LEADER_NOT_AVAILABLE', true],
       [6, 'NOT_LEADER_FOR_PARTITION', true],
       [7, 'REQUEST_TIMED_OUT', true],
+      [8, 'BROKER_NOT_AVAILABLE', false],
+      [9, 'REPLICA_NOT_AVAILABLE', true],
       [10, 'MESSAGE_TOO_LARGE', false],
       [13, 'NETWORK_EXCEPTION', true],
       [18, 'RECORD_LIST_TOO_LARGE', false],
@@ -27,11 +29,14 @@ describe('errorForCode', () => {
       [51, 'CONCURRENT_TRANSACTIONS', true],
       [56, 'KAFKA_STORAGE_ERROR', true],
       [59, 'UNKNOWN_PRODUCER_ID', false],
+      [72, 'LISTENER_NOT_FOUND', true],
       [74, 'FENCED_LEADER_EPOCH', true],
       [75, 'UNKNOWN_LEADER_EPOCH', true],
       [89, 'THROTTLING_QUOTA_EXCEEDED', true],
       [90, 'PRODUCER_FENCED', false],
+      [87, 'INVALID_RECORD', false],
       [100, 'UNKNOWN_TOPIC_ID', true],
+      [103, 'INCONSISTENT_TOPIC_ID', true],
       [120, 'TRANSACTION_ABORTABLE', false],
     ];
     for (const [code, type, retriable] of expect) {
@@ -84,6 +89,23 @@ describe('errorForCode', () => {
       assert.equal(e.type, k.type, `type of ${k.code}`);
       assert.equal(e.retriable, k.retriable, `retriable of ${k.code}`);
     }
+  });
+});
+
+describe('isStaleMetadataError', () => {
+  it('is true for the codes whose Java exception is an InvalidMetadataException, LISTENER_NOT_FOUND included', () => {
+    // From apache/kafka's Errors.java: each code's exception class extends InvalidMetadataException.
+    const javaInvalidMetadata = [3, 5, 6, 9, 13, 56, 72, 74, 80, 83, 84, 100, 103];
+    for (const code of javaInvalidMetadata) assert.equal(isStaleMetadataError(code), true, String(code));
+    assert.equal(isStaleMetadataError(ErrorCode.LISTENER_NOT_FOUND), true);
+    // UNKNOWN_LEADER_EPOCH: the sender has always refreshed on it; kept.
+    assert.equal(isStaleMetadataError(ErrorCode.UNKNOWN_LEADER_EPOCH), true);
+    const stale = new Set([...javaInvalidMetadata, 75]);
+    for (let code = -1; code <= 133; code++) {
+      if (!stale.has(code)) assert.equal(isStaleMetadataError(code), false, String(code));
+    }
+    // Every stale-metadata code is retriable: the sender retries after the refresh.
+    for (const code of stale) assert.equal(errorForCode(code).retriable, true, String(code));
   });
 });
 
