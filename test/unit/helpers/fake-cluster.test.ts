@@ -313,6 +313,64 @@ for (const { name } of backends) {
       assert.deepEqual([md.partition, md.offset], [0, 0]);
       assert.deepEqual(fake.values('later', 0), ['v']);
     });
+
+    it('acks=0: written without a response; a failed partition closes the connection', async () => {
+      const p = javaProducer(fake, { acks: '0' });
+      producers.push(p);
+      const md = await p.send({ topic: 't', partition: 0, value: 'a' });
+      assert.equal(md.offset, -1);
+      await waitFor(() => fake.values('t', 0).length === 1, 2000, 'the acks=0 batch written');
+      const [produce] = fake.requestsOf(ApiKey.Produce);
+      assert.equal(produce.body!.acks, 0);
+      assert.equal(produce.respondedAt, undefined);
+      fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.NOT_ENOUGH_REPLICAS }] });
+      await p.send({ topic: 't', partition: 0, value: 'b' });
+      await waitFor(() => !fake.connections(0).some((c) => c.id === produce.connectionId), 2000, 'the connection closed by the broker');
+      assert.deepEqual(fake.values('t', 0), ['a']);
+    });
+
+    it('closeAfterReceive with append: true: written, the connection dropped; the retry duplicates', async () => {
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.connect(['t']);
+      fake.prepare(ApiKey.Produce, { closeAfterReceive: true, append: true });
+      const md = await p.send({ topic: 't', partition: 1, value: 'a' });
+      assert.deepEqual(fake.values('t', 1), ['a', 'a']);
+      assert.equal(md.offset, 1);
+      const [first, retry] = fake.requestsOf(ApiKey.Produce);
+      assert.notEqual(first.connectionId, retry.connectionId);
+    });
+
+    it('stopBroker refuses connections; with the leader moved the traffic goes on; startBroker brings it back', async () => {
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.send({ topic: 't', partition: 1, value: 'a' });
+      await fake.stopBroker(1);
+      assert.equal(fake.connections(1).length, 0);
+      fake.setLeader('t', 1, 2);
+      await p.send({ topic: 't', partition: 1, value: 'b' });
+      assert.deepEqual(fake.log('t', 1).map((b) => [b.nodeId, b.records[0].value?.toString()]), [
+        [1, 'a'],
+        [2, 'b'],
+      ]);
+      await fake.startBroker(1);
+      fake.setLeader('t', 1, 1);
+      await p.send({ topic: 't', partition: 1, value: 'c' });
+      assert.deepEqual(fake.values('t', 1), ['a', 'b', 'c']);
+      assert.equal(fake.log('t', 1)[2].nodeId, 1);
+    });
+
+    it('a batch over the topic max.message.bytes is refused with MESSAGE_TOO_LARGE', async () => {
+      fake.addTopic('small', 1, { maxMessageBytes: 200 });
+      const p = javaProducer(fake, { retries: 0 });
+      producers.push(p);
+      await p.send({ topic: 'small', value: 'fits' });
+      await assert.rejects(p.send({ topic: 'small', value: 'x'.repeat(300) }), (err: Error & { type?: string }) => {
+        assert.match(`${err.name} ${err.message} ${err.type}`, /MESSAGE_TOO_LARGE|too large/i);
+        return true;
+      });
+      assert.deepEqual(fake.values('small', 0), ['fits']);
+    });
   });
 }
 
@@ -441,6 +499,92 @@ describe('through a BrokerConnection (what the producer cannot send yet)', () =>
     assert.deepEqual([req.apiVersion, req.clientId, req.body?.topics], [5, 'fake-test', ['t']]);
     await answered;
     await assert.rejects(fake.nextRequest(ApiKey.Metadata, { timeoutMs: 20 }), /no Metadata request/);
+  });
+
+  it('throttle_time_ms, record_errors and current_leader reach the client as scripted', async () => {
+    fake.prepare(ApiKey.Produce, {
+      throttleTimeMs: 250,
+      errors: [
+        {
+          topic: 't',
+          partition: 0,
+          errorCode: ErrorCode.INVALID_RECORD,
+          errorMessage: 'bad record',
+          recordErrors: [{ batchIndex: 1, message: 'this one' }],
+          currentLeader: { leaderId: 0, leaderEpoch: 9 },
+        },
+      ],
+    });
+    const b = backends[0].backend.encodeRecordBatch(
+      ['a', 'b'].map((v) => ({ key: null, value: Buffer.from(v), headers: null, timestamp: 1 })),
+      { producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, codec: CodecId.None },
+    );
+    const res = await produce(11, [b]);
+    const p = res.responses[0].partitionResponses[0];
+    assert.equal(res.throttleTimeMs, 250);
+    assert.deepEqual([p.errorCode, p.errorMessage, p.recordErrors, p.currentLeader], [
+      ErrorCode.INVALID_RECORD,
+      'bad record',
+      [{ batchIndex: 1, batchIndexErrorMessage: 'this one' }],
+      { leaderId: 0, leaderEpoch: 9 },
+    ]);
+    assert.deepEqual(res.nodeEndpoints, [{ nodeId: 0, host: '127.0.0.1', port: fake.brokerList[0].port, rack: null }]);
+    assert.deepEqual(fake.values('t', 0), [], 'an error without append: true writes nothing');
+  });
+
+  it('onRequest: a hook scripts any request, answers an API the fake lacks, and can hold with until', async () => {
+    // FindCoordinator (key 10) v0: the fake does not implement it; the hook answers raw bytes.
+    const removeFind = fake.onRequest(ApiKey.FindCoordinator, () => ({ rawBody: Buffer.from([0, 15]) }));
+    const got = await conn.request(ApiKey.FindCoordinator, 0, false, Buffer.from([0, 1, 0x78]), (_v, r) => r.int16());
+    assert.equal(got, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    removeFind();
+
+    let gate!: () => void;
+    const until = new Promise<void>((resolve) => (gate = resolve));
+    let seen = 0;
+    const remove = fake.onRequest(ApiKey.Metadata, (req) => {
+      seen++;
+      return req.body?.topics?.includes('t') ? { until, topicErrors: [{ topic: 't', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }] } : undefined;
+    });
+    const ask = (topics: string[]) => conn.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics, allowAutoTopicCreation: false }), Metadata.decode);
+    const gated = ask(['t']);
+    await waitFor(() => seen === 1, 2000, 'the hook called');
+    assert.equal(await settled(gated), false);
+    gate();
+    assert.equal((await gated).topics[0].errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    assert.equal((await ask([])).topics.length, 0, 'a hook returning nothing leaves the default');
+    remove();
+    assert.equal((await ask(['t'])).topics[0].errorCode, 0);
+    assert.deepEqual(fake.hookErrors, []);
+  });
+
+  it('a version the broker does not advertise closes the connection, and the request says why', async () => {
+    await assert.rejects(
+      conn.request(ApiKey.InitProducerId, 6, true, encodeInitProducerIdRequest(5, { transactionalId: null, transactionTimeoutMs: 1, producerId: -1, producerEpoch: -1 }), decodeInitProducerIdResponse),
+      KafkaJSConnectionError,
+    );
+    assert.match(fake.requests.at(-1)!.error!, /InitProducerId v6 is not advertised/);
+  });
+
+  it('setAdvertisedBrokers changes the broker list of Metadata', async () => {
+    const fake3 = await FakeCluster.start({ brokers: 3 });
+    const [b] = fake3.brokerList;
+    const c = new BrokerConnection({ host: b.host, port: b.port, clientId: 'x', maxInFlight: 1, requestTimeoutMs: 2000, connectTimeoutMs: 2000, reconnectBackoffMs: 10, reconnectBackoffMaxMs: 10 });
+    try {
+      await c.connect();
+      const ids = async () =>
+        (await c.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Metadata.decode)).brokers.map((x) => x.nodeId);
+      assert.deepEqual(await ids(), [0, 1, 2]);
+      fake3.setAdvertisedBrokers([0, 2]);
+      assert.deepEqual(await ids(), [0, 2]);
+      fake3.prepare(ApiKey.Metadata, { brokers: [1] });
+      assert.deepEqual(await ids(), [1], 'a script lists its own brokers once');
+      fake3.setAdvertisedBrokers(null);
+      assert.deepEqual(await ids(), [0, 1, 2]);
+    } finally {
+      await c.close();
+      await fake3.stop();
+    }
   });
 
   for (const { name, backend } of backends) {
