@@ -622,6 +622,12 @@ export class FakeCluster {
     }
   }
 
+  /** Prepared scripts not consumed yet, oldest first: a test can check that every step it
+   * scripted really happened (assert.deepEqual(fake.pendingScripts(), [])). */
+  pendingScripts(): { apiKey: number; apiName: string; script: ScriptTiming }[] {
+    return this.prepared.map((p) => ({ apiKey: p.apiKey, apiName: apiName(p.apiKey), script: p.script }));
+  }
+
   /** The requests of one API, typed. */
   requestsOf<K extends number>(apiKey: K, node?: number): FakeRequest<BodyOf<K>>[] {
     return this.requests.filter((r) => r.apiKey === apiKey && (node === undefined || r.nodeId === node)) as FakeRequest<BodyOf<K>>[];
@@ -851,6 +857,9 @@ export class FakeCluster {
     const job: Job = { req, script: null, hold: null };
     try {
       this.decodeBody(req, r, job);
+      // Stricter than a broker on purpose: bytes left after a body the fake decodes mean the
+      // client wrote a field the version does not have, which a test should hear about.
+      if (req.body !== undefined && r.remaining !== 0) req.error = `${r.remaining} byte(s) after the ${req.apiName} v${req.apiVersion} body`;
     } catch (err) {
       req.error = `cannot decode the body: ${(err as Error).message}`;
     }

@@ -172,6 +172,7 @@ for (const { name } of backends) {
       // Two Produce requests for partition 0: the refused one and the retry.
       const to0 = fake.requestsOf(ApiKey.Produce).filter((r) => r.body!.partitions.some((x) => x.partition === 0));
       assert.equal(to0.length, 2);
+      assert.deepEqual(fake.pendingScripts(), [], 'the script was used');
     });
 
     it('append: true writes before answering the error (a lost ack): without idempotence the retry duplicates', async () => {
@@ -556,6 +557,31 @@ describe('through a BrokerConnection (what the producer cannot send yet)', () =>
     remove();
     assert.equal((await ask(['t'])).topics[0].errorCode, 0);
     assert.deepEqual(fake.hookErrors, []);
+  });
+
+  it('pendingScripts lists what was prepared and not used yet; node-bound scripts wait for their node', async () => {
+    fake.prepare(ApiKey.Metadata, { node: 0, throttleTimeMs: 5 });
+    fake.prepare(ApiKey.Produce, { errors: [] });
+    assert.deepEqual(fake.pendingScripts().map((p) => p.apiName), ['Metadata', 'Produce']);
+    const res = await conn.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Metadata.decode);
+    assert.equal(res.throttleTimeMs, 5);
+    assert.deepEqual(fake.pendingScripts().map((p) => p.apiName), ['Produce']);
+    assert.throws(() => fake.prepare(ApiKey.Produce, { node: 7 }), /no broker 7/);
+    const b = backends[0].backend.encodeRecordBatch([{ key: null, value: Buffer.from('v'), headers: null, timestamp: 1 }], {
+      producerId: -1n,
+      producerEpoch: -1,
+      baseSequence: -1,
+      transactional: false,
+      codec: CodecId.None,
+    });
+    await produce(11, [b]);
+    assert.deepEqual(fake.pendingScripts(), []);
+  });
+
+  it('bytes after a body are refused (the client wrote a field the version lacks)', async () => {
+    const body = Buffer.concat([Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Buffer.from([0])]);
+    await assert.rejects(conn.request(ApiKey.Metadata, 12, true, body, Metadata.decode), KafkaJSConnectionError);
+    assert.match(fake.requests.at(-1)!.error!, /1 byte\(s\) after the Metadata v12 body/);
   });
 
   it('a version the broker does not advertise closes the connection, and the request says why', async () => {
