@@ -35,6 +35,27 @@
  *   closed, as a Kafka broker does so that the client notices.
  * - An API the fake does not implement (and no onRequest hook answers), or a version outside
  *   what the broker advertises, closes the connection: Kafka cannot parse such a request either.
+ *
+ * Recipes for the sequences of issue 8 (each checked against this fake by hand or in
+ * test/unit/helpers/fake-cluster.test.ts):
+ *   half-open / black-holed connection   prepare(ApiKey.Produce, { noResponse: true })
+ *   leader dies mid-request              h = prepare(ApiKey.Produce, { hold: true }); await h.received;
+ *                                        await stopBroker(n); setLeader(t, p, m)
+ *   lost ack (written, answer lost)      { closeAfterReceive: true, append: true }, or a hold then
+ *                                        h.drop(), or { errors: [...], append: true }
+ *   NOT_LEADER on batch 1, batch 2       h = prepare(ApiKey.Produce, { hold: true, errors: [{ ..NOT_LEADER }] });
+ *     in flight (item 9)                 await h.received; send batch 2; await nextRequest(ApiKey.Produce);
+ *                                        h.release()  -> today's producer writes "2, 1"
+ *   MESSAGE_TOO_LARGE (split)            addTopic(name, n, { maxMessageBytes: 1000 })
+ *   throttle, record_errors              { throttleTimeMs }, errors[i].recordErrors
+ *   KIP-951 leader hint                  errors[i].currentLeader (node_endpoints filled in)
+ *   close during a metadata fetch        h = prepare(ApiKey.Metadata, { hold: true }); await h.received; close()
+ *   a paused broker (SIGSTOP)            pause(n) ... resume(n)
+ *   brokers leaving the metadata         setAdvertisedBrokers([0, 2])
+ *   librdkafka mock's ApiVersions v3     onRequest(ApiKey.ApiVersions, (r) => r.apiVersion >= 3 ? { rawBody } : undefined)
+ *   state lost on the broker             forgetProducers(t), with unknownProducerSequence
+ *   every scripted step happened         assert.deepEqual(fake.pendingScripts(), [])
+ *   nothing left open after close        await waitFor(() => fake.connections().length === 0)
  */
 
 import { createHash } from 'node:crypto';
