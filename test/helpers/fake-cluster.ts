@@ -536,6 +536,7 @@ export class FakeCluster {
     if (b.down) return;
     b.down = true;
     for (const c of [...b.connections]) this.closeConnection(c);
+    for (const w of b.resumeWaiters.splice(0)) w(); // their connections are gone: let them end
     await new Promise<void>((resolve) => b.server.close(() => resolve()));
   }
 

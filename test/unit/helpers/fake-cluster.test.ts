@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { resetBackendForTest } from '../../../ts/backend/load.js';
+import { codecName } from '../../../ts/compression/index.js';
 import { CodecId, type Backend } from '../../../ts/backend/types.js';
 import { KafkaJSConnectionError, KafkaJSRequestTimeoutError } from '../../../ts/errors.js';
 import { Kafka } from '../../../ts/kafkajs/index.js';
@@ -17,7 +18,7 @@ import { ApiVersions } from '../../../ts/protocol/api-versions.js';
 import { Metadata } from '../../../ts/protocol/metadata.js';
 import { Produce, type ProduceResponse } from '../../../ts/protocol/produce.js';
 import { availableBackends } from '../../helpers/backends.js';
-import { ApiKey, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
+import { ApiKey, DEFAULT_API_VERSIONS, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
 import { decodeInitProducerIdResponse, encodeInitProducerIdRequest } from '../../helpers/fake-protocol.js';
 
 const backends = availableBackends();
@@ -313,6 +314,26 @@ for (const { name } of backends) {
       const md: RecordMetadata = await send;
       assert.deepEqual([md.partition, md.offset], [0, 0]);
       assert.deepEqual(fake.values('later', 0), ['v']);
+    });
+
+    it('ApiVersions per broker: a broker that stops at v2 answers v3 with UNSUPPORTED_VERSION and the client falls back', async () => {
+      await fake.stop();
+      const old = DEFAULT_API_VERSIONS.filter((k) => k.apiKey !== ApiKey.ApiVersions);
+      fake = await FakeCluster.start({
+        brokers: 2,
+        topics: [{ name: 't', partitions: 2 }],
+        apiVersions: (nodeId) => (nodeId === 1 ? [...old, { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 2 }] : DEFAULT_API_VERSIONS),
+      });
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.send({ topic: 't', partition: 1, value: 'a' });
+      assert.deepEqual(fake.values('t', 1), ['a']);
+      assert.deepEqual(
+        fake.requestsOf(ApiKey.ApiVersions, 1).map((r) => r.apiVersion),
+        [3, 0],
+        'v3 refused, then v0',
+      );
+      assert.ok(fake.requestsOf(ApiKey.ApiVersions, 0).every((r) => r.apiVersion === 3));
     });
 
     it('acks=0: written without a response; a failed partition closes the connection', async () => {
@@ -670,6 +691,28 @@ describe('through a BrokerConnection (what the producer cannot send yet)', () =>
         // Once the broker has lost the state, the same holds again.
         fake.forgetProducers(topic);
         assert.deepEqual(await send(11, batch(2000, 0, 20, ['c'])), { errorCode: 0, baseOffset: 2 });
+      });
+
+      for (const codec of [CodecId.Gzip, CodecId.Snappy, CodecId.Lz4, CodecId.Zstd]) {
+        it(`a ${codecName(codec)} batch is decoded into the log`, async () => {
+          const values = Array.from({ length: 20 }, (_, i) => `compressible value ${i % 3} `.repeat(8));
+          const b = backend.encodeRecordBatch(
+            values.map((v, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(v), headers: [{ key: 'h', value: Buffer.from('x') }], timestamp: 1000 + i })),
+            { producerId: 1000n, producerEpoch: 0, baseSequence: 0, transactional: false, codec },
+          );
+          assert.deepEqual(await send(11, b), { errorCode: 0, baseOffset: 0 });
+          const [logged] = fake.log(topic, 0);
+          assert.equal(logged.codec, codec, 'the batch really was compressed');
+          assert.deepEqual(fake.values(topic, 0), values);
+          assert.deepEqual(fake.records(topic, 0).map((r) => [r.offset, r.key?.toString(), r.timestamp, r.headers[0].value?.toString()]), values.map((_, i) => [i, `k${i}`, 1000 + i, 'x']));
+        });
+      }
+
+      it('a batch whose CRC32C does not match is CORRUPT_MESSAGE', async () => {
+        const b = Buffer.from(batch(-1, -1, -1, ['a']));
+        b[b.length - 1] ^= 0xff;
+        assert.equal((await send(11, b)).errorCode, ErrorCode.CORRUPT_MESSAGE);
+        assert.deepEqual(fake.values(topic, 0), []);
       });
 
       it('non-idempotent batches (producer id -1) are never checked', async () => {
