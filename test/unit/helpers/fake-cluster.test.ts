@@ -237,13 +237,16 @@ for (const { name } of backends) {
       producers.push(p);
       await p.connect(['t']);
       fake.prepare(ApiKey.Produce, { delayMs: 150 });
-      const started = Date.now();
       const first = p.send({ topic: 't', partition: 0, value: 'a' });
-      await fake.nextRequest(ApiKey.Produce);
+      const firstReq = await fake.nextRequest(ApiKey.Produce);
       const second = p.send({ topic: 't', partition: 0, value: 'b' });
+      const secondReq = await fake.nextRequest(ApiKey.Produce);
+      assert.equal(firstReq.connectionId, secondReq.connectionId, 'pipelined on one connection');
+      assert.equal(await settled(first), false);
+      assert.equal(firstReq.respondedAt, undefined);
       const [a, b] = await Promise.all([first, second]);
-      assert.ok(Date.now() - started >= 140, 'not answered before the delay');
       assert.deepEqual([a.offset, b.offset], [0, 1]);
+      assert.ok(secondReq.respondedAt! >= firstReq.respondedAt!, 'answered in request order');
     });
 
     it('noResponse: the client times the request out', async () => {
