@@ -262,7 +262,8 @@ export interface ScriptTiming {
   closeAfterReceive?: true;
   /** throttle_time_ms of the response (KIP-219). */
   throttleTimeMs?: number;
-  /** The response body as these bytes (after the response header), instead of encoding one. */
+  /** The response body as these bytes (after the response header), instead of encoding one.
+   * Nothing else is done for the request (a Produce is written only with `append: true`). */
   rawBody?: Buffer;
   /** Answer once this promise settles (for onRequest hooks, which cannot hold). */
   until?: Promise<unknown>;
@@ -285,7 +286,7 @@ export interface ProduceScript extends ScriptTiming {
   /**
    * Write the records even though the answer says otherwise or never comes: the partitions in
    * `errors` are appended before their error is answered (a lost ack), and with noResponse /
-   * closeAfterReceive the whole request is appended. Default false.
+   * closeAfterReceive or rawBody the whole request is appended. Default false.
    */
   append?: boolean;
 }
@@ -1032,7 +1033,7 @@ export class FakeCluster {
         return false;
       }
     } else if (script.rawBody !== undefined) {
-      if (lost && req.apiKey === ApiKey.Produce && (script as ProduceScript).append) this.handleProduce(conn, job, true);
+      if (req.apiKey === ApiKey.Produce && (script as ProduceScript).append) this.handleProduce(conn, job, true);
       body = script.rawBody;
     } else {
       switch (req.apiKey) {
