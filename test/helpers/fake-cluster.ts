@@ -35,6 +35,27 @@
  *   closed, as a Kafka broker does so that the client notices.
  * - An API the fake does not implement (and no onRequest hook answers), or a version outside
  *   what the broker advertises, closes the connection: Kafka cannot parse such a request either.
+ *
+ * Recipes for the sequences of issue 8 (each checked against this fake by hand or in
+ * test/unit/helpers/fake-cluster.test.ts):
+ *   half-open / black-holed connection   prepare(ApiKey.Produce, { noResponse: true })
+ *   leader dies mid-request              h = prepare(ApiKey.Produce, { hold: true }); await h.received;
+ *                                        await stopBroker(n); setLeader(t, p, m)
+ *   lost ack (written, answer lost)      { closeAfterReceive: true, append: true }, or a hold then
+ *                                        h.drop(), or { errors: [...], append: true }
+ *   NOT_LEADER on batch 1, batch 2       h = prepare(ApiKey.Produce, { hold: true, errors: [{ ..NOT_LEADER }] });
+ *     in flight (item 9)                 await h.received; send batch 2; await nextRequest(ApiKey.Produce);
+ *                                        h.release()  -> today's producer writes "2, 1"
+ *   MESSAGE_TOO_LARGE (split)            addTopic(name, n, { maxMessageBytes: 1000 })
+ *   throttle, record_errors              { throttleTimeMs }, errors[i].recordErrors
+ *   KIP-951 leader hint                  errors[i].currentLeader (node_endpoints filled in)
+ *   close during a metadata fetch        h = prepare(ApiKey.Metadata, { hold: true }); await h.received; close()
+ *   a paused broker (SIGSTOP)            pause(n) ... resume(n)
+ *   brokers leaving the metadata         setAdvertisedBrokers([0, 2])
+ *   librdkafka mock's ApiVersions v3     onRequest(ApiKey.ApiVersions, (r) => r.apiVersion >= 3 ? { rawBody } : undefined)
+ *   state lost on the broker             forgetProducers(t), with unknownProducerSequence
+ *   every scripted step happened         assert.deepEqual(fake.pendingScripts(), [])
+ *   nothing left open after close        await waitFor(() => fake.connections().length === 0)
  */
 
 import { createHash } from 'node:crypto';
@@ -83,6 +104,9 @@ export interface FakeTopicSpec {
   partitions: number;
   /** The leader of each partition: a node id for all, or per partition. Default p % brokers. */
   leader?: number | ((partition: number) => number);
+  /** The topic's max.message.bytes: a record batch larger than this is refused with
+   * MESSAGE_TOO_LARGE, as Kafka does. Default no limit. */
+  maxMessageBytes?: number;
 }
 
 export interface FakeClusterOptions {
@@ -129,6 +153,10 @@ export interface FakeBatchSummary {
   codec: CodecId;
   transactional: boolean;
   crcValid: boolean;
+  /** Size of the batch on the wire. */
+  sizeInBytes: number;
+  /** The batch's records (decompressed). */
+  records: FakeRecord[];
 }
 
 export interface FakeProducePartitionRequest {
@@ -181,6 +209,13 @@ export interface FakeRequest<B = unknown> {
   respondedAt?: number;
 }
 
+export interface FakeRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+  timestamp: number;
+}
+
 export interface FakeLogRecord {
   offset: number;
   key: Buffer | null;
@@ -227,8 +262,11 @@ export interface ScriptTiming {
   closeAfterReceive?: true;
   /** throttle_time_ms of the response (KIP-219). */
   throttleTimeMs?: number;
-  /** The response body as these bytes (after the response header), instead of encoding one. */
+  /** The response body as these bytes (after the response header), instead of encoding one.
+   * Nothing else is done for the request (a Produce is written only with `append: true`). */
   rawBody?: Buffer;
+  /** Answer once this promise settles (for onRequest hooks, which cannot hold). */
+  until?: Promise<unknown>;
 }
 
 export interface ProducePartitionError {
@@ -250,7 +288,7 @@ export interface ProduceScript extends ScriptTiming {
   /**
    * Write the records even though the answer says otherwise or never comes: the partitions in
    * `errors` are appended before their error is answered (a lost ack), and with noResponse /
-   * closeAfterReceive the whole request is appended. Default false.
+   * closeAfterReceive or rawBody the whole request is appended. Default false.
    */
   append?: boolean;
 }
@@ -298,7 +336,9 @@ export interface HoldHandle<B = unknown> {
   drop(): void;
 }
 
-export type RequestHook<B = unknown> = (req: FakeRequest<B>) => ScriptTiming | void | undefined;
+/** A hook's answer: a script for this one request (not `hold`: use `until`), or nothing. */
+export type HookScript<K extends number> = Omit<ScriptFor<K>, 'hold' | 'node'>;
+export type RequestHook<K extends number> = (req: FakeRequest<BodyOf<K>>) => HookScript<K> | void | undefined;
 
 // ---- internal state -------------------------------------------------------------------------
 
@@ -325,6 +365,7 @@ interface TopicState {
   name: string;
   topicId: Buffer;
   partitions: PartitionState[];
+  maxMessageBytes: number;
 }
 
 interface Hold {
@@ -367,6 +408,8 @@ interface BrokerState {
   connections: Set<FakeConnection>;
   paused: boolean;
   resumeWaiters: (() => void)[];
+  /** stopBroker() took it down. */
+  down: boolean;
 }
 
 interface RequestWaiter {
@@ -380,6 +423,18 @@ interface RequestWaiter {
 const HOST = '127.0.0.1';
 const MAX_FRAME = 100 * 1024 * 1024;
 const INT32_MAX = 0x7fff_ffff;
+
+/** Each batch's size on the wire (baseOffset and batchLength included), for batches that
+ * decodeRecordBatches has already walked. */
+function batchSizes(buf: Buffer): number[] {
+  const sizes: number[] = [];
+  for (let at = 0; at + 12 <= buf.length; ) {
+    const size = 12 + buf.readInt32BE(at + 8);
+    sizes.push(size);
+    at += size;
+  }
+  return sizes;
+}
 
 /** Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from INT32_MAX to 0. */
 function incrementSequence(seq: number, by: number): number {
@@ -395,10 +450,12 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
 export class FakeCluster {
   /** Every request received, in arrival order. */
   readonly requests: FakeRequest[] = [];
+  /** Errors thrown by onRequest hooks (the request was refused and its connection closed). */
+  readonly hookErrors: Error[] = [];
   private readonly brokers: BrokerState[] = [];
   private readonly topics = new Map<string, TopicState>();
   private readonly prepared: Prepared[] = [];
-  private readonly hooks = new Map<number, RequestHook[]>();
+  private readonly hooks = new Map<number, RequestHook<number>[]>();
   private readonly waiters = new Set<RequestWaiter>();
   private readonly timers = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
   private readonly holds = new Set<Hold>();
@@ -412,6 +469,11 @@ export class FakeCluster {
   /** Transactional ids seen by InitProducerId and their id / epoch. */
   private readonly transactionalIds = new Map<string, { producerId: number; epoch: number }>();
   private stopped = false;
+  /** Resolves when stop() begins: whatever waits (until, delays) gives up then. */
+  private readonly stopping: Promise<void>;
+  private signalStop!: () => void;
+  /** Brokers Metadata lists (setAdvertisedBrokers); null: every broker. */
+  private advertised: number[] | null = null;
 
   private constructor(opts: FakeClusterOptions) {
     const apiVersions = opts.apiVersions ?? DEFAULT_API_VERSIONS;
@@ -426,6 +488,7 @@ export class FakeCluster {
       apiVersions: typeof apiVersions === 'function' ? apiVersions : () => apiVersions,
     };
     this.nextProducerId = this.opts.firstProducerId;
+    this.stopping = new Promise((resolve) => (this.signalStop = resolve));
   }
 
   /** Starts the brokers (each a node:net server on 127.0.0.1, port 0) and creates the topics. */
@@ -442,11 +505,11 @@ export class FakeCluster {
       await fake.stop();
       throw err;
     }
-    for (const t of opts.topics ?? []) fake.addTopic(t.name, t.partitions, { leader: t.leader });
+    for (const t of opts.topics ?? []) fake.addTopic(t.name, t.partitions, t);
     return fake;
   }
 
-  private listen(nodeId: number): Promise<BrokerState> {
+  private listen(nodeId: number, port = 0): Promise<BrokerState> {
     return new Promise((resolve, reject) => {
       const broker: BrokerState = {
         nodeId,
@@ -455,13 +518,47 @@ export class FakeCluster {
         connections: new Set(),
         paused: false,
         resumeWaiters: [],
+        down: false,
       };
       broker.server.once('error', reject);
-      broker.server.listen(0, HOST, () => {
+      broker.server.listen(port, HOST, () => {
         broker.port = (broker.server.address() as net.AddressInfo).port;
         resolve(broker);
       });
     });
+  }
+
+  /**
+   * Takes a broker down like a killed process: its server closes (connecting is refused) and
+   * every socket is destroyed. Metadata still lists it and it keeps its leaderships until
+   * setLeader moves them, as in the seconds before a controller notices.
+   */
+  async stopBroker(nodeId: number): Promise<void> {
+    this.checkNode(nodeId, false);
+    const b = this.brokers[nodeId];
+    if (b.down) return;
+    b.down = true;
+    for (const c of [...b.connections]) this.closeConnection(c);
+    for (const w of b.resumeWaiters.splice(0)) w(); // their connections are gone: let them end
+    await new Promise<void>((resolve) => b.server.close(() => resolve()));
+  }
+
+  /** Brings a stopped broker back on the same port. */
+  async startBroker(nodeId: number): Promise<void> {
+    this.checkNode(nodeId, false);
+    if (this.stopped) throw new Error('FakeCluster is stopped');
+    const old = this.brokers[nodeId];
+    if (!old.down) return;
+    const b = await this.listen(nodeId, old.port);
+    b.paused = old.paused;
+    this.brokers[nodeId] = b;
+  }
+
+  /** Which brokers Metadata lists from now on (null: all of them, the default), e.g. to make
+   * one leave the cluster. Leaders are not changed: move them with setLeader. */
+  setAdvertisedBrokers(nodeIds: readonly number[] | null): void {
+    for (const id of nodeIds ?? []) this.checkNode(id, false);
+    this.advertised = nodeIds === null ? null : [...nodeIds];
   }
 
   /** 'host:port,host:port,...' of every broker. */
@@ -476,7 +573,7 @@ export class FakeCluster {
 
   // ---- topics and leaders -------------------------------------------------------------------
 
-  addTopic(name: string, partitions: number, opts: { leader?: number | ((partition: number) => number) } = {}): void {
+  addTopic(name: string, partitions: number, opts: Omit<FakeTopicSpec, 'name' | 'partitions'> = {}): void {
     if (this.topics.has(name)) throw new Error(`topic ${name} exists`);
     if (!(Number.isInteger(partitions) && partitions >= 1)) throw new RangeError(`partitions must be >= 1, got ${partitions}`);
     const n = this.brokers.length;
@@ -486,6 +583,7 @@ export class FakeCluster {
       name,
       topicId: createHash('md5').update(name).digest(),
       partitions: [],
+      maxMessageBytes: opts.maxMessageBytes ?? Infinity,
     };
     for (let p = 0; p < partitions; p++) {
       const leader = leaderOf(p);
@@ -549,6 +647,12 @@ export class FakeCluster {
     }
   }
 
+  /** Prepared scripts not consumed yet, oldest first: a test can check that every step it
+   * scripted really happened (assert.deepEqual(fake.pendingScripts(), [])). */
+  pendingScripts(): { apiKey: number; apiName: string; script: ScriptTiming }[] {
+    return this.prepared.map((p) => ({ apiKey: p.apiKey, apiName: apiName(p.apiKey), script: p.script }));
+  }
+
   /** The requests of one API, typed. */
   requestsOf<K extends number>(apiKey: K, node?: number): FakeRequest<BodyOf<K>>[] {
     return this.requests.filter((r) => r.apiKey === apiKey && (node === undefined || r.nodeId === node)) as FakeRequest<BodyOf<K>>[];
@@ -601,12 +705,12 @@ export class FakeCluster {
    * prepare() cannot say, and for APIs the fake does not implement (answer them with
    * `rawBody`). Returns a function that removes the hook.
    */
-  onRequest<K extends number>(apiKey: K, hook: RequestHook<BodyOf<K>>): () => void {
+  onRequest<K extends number>(apiKey: K, hook: RequestHook<K>): () => void {
     const list = this.hooks.get(apiKey) ?? [];
-    list.push(hook as RequestHook);
+    list.push(hook as unknown as RequestHook<number>);
     this.hooks.set(apiKey, list);
     return () => {
-      const i = list.indexOf(hook as RequestHook);
+      const i = list.indexOf(hook as unknown as RequestHook<number>);
       if (i >= 0) list.splice(i, 1);
     };
   }
@@ -674,6 +778,7 @@ export class FakeCluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.signalStop();
     const stoppedError = () => new Error('FakeCluster stopped');
     for (const w of this.waiters) {
       clearTimeout(w.timer);
@@ -694,7 +799,7 @@ export class FakeCluster {
       for (const w of b.resumeWaiters.splice(0)) w();
       for (const c of [...b.connections]) this.closeConnection(c);
     }
-    await Promise.all(this.brokers.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
+    await Promise.all(this.brokers.filter((b) => !b.down).map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
   }
 
   // ---- reading requests ---------------------------------------------------------------------
@@ -777,6 +882,9 @@ export class FakeCluster {
     const job: Job = { req, script: null, hold: null };
     try {
       this.decodeBody(req, r, job);
+      // Stricter than a broker on purpose: bytes left after a body the fake decodes mean the
+      // client wrote a field the version does not have, which a test should hear about.
+      if (req.body !== undefined && r.remaining !== 0) req.error = `${r.remaining} byte(s) after the ${req.apiName} v${req.apiVersion} body`;
     } catch (err) {
       req.error = `cannot decode the body: ${(err as Error).message}`;
     }
@@ -796,13 +904,22 @@ export class FakeCluster {
     }
 
     // Hooks first, then the one-shot scripts in the order they were prepared.
-    for (const hook of this.hooks.get(req.apiKey) ?? []) {
-      const s = hook(req);
-      if (s) {
-        job.script = s;
-        if (s.hold) job.hold = this.newHold().hold;
-        break;
+    try {
+      for (const hook of [...(this.hooks.get(req.apiKey) ?? [])]) {
+        const s = hook(req) as ScriptTiming | undefined;
+        if (s) {
+          if (s.hold) throw new TypeError('an onRequest hook cannot hold a request: return { until: promise }');
+          job.script = s;
+          break;
+        }
       }
+    } catch (err) {
+      // A hook that throws (an assertion in it, say) must not take the socket handler down
+      // with it: the request is refused, the connection closed, and the error kept.
+      this.hookErrors.push(err as Error);
+      req.error = `onRequest hook threw: ${(err as Error).message}`;
+      this.closeConnection(conn);
+      return;
     }
     if (job.script === null) {
       const i = this.prepared.findIndex((p) => p.apiKey === req.apiKey && (p.script.node === undefined || p.script.node === req.nodeId));
@@ -840,7 +957,8 @@ export class FakeCluster {
             try {
               if (p.records === null || p.records.length === 0) throw new Error('no record batch');
               batches = decodeRecordBatches(p.records);
-              entry.batches = batches.map((b) => ({
+              const sizes = batchSizes(p.records);
+              entry.batches = batches.map((b, bi) => ({
                 producerId: Number(b.producerId),
                 epoch: b.producerEpoch,
                 baseSequence: b.baseSequence,
@@ -848,6 +966,8 @@ export class FakeCluster {
                 codec: (b.attributes & 0x07) as CodecId,
                 transactional: (b.attributes & 0x10) !== 0,
                 crcValid: b.crcValid,
+                sizeInBytes: sizes[bi],
+                records: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp })),
               }));
             } catch (err) {
               entry.decodeError = (err as Error).message;
@@ -915,7 +1035,7 @@ export class FakeCluster {
         return false;
       }
     } else if (script.rawBody !== undefined) {
-      if (lost && req.apiKey === ApiKey.Produce && (script as ProduceScript).append) this.handleProduce(conn, job, true);
+      if (req.apiKey === ApiKey.Produce && (script as ProduceScript).append) this.handleProduce(conn, job, true);
       body = script.rawBody;
     } else {
       switch (req.apiKey) {
@@ -950,6 +1070,7 @@ export class FakeCluster {
     }
     if (script.noResponse) return false;
     if (script.delayMs !== undefined && script.delayMs > 0) await this.sleep(script.delayMs);
+    if (script.until !== undefined) await Promise.race([script.until.then(() => undefined, () => undefined), this.stopping]);
     if (job.hold) {
       const hold = job.hold;
       if (hold.state === 'waiting') await new Promise<void>((resolve) => (hold.wake = resolve));
@@ -1011,7 +1132,7 @@ export class FakeCluster {
 
   private handleMetadata(req: FakeRequest<MetadataRequestBody>, script: MetadataScript): Buffer {
     const body = req.body!;
-    const listed = script.brokers ?? this.brokers.map((b) => b.nodeId);
+    const listed = script.brokers ?? this.advertised ?? this.brokers.map((b) => b.nodeId);
     const brokers = listed.map((id) => ({ nodeId: id, host: HOST, port: this.brokers[id]?.port ?? 0, rack: null }));
     const names = body.topics ?? [...this.topics.keys()];
     const topics: MetadataResponseBody['topics'][number][] = [];
@@ -1186,6 +1307,11 @@ export class FakeCluster {
     }
     if (batches === null) return fail(ErrorCode.CORRUPT_MESSAGE, entry.decodeError ?? 'corrupt records');
     if (batches.some((b) => !b.crcValid)) return fail(ErrorCode.CORRUPT_MESSAGE, 'Record batch CRC32C does not match');
+    const max = this.topics.get(entry.topic)!.maxMessageBytes;
+    const tooLarge = entry.batches.find((b) => b.sizeInBytes > max);
+    if (tooLarge) {
+      return fail(ErrorCode.MESSAGE_TOO_LARGE, `The record batch of ${tooLarge.sizeInBytes} bytes is larger than max.message.bytes ${max}`);
+    }
 
     // A retry of one of the producer's last 5 batches (same epoch, same sequence range) is
     // answered with the offset it got the first time and not written again

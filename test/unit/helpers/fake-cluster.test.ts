@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { resetBackendForTest } from '../../../ts/backend/load.js';
+import { codecName } from '../../../ts/compression/index.js';
 import { CodecId, type Backend } from '../../../ts/backend/types.js';
 import { KafkaJSConnectionError, KafkaJSRequestTimeoutError } from '../../../ts/errors.js';
 import { Kafka } from '../../../ts/kafkajs/index.js';
@@ -17,7 +18,7 @@ import { ApiVersions } from '../../../ts/protocol/api-versions.js';
 import { Metadata } from '../../../ts/protocol/metadata.js';
 import { Produce, type ProduceResponse } from '../../../ts/protocol/produce.js';
 import { availableBackends } from '../../helpers/backends.js';
-import { ApiKey, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
+import { ApiKey, DEFAULT_API_VERSIONS, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
 import { decodeInitProducerIdResponse, encodeInitProducerIdRequest } from '../../helpers/fake-protocol.js';
 
 const backends = availableBackends();
@@ -37,10 +38,13 @@ function useBackend(name: string): { restore: () => void } {
   };
 }
 
-/** The Java-style producer, quick to give up so that a failing test fails fast. */
+/** The Java-style producer, quick to give up so that a failing test fails fast. Idempotence
+ * is off: these tests show what the fake itself does (a lost ack comes back as a duplicate),
+ * which sequence numbers would hide; the idempotent producer's own tests use the fake with it on. */
 function javaProducer(fake: FakeCluster, extra: Record<string, unknown> = {}): Producer {
   return new Producer({
     'bootstrap.servers': fake.bootstrap,
+    'enable.idempotence': false,
     'linger.ms': 0,
     'retry.backoff.ms': 10,
     'retry.backoff.max.ms': 50,
@@ -172,6 +176,7 @@ for (const { name } of backends) {
       // Two Produce requests for partition 0: the refused one and the retry.
       const to0 = fake.requestsOf(ApiKey.Produce).filter((r) => r.body!.partitions.some((x) => x.partition === 0));
       assert.equal(to0.length, 2);
+      assert.deepEqual(fake.pendingScripts(), [], 'the script was used');
     });
 
     it('append: true writes before answering the error (a lost ack): without idempotence the retry duplicates', async () => {
@@ -235,13 +240,16 @@ for (const { name } of backends) {
       producers.push(p);
       await p.connect(['t']);
       fake.prepare(ApiKey.Produce, { delayMs: 150 });
-      const started = Date.now();
       const first = p.send({ topic: 't', partition: 0, value: 'a' });
-      await fake.nextRequest(ApiKey.Produce);
+      const firstReq = await fake.nextRequest(ApiKey.Produce);
       const second = p.send({ topic: 't', partition: 0, value: 'b' });
+      const secondReq = await fake.nextRequest(ApiKey.Produce);
+      assert.equal(firstReq.connectionId, secondReq.connectionId, 'pipelined on one connection');
+      assert.equal(await settled(first), false);
+      assert.equal(firstReq.respondedAt, undefined);
       const [a, b] = await Promise.all([first, second]);
-      assert.ok(Date.now() - started >= 140, 'not answered before the delay');
       assert.deepEqual([a.offset, b.offset], [0, 1]);
+      assert.ok(secondReq.respondedAt! >= firstReq.respondedAt!, 'answered in request order');
     });
 
     it('noResponse: the client times the request out', async () => {
@@ -312,6 +320,84 @@ for (const { name } of backends) {
       const md: RecordMetadata = await send;
       assert.deepEqual([md.partition, md.offset], [0, 0]);
       assert.deepEqual(fake.values('later', 0), ['v']);
+    });
+
+    it('ApiVersions per broker: a broker that stops at v2 answers v3 with UNSUPPORTED_VERSION and the client falls back', async () => {
+      await fake.stop();
+      const old = DEFAULT_API_VERSIONS.filter((k) => k.apiKey !== ApiKey.ApiVersions);
+      fake = await FakeCluster.start({
+        brokers: 2,
+        topics: [{ name: 't', partitions: 2 }],
+        apiVersions: (nodeId) => (nodeId === 1 ? [...old, { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 2 }] : DEFAULT_API_VERSIONS),
+      });
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.send({ topic: 't', partition: 1, value: 'a' });
+      assert.deepEqual(fake.values('t', 1), ['a']);
+      // On every connection to broker 1: v3 refused, then v0; broker 0 takes v3.
+      const byConnection = new Map<number, number[]>();
+      for (const r of fake.requestsOf(ApiKey.ApiVersions, 1)) byConnection.set(r.connectionId, [...(byConnection.get(r.connectionId) ?? []), r.apiVersion]);
+      assert.ok(byConnection.size >= 1);
+      for (const versions of byConnection.values()) assert.deepEqual(versions, [3, 0], 'v3 refused, then v0');
+      assert.ok(fake.requestsOf(ApiKey.ApiVersions, 0).every((r) => r.apiVersion === 3));
+    });
+
+    it('acks=0: written without a response; a failed partition closes the connection', async () => {
+      const p = javaProducer(fake, { acks: '0' });
+      producers.push(p);
+      const md = await p.send({ topic: 't', partition: 0, value: 'a' });
+      assert.equal(md.offset, -1);
+      await waitFor(() => fake.values('t', 0).length === 1, 2000, 'the acks=0 batch written');
+      const [produce] = fake.requestsOf(ApiKey.Produce);
+      assert.equal(produce.body!.acks, 0);
+      assert.equal(produce.respondedAt, undefined);
+      fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.NOT_ENOUGH_REPLICAS }] });
+      await p.send({ topic: 't', partition: 0, value: 'b' });
+      await waitFor(() => !fake.connections(0).some((c) => c.id === produce.connectionId), 2000, 'the connection closed by the broker');
+      assert.deepEqual(fake.values('t', 0), ['a']);
+    });
+
+    it('closeAfterReceive with append: true: written, the connection dropped; the retry duplicates', async () => {
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.connect(['t']);
+      fake.prepare(ApiKey.Produce, { closeAfterReceive: true, append: true });
+      const md = await p.send({ topic: 't', partition: 1, value: 'a' });
+      assert.deepEqual(fake.values('t', 1), ['a', 'a']);
+      assert.equal(md.offset, 1);
+      const [first, retry] = fake.requestsOf(ApiKey.Produce);
+      assert.notEqual(first.connectionId, retry.connectionId);
+    });
+
+    it('stopBroker refuses connections; with the leader moved the traffic goes on; startBroker brings it back', async () => {
+      const p = javaProducer(fake);
+      producers.push(p);
+      await p.send({ topic: 't', partition: 1, value: 'a' });
+      await fake.stopBroker(1);
+      assert.equal(fake.connections(1).length, 0);
+      fake.setLeader('t', 1, 2);
+      await p.send({ topic: 't', partition: 1, value: 'b' });
+      assert.deepEqual(fake.log('t', 1).map((b) => [b.nodeId, b.records[0].value?.toString()]), [
+        [1, 'a'],
+        [2, 'b'],
+      ]);
+      await fake.startBroker(1);
+      fake.setLeader('t', 1, 1);
+      await p.send({ topic: 't', partition: 1, value: 'c' });
+      assert.deepEqual(fake.values('t', 1), ['a', 'b', 'c']);
+      assert.equal(fake.log('t', 1)[2].nodeId, 1);
+    });
+
+    it('a batch over the topic max.message.bytes is refused with MESSAGE_TOO_LARGE', async () => {
+      fake.addTopic('small', 1, { maxMessageBytes: 200 });
+      const p = javaProducer(fake, { retries: 0 });
+      producers.push(p);
+      await p.send({ topic: 'small', value: 'fits' });
+      await assert.rejects(p.send({ topic: 'small', value: 'x'.repeat(300) }), (err: Error & { type?: string }) => {
+        assert.match(`${err.name} ${err.message} ${err.type}`, /MESSAGE_TOO_LARGE|too large/i);
+        return true;
+      });
+      assert.deepEqual(fake.values('small', 0), ['fits']);
     });
   });
 }
@@ -443,6 +529,117 @@ describe('through a BrokerConnection (what the producer cannot send yet)', () =>
     await assert.rejects(fake.nextRequest(ApiKey.Metadata, { timeoutMs: 20 }), /no Metadata request/);
   });
 
+  it('throttle_time_ms, record_errors and current_leader reach the client as scripted', async () => {
+    fake.prepare(ApiKey.Produce, {
+      throttleTimeMs: 250,
+      errors: [
+        {
+          topic: 't',
+          partition: 0,
+          errorCode: ErrorCode.INVALID_RECORD,
+          errorMessage: 'bad record',
+          recordErrors: [{ batchIndex: 1, message: 'this one' }],
+          currentLeader: { leaderId: 0, leaderEpoch: 9 },
+        },
+      ],
+    });
+    const b = backends[0].backend.encodeRecordBatch(
+      ['a', 'b'].map((v) => ({ key: null, value: Buffer.from(v), headers: null, timestamp: 1 })),
+      { producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, codec: CodecId.None },
+    );
+    const res = await produce(11, [b]);
+    const p = res.responses[0].partitionResponses[0];
+    assert.equal(res.throttleTimeMs, 250);
+    assert.deepEqual([p.errorCode, p.errorMessage, p.recordErrors, p.currentLeader], [
+      ErrorCode.INVALID_RECORD,
+      'bad record',
+      [{ batchIndex: 1, batchIndexErrorMessage: 'this one' }],
+      { leaderId: 0, leaderEpoch: 9 },
+    ]);
+    assert.deepEqual(res.nodeEndpoints, [{ nodeId: 0, host: '127.0.0.1', port: fake.brokerList[0].port, rack: null }]);
+    assert.deepEqual(fake.values('t', 0), [], 'an error without append: true writes nothing');
+  });
+
+  it('onRequest: a hook scripts any request, answers an API the fake lacks, and can hold with until', async () => {
+    // FindCoordinator (key 10) v0: the fake does not implement it; the hook answers raw bytes.
+    const removeFind = fake.onRequest(ApiKey.FindCoordinator, () => ({ rawBody: Buffer.from([0, 15]) }));
+    const got = await conn.request(ApiKey.FindCoordinator, 0, false, Buffer.from([0, 1, 0x78]), (_v, r) => r.int16());
+    assert.equal(got, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    removeFind();
+
+    let gate!: () => void;
+    const until = new Promise<void>((resolve) => (gate = resolve));
+    let seen = 0;
+    const remove = fake.onRequest(ApiKey.Metadata, (req) => {
+      seen++;
+      return req.body?.topics?.includes('t') ? { until, topicErrors: [{ topic: 't', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }] } : undefined;
+    });
+    const ask = (topics: string[]) => conn.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics, allowAutoTopicCreation: false }), Metadata.decode);
+    const gated = ask(['t']);
+    await waitFor(() => seen === 1, 2000, 'the hook called');
+    assert.equal(await settled(gated), false);
+    gate();
+    assert.equal((await gated).topics[0].errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    assert.equal((await ask([])).topics.length, 0, 'a hook returning nothing leaves the default');
+    remove();
+    assert.equal((await ask(['t'])).topics[0].errorCode, 0);
+    assert.deepEqual(fake.hookErrors, []);
+  });
+
+  it('pendingScripts lists what was prepared and not used yet; node-bound scripts wait for their node', async () => {
+    fake.prepare(ApiKey.Metadata, { node: 0, throttleTimeMs: 5 });
+    fake.prepare(ApiKey.Produce, { errors: [] });
+    assert.deepEqual(fake.pendingScripts().map((p) => p.apiName), ['Metadata', 'Produce']);
+    const res = await conn.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Metadata.decode);
+    assert.equal(res.throttleTimeMs, 5);
+    assert.deepEqual(fake.pendingScripts().map((p) => p.apiName), ['Produce']);
+    assert.throws(() => fake.prepare(ApiKey.Produce, { node: 7 }), /no broker 7/);
+    const b = backends[0].backend.encodeRecordBatch([{ key: null, value: Buffer.from('v'), headers: null, timestamp: 1 }], {
+      producerId: -1n,
+      producerEpoch: -1,
+      baseSequence: -1,
+      transactional: false,
+      codec: CodecId.None,
+    });
+    await produce(11, [b]);
+    assert.deepEqual(fake.pendingScripts(), []);
+  });
+
+  it('bytes after a body are refused (the client wrote a field the version lacks)', async () => {
+    const body = Buffer.concat([Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Buffer.from([0])]);
+    await assert.rejects(conn.request(ApiKey.Metadata, 12, true, body, Metadata.decode), KafkaJSConnectionError);
+    assert.match(fake.requests.at(-1)!.error!, /1 byte\(s\) after the Metadata v12 body/);
+  });
+
+  it('a version the broker does not advertise closes the connection, and the request says why', async () => {
+    await assert.rejects(
+      conn.request(ApiKey.InitProducerId, 6, true, encodeInitProducerIdRequest(5, { transactionalId: null, transactionTimeoutMs: 1, producerId: -1, producerEpoch: -1 }), decodeInitProducerIdResponse),
+      KafkaJSConnectionError,
+    );
+    assert.match(fake.requests.at(-1)!.error!, /InitProducerId v6 is not advertised/);
+  });
+
+  it('setAdvertisedBrokers changes the broker list of Metadata', async () => {
+    const fake3 = await FakeCluster.start({ brokers: 3 });
+    const [b] = fake3.brokerList;
+    const c = new BrokerConnection({ host: b.host, port: b.port, clientId: 'x', maxInFlight: 1, requestTimeoutMs: 2000, connectTimeoutMs: 2000, reconnectBackoffMs: 10, reconnectBackoffMaxMs: 10 });
+    try {
+      await c.connect();
+      const ids = async () =>
+        (await c.request(ApiKey.Metadata, 12, true, Metadata.encode(12, { topics: [], allowAutoTopicCreation: false }), Metadata.decode)).brokers.map((x) => x.nodeId);
+      assert.deepEqual(await ids(), [0, 1, 2]);
+      fake3.setAdvertisedBrokers([0, 2]);
+      assert.deepEqual(await ids(), [0, 2]);
+      fake3.prepare(ApiKey.Metadata, { brokers: [1] });
+      assert.deepEqual(await ids(), [1], 'a script lists its own brokers once');
+      fake3.setAdvertisedBrokers(null);
+      assert.deepEqual(await ids(), [0, 1, 2]);
+    } finally {
+      await c.close();
+      await fake3.stop();
+    }
+  });
+
   for (const { name, backend } of backends) {
     describe(`idempotent batches (${name} encodeRecordBatch)`, () => {
       const batch = (producerId: number, producerEpoch: number, baseSequence: number, values: string[]) =>
@@ -500,6 +697,28 @@ describe('through a BrokerConnection (what the producer cannot send yet)', () =>
         // Once the broker has lost the state, the same holds again.
         fake.forgetProducers(topic);
         assert.deepEqual(await send(11, batch(2000, 0, 20, ['c'])), { errorCode: 0, baseOffset: 2 });
+      });
+
+      for (const codec of [CodecId.Gzip, CodecId.Snappy, CodecId.Lz4, CodecId.Zstd]) {
+        it(`a ${codecName(codec)} batch is decoded into the log`, async () => {
+          const values = Array.from({ length: 20 }, (_, i) => `compressible value ${i % 3} `.repeat(8));
+          const b = backend.encodeRecordBatch(
+            values.map((v, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(v), headers: [{ key: 'h', value: Buffer.from('x') }], timestamp: 1000 + i })),
+            { producerId: 1000n, producerEpoch: 0, baseSequence: 0, transactional: false, codec },
+          );
+          assert.deepEqual(await send(11, b), { errorCode: 0, baseOffset: 0 });
+          const [logged] = fake.log(topic, 0);
+          assert.equal(logged.codec, codec, 'the batch really was compressed');
+          assert.deepEqual(fake.values(topic, 0), values);
+          assert.deepEqual(fake.records(topic, 0).map((r) => [r.offset, r.key?.toString(), r.timestamp, r.headers[0].value?.toString()]), values.map((_, i) => [i, `k${i}`, 1000 + i, 'x']));
+        });
+      }
+
+      it('a batch whose CRC32C does not match is CORRUPT_MESSAGE', async () => {
+        const b = Buffer.from(batch(-1, -1, -1, ['a']));
+        b[b.length - 1] ^= 0xff;
+        assert.equal((await send(11, b)).errorCode, ErrorCode.CORRUPT_MESSAGE);
+        assert.deepEqual(fake.values(topic, 0), []);
       });
 
       it('non-idempotent batches (producer id -1) are never checked', async () => {
