@@ -75,8 +75,12 @@ class Stream {
 }
 
 interface FaultContext {
-  /** The topic of the first producer that runs: where a scenario picks its victim. */
-  topic: string;
+  /**
+   * A broker that leads partitions of every running producer's topic (the leader of partition
+   * 0 of the first, when it qualifies), so that the fault hits every producer; the timeline
+   * says which partitions it leads.
+   */
+  pickLeader(): Promise<number>;
   /** Resolves once every running producer has n more acks than now. */
   afterMoreAcks(n: number, what: string): Promise<void>;
   /** A line in the run's timeline (with each producer's ack count). */
@@ -194,7 +198,16 @@ async function runScenario(t: TestContext, name: string, opts: ScenarioOptions):
       pumps.push(pump(s, pace, () => aborted || (faultOver && s.ledger.sent >= sentAtEnd.get(s)! + opts.tailRecords)));
     }
     const ctx: FaultContext = {
-      topic: live[0]!.topic,
+      pickLeader: async () => {
+        const layouts = await Promise.all(live.map((s) => topicLayout(cluster.bootstrap, s.topic)));
+        const ledBy = (id: number, i: number) => layouts[i]!.filter((p) => p.leader === id).map((p) => p.partition);
+        const first = layouts[0]!.find((p) => p.partition === 0)!.leader;
+        const candidates = [first, ...cluster.brokers.map((b) => b.nodeId).filter((id) => id !== first)];
+        const victim = candidates.find((id) => live.every((_, i) => ledBy(id, i).length > 0));
+        assert.ok(victim !== undefined, `no broker leads partitions of every topic: ${JSON.stringify(layouts)}`);
+        mark(`broker ${victim} leads ${live.map((s, i) => `${s.topic} [${ledBy(victim, i).join(',')}]`).join(', ')}`);
+        return victim;
+      },
       afterMoreAcks: async (n, what) => {
         await Promise.all(live.map((s) => s.ledger.waitForAcks(s.ledger.acked + n, STEP_TIMEOUT_MS, `${s.label}: ${what}`)));
       },
@@ -274,13 +287,6 @@ async function assertOutcome(t: TestContext, result: ScenarioResult): Promise<vo
   }
 }
 
-async function leaderOf(topic: string, partition: number): Promise<number> {
-  const layout = await topicLayout(cluster.bootstrap, topic);
-  const leader = layout.find((p) => p.partition === partition)?.leader ?? -1;
-  assert.ok(leader >= 0, `${topic}-${partition} has a leader`);
-  return leader;
-}
-
 test('kill -9 of a partition leader mid-produce, then its restart', async (t) => {
   const result = await runScenario(t, 'kill', {
     ratePerSec: 4000,
@@ -288,10 +294,10 @@ test('kill -9 of a partition leader mid-produce, then its restart', async (t) =>
     requestTimeoutMs: 10_000,
     fault: async (ctx) => {
       await ctx.afterMoreAcks(4000, 'acks before the kill');
-      const victim = await leaderOf(ctx.topic, 0);
+      const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.stopBroker!(victim, { hard: true });
-      ctx.mark(`broker ${victim} (leader of ${ctx.topic}-0) killed with SIGKILL`);
+      ctx.mark(`broker ${victim} killed with SIGKILL`);
       await ctx.afterMoreAcks(4000, 'acks from the new leaders');
       ctx.mark('4000 more acked without it');
       ctx.setRate(1000);
@@ -342,10 +348,10 @@ test('a partition leader paused with SIGSTOP for 4.5 s (past request.timeout.ms,
     requestTimeoutMs: 3000,
     fault: async (ctx) => {
       await ctx.afterMoreAcks(4000, 'acks before the pause');
-      const victim = await leaderOf(ctx.topic, 0);
+      const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.pauseBroker!(victim);
-      ctx.mark(`broker ${victim} (leader of ${ctx.topic}-0) paused`);
+      ctx.mark(`broker ${victim} paused`);
       await sleep(4500);
       const listed = await listedByOthers(victim);
       ctx.mark(`resuming broker ${victim} (${listed ? 'still registered' : 'fenced already'})`);
@@ -363,10 +369,10 @@ test('a partition leader paused with SIGSTOP until fenced, then resumed', async 
     requestTimeoutMs: 3000,
     fault: async (ctx) => {
       await ctx.afterMoreAcks(4000, 'acks before the pause');
-      const victim = await leaderOf(ctx.topic, 0);
+      const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.pauseBroker!(victim);
-      ctx.mark(`broker ${victim} (leader of ${ctx.topic}-0) paused`);
+      ctx.mark(`broker ${victim} paused`);
       // Fencing is the controller's decision, not a timer of ours: wait for it to show.
       const deadline = Date.now() + 30_000;
       while (await listedByOthers(victim)) {
