@@ -19,8 +19,10 @@
  * not sent.
  *
  * Faults land while records are in flight: each step waits for a number of new acks (not for
- * a sleep) and records keep flowing, at a fixed rate, until the cluster is whole again and a
- * tail has been acked on it. Every scenario restores the cluster (every broker running, in
+ * a sleep) and records keep flowing until the cluster is whole again and a tail has been acked
+ * on it: at 5-10k records/s per producer while a fault lands (many requests in flight, where
+ * retries reorder), slower while a broker JVM restarts (10-30 s here, the bulk of the file's
+ * time), so the file stays within its budget. Every scenario restores the cluster (every broker running, in
  * sync) in a finally, so later tests see a healthy cluster even when an assertion fails.
  */
 import { test, before } from 'node:test';
@@ -289,11 +291,11 @@ async function assertOutcome(t: TestContext, result: ScenarioResult): Promise<vo
 
 test('kill -9 of a partition leader mid-produce, then its restart', async (t) => {
   const result = await runScenario(t, 'kill', {
-    ratePerSec: 4000,
+    ratePerSec: 10_000,
     tailRecords: 2000,
     requestTimeoutMs: 10_000,
     fault: async (ctx) => {
-      await ctx.afterMoreAcks(4000, 'acks before the kill');
+      await ctx.afterMoreAcks(8000, 'acks before the kill');
       const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.stopBroker!(victim, { hard: true });
@@ -310,12 +312,12 @@ test('kill -9 of a partition leader mid-produce, then its restart', async (t) =>
 
 test('rolling restart of all three brokers, each back in sync before the next', async (t) => {
   const result = await runScenario(t, 'rolling', {
-    ratePerSec: 3000,
+    ratePerSec: 5000,
     tailRecords: 2000,
     requestTimeoutMs: 10_000,
     fault: async (ctx) => {
       for (const b of cluster.brokers) {
-        ctx.setRate(3000);
+        ctx.setRate(5000);
         await ctx.afterMoreAcks(3000, `acks before restarting broker ${b.nodeId}`);
         if (b === cluster.brokers[0]) ctx.landed();
         await cluster.stopBroker!(b.nodeId);
@@ -343,11 +345,11 @@ async function listedByOthers(victim: number): Promise<boolean> {
 // request.timeout.ms 3 s, requests time out while it is frozen either way.
 test('a partition leader paused with SIGSTOP for 4.5 s (past request.timeout.ms, below broker.session.timeout.ms), then resumed', async (t) => {
   const result = await runScenario(t, 'pause', {
-    ratePerSec: 4000,
+    ratePerSec: 10_000,
     tailRecords: 2000,
     requestTimeoutMs: 3000,
     fault: async (ctx) => {
-      await ctx.afterMoreAcks(4000, 'acks before the pause');
+      await ctx.afterMoreAcks(8000, 'acks before the pause');
       const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.pauseBroker!(victim);
@@ -364,11 +366,11 @@ test('a partition leader paused with SIGSTOP for 4.5 s (past request.timeout.ms,
 
 test('a partition leader paused with SIGSTOP until fenced, then resumed', async (t) => {
   const result = await runScenario(t, 'fenced', {
-    ratePerSec: 4000,
+    ratePerSec: 10_000,
     tailRecords: 2000,
     requestTimeoutMs: 3000,
     fault: async (ctx) => {
-      await ctx.afterMoreAcks(4000, 'acks before the pause');
+      await ctx.afterMoreAcks(8000, 'acks before the pause');
       const victim = await ctx.pickLeader();
       ctx.landed();
       await cluster.pauseBroker!(victim);
