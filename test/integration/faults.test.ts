@@ -83,6 +83,8 @@ interface FaultContext {
    * says which partitions it leads.
    */
   pickLeader(): Promise<number>;
+  /** The running producers' topics. */
+  topics: string[];
   /** Resolves once every running producer has n more acks than now. */
   afterMoreAcks(n: number, what: string): Promise<void>;
   /** A line in the run's timeline (with each producer's ack count). */
@@ -200,6 +202,7 @@ async function runScenario(t: TestContext, name: string, opts: ScenarioOptions):
       pumps.push(pump(s, pace, () => aborted || (faultOver && s.ledger.sent >= sentAtEnd.get(s)! + opts.tailRecords)));
     }
     const ctx: FaultContext = {
+      topics: live.map((s) => s.topic),
       pickLeader: async () => {
         const layouts = await Promise.all(live.map((s) => topicLayout(cluster.bootstrap, s.topic)));
         const ledBy = (id: number, i: number) => layouts[i]!.filter((p) => p.leader === id).map((p) => p.partition);
@@ -233,7 +236,7 @@ async function runScenario(t: TestContext, name: string, opts: ScenarioOptions):
     mark('every send settled');
   } catch (e) {
     // What happened until the run broke is what explains the failure.
-    mark(`run broke: ${(e as Error).message}`);
+    mark(`run broke: ${String((e as Error).message).split('\n')[0]}`);
     for (const line of timeline) t.diagnostic(line);
     for (const s of live) t.diagnostic(`${s.label}: ${s.ledger.summary()}`);
     throw e;
@@ -387,6 +390,14 @@ test('a partition leader paused with SIGSTOP until fenced, then resumed', async 
       ctx.mark(`resuming broker ${victim}`);
       await cluster.resumeBroker!(victim);
       ctx.mark(`broker ${victim} resumed and back in sync`);
+      // The harness's promise, checked where it matters: the other brokers (not the resumed
+      // one, whose metadata is what it froze with) have it back in every ISR.
+      for (const b of cluster.brokers.filter((x) => x.nodeId !== victim)) {
+        for (const topic of ctx.topics) {
+          const outOfSync = (await topicLayout(`${b.host}:${b.port}`, topic)).filter((p) => !p.isr.includes(victim));
+          assert.deepEqual(outOfSync, [], `after resumeBroker, broker ${b.nodeId} has broker ${victim} in every ISR of ${topic}`);
+        }
+      }
     },
   });
   await assertOutcome(t, result);
