@@ -234,7 +234,8 @@ export function checkDelivery(ledger: DeliveryLedger, log: readonly ConsumedReco
         } else if (o.partition !== p || byOffset[p]!.get(o.offset) !== seq) {
           r.misplaced++;
           const there = byOffset[p]!.get(o.offset);
-          note('misplaced', `${p}:${seq} acked at p${o.partition}@${o.offset}, which holds ${there === undefined ? 'nothing' : `${p}:${there}`}`);
+          const holds = there === undefined ? 'nothing' : `${p}:${there}`;
+          note('misplaced', `${p}:${seq} acked at p${o.partition}@${o.offset}, which holds ${holds}`);
         }
       } else if (o.state === 'failed') {
         r.failedBy[o.error] = (r.failedBy[o.error] ?? 0) + 1;

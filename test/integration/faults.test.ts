@@ -346,7 +346,9 @@ async function listedByOthers(victim: number): Promise<boolean> {
 // leaderships stay, and acks=all requests everywhere wait, as it is in every ISR. A pause past
 // it gets it fenced: the controller takes it out of the ISRs and moves its leaderships. With
 // request.timeout.ms 3 s, requests time out while it is frozen either way.
-test('a partition leader paused with SIGSTOP for 4.5 s (past request.timeout.ms, below broker.session.timeout.ms), then resumed', async (t) => {
+const PAUSE_BELOW_SESSION_TIMEOUT =
+  'a partition leader paused with SIGSTOP for 4.5 s (past request.timeout.ms, below broker.session.timeout.ms), then resumed';
+test(PAUSE_BELOW_SESSION_TIMEOUT, async (t) => {
   const result = await runScenario(t, 'pause', {
     ratePerSec: 10_000,
     tailRecords: 2000,
