@@ -49,8 +49,25 @@ export interface KafkaCluster {
   stop(): Promise<void>;
   /** Stops one broker process (3-broker clusters; 1-broker too, for outage tests). */
   stopBroker?(nodeId: number, opts?: StopBrokerOptions): Promise<void>;
-  /** Restarts a stopped broker on the same ports and log dirs; resolves once it serves metadata. */
+  /**
+   * Restarts a stopped broker on the same ports and log dirs; resolves once it serves metadata
+   * and is back in the ISR of every partition it replicates.
+   */
   startBroker?(nodeId: number): Promise<void>;
+  /**
+   * Freezes a broker with SIGSTOP: its sockets stay open and nothing answers (a long GC pause,
+   * a frozen VM). Past broker.session.timeout.ms (6 s on the harness's clusters) the controller
+   * fences it and its leaderships move. Resolves at once.
+   */
+  pauseBroker?(nodeId: number): Promise<void>;
+  /** SIGCONT; resolves once the broker serves metadata and is back in sync (see startBroker). */
+  resumeBroker?(nodeId: number): Promise<void>;
+  /**
+   * Restarts every stopped broker and resumes every paused one, and waits until they are back
+   * in sync: what a test calls when it is done with faults (in t.after / finally). Returns the
+   * ids it brought back.
+   */
+  ensureAllRunning?(): Promise<number[]>;
 }
 
 export interface ClusterOptions {
@@ -144,4 +161,13 @@ let topicSeq = 0;
 export function uniqueTopic(prefix = 'test'): string {
   const safe = prefix.replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100);
   return `${safe}-${process.pid}-${Date.now().toString(36)}-${++topicSeq}`;
+}
+
+/**
+ * The node ids of the brokers that `asked` lists in a Metadata response: the live, unfenced
+ * brokers as it sees them (a fenced broker drops out of every other broker's list).
+ */
+export async function brokersSeenBy(asked: BrokerAddress, timeoutMs = 3000): Promise<number[]> {
+  const md = await core.fetchMetadata(asked.host, asked.port, [], timeoutMs);
+  return md.brokers.map((b) => b.nodeId).sort((a, b) => a - b);
 }

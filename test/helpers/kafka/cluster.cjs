@@ -1,6 +1,8 @@
 'use strict';
 // Real Apache Kafka (KRaft, 4.x) for the tests: fetches the jars with Maven, starts a 1- or
-// 3-broker cluster on loopback from them, creates topics, stops and restarts brokers.
+// 3-broker cluster on loopback from them, creates topics, stops and restarts brokers, and
+// pauses and resumes them (SIGSTOP / SIGCONT: a broker that stops answering without closing
+// its sockets, as a long GC pause or a frozen VM does).
 //
 // Plain CommonJS so that it is loaded as is both by scripts/test.mjs (ESM `import`) and by the
 // compiled TypeScript helpers in out/test/helpers (`require`); tsc never copies it into
@@ -553,6 +555,11 @@ class LocalCluster {
     return this.nodes.filter((n) => n.proc && !n.exited);
   }
 
+  /** Running and not paused: the brokers that answer requests. */
+  answering() {
+    return this.running().filter((n) => !n.paused);
+  }
+
   spawnNode(n) {
     const logsDir = path.join(n.dir, 'logs');
     fs.mkdirSync(logsDir, { recursive: true });
@@ -572,6 +579,7 @@ class LocalCluster {
     n.proc = proc;
     n.exited = false;
     n.exitCode = null;
+    n.paused = false;
     n.exitPromise = new Promise((resolve) => {
       proc.on('exit', (code, signal) => {
         n.exited = true;
@@ -623,7 +631,7 @@ class LocalCluster {
   /** Waits until each given node answers Metadata and every one of them lists all of them. */
   async waitUp(nodes, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
-    const want = this.running().map((n) => n.nodeId).sort();
+    const want = this.answering().map((n) => n.nodeId).sort();
     for (;;) {
       for (const n of nodes) {
         if (n.exited) {
@@ -655,20 +663,26 @@ class LocalCluster {
     }
   }
 
-  /** Restarts every broker that is not running and waits for them. */
+  /**
+   * Restarts every broker that is not running, resumes every paused one, and waits until they
+   * serve metadata and are back in the ISR of each partition they replicate. Returns their ids.
+   */
   async ensureAllRunning(timeoutMs = 90000) {
     const down = this.nodes.filter((n) => !n.proc || n.exited);
+    const paused = this.nodes.filter((n) => n.proc && !n.exited && n.paused);
+    for (const n of paused) this.signalNode(n, 'SIGCONT');
     for (const n of down) this.spawnNode(n);
-    if (down.length) {
+    const back = [...down, ...paused];
+    if (back.length) {
       const deadline = Date.now() + timeoutMs;
-      await this.waitUp(down, timeoutMs);
-      await this.waitInSync(down, deadline);
+      await this.waitUp(back, timeoutMs);
+      await this.waitInSync(back, deadline);
     }
-    return down.map((n) => n.nodeId);
+    return back.map((n) => n.nodeId);
   }
 
   async createTopic(name, opts = {}) {
-    const addrs = this.running().map((n) => ({ host: '127.0.0.1', port: n.port }));
+    const addrs = this.answering().map((n) => ({ host: '127.0.0.1', port: n.port }));
     if (addrs.length === 0) throw new Error('createTopic: no broker is running');
     await createTopicAt(addrs, name, opts);
   }
@@ -692,15 +706,60 @@ class LocalCluster {
     await this.waitInSync([n], deadline);
   }
 
+  /**
+   * SIGSTOP: the broker process freezes with its sockets open. Clients' requests to it get no
+   * answer (nor an error) until it is resumed; its peers see it stop heartbeating, and past
+   * broker.session.timeout.ms (6 s here, see serverProperties) the controller fences it and
+   * moves its leaderships. Resolves at once.
+   */
+  async pauseBroker(nodeId) {
+    const n = this.node(nodeId);
+    if (!n.proc || n.exited) throw new Error(`pauseBroker: broker ${nodeId} is not running`);
+    if (n.paused) return;
+    this.signalNode(n, 'SIGSTOP');
+    n.paused = true;
+    this.log(`broker ${nodeId} paused (SIGSTOP)`);
+  }
+
+  /**
+   * SIGCONT, then waits until the broker serves metadata again and is back in the ISR of every
+   * partition it replicates (a fenced broker first re-registers and catches up).
+   */
+  async resumeBroker(nodeId, opts = {}) {
+    const n = this.node(nodeId);
+    if (!n.paused || !n.proc || n.exited) return;
+    this.signalNode(n, 'SIGCONT');
+    const t0 = Date.now();
+    const timeoutMs = opts.timeoutMs ?? 90000;
+    const deadline = Date.now() + timeoutMs;
+    await this.waitUp([n], timeoutMs);
+    await this.waitInSync([n], deadline);
+    this.log(`broker ${nodeId} resumed (SIGCONT), in sync after ${Date.now() - t0} ms`);
+  }
+
+  signalNode(n, sig) {
+    n.proc.kill(sig);
+    if (sig === 'SIGCONT') n.paused = false;
+  }
+
+  /**
+   * Waits until every answering broker reports the given nodes in the ISR of each partition
+   * they replicate. Every broker is asked, not only the one that came back: a broker resumed
+   * after a long pause still holds the metadata it had when it froze, in which it is in sync.
+   */
   async waitInSync(nodes, deadline) {
     const ids = nodes.map((n) => n.nodeId);
     for (;;) {
       let lagging = [];
       try {
-        const md = await fetchMetadata('127.0.0.1', nodes[0].port, null, 5000);
-        for (const t of md.topics) {
-          for (const p of t.partitions) {
-            if (ids.some((id) => p.replicas.includes(id) && !p.isr.includes(id))) lagging.push(`${t.name}-${p.partition}`);
+        for (const asked of this.answering()) {
+          const md = await fetchMetadata('127.0.0.1', asked.port, null, 5000);
+          for (const t of md.topics) {
+            for (const p of t.partitions) {
+              if (ids.some((id) => p.replicas.includes(id) && !p.isr.includes(id))) {
+                lagging.push(`${t.name}-${p.partition} (as broker ${asked.nodeId} sees it)`);
+              }
+            }
           }
         }
       } catch (e) {
@@ -722,6 +781,8 @@ class LocalCluster {
     n.proc.ref(); // keep this process alive until the broker is gone
     try {
       n.proc.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      // A stopped process keeps a SIGTERM pending until it runs again (SIGKILL needs no help).
+      if (n.paused && graceMs > 0) this.signalNode(n, 'SIGCONT');
       let timer;
       const timedOut = await Promise.race([
         n.exitPromise.then(() => false),
@@ -883,9 +944,12 @@ function serveControl(cluster) {
     const act = {
       '/info': async () => ({
         bootstrap: cluster.bootstrap, brokers: cluster.brokers, running: cluster.running().map((n) => n.nodeId),
+        paused: cluster.running().filter((n) => n.paused).map((n) => n.nodeId),
       }),
       '/stop': async () => { await cluster.stopBroker(nodeId, { hard: u.searchParams.get('hard') === '1' }); return {}; },
       '/start': async () => { await cluster.startBroker(nodeId); return {}; },
+      '/pause': async () => { await cluster.pauseBroker(nodeId); return {}; },
+      '/resume': async () => { await cluster.resumeBroker(nodeId); return {}; },
       '/ensure': async () => ({ restarted: await cluster.ensureAllRunning() }),
     }[u.pathname];
     if (!act) return reply(404, { error: `unknown ${u.pathname}` });
@@ -938,6 +1002,13 @@ async function connectCluster(bootstrap, opts = {}) {
     cluster.startBroker = async (nodeId) => {
       await controlCall(control, `/start?node=${nodeId}`);
     };
+    cluster.pauseBroker = async (nodeId) => {
+      await controlCall(control, `/pause?node=${nodeId}`);
+    };
+    cluster.resumeBroker = async (nodeId) => {
+      await controlCall(control, `/resume?node=${nodeId}`);
+    };
+    cluster.ensureAllRunning = async () => (await controlCall(control, '/ensure')).restarted;
   }
   return cluster;
 }
@@ -993,6 +1064,9 @@ function sharedHandle(c) {
     stop: async () => {},
     stopBroker: (nodeId, o) => c.stopBroker(nodeId, o),
     startBroker: (nodeId, o) => c.startBroker(nodeId, o),
+    pauseBroker: (nodeId) => c.pauseBroker(nodeId),
+    resumeBroker: (nodeId, o) => c.resumeBroker(nodeId, o),
+    ensureAllRunning: () => c.ensureAllRunning(),
   };
 }
 
