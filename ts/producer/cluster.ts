@@ -370,6 +370,30 @@ export class Cluster extends EventEmitter {
     this.emit('metadata');
   }
 
+  /**
+   * KIP-951: a Produce response refusing a partition (NOT_LEADER_OR_FOLLOWER and kin, v10+) may
+   * name the new leader and its endpoint. Taken at once when its leader epoch is newer than the
+   * one we know, so the retry goes to the right broker without waiting for the metadata
+   * refresh, which still follows (as in the Java client's Sender).
+   */
+  applyLeaderHint(
+    topic: string,
+    partition: number,
+    leaderId: number,
+    leaderEpoch: number,
+    endpoints: readonly { nodeId: number; host: string; port: number }[],
+  ): void {
+    const state = this.topics.get(topic)?.partitions[partition];
+    if (!state || leaderId < 0 || leaderEpoch <= state.leaderEpoch) return;
+    if (!this.brokers.has(leaderId)) {
+      const e = endpoints.find((x) => x.nodeId === leaderId);
+      if (!e) return;
+      this.brokers.set(leaderId, this.track(new Broker(leaderId, e.host, e.port, this.config)));
+    }
+    state.leader = leaderId;
+    state.leaderEpoch = leaderEpoch;
+  }
+
   /** Close a broker's connection once nothing is outstanding on it. */
   private retire(broker: Broker): void {
     if (broker.isClosed()) return;

@@ -19,6 +19,7 @@ import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
 import {
   BufferExhaustedError,
   ConfigError,
+  KafkaJSError,
   KafkaJSProtocolError,
   KafkaJSTimeout,
   ProducerClosedError,
@@ -260,8 +261,20 @@ export class ProducerCore extends EventEmitter {
     let list = this.waitingMetadata.get(w.topic);
     if (!list) this.waitingMetadata.set(w.topic, (list = []));
     list.push(w);
-    this.cluster.refresh([w.topic]).catch(() => this.scheduleMetadataRetry());
+    this.cluster.refresh([w.topic]).catch((err: Error) => this.onRefreshFailed(err));
     this.sender.wakeup();
+  }
+
+  /** A metadata fetch failed. A non-retriable error (an undecodable broker, an authorization
+   * failure) fails every record waiting for metadata at once, with that error; anything else
+   * is tried again after retry.backoff.ms until max.block.ms. */
+  private onRefreshFailed(err: Error): void {
+    if (err instanceof KafkaJSError && !err.retriable && !(err instanceof ProducerClosedError)) {
+      for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
+      this.waitingMetadata.clear();
+      return;
+    }
+    this.scheduleMetadataRetry();
   }
 
   private scheduleMetadataRetry(): void {
@@ -269,7 +282,7 @@ export class ProducerCore extends EventEmitter {
     this.metadataRetry = setTimeout(() => {
       this.metadataRetry = null;
       if (this.waitingMetadata.size === 0) return;
-      this.cluster.refresh([...this.waitingMetadata.keys()]).catch(() => this.scheduleMetadataRetry());
+      this.cluster.refresh([...this.waitingMetadata.keys()]).catch((err: Error) => this.onRefreshFailed(err));
     }, this.config.retryBackoffMs);
   }
 

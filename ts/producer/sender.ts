@@ -27,6 +27,7 @@
  * - record_errors (Produce v8+) fail the records they name with their own message; the rest of
  *   the batch fails with the batch error (Java's InvalidRecordException handling).
  * - throttle_time_ms (KIP-219): nothing more is sent to that broker until the time has passed.
+ * - current_leader / node_endpoints (KIP-951): a refused partition's new leader is taken at once.
  * - User code (sinks, callbacks) that throws is caught and reported through onUserError: one
  *   record's callback never stops the others from settling.
  */
@@ -498,6 +499,9 @@ export class Sender {
         }
         failed.push([b, p]);
         if (isStaleMetadataError(p.errorCode)) stale = true;
+        if (p.currentLeader) {
+          this.cluster.applyLeaderHint(t.name, p.index, p.currentLeader.leaderId, p.currentLeader.leaderEpoch, res.nodeEndpoints);
+        }
       }
     }
     this.succeed(lane, ok, offsets);

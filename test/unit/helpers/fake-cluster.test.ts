@@ -82,16 +82,12 @@ for (const { name } of backends) {
       backend = useBackend(name);
       fake = await FakeCluster.start({ brokers: 3, topics: [{ name: 't', partitions: 2 }] });
     });
-    /** Set by a test whose scenario runs into a known producer defect that leaves a socket
-     * open after close(); names the defect. Remove the exemption with the fix. */
-    let knownLeak: string | null = null;
     afterEach(async () => {
       try {
         for (const p of producers.splice(0)) await p.close().catch(() => undefined);
         // Nothing the producer opened may stay open once it is closed.
-        if (knownLeak === null) await waitFor(() => fake.connections().length === 0, 2000, 'every client socket closed');
+        await waitFor(() => fake.connections().length === 0, 2000, 'every client socket closed');
       } finally {
-        knownLeak = null;
         await fake.stop();
         backend.restore();
       }
@@ -262,10 +258,8 @@ for (const { name } of backends) {
         return true;
       });
       assert.deepEqual(fake.values('t', 0), [], 'a black-holed request is not written');
-      // The metadata refresh that follows the timeout is queued behind the black-holed request
-      // on the same connection; close() fails it and the fetch loop then opens a new
-      // connection after close() returned, which stays open (issue 8, item 3).
-      knownLeak = 'issue 8 item 3: close() during a metadata fetch opens a socket after close';
+      // The timeout drops the connection and close() is final at every await (issue 8, items 2
+      // and 3): the afterEach check that no socket is left applies here too.
     });
 
     it('dropConnections closes every socket; the producer reconnects and goes on', async () => {

@@ -263,6 +263,32 @@ for (const { name } of backends) {
       assert.equal(md.offset, 1);
     });
 
+    it('(12) KIP-951: the new leader named in a NOT_LEADER answer is used without waiting for metadata', async () => {
+      choose();
+      const fake = await setup({ brokers: 2 });
+      const p = producer(fake, { 'request.timeout.ms': 3000 });
+      await p.send({ topic: 't', partition: 0, value: 'warm' });
+      const from = fake.leader('t', 0).nodeId;
+      fake.setLeader('t', 0, 1 - from);
+      // No Metadata request is answered any more: only the hint in the Produce response can
+      // move the record before its delivery timeout.
+      const stop = fake.onRequest(ApiKey.Metadata, () => ({ noResponse: true }));
+      const md = await p.send({ topic: 't', partition: 0, value: 'moved' });
+      stop();
+      assert.equal(md.offset, 1);
+      assert.equal(fake.log('t', 0).at(-1)!.nodeId, 1 - from);
+    });
+
+    it('(13) a broker whose answers do not decode fails the send fast, with its own error', async () => {
+      choose();
+      const fake = await setup();
+      for (let i = 0; i < 10; i++) fake.prepare(ApiKey.ApiVersions, { rawBody: Buffer.from([0, 0, 0xff, 0xff, 0xff]) });
+      const p = producer(fake, { 'max.block.ms': 20000 });
+      const t0 = Date.now();
+      await assert.rejects(p.send({ topic: 't', partition: 0, value: 'v' }), { code: 'INVALID_RESPONSE' });
+      assert.ok(Date.now() - t0 < 10000, 'not retried until max.block.ms');
+    });
+
     it('(11) sends after close() began are refused while earlier ones are flushed', async () => {
       choose();
       const fake = await setup();
