@@ -210,8 +210,21 @@ export class ProducerCore extends EventEmitter {
     let list = this.waitingMetadata.get(w.topic);
     if (!list) this.waitingMetadata.set(w.topic, (list = []));
     list.push(w);
-    this.cluster.refresh([w.topic]).catch(() => this.scheduleMetadataRetry());
+    this.cluster.refresh([w.topic]).catch((err: unknown) => this.onRefreshFailed(err));
     this.sender.wakeup();
+  }
+
+  /** A refresh that cannot succeed by retrying (bad credentials, a refused certificate) fails
+   * the records waiting for metadata at once, as the Java client's fatal metadata errors do,
+   * instead of reconnecting every retry.backoff.ms until max.block.ms; others are retried. */
+  private onRefreshFailed(err: unknown): void {
+    if ((err as { retriable?: unknown } | null)?.retriable !== false) {
+      this.scheduleMetadataRetry();
+      return;
+    }
+    const lists = [...this.waitingMetadata.values()];
+    this.waitingMetadata.clear();
+    for (const list of lists) for (const w of list) this.failWaiting(w, err as Error);
   }
 
   private scheduleMetadataRetry(): void {
@@ -219,7 +232,7 @@ export class ProducerCore extends EventEmitter {
     this.metadataRetry = setTimeout(() => {
       this.metadataRetry = null;
       if (this.waitingMetadata.size === 0) return;
-      this.cluster.refresh([...this.waitingMetadata.keys()]).catch(() => this.scheduleMetadataRetry());
+      this.cluster.refresh([...this.waitingMetadata.keys()]).catch((err: unknown) => this.onRefreshFailed(err));
     }, this.config.retryBackoffMs);
   }
 

@@ -8,9 +8,11 @@
 import { ConfigError } from '../errors.js';
 import { CodecId } from '../backend/types.js';
 import { codecName, validateLevel } from '../compression/index.js';
+import { resolveSecurity, SECURITY_KEYS, type SecurityConfig, type SecuritySettings } from '../net/security.js';
 
 /** Java producer keys we accept. Values may be numbers or numeric strings, as in a .properties file. */
-export interface ProducerConfig {
+/** The security keys (security.protocol, ssl.*, sasl.*) are described in ts/net/security.ts. */
+export interface ProducerConfig extends SecurityConfig {
   'bootstrap.servers': string | readonly string[];
   'client.id'?: string;
   /** '0', '1', 'all' or '-1' (default 'all'). */
@@ -65,6 +67,8 @@ export interface ResolvedConfig {
   compressionLevel: number | undefined;
   allowAutoTopicCreation: boolean;
   partitionerIgnoreKeys: boolean;
+  /** TLS options and SASL settings (ts/net/security.ts). */
+  security: SecuritySettings;
 }
 
 const INT_MAX = 2147483647;
@@ -96,7 +100,7 @@ export const DEFAULTS = {
 } as const;
 
 const LEVEL_KEYS = ['compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level'] as const;
-const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS]);
+const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS]);
 
 const CODECS: Record<string, CodecId> = {
   none: CodecId.None,
@@ -231,5 +235,6 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     compressionLevel: codec === CodecId.None ? undefined : levels[codecName(codec)],
     allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
     partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
+    security: resolveSecurity(config as unknown as Record<string, unknown>),
   };
 }
