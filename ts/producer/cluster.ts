@@ -190,6 +190,8 @@ export class Cluster extends EventEmitter {
     if (this.closed) throw new KafkaJSError('The producer is closed', { retriable: false });
     const errors: Error[] = [];
     for (const broker of this.candidates()) {
+      // close() during the loop: trying the next broker would open a connection nobody closes.
+      if (this.closed) break;
       try {
         await broker.ensureReady();
         const version = broker.version(Metadata);
