@@ -7,6 +7,11 @@
  *
  *   npm run build && node out/bench/produce.bench.js [--records 500000] [--runs 3]
  *       [--codec none|gzip|snappy|lz4|zstd|all] [--bootstrap host:port]
+ *       [--listener PLAINTEXT|SASL_SSL|both]
+ *
+ * --listener SASL_SSL (or both) starts the harness's secure broker instead and runs every case
+ * over its SASL_SSL listener (TLS + SCRAM-SHA-512, each client configured its own way) too:
+ * both listeners on the same broker in the same run.
  *
  * Without --bootstrap it starts a local broker with the test harness. Every case gets a fresh
  * topic (6 partitions, compression.type=producer, so the broker keeps the client's codec).
@@ -37,6 +42,14 @@ type Codec = (typeof CODECS)[number];
 const KAFKAJS_CODEC_KEY = { none: 'None', gzip: 'GZIP', snappy: 'Snappy', lz4: 'LZ4', zstd: 'ZSTD' } as const;
 
 type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic';
+type Listener = 'PLAINTEXT' | 'SASL_SSL';
+
+/** What a child needs to reach the SASL_SSL listener (SECURITY in its environment, as JSON). */
+interface SecurityEnv {
+  ca: string;
+  username: string;
+  password: string;
+}
 
 interface CaseDef {
   name: string;
@@ -48,6 +61,7 @@ interface CaseDef {
 
 interface CaseResult {
   codec: Codec;
+  listener: Listener;
   name: string;
   recordsPerSec: number;
   cpuUsPerRecord: number;
@@ -230,9 +244,18 @@ async function kafkajsStyle(
 }
 
 /** The same load with @platformatic/kafka's API: send({messages}) → {offsets: [{topic, partition, offset}]}. */
-async function platformaticStyle(bootstrap: string, topic: string, records: number, batches: { value: Buffer }[][], codec: Codec): Promise<number> {
+async function platformaticStyle(
+  bootstrap: string,
+  topic: string,
+  records: number,
+  batches: { value: Buffer }[][],
+  codec: Codec,
+  sec: SecurityEnv | null,
+  caPem: string,
+): Promise<number> {
   const { Producer, ProduceAcks } = await import('@platformatic/kafka');
   const producer = new Producer({
+    ...(sec ? { tls: { ca: [caPem] }, sasl: { mechanism: 'SCRAM-SHA-512' as const, username: sec.username, password: sec.password } } : {}),
     clientId: 'bench',
     bootstrapBrokers: [bootstrap],
     acks: ProduceAcks.ALL,
@@ -275,6 +298,10 @@ async function child(): Promise<void> {
   const records = Number(process.env['RECORDS']);
   const which = process.env['CASE'] as CaseKind;
   const codec = process.env['CODEC'] as Codec;
+  const sec: SecurityEnv | null = process.env['SECURITY'] ? JSON.parse(process.env['SECURITY']) : null;
+  const caPem = sec ? readFileSync(sec.ca, 'utf8') : '';
+  // KafkaJS's options (also kafka-turbo's facade): TLS trusting the test CA, SCRAM-SHA-512.
+  const kafkajsSecurity = sec ? { ssl: { ca: [caPem] }, sasl: { mechanism: 'scram-sha-512' as const, username: sec.username, password: sec.password } } : {};
 
   // Outside the clock: load the client, register codecs, make the values.
   const values = makeValues(Math.min(records, 64 * PER_CALL));
@@ -284,7 +311,15 @@ async function child(): Promise<void> {
   if (which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
     run = async () => {
-      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'compression.type': codec });
+      const javaSecurity = sec
+        ? {
+            'security.protocol': 'SASL_SSL',
+            'ssl.truststore.location': sec.ca,
+            'sasl.mechanism': 'SCRAM-SHA-512',
+            'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="${sec.username}" password="${sec.password}";`,
+          }
+        : {};
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'compression.type': codec, ...javaSecurity });
       await producer.connect([topic]);
       let acked = 0;
       let bad: unknown = null;
@@ -320,16 +355,16 @@ async function child(): Promise<void> {
     };
   } else if (which === 'turbo-kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...kafkajsSecurity });
     run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
   } else if (which === 'kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
     registerKafkajsCodec(codec);
-    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...kafkajsSecurity });
     run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
   } else if (which === 'platformatic') {
     await import('@platformatic/kafka');
-    run = () => platformaticStyle(bootstrap, topic, records, batches, codec);
+    run = () => platformaticStyle(bootstrap, topic, records, batches, codec, sec, caPem);
   } else {
     throw new Error(`unknown case ${String(which)}`);
   }
@@ -379,6 +414,10 @@ async function parent(): Promise<void> {
   const codecs: Codec[] = codecArg === 'all' ? [...CODECS] : [codecArg as Codec];
   if (!codecs.every((c) => (CODECS as readonly string[]).includes(c))) throw new Error(`--codec: expected one of ${CODECS.join('|')}|all, got ${codecArg}`);
   if (!(records > 0) || !(runs > 0)) throw new Error('--records and --runs must be positive');
+  const listenerArg = arg('listener', 'PLAINTEXT');
+  const listeners: Listener[] = listenerArg === 'both' ? ['PLAINTEXT', 'SASL_SSL'] : [listenerArg as Listener];
+  if (!listeners.every((l) => l === 'PLAINTEXT' || l === 'SASL_SSL')) throw new Error(`--listener: expected PLAINTEXT|SASL_SSL|both, got ${listenerArg}`);
+  const secure = listeners.includes('SASL_SSL');
 
   const list = cases();
   // Generous: the slowest client here does ~40k records/s with compression.
@@ -398,7 +437,11 @@ async function parent(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
-  const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1 });
+  if (given && secure) throw new Error('--listener SASL_SSL starts its own secure broker: leave out --bootstrap');
+  const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1, secure });
+  const secEnv: SecurityEnv | null = secure
+    ? { ca: harness.ensureCertificates().ca, username: 'alice', password: 'alice-secret' }
+    : null;
   const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
   const admin = new Kafka({ clientId: 'bench-check', brokers: [cluster.bootstrap], logLevel: logLevel.NOTHING }).admin();
   const results: CaseResult[] = [];
@@ -407,16 +450,19 @@ async function parent(): Promise<void> {
     await admin.connect();
     let n = 0;
     for (let run = 0; run < runs; run++) {
-      for (const { codec, c } of plan) {
-        const label = `${codec} / ${c.name}`;
+      // Listeners alternate case by case, so neither gets the quieter moments of the run.
+      for (const { codec, c } of plan) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
+        const label = `${codec} / ${listener} / ${c.name}`;
         const topic = `bench-${Date.now().toString(36)}-${n++}`;
         await cluster.createTopic(topic, { partitions: PARTITIONS, configs: { 'compression.type': 'producer' } });
         try {
-          const r = await runChild({ ...c.env, CASE: c.kind, CODEC: codec, BOOTSTRAP: cluster.bootstrap, TOPIC: topic, RECORDS: String(records) }, caseTimeoutMs);
+          const target = listener === 'SASL_SSL' ? cluster.listeners.SASL_SSL : cluster.bootstrap;
+          const security: Record<string, string> = listener === 'SASL_SSL' ? { SECURITY: JSON.stringify(secEnv) } : {};
+          const r = await runChild({ ...c.env, ...security, CASE: c.kind, CODEC: codec, BOOTSTRAP: target, TOPIC: topic, RECORDS: String(records) }, caseTimeoutMs);
           if (r.acked !== records) throw new Error(`${r.acked} of ${records} records acknowledged`);
           const stored = await topicRecords(admin, topic);
           if (stored !== records) throw new Error(`the topic holds ${stored} records, ${records} were sent`);
-          results.push({ codec, name: c.name, recordsPerSec: records / r.seconds, cpuUsPerRecord: r.cpuUs / records });
+          results.push({ codec, listener, name: c.name, recordsPerSec: records / r.seconds, cpuUsPerRecord: r.cpuUs / records });
           console.error(`${label}: ${Math.round(records / r.seconds).toLocaleString('en-US')} records/s, ${(r.cpuUs / records).toFixed(2)} µs CPU/record`);
         } catch (e) {
           failures.push(`${label} (run ${run + 1}): ${(e as Error).message}`);
@@ -431,18 +477,18 @@ async function parent(): Promise<void> {
 
   // Median per (codec, case) over the runs, and ratios against KafkaJS with the same codec.
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`| codec | case | records/s (median of ${runs}) | CPU µs/record | throughput vs KafkaJS | CPU vs KafkaJS |`);
-  console.log('|---|---|---|---|---|---|');
-  for (const codec of codecs) {
+  console.log(`| codec | listener | case | records/s (median of ${runs}) | CPU µs/record | throughput vs KafkaJS | CPU vs KafkaJS |`);
+  console.log('|---|---|---|---|---|---|---|');
+  for (const codec of codecs) for (const listener of listeners) {
     const rows = list
-      .map((c) => results.filter((r) => r.codec === codec && r.name === c.name))
+      .map((c) => results.filter((r) => r.codec === codec && r.listener === listener && r.name === c.name))
       .filter((rs) => rs.length > 0)
       .map((rs) => ({ name: rs[0]!.name, n: rs.length, rps: median(rs.map((r) => r.recordsPerSec)), cpu: median(rs.map((r) => r.cpuUsPerRecord)) }));
     const ref = rows.find((r) => r.name.startsWith('kafkajs'));
     for (const r of rows) {
       const runsNote = r.n < runs ? ` (${r.n} of ${runs} runs)` : '';
       console.log(
-        `| ${codec} | ${r.name}${runsNote} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ` +
+        `| ${codec} | ${listener} | ${r.name}${runsNote} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ` +
           `${ref ? `${(r.rps / ref.rps).toFixed(2)}×` : 'n/a'} | ${ref ? `${(ref.cpu / r.cpu).toFixed(2)}× less` : 'n/a'} |`,
       );
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, idempotently:
-#   - Debian packages: kcat (independent reader in tests), the C/C++ toolchain and the
+#   - Debian packages: kcat (independent reader in tests), openssl (the TLS tests' certificates), the C/C++ toolchain and the
 #     native libraries the addon links against, librdkafka-dev (mock cluster for fault tests),
 #     Java 17 + Maven (only if missing) for the real Kafka broker;
 #   - npm dependencies (npm ci from package-lock.json);
@@ -15,6 +15,7 @@ log() { printf '[install] %s\n' "$*"; }
 
 APT_PACKAGES=(
   kcat
+  openssl
   build-essential
   python3
   pkg-config

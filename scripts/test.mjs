@@ -11,7 +11,9 @@
 //   --build-dir=DIR                        compiled tests under DIR/test instead of <outDir>/test
 //
 // A cluster whose address is already in the environment (KAFKA_TURBO_TEST_BOOTSTRAP,
-// KAFKA_TURBO_TEST_BOOTSTRAP_3) is used as it is instead of starting one.
+// KAFKA_TURBO_TEST_BOOTSTRAP_3, KAFKA_TURBO_TEST_SECURE) is used as it is instead of starting
+// one. The secure 1-broker cluster (TLS and SASL listeners) starts only when a selected
+// integration test's path contains "security".
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -88,6 +90,8 @@ if (files.length === 0) {
 }
 const unitDir = join(buildDir, 'test', 'unit') + sep;
 const needsBrokers = files.some((f) => !f.startsWith(unitDir));
+// The secure cluster (TLS and SASL listeners) only for the security tests.
+const needsSecure = files.some((f) => !f.startsWith(unitDir) && relative(buildDir, f).includes('security'));
 
 // --- brokers ------------------------------------------------------------------------------------
 const clusters = [];
@@ -113,16 +117,17 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 async function provide(size) {
   const env = kafka.ENV[size];
+  const secure = size === 'secure';
   if (process.env[env.bootstrap]) {
     log(`${size}-broker cluster: using ${process.env[env.bootstrap]} from the environment`);
     return;
   }
   const started = Date.now();
-  const c = await kafka.startCluster({ brokers: size, log: (s) => log(`[kafka ${size}] ${s}`) });
+  const c = await kafka.startCluster({ brokers: secure ? 1 : size, secure, log: (s) => log(`[kafka ${size}] ${s}`) });
   clusters.push(c);
   const control = await kafka.serveControl(c);
   controls.push(control);
-  process.env[env.bootstrap] = c.bootstrap;
+  process.env[env.bootstrap] = secure ? JSON.stringify(c.listeners) : c.bootstrap;
   process.env[env.control] = control.url;
   log(`${size}-broker cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${c.bootstrap}`);
 }
@@ -131,8 +136,8 @@ let code = 1;
 try {
   if (needsBrokers) {
     kafka.ensureKafkaJars({ log: (s) => log(s) });
-    log(`starting Apache Kafka ${kafka.kafkaVersion()}: 1-broker and 3-broker clusters`);
-    const results = await Promise.allSettled([provide(1), provide(3)]);
+    log(`starting Apache Kafka ${kafka.kafkaVersion()}: 1-broker and 3-broker clusters${needsSecure ? ', and the secure one' : ''}`);
+    const results = await Promise.allSettled([provide(1), provide(3), ...(needsSecure ? [provide('secure')] : [])]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -25,4 +25,5 @@ export { murmur2 } from './producer/partitioners.js';
 export { backendInfo } from './backend/load.js';
 export type { BackendInfo } from './backend/types.js';
 export * from './errors.js';
+export { SslAuthenticationError } from './net/tls.js';
 export * from './kafkajs/index.js';

@@ -74,9 +74,39 @@ export interface ClusterOptions {
   brokers?: 1 | 3;
 }
 
+/** The secure single-broker cluster: PLAINTEXT, SSL (client certificate required),
+ * SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER with the
+ * broker's unsecured token validator: test only). */
+export interface SecureKafkaCluster extends KafkaCluster {
+  /** 'host:port' of each listener; `bootstrap` is the PLAINTEXT one. */
+  listeners: { PLAINTEXT: string; SSL: string; SASL_PLAINTEXT: string; SASL_SSL: string };
+  /** user name → password, for PLAIN and both SCRAM mechanisms. */
+  users: Record<string, string>;
+  /** Sessions of this listener + mechanism last `ms` (connections.max.reauth.ms): clients must re-authenticate. */
+  shortSession: { listener: 'SASL_PLAINTEXT'; mechanism: 'SCRAM-SHA-512'; ms: number };
+  /** Made with openssl into .cache/tls by the harness. The broker's certificate is for IP 127.0.0.1 only. */
+  certs: {
+    dir: string;
+    ca: string;
+    /** A CA that signed nothing the broker uses. */
+    otherCa: string;
+    clientCert: string;
+    /** Encrypted PKCS#8 (passwords.clientKey). */
+    clientKey: string;
+    /** clientKey + clientCert in one PEM file. */
+    clientKeystore: string;
+    /** PKCS12 (passwords.clientP12). */
+    clientP12: string;
+    /** A server certificate (for 127.0.0.1, signed by `ca`) that expired before it was made, and its key. */
+    expiredCert: string;
+    expiredKey: string;
+    passwords: { brokerKey: string; clientKey: string; clientP12: string };
+  };
+}
+
 interface ClusterCore {
   startCluster(opts: { brokers?: number; log?: (line: string) => void }): Promise<KafkaCluster>;
-  getCluster(opts: { brokers?: number }): Promise<KafkaCluster>;
+  getCluster(opts: { brokers?: number; secure?: boolean }): Promise<KafkaCluster>;
   connectCluster(bootstrap: string, opts?: { controlUrl?: string }): Promise<KafkaCluster>;
   ensureKafkaJars(opts?: { log?: (line: string) => void }): string;
   kafkaVersion(): string;
@@ -123,6 +153,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<KafkaClus
 /** The shared cluster of this test run (see the file comment). */
 export async function getCluster(opts: ClusterOptions = {}): Promise<KafkaCluster> {
   return core.getCluster({ brokers: opts.brokers ?? 1 });
+}
+
+/** The shared secure cluster (started by scripts/test.mjs when security tests are selected). */
+export async function getSecureCluster(): Promise<SecureKafkaCluster> {
+  return (await core.getCluster({ secure: true })) as SecureKafkaCluster;
 }
 
 /** A cluster somebody else runs, e.g. a local Kafka on 127.0.0.1:9092. stop() is a no-op. */

@@ -14,6 +14,9 @@
  *   retry.maxRetryTime (default 30000)    → retry.backoff.max.ms
  *   metadataMaxAge (default 300000)       → metadata.max.age.ms
  *   allowAutoTopicCreation (default true) → allow.auto.create.topics
+ *   ssl (true | tls.ConnectionOptions)    → 'kafkajs.ssl': node:tls options as KafkaJS takes them
+ *   sasl ({ mechanism, ... })             → 'kafkajs.sasl': plain, scram-sha-256/512,
+ *       oauthbearer (oauthBearerProvider) or a custom authenticationProvider (ts/net/security.ts)
  *   maxInFlightRequests (default: KafkaJS has no limit) → max.in.flight.requests.per.connection,
  *       5 when unset. KafkaJS needs no limit because every send() is its own request; here
  *       sends share requests, and a bound is what makes them share: while 5 requests are out
@@ -151,16 +154,8 @@ export class Kafka {
     }
     // The brokers are checked at connect(), as KafkaJS does: an app may build a client it
     // never connects, and the list may come from a function.
-    if (config.ssl !== undefined && config.ssl !== null && config.ssl !== false) {
-      throw new KafkaJSNonRetriableError(
-        'TLS ("ssl" in the Kafka config) is not supported by kafka-turbo yet: use a PLAINTEXT listener, or keep kafkajs for this cluster',
-      );
-    }
-    if (config.sasl !== undefined && config.sasl !== null) {
-      throw new KafkaJSNonRetriableError(
-        'SASL authentication ("sasl" in the Kafka config) is not supported by kafka-turbo yet: use a listener without authentication, or keep kafkajs for this cluster',
-      );
-    }
+    // ssl and sasl are checked (and files read) when producer() resolves the configuration;
+    // they reach the core as 'kafkajs.ssl' / 'kafkajs.sasl' (ts/net/security.ts).
     if (config.socketFactory !== undefined && config.socketFactory !== null) {
       throw new KafkaJSNonRetriableError(
         'A custom socketFactory is not supported by kafka-turbo: it manages its own connections',
@@ -234,6 +229,8 @@ export class Kafka {
       // acks and compression are chosen per send(); these only fill the core's defaults.
       acks: 'all',
       'compression.type': 'none',
+      ...(c.ssl === undefined || c.ssl === null || c.ssl === false ? {} : { 'kafkajs.ssl': c.ssl }),
+      ...(c.sasl === undefined || c.sasl === null ? {} : { 'kafkajs.sasl': c.sasl as Record<string, unknown> }),
       ...tuning,
     };
     if (typeof javaConfig['allow.auto.create.topics'] !== 'boolean') {

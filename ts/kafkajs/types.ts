@@ -87,15 +87,15 @@ export interface ISocketFactoryArgs {
 }
 export type ISocketFactory = (args: ISocketFactoryArgs) => Socket;
 
-/** Accepted in the type so KafkaJS configs compile; refused at runtime (not supported yet). */
+/** KafkaJS's SASL options: plain, scram-sha-256, scram-sha-512 ({ username, password }),
+ * oauthbearer ({ oauthBearerProvider }), or any mechanism with an authenticationProvider. */
 export type SASLOptions = { mechanism: string; [option: string]: unknown };
 export type Mechanism = { mechanism: string; authenticationProvider: (args: any) => any };
 
 export interface KafkaConfig {
   brokers: string[] | BrokersFunction;
-  /** Not supported yet: anything but undefined/false is refused. */
+  /** true, or node:tls options (ca, cert, key, servername, rejectUnauthorized, ...). */
   ssl?: ConnectionOptions | boolean;
-  /** Not supported yet: anything but undefined/null is refused. */
   sasl?: SASLOptions | Mechanism;
   clientId?: string;
   connectionTimeout?: number;

@@ -31,11 +31,18 @@
 
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { InvalidResponseError, KafkaJSConnectionError, KafkaJSError, KafkaJSRequestTimeoutError } from '../errors.js';
+import type * as tls from 'node:tls';
+import {
+  InvalidResponseError,
+  KafkaJSConnectionError,
+  KafkaJSError,
+  KafkaJSRequestTimeoutError,
+} from '../errors.js';
 import { apiName } from '../protocol/api-keys.js';
 import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
 import { Writer } from '../protocol/writer.js';
+import { connectTls, tlsCertificateError } from './tls.js';
 
 export interface BrokerConnectionOptions {
   host: string;
@@ -49,6 +56,8 @@ export interface BrokerConnectionOptions {
   /** Wait before reconnecting after the first failed attempt; doubles per failure. */
   reconnectBackoffMs: number;
   reconnectBackoffMaxMs: number;
+  /** TLS (node:tls) options, or null/undefined for plain TCP (ts/net/tls.ts). */
+  tls?: tls.ConnectionOptions | null;
 }
 
 export interface RequestOptions {
@@ -353,14 +362,17 @@ export class BrokerConnection extends EventEmitter {
 
   private open(): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port });
+      // With TLS the connection is open once the handshake is done (secureConnect).
+      const tlsOptions = this.opts.tls ?? null;
+      const socket = tlsOptions ? connectTls(this.host, this.port, tlsOptions) : net.connect({ host: this.host, port: this.port });
+      const connectEvent = tlsOptions ? 'secureConnect' : 'connect';
       this.openingSocket = socket;
       let settled = false;
       const finish = (err: (Error & { code?: string }) | null): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        socket.removeListener('connect', onConnect);
+        socket.removeListener(connectEvent, onConnect);
         socket.removeListener('error', onError);
         socket.removeListener('close', onClose);
         if (this.openingSocket === socket) this.openingSocket = null;
@@ -371,11 +383,12 @@ export class BrokerConnection extends EventEmitter {
           socket.on('error', () => undefined);
           socket.destroy();
           reject(
-            new KafkaJSConnectionError(`Failed to connect to ${this.broker}: ${err.message}`, {
-              broker: this.broker,
-              code: err.code ?? 'ECONNFAILED',
-              cause: err,
-            }),
+            (tlsOptions && tlsCertificateError(this.broker, err)) ||
+              new KafkaJSConnectionError(`Failed to connect to ${this.broker}: ${err.message}`, {
+                broker: this.broker,
+                code: err.code ?? 'ECONNFAILED',
+                cause: err,
+              }),
           );
         }
       };
@@ -387,7 +400,7 @@ export class BrokerConnection extends EventEmitter {
           finish(Object.assign(new Error(`connection timed out after ${this.opts.connectTimeoutMs}ms`), { code: 'ETIMEDOUT' })),
         this.opts.connectTimeoutMs,
       );
-      socket.once('connect', onConnect);
+      socket.once(connectEvent, onConnect);
       socket.once('error', onError);
       socket.once('close', onClose);
     });

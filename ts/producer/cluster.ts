@@ -26,6 +26,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { BrokerConnection } from '../net/connection.js';
+import { createMechanism, SaslSession, type SaslSettings } from '../net/sasl/index.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { ApiVersions, type ApiVersionsResponse } from '../protocol/api-versions.js';
 import { Metadata, type MetadataResponse } from '../protocol/metadata.js';
@@ -49,6 +50,9 @@ export class Broker {
   private readying: Promise<void> | null = null;
   /** Set by close(): a handshake under way stops at its next step. */
   private closed = false;
+  private readonly saslSettings: SaslSettings | null;
+  /** This connection's SASL session (re-authentication, KIP-368), when SASL is on. */
+  private sasl: SaslSession | null = null;
 
   constructor(
     readonly nodeId: number,
@@ -56,6 +60,7 @@ export class Broker {
     readonly port: number,
     config: ResolvedConfig,
   ) {
+    this.saslSettings = config.security.sasl;
     this.conn = new BrokerConnection({
       host,
       port,
@@ -66,6 +71,7 @@ export class Broker {
       connectTimeoutMs: config.connectTimeoutMs,
       reconnectBackoffMs: config.reconnectBackoffMs,
       reconnectBackoffMaxMs: config.reconnectBackoffMaxMs,
+      tls: config.security.tls,
     });
   }
 
@@ -73,20 +79,23 @@ export class Broker {
     return `${this.host}:${this.port}`;
   }
 
-  /** True when the connection is up and API versions are known. */
+  /** True when the connection is up, API versions are known and SASL (if any) is not re-authenticating. */
   isReady(): boolean {
-    return this.versions !== null && this.conn.isConnected();
+    return this.versions !== null && this.conn.isConnected() && this.sasl?.busy() == null;
   }
 
   isClosed(): boolean {
     return this.closed;
   }
 
-  /** Connect and learn the broker's API versions (ApiVersions v3, then an older version when
-   * the broker answers UNSUPPORTED_VERSION). */
+  /** Connect, learn the broker's API versions (ApiVersions v3, then an older version when the
+   * broker answers UNSUPPORTED_VERSION) and authenticate (SASL); or wait for a
+   * re-authentication in progress. */
   ensureReady(): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.isReady()) return Promise.resolve();
+    const reauth = this.versions !== null && this.conn.isConnected() ? this.sasl?.busy() : null;
+    if (reauth) return reauth;
     this.readying ??= this.handshake().finally(() => {
       this.readying = null;
     });
@@ -95,6 +104,8 @@ export class Broker {
 
   private async handshake(): Promise<void> {
     this.versions = null;
+    this.sasl?.stop();
+    this.sasl = null;
     await this.conn.connect();
     this.checkOpen();
     let res = await this.requestApiVersions(ApiVersions.maxVersion);
@@ -109,6 +120,15 @@ export class Broker {
     if (res.errorCode !== 0) throw new KafkaJSProtocolError(errorForCode(res.errorCode));
     const versions = new Map<number, VersionRange>();
     for (const k of res.apiKeys) versions.set(k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion });
+    if (this.saslSettings !== null) {
+      // Before any other request; a refusal closes the connection (Java does the same).
+      try {
+        this.sasl = await SaslSession.start(this.conn, createMechanism(this.saslSettings), (d) => pickVersion(d, versions.get(d.apiKey)));
+      } catch (err) {
+        await this.conn.close();
+        throw err;
+      }
+    }
     this.versions = versions;
   }
 
@@ -144,6 +164,7 @@ export class Broker {
 
   close(): Promise<void> {
     this.closed = true;
+    this.sasl?.stop();
     return this.conn.close();
   }
 }

@@ -8,9 +8,11 @@
 import { ConfigError } from '../errors.js';
 import { CodecId } from '../backend/types.js';
 import { codecName, validateLevel } from '../compression/index.js';
+import { resolveSecurity, SECURITY_KEYS, type SecurityConfig, type SecuritySettings } from '../net/security.js';
 
 /** Java producer keys we accept. Values may be numbers or numeric strings, as in a .properties file. */
-export interface ProducerConfig {
+/** The security keys (security.protocol, ssl.*, sasl.*) are described in ts/net/security.ts. */
+export interface ProducerConfig extends SecurityConfig {
   'bootstrap.servers': string | readonly string[];
   'client.id'?: string;
   /** '0', '1', 'all' or '-1' (default 'all'). */
@@ -72,6 +74,8 @@ export interface ResolvedConfig {
   retryMultiplier: number;
   /** Each backoff is spread by ±this fraction (0.2 as in the Java client; KafkaJS's retry.factor). */
   retryJitter: number;
+  /** TLS options and SASL settings (ts/net/security.ts). */
+  security: SecuritySettings;
 }
 
 const INT_MAX = 2147483647;
@@ -103,7 +107,7 @@ export const DEFAULTS = {
 } as const;
 
 const LEVEL_KEYS = ['compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level'] as const;
-const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS]);
+const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS]);
 
 const CODECS: Record<string, CodecId> = {
   none: CodecId.None,
@@ -238,6 +242,7 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     idempotent,
     retryMultiplier: 2,
     retryJitter: 0.2,
+    security: resolveSecurity(config as unknown as Record<string, unknown>),
   };
 }
 

@@ -15,7 +15,7 @@
 // creation to the Java tool (org.apache.kafka.tools.TopicCommand) instead.
 //
 // CLI:  node test/helpers/kafka/cluster.cjs fetch          fetch the jars (no-op when cached)
-//       node test/helpers/kafka/cluster.cjs start [1|3]    run a cluster until Ctrl-C
+//       node test/helpers/kafka/cluster.cjs start [1|3|secure]    run a cluster until Ctrl-C
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -469,9 +469,9 @@ function cleanupStale() {
  * that depend on the node ids, the quorum's shape and a few configs, not on ports or paths. So
  * a cluster is formatted with the real tool once per configuration and copied from then on.
  */
-async function formatStorage(libDir, version, nodes, clusterId) {
-  const normalized = nodes
-    .map((n) => fs.readFileSync(n.props, 'utf8').replace(/127\.0\.0\.1:\d+/g, 'ADDR').replace(/^log\.dirs=.*$/m, 'log.dirs=DIR'))
+async function formatStorage(libDir, version, nodes, clusterId, extraArgs = []) {
+  const normalized = [extraArgs.join(' '), ...nodes
+    .map((n) => fs.readFileSync(n.props, 'utf8').replace(/127\.0\.0\.1:\d+/g, 'ADDR').replace(/^log\.dirs=.*$/m, 'log.dirs=DIR'))]
     .join('\n--\n');
   const key = crypto.createHash('sha256').update(`${version}\n${normalized}`).digest('hex').slice(0, 16);
   const template = path.join(kafkaCacheDir(version), 'formatted', key);
@@ -480,7 +480,7 @@ async function formatStorage(libDir, version, nodes, clusterId) {
     return 'copied';
   }
   await Promise.all(
-    nodes.map((n) => runJava(libDir, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.props], { cwd: n.dir })),
+    nodes.map((n) => runJava(libDir, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.props, ...extraArgs], { cwd: n.dir })),
   );
   const tmp = `${template}.tmp-${process.pid}`;
   try {
@@ -516,6 +516,135 @@ function cdsArchive(version, libDir) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The secure cluster: certificates (made with openssl into .cache/tls, never committed) and the
+// users and listener settings of a broker with SSL, SASL_PLAINTEXT and SASL_SSL beside PLAINTEXT.
+
+/** Users known to the secure broker (PLAIN in its JAAS config, SCRAM created at format time). */
+const SECURE_USERS = { alice: 'alice-secret', bob: 'bob-secret' };
+/** KIP-368 test: sessions on this listener + mechanism last this long, so clients must re-authenticate. */
+const SHORT_SESSION = { listener: 'SASL_PLAINTEXT', mechanism: 'SCRAM-SHA-512', ms: 4000 };
+const TLS_PASSWORDS = { brokerKey: 'broker-key-pass', clientKey: 'client-key-pass', clientP12: 'client-p12-pass' };
+const CERTS_VERSION = '1';
+
+function tlsDir() {
+  return path.join(REPO_ROOT, '.cache', 'tls');
+}
+
+function openssl(args, cwd) {
+  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (r.error) throw new Error(`cannot run openssl (run scripts/install.sh): ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+/**
+ * Makes the test PKI once (a marker file records it): a CA; the broker's certificate for
+ * IP 127.0.0.1 only (so "localhost" is a host-name mismatch) with its key as encrypted
+ * PKCS#8 in the old PBE-SHA1-3DES form, the one Java 17 reads in a PEM keystore; a client
+ * certificate (key encrypted with OpenSSL's default, and as PKCS12) for the SSL listener,
+ * which requires one; an unrelated CA; and an expired server certificate. Returns the paths.
+ * Written into a temp dir renamed into place, so concurrent callers never see half of it.
+ */
+function ensureCertificates() {
+  const dir = tlsDir();
+  const files = {
+    dir,
+    ca: path.join(dir, 'ca.pem'),
+    otherCa: path.join(dir, 'other-ca.pem'),
+    brokerKeystore: path.join(dir, 'broker-keystore.pem'),
+    clientCert: path.join(dir, 'client.pem'),
+    clientKey: path.join(dir, 'client.key'),
+    clientKeystore: path.join(dir, 'client-keystore.pem'),
+    clientP12: path.join(dir, 'client.p12'),
+    expiredCert: path.join(dir, 'expired.pem'),
+    expiredKey: path.join(dir, 'expired.key'),
+    passwords: TLS_PASSWORDS,
+  };
+  const marker = path.join(dir, '.complete');
+  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === CERTS_VERSION) return files;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  fs.mkdirSync(tmp, { recursive: true });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    for (const [name, cn] of [['ca', 'kafka-turbo test CA'], ['other-ca', 'an unrelated CA']]) {
+      openssl(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '3650', '-subj', `/CN=${cn}`,
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], tmp);
+    }
+    const leaf = (name, cn, days, ext) => {
+      openssl(['req', ...ec, '-keyout', `${name}.plain.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], tmp);
+      fs.writeFileSync(path.join(tmp, `${name}.ext`), ext);
+      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial',
+        String(Date.now() + name.length), '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.pem`], tmp);
+    };
+    leaf('broker', '127.0.0.1', 3650, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+    leaf('client', 'kafka-turbo test client', 3650, 'extendedKeyUsage=clientAuth\n');
+    leaf('expired', '127.0.0.1', -1, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    openssl(['pkcs8', '-topk8', '-v1', 'PBE-SHA1-3DES', '-in', 'broker.plain.key', '-out', 'broker.key',
+      '-passout', `pass:${TLS_PASSWORDS.brokerKey}`], tmp);
+    openssl(['pkcs8', '-topk8', '-in', 'client.plain.key', '-out', 'client.key', '-passout', `pass:${TLS_PASSWORDS.clientKey}`], tmp);
+    openssl(['pkcs12', '-export', '-in', 'client.pem', '-inkey', 'client.plain.key', '-certfile', 'ca.pem', '-out', 'client.p12',
+      '-passout', `pass:${TLS_PASSWORDS.clientP12}`], tmp);
+    const read = (f) => fs.readFileSync(path.join(tmp, f), 'utf8');
+    fs.writeFileSync(path.join(tmp, 'broker-keystore.pem'), read('broker.key') + read('broker.pem') + read('ca.pem'));
+    fs.writeFileSync(path.join(tmp, 'client-keystore.pem'), read('client.key') + read('client.pem'));
+    fs.renameSync(path.join(tmp, 'expired.plain.key'), path.join(tmp, 'expired.key'));
+    // Keep what tests use (and ca.key, to sign more by hand); drop the intermediate files.
+    for (const f of fs.readdirSync(tmp)) {
+      if (/\.(csr|ext|srl)$/.test(f) || f.endsWith('.plain.key') || f === 'other-ca.key' || f === 'broker.key') fs.rmSync(path.join(tmp, f));
+    }
+    fs.writeFileSync(path.join(tmp, '.complete'), CERTS_VERSION);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === CERTS_VERSION) return files; // someone else made them
+    throw e;
+  }
+  return files;
+}
+
+/** server.properties lines for the secure listeners (ports: { ssl, saslPlaintext, saslSsl }). */
+function secureProperties(n) {
+  const certs = ensureCertificates();
+  const { ssl, saslPlaintext, saslSsl } = n.securePorts;
+  const plainUsers = Object.entries(SECURE_USERS).map(([u, p]) => `user_${u}="${p}"`).join(' ');
+  const props = {
+    listeners: `PLAINTEXT://127.0.0.1:${n.port},SSL://127.0.0.1:${ssl},SASL_PLAINTEXT://127.0.0.1:${saslPlaintext},` +
+      `SASL_SSL://127.0.0.1:${saslSsl},CONTROLLER://127.0.0.1:${n.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${n.port},SSL://127.0.0.1:${ssl},SASL_PLAINTEXT://127.0.0.1:${saslPlaintext},` +
+      `SASL_SSL://127.0.0.1:${saslSsl}`,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': certs.brokerKeystore,
+    'ssl.key.password': TLS_PASSWORDS.brokerKey,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': certs.ca,
+    'listener.name.ssl.ssl.client.auth': 'required',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER',
+  };
+  for (const l of ['sasl_plaintext', 'sasl_ssl']) {
+    props[`listener.name.${l}.plain.sasl.jaas.config`] = `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`;
+    props[`listener.name.${l}.scram-sha-256.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    props[`listener.name.${l}.scram-sha-512.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    // Test only: the broker's default (unsecured, alg "none") token validator.
+    props[`listener.name.${l}.oauthbearer.sasl.jaas.config`] =
+      'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";';
+  }
+  props[`listener.name.${SHORT_SESSION.listener.toLowerCase()}.${SHORT_SESSION.mechanism.toLowerCase()}.connections.max.reauth.ms`] =
+    SHORT_SESSION.ms;
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+/** kafka-storage format arguments that create the SCRAM users. */
+function scramFormatArgs() {
+  const out = [];
+  for (const [u, p] of Object.entries(SECURE_USERS)) {
+    for (const m of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) out.push('--add-scram', `${m}=[name=${u},password=${p}]`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Local clusters
 
 const liveClusters = new Set();
@@ -529,6 +658,9 @@ function installExitHook() {
   });
 }
 
+/** KAFKA_TURBO_TEST_BROKER_LOG=1: broker logs (startup errors, failed logins) in node-N/logs/kafka.out.
+ * The Maven jar set has no SLF4J binding; Debian's libslf4j-java has one. */
+const SLF4J_SIMPLE = '/usr/share/java/slf4j-simple.jar';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
 
 class LocalCluster {
@@ -570,7 +702,8 @@ class LocalCluster {
       `-Dlog4j2.configurationFile=${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logsDir}`,
       ...this.cdsFlags(n),
       ...(process.env.KAFKA_TURBO_TEST_JVM_OPTS || '').split(/\s+/).filter(Boolean),
-      '-cp', path.join(this.libDir, '*'), 'kafka.Kafka', n.props,
+      '-cp', [path.join(this.libDir, '*'), ...(process.env.KAFKA_TURBO_TEST_BROKER_LOG === '1' ? [SLF4J_SIMPLE] : [])].join(path.delimiter),
+      'kafka.Kafka', n.props,
     ];
     // setpriv --pdeathsig: the broker gets SIGTERM if whoever started it dies, even by SIGKILL.
     const [cmd, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', javaBin(), ...jvm]] : [javaBin(), jvm];
@@ -864,7 +997,12 @@ function serverProperties(n, size, nodes, dataDir) {
     'broker.heartbeat.interval.ms': 1000,
     'broker.session.timeout.ms': 6000,
   };
-  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  if (n.securePorts) {
+    delete props.listeners;
+    delete props['advertised.listeners'];
+    delete props['listener.security.protocol.map'];
+  }
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n' + (n.securePorts ? secureProperties(n) : '');
 }
 
 /**
@@ -874,6 +1012,8 @@ function serverProperties(n, size, nodes, dataDir) {
 async function startCluster(opts = {}) {
   const size = opts.brokers ?? 1;
   if (size !== 1 && size !== 3) throw new Error(`startCluster: brokers must be 1 or 3, not ${size}`);
+  const secure = opts.secure === true;
+  if (secure && size !== 1) throw new Error('startCluster: the secure cluster has 1 broker');
   const log = opts.log || (() => {});
   const version = kafkaVersion();
   const libDir = ensureKafkaJars({ log, version });
@@ -883,22 +1023,32 @@ async function startCluster(opts = {}) {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
   fs.writeFileSync(path.join(baseDir, 'owner.pid'), String(process.pid));
   const clusterId = crypto.randomBytes(16).toString('base64url');
-  const ports = await freePorts(2 * size);
+  const ports = await freePorts(2 * size + (secure ? 3 : 0));
   const nodes = [];
   for (let i = 0; i < size; i++) {
     nodes.push({ nodeId: i + 1, port: ports[2 * i], controllerPort: ports[2 * i + 1], dir: path.join(baseDir, `node-${i + 1}`) });
   }
+  if (secure) nodes[0].securePorts = { ssl: ports[2], saslPlaintext: ports[3], saslSsl: ports[4] };
   for (const n of nodes) {
     fs.mkdirSync(n.dir, { recursive: true });
     n.props = path.join(n.dir, 'server.properties');
     fs.writeFileSync(n.props, serverProperties(n, size, nodes, path.join(n.dir, 'data')));
   }
   const cluster = new LocalCluster({ size, libDir, baseDir, clusterId, heap: opts.heap || '512m', log, nodes });
+  if (secure) {
+    const sp = nodes[0].securePorts;
+    cluster.listeners = {
+      PLAINTEXT: `127.0.0.1:${nodes[0].port}`,
+      SSL: `127.0.0.1:${sp.ssl}`,
+      SASL_PLAINTEXT: `127.0.0.1:${sp.saslPlaintext}`,
+      SASL_SSL: `127.0.0.1:${sp.saslSsl}`,
+    };
+  }
   const archive = cdsArchive(version, libDir);
   if (archive && fs.existsSync(archive)) {
     cluster.cds = 'using the archive';
     cluster.cdsArchive = archive;
-  } else if (archive && size === 1 && !cdsDumperClaimed) {
+  } else if (archive && size === 1 && !secure && !cdsDumperClaimed) {
     cdsDumperClaimed = true;
     cluster.cds = 'archive written when this broker stops';
     nodes[0].cdsDumpTo = archive;
@@ -906,14 +1056,14 @@ async function startCluster(opts = {}) {
   liveClusters.add(cluster);
   try {
     const t0 = Date.now();
-    const how = await formatStorage(libDir, version, nodes, clusterId);
+    const how = await formatStorage(libDir, version, nodes, clusterId, secure ? scramFormatArgs() : []);
     const meta = fs.readFileSync(path.join(nodes[0].dir, 'data', 'meta.properties'), 'utf8');
     cluster.clusterId = (/^cluster\.id=(.*)$/m.exec(meta) || [])[1] || clusterId;
     const t1 = Date.now();
     for (const n of nodes) cluster.spawnNode(n);
     await cluster.waitUp(nodes, opts.timeoutMs ?? 120000);
     log(
-      `${size}-broker cluster at ${cluster.bootstrap}: storage ${how} in ${t1 - t0} ms, brokers up in ${Date.now() - t1} ms` +
+      `${secure ? 'secure ' : ''}${size}-broker cluster at ${cluster.bootstrap}: storage ${how} in ${t1 - t0} ms, brokers up in ${Date.now() - t1} ms` +
         `${cluster.cds ? ` (class data sharing: ${cluster.cds})` : ''}`,
     );
   } catch (e) {
@@ -1016,6 +1166,8 @@ async function connectCluster(bootstrap, opts = {}) {
 const ENV = {
   1: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP', control: 'KAFKA_TURBO_TEST_CONTROL' },
   3: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP_3', control: 'KAFKA_TURBO_TEST_CONTROL_3' },
+  // The secure cluster's variable holds its listeners as JSON ({ PLAINTEXT, SSL, ... }).
+  secure: { bootstrap: 'KAFKA_TURBO_TEST_SECURE', control: 'KAFKA_TURBO_TEST_CONTROL_SECURE' },
 };
 const shared = new Map();
 let signalHookInstalled = false;
@@ -1036,13 +1188,18 @@ function installSignalHook() {
  * that address; otherwise one started by and for this process (once), stopped when it exits.
  */
 function getCluster(opts = {}) {
-  const size = opts.brokers ?? 1;
-  if (size !== 1 && size !== 3) return Promise.reject(new Error(`getCluster: brokers must be 1 or 3, not ${size}`));
+  const secure = opts.secure === true;
+  const size = secure ? 'secure' : opts.brokers ?? 1;
+  if (size !== 1 && size !== 3 && size !== 'secure') return Promise.reject(new Error(`getCluster: brokers must be 1 or 3, not ${size}`));
   if (!shared.has(size)) {
-    const bootstrap = process.env[ENV[size].bootstrap];
-    const p = bootstrap
+    const env = process.env[ENV[size].bootstrap];
+    const listeners = secure && env ? JSON.parse(env) : null;
+    const bootstrap = listeners ? listeners.PLAINTEXT : env;
+    const withSecurity = (c) => (secure ? Object.assign(c, secureInfo(listeners || c.local.listeners)) : c);
+    const p = (bootstrap
       ? connectCluster(bootstrap, { controlUrl: process.env[ENV[size].control] })
-      : (installSignalHook(), startCluster({ brokers: size, log: opts.log })).then(sharedHandle);
+      : (installSignalHook(), startCluster({ brokers: secure ? 1 : size, secure, log: opts.log })).then(sharedHandle)
+    ).then(withSecurity);
     shared.set(size, p);
     p.catch(() => shared.delete(size));
     return p;
@@ -1052,6 +1209,16 @@ function getCluster(opts = {}) {
     if (c.local) await c.local.ensureAllRunning();
     return c;
   });
+}
+
+/** What tests need to reach the secure cluster: listeners, users, certificate files. */
+function secureInfo(listeners) {
+  return {
+    listeners,
+    users: SECURE_USERS,
+    shortSession: SHORT_SESSION,
+    certs: ensureCertificates(),
+  };
 }
 
 /** The process-wide cluster as tests see it: stop() is a no-op, it goes when the process does. */
@@ -1072,6 +1239,7 @@ function sharedHandle(c) {
 
 module.exports = {
   REPO_ROOT,
+  ensureCertificates,
   kafkaVersion,
   kafkaCacheDir,
   ensureKafkaJars,
@@ -1097,10 +1265,11 @@ if (require.main === module) {
     log(`jars ready in ${lib} (${Date.now() - t} ms)`);
   } else if (cmd === 'start') {
     const t = Date.now();
-    startCluster({ brokers: Number(arg || 1), log }).then(
+    const secure = arg === 'secure';
+    startCluster({ brokers: secure ? 1 : Number(arg || 1), secure, log }).then(
       (c) => {
         log(`${c.size}-broker cluster up in ${((Date.now() - t) / 1000).toFixed(1)} s; logs in ${c.baseDir}`);
-        console.log(c.bootstrap);
+        console.log(secure ? JSON.stringify(c.listeners) : c.bootstrap);
         const bye = () => c.stop().then(() => process.exit(0));
         process.once('SIGINT', bye);
         process.once('SIGTERM', bye);
@@ -1112,7 +1281,7 @@ if (require.main === module) {
       },
     );
   } else {
-    console.error('usage: node test/helpers/kafka/cluster.cjs fetch | start [1|3]');
+    console.error('usage: node test/helpers/kafka/cluster.cjs fetch | start [1|3|secure]');
     process.exit(2);
   }
 }
