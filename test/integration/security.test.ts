@@ -177,11 +177,12 @@ test('KIP-368: connections re-authenticate before the session the broker granted
     await producer.disconnect();
   }
   const count = (name: string) => apis.filter((a) => a === name).length;
-  // One connection to the bootstrap address, one to broker 1, each opened once (ApiVersions
-  // starts a connection): had a session expired, the broker would have closed it and the
-  // producer reconnected. Each logged in once and re-authenticated at least once since.
+  // One connection to the bootstrap address (retired once broker 1 answers metadata), one to
+  // broker 1 that lives through the whole run, each opened once (ApiVersions starts a
+  // connection): had a session expired, the broker would have closed it and the producer
+  // reconnected. Each logged in once; broker 1's re-authenticated at least once since.
   assert.equal(count('ApiVersions'), 2, `connections opened: ${count('ApiVersions')} (a reconnect means the session expired)`);
-  assert.ok(count('SaslHandshake') >= 4, `SASL handshakes: ${count('SaslHandshake')}; expected 2 logins and 2 re-authentications`);
+  assert.ok(count('SaslHandshake') >= 3, `SASL handshakes: ${count('SaslHandshake')}; expected 2 logins and at least 1 re-authentication`);
   assert.equal(count('SaslHandshake'), count('SaslAuthenticate') / 2, 'SCRAM: two SaslAuthenticate per handshake');
   const got = await readTopic(cluster.bootstrap, topic, sent);
   assert.equal(got.length, sent);

@@ -167,6 +167,14 @@ export class Kafka {
       level: config.logLevel === undefined ? logLevel.INFO : config.logLevel,
       logCreator: config.logCreator ?? consoleLogCreator,
     });
+    if (config.enforceRequestTimeout === false) {
+      // KafkaJS would wait for such answers forever; here a request without an answer within
+      // requestTimeout drops its connection and is retried on a new one (the Java client's rule,
+      // which the failure path relies on). Said once, not ignored silently.
+      this.rootLogger.namespace('Kafka').warn(
+        'enforceRequestTimeout: false is not supported: kafka-turbo always enforces requestTimeout (raise requestTimeout instead)',
+      );
+    }
   }
 
   producer(config: ProducerConfig = {}): Producer {

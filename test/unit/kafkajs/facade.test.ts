@@ -422,6 +422,18 @@ describe('logger', () => {
     assert.ok(ours.length >= 7);
   });
 
+  it('says (once, as a warning) that enforceRequestTimeout: false is not honoured', () => {
+    const seen: { level: number; message: string }[] = [];
+    new turbo.Kafka({
+      brokers: ['h:1'],
+      enforceRequestTimeout: false,
+      logCreator: () => (entry: { level: number; log: { message: string } }) => seen.push({ level: entry.level, message: entry.log.message }),
+    } as any);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.level, 2); // WARN
+    assert.match(seen[0]!.message, /enforceRequestTimeout: false is not supported/);
+  });
+
   it('honours KAFKAJS_LOG_LEVEL like KafkaJS', () => {
     process.env.KAFKAJS_LOG_LEVEL = 'debug';
     const { theirs, ours } = capture({ logLevel: 1 }, (kafka) => {
