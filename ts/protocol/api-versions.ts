@@ -78,6 +78,7 @@ export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse>
   },
 
   decode(version, r) {
+    r.context = `ApiVersions v${version}`;
     const errorCode = r.int16();
     if (version >= FLEXIBLE_FROM && errorCode === ErrorCode.UNSUPPORTED_VERSION) {
       // The broker fell back to the v0 body; some omit the list entirely.

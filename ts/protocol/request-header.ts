@@ -39,10 +39,11 @@ export function writeRequestHeader(w: Writer, h: RequestHeader, flexible: boolea
 
 /** Reads a request header (used by tests and fake brokers). */
 export function readRequestHeader(r: Reader, flexible: boolean): RequestHeader {
+  r.context = `request header v${flexible ? 2 : 1}`;
   const apiKey = r.int16();
   const apiVersion = r.int16();
   const correlationId = r.int32();
-  const clientId = r.nullableString();
+  const clientId = r.nullableString('client_id');
   if (flexible) r.skipTaggedFields();
   return { apiKey, apiVersion, correlationId, clientId };
 }
@@ -55,6 +56,7 @@ export function writeResponseHeader(w: Writer, correlationId: number, flexible: 
 
 /** Reads response header v0, or v1 when `flexible`; returns the correlation id. */
 export function readResponseHeader(r: Reader, flexible: boolean): number {
+  r.context = `response header v${flexible ? 1 : 0}`;
   const correlationId = r.int32();
   if (flexible) r.skipTaggedFields();
   return correlationId;
