@@ -327,3 +327,31 @@ export class KafkaJSInvariantViolation extends KafkaJSNonRetriableError {
 
 /** Exported by KafkaJS for its consumer; kept so that the export exists. */
 export class KafkaJSFetcherRebalanceError extends Error {}
+
+/**
+ * Bytes that do not decode: a response (or record batch) cut short, a count or length larger
+ * than the bytes left, a negative length, a varint that does not end, a compressed batch that
+ * does not decompress. Thrown by ts/protocol's Reader and decoders; `context` names the
+ * decoder (e.g. 'Metadata v12') and `offset` where in its input the problem was. Never
+ * retriable: the same bytes decode the same way.
+ *
+ * Not a KafkaJSError on purpose: BrokerConnection passes KafkaJSErrors from a decoder through
+ * as they are (they are broker errors a decoder raises on purpose) and wraps every other
+ * decoder error in a KafkaJSNonRetriableError (code 'INVALID_RESPONSE') that names the broker,
+ * the API and version, with this error as `cause`. So callers of the producer see that
+ * wrapper; callers of the decoders themselves (fake brokers, tests, tools) see this class.
+ */
+export class ProtocolDecodeError extends Error {
+  override name = 'ProtocolDecodeError';
+  readonly code = 'PROTOCOL_DECODE_ERROR';
+  readonly retriable = false;
+  /** Which decoder, e.g. 'Metadata v12', 'record batch'; '' when the Reader was given none. */
+  readonly context: string;
+  /** Offset in the decoder's input where the bad field starts. */
+  readonly offset: number;
+  constructor(problem: string, opts: { context: string; offset: number; cause?: unknown }) {
+    super(opts.context === '' ? problem : `${problem} (${opts.context})`, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.context = opts.context;
+    this.offset = opts.offset;
+  }
+}

@@ -98,6 +98,7 @@ export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse>
   },
 
   decode(version, r) {
+    r.context = `ApiVersions v${version}`;
     const errorCode = r.int16();
     if (version > 0 && errorCode === ErrorCode.UNSUPPORTED_VERSION) {
       const apiKeys = v0RangesOrNone(r);

@@ -127,35 +127,37 @@ export const Metadata: ApiDescriptor<MetadataRequest, MetadataResponse> = {
   },
 
   decode(version, r) {
+    r.context = `Metadata v${version}`;
     const flexible = version >= FLEXIBLE_FROM;
-    const str = flexible ? () => r.compactString() : () => r.string();
-    const nullableStr = flexible ? () => r.compactNullableString() : () => r.nullableString();
-    const arr = <T>(each: (r: Reader) => T): T[] => (flexible ? r.compactArray(each) : r.array(each));
-    const int32s = (): number[] => arr((ir) => ir.int32());
+    const str = flexible ? (f: string) => r.compactString(f) : (f: string) => r.string(f);
+    const nullableStr = flexible ? (f: string) => r.compactNullableString(f) : (f: string) => r.nullableString(f);
+    const arr = <T>(field: string, minItemBytes: number, each: (r: Reader) => T): T[] =>
+      flexible ? r.compactArray(each, field, minItemBytes) : r.array(each, field, minItemBytes);
+    const int32s = (field: string): number[] => arr(field, 4, (ir) => ir.int32());
     const endStruct = flexible ? () => r.skipTaggedFields() : () => undefined;
 
     const throttleTimeMs = version >= 3 ? r.int32() : 0;
-    const brokers = arr((): MetadataBroker => {
-      const broker = { nodeId: r.int32(), host: str(), port: r.int32(), rack: nullableStr() };
+    const brokers = arr('brokers', 1, (): MetadataBroker => {
+      const broker = { nodeId: r.int32(), host: str('host'), port: r.int32(), rack: nullableStr('rack') };
       endStruct();
       return broker;
     });
-    const clusterId = version >= 2 ? nullableStr() : null;
+    const clusterId = version >= 2 ? nullableStr('cluster_id') : null;
     const controllerId = r.int32();
-    const topics = arr((): MetadataTopic => {
+    const topics = arr('topics', 1, (): MetadataTopic => {
       const errorCode = r.int16();
-      const name = version >= 12 ? nullableStr() : str();
-      const topicId = version >= 10 ? Buffer.from(r.uuid()) : null;
+      const name = version >= 12 ? nullableStr('topic name') : str('topic name');
+      const topicId = version >= 10 ? Buffer.from(r.uuid('topic_id')) : null;
       const isInternal = r.boolean();
-      const partitions = arr((): MetadataPartition => {
+      const partitions = arr('partitions', 1, (): MetadataPartition => {
         const p: MetadataPartition = {
           errorCode: r.int16(),
           partitionIndex: r.int32(),
           leaderId: r.int32(),
           leaderEpoch: version >= 7 ? r.int32() : -1,
-          replicaNodes: int32s(),
-          isrNodes: int32s(),
-          offlineReplicas: version >= 5 ? int32s() : [],
+          replicaNodes: int32s('replica_nodes'),
+          isrNodes: int32s('isr_nodes'),
+          offlineReplicas: version >= 5 ? int32s('offline_replicas') : [],
         };
         endStruct();
         return p;

@@ -165,14 +165,16 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
   },
 
   decode(version, r) {
+    r.context = `Produce v${version}`;
     const flexible = version >= FLEXIBLE_FROM;
-    const str = flexible ? () => r.compactString() : () => r.string();
-    const nullableStr = flexible ? () => r.compactNullableString() : () => r.nullableString();
-    const arr = <T>(each: (r: Reader) => T): T[] => (flexible ? r.compactArray(each) : r.array(each));
+    const str = flexible ? (f: string) => r.compactString(f) : (f: string) => r.string(f);
+    const nullableStr = flexible ? (f: string) => r.compactNullableString(f) : (f: string) => r.nullableString(f);
+    const arr = <T>(field: string, each: (r: Reader) => T): T[] =>
+      flexible ? r.compactArray(each, field) : r.array(each, field);
 
-    const responses = arr((): ProduceTopicResponse => {
-      const name = str();
-      const partitionResponses = arr((): ProducePartitionResponse => {
+    const responses = arr('responses', (): ProduceTopicResponse => {
+      const name = str('topic name');
+      const partitionResponses = arr('partition_responses', (): ProducePartitionResponse => {
         const p: ProducePartitionResponse = {
           index: r.int32(),
           errorCode: r.int16(),
@@ -181,13 +183,13 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
           logStartOffset: version >= 5 ? r.int64() : -1n,
           recordErrors:
             version >= 8
-              ? arr((): ProduceRecordError => {
-                  const e = { batchIndex: r.int32(), batchIndexErrorMessage: nullableStr() };
+              ? arr('record_errors', (): ProduceRecordError => {
+                  const e = { batchIndex: r.int32(), batchIndexErrorMessage: nullableStr('batch_index_error_message') };
                   if (flexible) r.skipTaggedFields();
                   return e;
                 })
               : [],
-          errorMessage: version >= 8 ? nullableStr() : null,
+          errorMessage: version >= 8 ? nullableStr('error_message') : null,
           currentLeader: null,
         };
         if (flexible) {
@@ -209,10 +211,15 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
       r.taggedFields((tag, tr) => {
         if (version < 10 || tag !== NODE_ENDPOINTS_TAG) return false;
         nodeEndpoints = tr.compactArray((er): ProduceNodeEndpoint => {
-          const e = { nodeId: er.int32(), host: er.compactString(), port: er.int32(), rack: er.compactNullableString() };
+          const e = {
+            nodeId: er.int32(),
+            host: er.compactString('host'),
+            port: er.int32(),
+            rack: er.compactNullableString('rack'),
+          };
           er.skipTaggedFields();
           return e;
-        });
+        }, 'node_endpoints');
         return true;
       });
     }

@@ -44,7 +44,8 @@
 
 import { CodecId, type BatchHeaderInput, type RecordHeaderInput, type RecordInput } from '../backend/types.js';
 import { crc32c } from './crc32c.js';
-import { codecFor } from '../compression/index.js';
+import { CODEC_UNAVAILABLE, codecFor } from '../compression/index.js';
+import { ProtocolDecodeError } from '../errors.js';
 import { Reader } from './reader.js';
 import { sizeOfVarint, sizeOfVarlong, Writer } from './writer.js';
 
@@ -316,35 +317,52 @@ export interface DecodedBatch {
   records: DecodedRecord[];
 }
 
+/** The fewest bytes a record takes: its length varint and six one-byte fields (attributes,
+ * timestamp delta, offset delta, key length, value length, header count). */
+const MIN_RECORD_BYTES = 7;
+/** The fewest bytes a record header takes: key length and value length. */
+const MIN_HEADER_BYTES = 2;
+
 function readLengthPrefixed(r: Reader, what: string): Buffer | null {
+  const at = r.offset;
   const len = r.varint();
   if (len === -1) return null;
-  if (len < 0) throw new Error(`Invalid ${what} length ${len} at offset ${r.offset}`);
-  return r.raw(len);
+  if (len < 0) r.fail(`Invalid ${what} length ${len} at offset ${at}`, at);
+  return r.raw(len, what);
 }
 
-function decodeRecord(r: Reader, baseOffset: bigint, baseTimestamp: number, logAppendTime: number | null): DecodedRecord {
-  const length = r.varint();
-  if (length < 0 || length > r.remaining) {
-    throw new Error(`Invalid record length ${length} at offset ${r.offset} (${r.remaining} bytes left)`);
+function decodeRecord(body: Reader, baseOffset: bigint, baseTimestamp: number, logAppendTime: number | null): DecodedRecord {
+  const at = body.offset;
+  const length = body.varint();
+  if (length < 0 || length > body.remaining) {
+    body.fail(`Invalid record length ${length} at offset ${at} (${body.remaining} bytes left)`, at);
   }
-  const end = r.offset + length;
+  const end = body.offset + length;
+  // The record's fields are read within its declared length, so a corrupt one fails here
+  // instead of reading into the next record.
+  const r: Reader = new Reader(body.buf.subarray(0, end), body.offset, body.context);
   r.int8(); // attributes: unused
   const timestampDelta = r.varlong();
   const offsetDelta = r.varint();
   const key = readLengthPrefixed(r, 'key');
   const value = readLengthPrefixed(r, 'value');
+  const countAt = r.offset;
   const headerCount = r.varint();
-  if (headerCount < 0) throw new Error(`Invalid header count ${headerCount} at offset ${r.offset}`);
+  if (headerCount < 0) r.fail(`Invalid header count ${headerCount} at offset ${countAt}`, countAt);
+  if (headerCount * MIN_HEADER_BYTES > r.remaining) {
+    r.fail(`header count ${headerCount} at offset ${countAt} exceeds the ${r.remaining} bytes left in the record`, countAt);
+  }
   const headers: { key: string; value: Buffer | null }[] = [];
   for (let i = 0; i < headerCount; i++) {
+    const keyAt = r.offset;
     const k = readLengthPrefixed(r, 'header key');
-    if (k === null) throw new Error(`Null header key at offset ${r.offset}`);
+    if (k === null) r.fail(`Null header key at offset ${keyAt}`, keyAt);
     headers.push({ key: k.toString('utf8'), value: readLengthPrefixed(r, 'header value') });
   }
   if (r.offset !== end) {
-    throw new Error(`Record declared ${length} bytes but its fields took ${length + r.offset - end}`);
+    r.fail(`Record at offset ${at} declared ${length} bytes but its fields took ${length - (end - r.offset)}`, at);
   }
+  body.offset = end;
   return {
     offset: baseOffset + BigInt(offsetDelta),
     // With log-append time every record's timestamp is the batch's maxTimestamp.
@@ -355,30 +373,49 @@ function decodeRecord(r: Reader, baseOffset: bigint, baseTimestamp: number, logA
   };
 }
 
+/** The records of a compressed batch, decompressed; a codec's complaint about the bytes
+ * becomes a ProtocolDecodeError (a missing codec package stays what it is: not a decode error). */
+function decompressRecords(r: Reader, codec: CodecId, data: Buffer, batchAt: number): Buffer {
+  if (codec > CodecId.Zstd) {
+    r.fail(`Record batch at offset ${batchAt} has unknown compression codec ${codec} (attributes bits 0..2)`, batchAt + ATTRIBUTES_OFFSET);
+  }
+  const c = codecFor(codec);
+  try {
+    return c.decompress(data);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === CODEC_UNAVAILABLE) throw e;
+    throw new ProtocolDecodeError(
+      `Record batch at offset ${batchAt}: its ${c.name} records do not decompress: ${e instanceof Error ? e.message : String(e)}`,
+      { context: r.context, offset: batchAt + RECORD_BATCH_OVERHEAD, cause: e },
+    );
+  }
+}
+
 /**
- * Decodes every record batch in `buf` (uncompressed only). Independent of the encoder: it is
- * what the tests check encoded bytes against. Keys, values and header values are views of
- * `buf`. Throws on truncated input, a magic other than 2, or a compressed batch.
+ * Decodes every record batch in `buf`, compressed ones included (zstd needs initCodecs()
+ * first). Independent of the encoder: it is what the tests and fake brokers check encoded
+ * bytes against. Keys, values and header values are views of `buf` (or of the decompressed
+ * records). Throws ProtocolDecodeError (context 'record batch') on truncated or corrupt
+ * input, a magic other than 2, an unknown codec or records that do not decompress; a CRC
+ * mismatch is reported in `crcValid`, not thrown.
  */
 export function decodeRecordBatches(
   buf: Buffer,
   crc: (b: Uint8Array, init?: number) => number = crc32c,
 ): DecodedBatch[] {
   const batches: DecodedBatch[] = [];
-  const r = new Reader(buf);
+  const r: Reader = new Reader(buf, 0, 'record batch');
   while (r.remaining > 0) {
     const start = r.offset;
     const baseOffset = r.int64();
     const batchLength = r.int32();
     if (batchLength < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD || batchLength > r.remaining) {
-      throw new Error(
-        `Invalid or truncated record batch at offset ${start}: batchLength ${batchLength}, ${r.remaining} bytes left`,
-      );
+      r.fail(`Invalid or truncated record batch at offset ${start}: batchLength ${batchLength}, ${r.remaining} bytes left`, start);
     }
     const end = r.offset + batchLength;
     const partitionLeaderEpoch = r.int32();
     const magic = r.int8();
-    if (magic !== 2) throw new Error(`Record batch at offset ${start} has magic ${magic}; only magic 2 is supported`);
+    if (magic !== 2) r.fail(`Record batch at offset ${start} has magic ${magic}; only magic 2 is supported`, start + MAGIC_OFFSET);
     const storedCrc = r.uint32();
     const crcValid = crc(buf.subarray(start + ATTRIBUTES_OFFSET, end)) === storedCrc;
     const attributes = r.int16();
@@ -388,19 +425,27 @@ export function decodeRecordBatches(
     const producerId = r.int64();
     const producerEpoch = r.int16();
     const baseSequence = r.int32();
+    const countAt = r.offset;
     const recordCount = r.int32();
-    // A compressed batch's records are one compressed blob (zstd needs initCodecs() first).
     const codec = (attributes & CODEC_MASK) as CodecId;
+    // A compressed batch's records are one compressed blob; an uncompressed batch's records are
+    // read in place, up to the batch's end.
     const body =
       codec === CodecId.None
-        ? new Reader(buf.subarray(0, end), r.offset)
-        : new Reader(codecFor(codec).decompress(buf.subarray(r.offset, end)), 0);
-    const bodyEnd = codec === CodecId.None ? end : body.remaining;
+        ? new Reader(buf.subarray(0, end), r.offset, r.context)
+        : new Reader(decompressRecords(r, codec, buf.subarray(r.offset, end), start), 0, r.context);
+    if (recordCount < 0) r.fail(`Record batch at offset ${start} has a negative record count ${recordCount}`, countAt);
+    if (recordCount * MIN_RECORD_BYTES > body.remaining) {
+      r.fail(
+        `Record batch at offset ${start}: record count ${recordCount} exceeds what its ${body.remaining} bytes of records can hold`,
+        countAt,
+      );
+    }
     const logAppendTime = attributes & TIMESTAMP_TYPE_LOG_APPEND ? maxTimestamp : null;
-    const records: DecodedRecord[] = [];
-    for (let i = 0; i < recordCount; i++) records.push(decodeRecord(body, baseOffset, baseTimestamp, logAppendTime));
-    if (body.offset !== bodyEnd) {
-      throw new Error(`Record batch at offset ${start} has ${bodyEnd - body.offset} bytes after its ${recordCount} records`);
+    const records = new Array<DecodedRecord>(recordCount);
+    for (let i = 0; i < recordCount; i++) records[i] = decodeRecord(body, baseOffset, baseTimestamp, logAppendTime);
+    if (body.remaining !== 0) {
+      r.fail(`Record batch at offset ${start} has ${body.remaining} bytes after its ${recordCount} records`, start);
     }
     r.offset = end;
     batches.push({

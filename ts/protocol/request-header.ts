@@ -39,12 +39,14 @@ export function writeRequestHeader(w: Writer, h: RequestHeader, flexible: boolea
 
 /** Reads a request header (used by tests and fake brokers). */
 export function readRequestHeader(r: Reader, flexible: boolean): RequestHeader {
-  const apiKey = r.int16();
-  const apiVersion = r.int16();
-  const correlationId = r.int32();
-  const clientId = r.nullableString();
-  if (flexible) r.skipTaggedFields();
-  return { apiKey, apiVersion, correlationId, clientId };
+  return withContext(r, `request header v${flexible ? 2 : 1}`, () => {
+    const apiKey = r.int16();
+    const apiVersion = r.int16();
+    const correlationId = r.int32();
+    const clientId = r.nullableString('client_id');
+    if (flexible) r.skipTaggedFields();
+    return { apiKey, apiVersion, correlationId, clientId };
+  });
 }
 
 /** Writes response header v0, or v1 when `flexible` (used by tests and fake brokers). */
@@ -55,7 +57,19 @@ export function writeResponseHeader(w: Writer, correlationId: number, flexible: 
 
 /** Reads response header v0, or v1 when `flexible`; returns the correlation id. */
 export function readResponseHeader(r: Reader, flexible: boolean): number {
-  const correlationId = r.int32();
-  if (flexible) r.skipTaggedFields();
-  return correlationId;
+  return withContext(r, `response header v${flexible ? 1 : 0}`, () => {
+    const correlationId = r.int32();
+    if (flexible) r.skipTaggedFields();
+    return correlationId;
+  });
+}
+
+/** Errors while reading a header name the header; the body's decoder, reading on with the same
+ * reader, then gets the reader's context back as it was. */
+function withContext<T>(r: Reader, context: string, read: () => T): T {
+  const outer = r.context;
+  r.context = context;
+  const v = read();
+  r.context = outer;
+  return v;
 }

@@ -48,6 +48,17 @@ describe('request header', () => {
     writeResponseHeader(w, 42, true);
     assert.equal(w.finish().toString('hex'), '0000002a00');
   });
+
+  it('a header error names the header; the body read after it keeps the reader\'s own context', () => {
+    assert.throws(() => readRequestHeader(new Reader(Buffer.from('00000003', 'hex')), true), /\(request header v2\)$/);
+    assert.throws(() => readResponseHeader(new Reader(Buffer.from('00000001ff', 'hex')), true), /\(response header v1\)$/);
+    // A fake broker reads the request header, then the body with the same reader.
+    const w = new Writer();
+    writeRequestHeader(w, { apiKey: 3, apiVersion: 12, correlationId: 7, clientId: 'c' }, true);
+    const r = new Reader(w.finish(), 0, 'Metadata v12 request');
+    readRequestHeader(r, true);
+    assert.throws(() => r.int32(), /\(Metadata v12 request\)$/);
+  });
 });
 
 describe('pickVersion', () => {

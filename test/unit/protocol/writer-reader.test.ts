@@ -157,7 +157,12 @@ describe('strings, bytes, arrays', () => {
     assert.equal(r.nullableArray((x) => x.int16()), null);
     assert.deepEqual(r.compactArray((x) => x.int16()), [1, 2]);
     assert.equal(r.compactNullableArray((x) => x.int16()), null);
-    assert.throws(() => new Reader(Buffer.from('7fffffff', 'hex')).array((x) => x.int8()), /Invalid array length/);
+    assert.throws(
+      () => new Reader(Buffer.from('7fffffff', 'hex')).array((x) => x.int8(), 'topics'),
+      /^ProtocolDecodeError: topics array count 2147483647 at offset 0 exceeds the 0 bytes left$/,
+    );
+    // the count is checked against the item's smallest size: 2 int32s do not fit in 4 bytes
+    assert.throws(() => new Reader(Buffer.from('0000000200000001', 'hex')).array((x) => x.int32(), 'isr_nodes', 4), /isr_nodes array count 2 at offset 0 exceeds the 4 bytes left/);
   });
 
   it('tagged fields: empty, skipped, and read by a handler', () => {
@@ -177,7 +182,10 @@ describe('strings, bytes, arrays', () => {
     assert.deepEqual(seen, [0x0102]);
     assert.equal(read.int8(), 0x7f);
     const bad = new Reader(buf);
-    assert.throws(() => bad.taggedFields((_tag, r) => (r.int8(), true)), /Tagged field 0 was 2 bytes/);
+    assert.throws(() => bad.taggedFields((_tag, r) => (r.int8(), true)), /Tagged field 0 at offset 3 was 2 bytes but its decoder read 1/);
+    // a handler cannot read past its field: it sees a reader that ends there
+    const past = new Reader(buf);
+    assert.throws(() => past.taggedFields((_tag, r) => (r.int32(), true)), /Truncated input reading int32: need 4 byte\(s\) at offset 3, 2 left/);
   });
 });
 
