@@ -280,5 +280,6 @@ export function createNativeBackend(
         stats: acc.stats,
       };
     },
+    createBufferPool: addon.createBufferPool,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AccumulatorConfig, BatchHeaderInput, RecordAccumulator, RecordInput } from './types.js';
+import type { AccumulatorConfig, BatchHeaderInput, BufferPool, RecordAccumulator, RecordInput } from './types.js';
 
 /**
  * The addon's fast paths take records packed by JavaScript (native/src/binding/bindings.h,
@@ -54,8 +54,10 @@ export interface NativeAddon {
     bigs: Uint8Array[] | null,
     header: BatchHeaderInput,
   ): Buffer;
-  /** Backend.createAccumulator (only codec none for now). */
+  /** Backend.createAccumulator. */
   createAccumulator(config: AccumulatorConfig): NativeRecordAccumulator;
+  /** Backend.createBufferPool: a native budget behind an opaque, type-tagged object. */
+  createBufferPool(totalBytes: number): BufferPool;
 }
 
 /**

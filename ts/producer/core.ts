@@ -62,6 +62,8 @@ export class ProducerCore extends EventEmitter {
   private readonly waitingMemory: Waiting[] = [];
   private metadataRetry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** buffer.memory for every lane together (the Java producer's one BufferPool), made with the first lane. */
+  private bufferPool: ReturnType<Backend['createBufferPool']> | undefined;
   /** One-element scratch arrays for the single-record path (emptied after each use). */
   private readonly oneInput: RecordInput[] = [undefined as unknown as RecordInput];
   private readonly onePending: PendingRecord[] = [undefined as unknown as PendingRecord];
@@ -111,6 +113,7 @@ export class ProducerCore extends EventEmitter {
         bufferMemory: this.config.bufferMemory,
         codec: opts.codec,
         compressionLevel: level,
+        pool: (this.bufferPool ??= this.backend.createBufferPool(this.config.bufferMemory)),
       });
       const created = new Lane(opts.acks, opts.timeoutMs, accumulator);
       lane = created;

@@ -28,7 +28,8 @@ namespace {
 using core::RecordAccumulator;
 
 struct AccumulatorHandle {
-  explicit AccumulatorHandle(const core::AccumulatorConfig& config) : accumulator(config) {}
+  AccumulatorHandle(const core::AccumulatorConfig& config, core::MemoryBudget* budget)
+      : accumulator(config, budget) {}
   RecordAccumulator accumulator;
   // Method functions still alive (each has a finalizer that releases one).
   int live_functions = 0;
@@ -611,8 +612,10 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
-// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec}.
-bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out) {
+// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec, compressionLevel?,
+// pool?}; *budget gets the pool's budget (borrowed) or null.
+bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out,
+                core::MemoryBudget** budget) {
   napi_valuetype t = napi_undefined;
   if (napi_typeof(env, config, &t) != napi_ok || t != napi_object) {
     ThrowTypeError(env, fn, "config must be an object");
@@ -658,6 +661,12 @@ bool ReadConfig(napi_env env, napi_value config, const char* fn, core::Accumulat
   }
   int level = 0;
   if (!ReadCompressionLevel(env, config, fn, static_cast<uint16_t>(codec), &level)) return false;
+  *budget = nullptr;
+  if (!GetProperty(env, config, kKeyPool, &v) || napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t != napi_undefined && t != napi_null) {
+    *budget = UnwrapBufferPool(env, v, fn);
+    if (*budget == nullptr) return false;
+  }
   *out = core::AccumulatorConfig{batch_size, linger, memory, static_cast<uint16_t>(codec), level};
   return true;
 }
@@ -671,7 +680,8 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   if (argc < 1) return ThrowTypeError(env, kFn, "expected (config)");
   core::AccumulatorConfig config;
-  if (!ReadConfig(env, argv[0], kFn, &config)) return nullptr;
+  core::MemoryBudget* budget = nullptr;
+  if (!ReadConfig(env, argv[0], kFn, &config, &budget)) return nullptr;
 
   struct Method {
     const char* name;
@@ -685,7 +695,7 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
   };
   napi_value object = nullptr;
   if (napi_create_object(env, &object) != napi_ok) return nullptr;
-  auto* handle = new AccumulatorHandle(config);
+  auto* handle = new AccumulatorHandle(config, budget);
   // Held for the duration of this call, so a failure half-way cannot free it early.
   handle->live_functions = 1;
   bool ok = true;

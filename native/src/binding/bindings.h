@@ -13,6 +13,12 @@
 #include "../core/record_batch.h"
 
 namespace kafka_turbo {
+namespace core {
+class MemoryBudget;
+}  // namespace core
+}  // namespace kafka_turbo
+
+namespace kafka_turbo {
 namespace binding {
 
 // crc32c(buf: Uint8Array, init?: number): number and crc32cImpl(): string.
@@ -29,6 +35,10 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports);
 // createAccumulator(config): the RecordAccumulator object (accumulator.cc).
 // @thread JS (at module init)
 void RegisterAccumulator(Napi::Env env, Napi::Object exports);
+
+// createBufferPool(totalBytes): the BufferPool object (buffer_pool.cc).
+// @thread JS (at module init)
+void RegisterBufferPool(Napi::Env env, Napi::Object exports);
 
 // ---- shared by record_batch.cc and accumulator.cc ----------------------------------------
 
@@ -64,6 +74,7 @@ enum PropertyKey : uint32_t {
   kKeyUndrainedBatches,
   kKeyRecordsCompleted,
   kKeyRecordsFailed,
+  kKeyPool,
   kPropertyKeyCount,
 };
 
@@ -71,6 +82,11 @@ enum PropertyKey : uint32_t {
 // compress::kDefaultLevel) into *level and checks it for `codec`; throws a RangeError naming
 // the range otherwise. @thread JS
 bool ReadCompressionLevel(napi_env env, napi_value object, const char* fn, uint16_t codec, int* level);
+
+// The MemoryBudget behind a BufferPool object from createBufferPool (borrowed: the caller
+// takes its own reference), or null with a TypeError pending when `value` is not one.
+// @thread JS
+core::MemoryBudget* UnwrapBufferPool(napi_env env, napi_value value, const char* fn);
 
 // The key as a napi_value of the current handle scope, or null with a JS error pending.
 // @thread JS

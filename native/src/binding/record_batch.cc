@@ -54,6 +54,7 @@ constexpr const char* kPropertyKeyNames[kPropertyKeyCount] = {
     "undrainedBatches",
     "recordsCompleted",
     "recordsFailed",
+    "pool",
 };
 
 // |t| <= 2^53 - 1: a timestamp JavaScript holds exactly, and whose deltas fit an int64.

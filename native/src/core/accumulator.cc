@@ -27,6 +27,14 @@ constexpr size_t kShrinkSlack = 4096;
 // The pool keeps at most this many bytes of free blocks (and never more than buffer.memory).
 constexpr double kMaxPooledBytes = 32.0 * 1024 * 1024;
 
+// floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
+uint64_t FloorToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
+}
+uint64_t CeilToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::ceil(x));
+}
+
 }  // namespace
 
 BatchBufferPool::BatchBufferPool(size_t block_size, size_t max_kept_bytes)
@@ -73,26 +81,35 @@ void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool) {
   }
 }
 
+MemoryBudget::MemoryBudget(double total) : total_(total), over_(FloorToU64(total)) {}
+
+double MemoryBudget::Available() const {
+  const double left = total_ - static_cast<double>(used_);
+  return left > 0 ? left : 0;
+}
+
+void MemoryBudget::Unref() {
+  if (--refs_ == 0) delete this;
+}
+
 namespace {
 
-// floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
-uint64_t FloorToU64(double x) {
-  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
-}
-uint64_t CeilToU64(double x) {
-  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::ceil(x));
+MemoryBudget* TakeBudget(MemoryBudget* given, double buffer_memory) {
+  if (given == nullptr) return new MemoryBudget(buffer_memory);
+  given->Ref();
+  return given;
 }
 
 }  // namespace
 
-RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config)
+RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config, MemoryBudget* budget)
     : config_(config),
       batch_over_(FloorToU64(config.batch_size)),
       batch_full_(CeilToU64(config.batch_size)),
-      memory_over_(FloorToU64(config.buffer_memory)),
+      budget_(TakeBudget(budget, config.buffer_memory)),
       pool_(new BatchBufferPool(
           static_cast<size_t>(config.batch_size) + kRecordBatchOverhead,
-          static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, config.buffer_memory))))) {}
+          static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, budget_->total()))))) {}
 
 RecordAccumulator::~RecordAccumulator() {
   for (auto& p : partitions_) {
@@ -102,6 +119,10 @@ RecordAccumulator::~RecordAccumulator() {
   worker_.reset();
   pool_->Close();
   pool_->Unref();
+  // What this accumulator still holds (undrained batches, and drained ones never
+  // completed) leaves a shared budget with it.
+  budget_->Credit(buffered_bytes_);
+  budget_->Unref();
 }
 
 void RecordAccumulator::Close(Batch* b) {
@@ -222,13 +243,13 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       if (last->size + grown > batch_over_) {
         // Past batch.size: this batch is closed, the record opens the next one.
         Close(last);
-      } else if (buffered_bytes_ + grown > memory_over_) {
+      } else if (budget_->WouldPass(grown)) {
         break;
       } else {
         // last->size + grown <= batch.size < capacity: it fits the allocation.
         EncodeRecord(last->data + last->size, r, body, offset_delta, timestamp_delta);
         last->size += grown;
-        buffered_bytes_ += grown;
+        Charge(grown);
         NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                      r.timestamp, runs);
         ++taken;
@@ -237,11 +258,12 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       }
     }
     // A new batch: it costs its header on top of the record. When nothing at all is
-    // buffered, a record larger than buffer.memory is still taken (the caller refuses
-    // records larger than buffer.memory before they get here).
+    // buffered (by any accumulator sharing the budget), a record larger than buffer.memory
+    // is still taken (the caller refuses records larger than buffer.memory before they get
+    // here).
     const uint64_t body = RecordBodySize(fixed_sizes[i], 0, 0);
     const uint64_t needed = kRecordBatchOverhead + EncodedRecordSize(body);
-    if (buffered_bytes_ + needed > memory_over_ && buffered_bytes_ > 0) break;
+    if (budget_->WouldPass(needed) && budget_->used() > 0) break;
     // Room for batch.size (+ the header, as the fallback's writer reserves), or for this
     // one record when it is larger.
     const size_t capacity = std::max<size_t>(pool_->block_size(), static_cast<size_t>(needed));
@@ -257,7 +279,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
     last = &part.batches.back();
     if (!part.listed) Link(partition, &part);
     ++undrained_;
-    buffered_bytes_ += needed;
+    Charge(needed);
     EncodeRecord(data + kRecordBatchOverhead, r, body, 0, 0);
     NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                  r.timestamp, runs);
@@ -380,7 +402,7 @@ uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t*
 
 void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {
   --undrained_;
-  buffered_bytes_ -= b.size;
+  Credit(b.size);
   records_failed_ += static_cast<uint64_t>(b.record_count);
   out->push_back(RemovedBatch{b.id, b.partition, b.record_count});
   Discard(b);
@@ -418,7 +440,7 @@ void RecordAccumulator::Complete(const BatchResult* results, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     auto it = in_flight_.find(results[i].batch_id);
     if (it == in_flight_.end()) continue;
-    buffered_bytes_ -= it->second.bytes;
+    Credit(it->second.bytes);
     if (results[i].ok) {
       records_completed_ += static_cast<uint64_t>(it->second.records);
     } else {

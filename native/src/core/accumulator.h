@@ -105,6 +105,43 @@ class BatchBufferPool {
   bool closed_ = false;
 };
 
+// buffer.memory for a whole producer: the bytes every accumulator created with it holds
+// (encoded records + batch headers, from append until complete), against one limit. KafkaJS
+// lets each send() pick acks, timeout and codec, and each combination is an accumulator of
+// its own (a lane); the Java producer bounds all of its batches with one BufferPool, and so
+// do we. An accumulator created without one gets its own, sized from its config.
+//
+// Reference-counted (the JS object that stands for it and every accumulator using it hold
+// one). Not thread-safe: every accumulator of one producer runs on its JS thread.
+class MemoryBudget {
+ public:
+  // total: bytes, >= 0, +infinity allowed (as buffer.memory).
+  explicit MemoryBudget(double total);
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+
+  double total() const { return total_; }
+  uint64_t used() const { return used_; }
+  // Whether `bytes` more would take the total used past the limit.
+  bool WouldPass(uint64_t bytes) const { return used_ + bytes > over_; }
+  // Bytes left under the limit (0 when it is used up), as a number: +infinity stays so.
+  double Available() const;
+  void Charge(uint64_t bytes) { used_ += bytes; }
+  void Credit(uint64_t bytes) { used_ -= bytes; }
+  void Ref() { ++refs_; }
+  // Drops a reference; the last one deletes the budget.
+  void Unref();
+
+ private:
+  ~MemoryBudget() = default;
+
+  const double total_;
+  // n > total <=> n > over_ (integer byte counts against a number that may be fractional).
+  const uint64_t over_;
+  uint64_t used_ = 0;
+  int refs_ = 1;
+};
+
 // A drained batch. `bytes` is the whole record batch v2 (size bytes, CRC included). The
 // caller owns it and hands it back with ReleaseBatchBytes(bytes, pool) when done.
 struct DrainedBatch {
@@ -161,7 +198,9 @@ class RecordAccumulator {
   // that cannot be partitions (negative, fractional, too large).
   static constexpr uint32_t kNoPartition = 0xffffffffu;
 
-  explicit RecordAccumulator(const AccumulatorConfig& config);
+  // `budget`: the producer's shared buffer.memory (a reference is taken), or null for one of
+  // the accumulator's own sized from config.buffer_memory (which a given budget overrides).
+  explicit RecordAccumulator(const AccumulatorConfig& config, MemoryBudget* budget = nullptr);
   ~RecordAccumulator();
   RecordAccumulator(const RecordAccumulator&) = delete;
   RecordAccumulator& operator=(const RecordAccumulator&) = delete;
@@ -240,6 +279,15 @@ class RecordAccumulator {
   void Unlink(uint32_t partition, Partition* p);
   void Remove(Batch& b, std::vector<RemovedBatch>* out);
   void FreeData(Batch& b);
+  // Bytes counted against buffer.memory (this accumulator's and the shared budget's).
+  void Charge(uint64_t bytes) {
+    buffered_bytes_ += bytes;
+    budget_->Charge(bytes);
+  }
+  void Credit(uint64_t bytes) {
+    buffered_bytes_ -= bytes;
+    budget_->Credit(bytes);
+  }
   // No more records go into `b`; with a codec, its compression starts on the worker thread.
   void Close(Batch* b);
   // Frees a batch that leaves without being drained (its compression job cancelled first).
@@ -249,10 +297,12 @@ class RecordAccumulator {
   uint8_t* CompressRecords(const uint8_t* batch, size_t size, size_t* out_size);
   const AccumulatorConfig config_;
   // The config's limits as integers, for byte counts: n > batch_size <=> n > batch_over_;
-  // n >= batch_size <=> n >= batch_full_; n > buffer_memory <=> n > memory_over_.
+  // n >= batch_size <=> n >= batch_full_.
   const uint64_t batch_over_;
   const uint64_t batch_full_;
-  const uint64_t memory_over_;
+  // buffer.memory: this accumulator's bytes count here with those of every other
+  // accumulator sharing it; buffered_bytes_ below is this one's part.
+  MemoryBudget* const budget_;
   BatchBufferPool* pool_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   uint32_t head_ = kNoPartition;
