@@ -278,6 +278,7 @@ export function createNativeBackend(
         complete: acc.complete,
         hasUndrained: acc.hasUndrained,
         stats: acc.stats,
+        destroy: acc.destroy,
       };
     },
     createBufferPool: addon.createBufferPool,

@@ -56,6 +56,17 @@ export interface NativeAddon {
   ): Buffer;
   /** Backend.createAccumulator. */
   createAccumulator(config: AccumulatorConfig): NativeRecordAccumulator;
+  /** What the addon holds now (tests, diagnostics): bytes reported to V8 with
+   * napi_adjust_external_memory by all accumulators of the process (externalBytes) and by
+   * drained batches' Buffers not yet collected (bufferBytes), the compression pool's threads
+   * and their limit, and malloc's bytes in use (mallinfo2; -1 without glibc). */
+  memoryStats(): {
+    externalBytes: number;
+    bufferBytes: number;
+    compressThreads: number;
+    compressThreadLimit: number;
+    mallocBytes: number;
+  };
   /** Backend.createBufferPool: a native budget behind an opaque, type-tagged object. */
   createBufferPool(totalBytes: number): BufferPool;
 }

@@ -185,6 +185,17 @@ export interface RecordAccumulator {
   /** True when any partition holds undrained records. */
   hasUndrained(): boolean;
   stats(): AccumulatorStats;
+  /**
+   * The producer is done with it (close): removes every undrained batch and returns them as
+   * abortAll() does, so the caller can fail their records; forgets drained batches not yet
+   * completed (their bytes leave a shared pool now); stops its compression work and frees
+   * its native memory at once instead of whenever the garbage collector gets to it.
+   * Afterwards append() and drain() throw an Error with code ERR_ACCUMULATOR_DESTROYED;
+   * the other methods answer as an empty accumulator (complete() ignores every id), because
+   * a sender may still settle in-flight batches or run once more after a close. A second
+   * destroy() returns [].
+   */
+  destroy(): RemovedBatch[];
 }
 
 export interface Backend {

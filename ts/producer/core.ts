@@ -437,6 +437,7 @@ export class ProducerCore extends EventEmitter {
     this.waitingMetadata.clear();
     for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
     this.sender.abortUndrained(err);
+    for (const lane of this.sender.lanes.values()) lane.accumulator.destroy(); // frees native memory and compression work now
     if (this.metadataRetry) clearTimeout(this.metadataRetry);
     this.sender.stop();
     await this.cluster.close();

@@ -10,10 +10,23 @@
 // Drained batches go to JavaScript as external Buffers over the native memory they were
 // encoded in (no copy); a Buffer's finalizer frees that memory or gives it back to the
 // accumulator's BatchBufferPool. buffer.memory accounting is separate: it ends at complete().
+//
+// V8 learns about the native memory (napi_adjust_external_memory), so that a service whose
+// JS allocates little still collects dropped accumulators and Buffers: each handle reports
+// the accumulator's HeldBytes() (undrained batches, kept pool blocks; drained batches are
+// their Buffers', which V8 counts itself) after every call that may change it, as a delta
+// from what it reported before, and takes it all back at destroy() or when it is freed, so
+// the adjustments always sum to zero.
+//
+// destroy() empties the accumulator at once (see core Destroy). Afterwards append() and
+// drain() throw (code ERR_ACCUMULATOR_DESTROYED): nothing can be taken or handed out. The
+// other methods answer as an empty accumulator would, because the sender still settles
+// in-flight batches (complete) and may run once more (ready, expire) after a close.
 #include "../core/accumulator.h"
 
 #include <napi.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -36,17 +49,71 @@ struct AccumulatorHandle {
   // append()'s output, kept to reuse its capacity; taken out (swapped) while a call uses it
   // so that a re-entrant call cannot change it underneath.
   std::vector<core::AppendedRun> runs;
+  // Bytes reported to V8 for this accumulator so far.
+  int64_t reported = 0;
 };
 
-// @thread JS (a finalizer: at garbage collection or environment teardown)
-void ReleaseHandle(napi_env /*env*/, void* data, void* /*hint*/) {
-  auto* handle = static_cast<AccumulatorHandle*>(data);
-  if (--handle->live_functions == 0) delete handle;
+// What every accumulator of the process reported to V8, together (memoryStats(): a test
+// checks it comes back to where it started).
+std::atomic<int64_t> g_reported_bytes{0};
+// What drained batches' Buffers reported (up when made, down in their finalizers). V8 does
+// not count the memory behind an external Buffer towards its collection heuristics, so a
+// program that drops big drained Buffers and allocates little JS would otherwise never
+// collect them (hundreds of MiB seen in 200 cycles of 2 MB).
+std::atomic<int64_t> g_buffer_bytes{0};
+
+// Brings what V8 was told in line with what the accumulator holds. @thread JS
+void Report(napi_env env, AccumulatorHandle* handle) {
+  const int64_t held = static_cast<int64_t>(handle->accumulator.HeldBytes());
+  const int64_t delta = held - handle->reported;
+  if (delta == 0) return;
+  int64_t total = 0;
+  if (napi_adjust_external_memory(env, delta, &total) != napi_ok) return;  // told next time
+  handle->reported = held;
+  g_reported_bytes += delta;
 }
 
-// @thread JS (finalizer of a drained batch's Buffer); hint: the batch's BatchBufferPool or null
-void FreeBatch(napi_env /*env*/, void* data, void* hint) {
-  core::ReleaseBatchBytes(static_cast<uint8_t*>(data), static_cast<core::BatchBufferPool*>(hint));
+// Destroys the accumulator (if it was not) and takes back everything reported. @thread JS
+void DestroyHandle(napi_env env, AccumulatorHandle* handle, std::vector<core::RemovedBatch>* removed) {
+  if (!handle->accumulator.destroyed()) handle->accumulator.Destroy(removed);
+  Report(env, handle);
+  std::vector<core::AppendedRun>().swap(handle->runs);
+}
+
+// @thread JS (a finalizer: at garbage collection or environment teardown)
+void ReleaseHandle(napi_env env, void* data, void* /*hint*/) {
+  auto* handle = static_cast<AccumulatorHandle*>(data);
+  if (--handle->live_functions != 0) return;
+  std::vector<core::RemovedBatch> removed;
+  DestroyHandle(env, handle, &removed);
+  delete handle;
+}
+
+// append() and drain() on a destroyed accumulator: a clear Error, not an empty answer.
+// @thread JS
+bool RefuseDestroyed(napi_env env, AccumulatorHandle* handle, const char* fn) {
+  if (!handle->accumulator.destroyed()) return false;
+  char message[128];
+  std::snprintf(message, sizeof message, "%s: the RecordAccumulator was destroyed", fn);
+  napi_throw_error(env, "ERR_ACCUMULATOR_DESTROYED", message);
+  return true;
+}
+
+// What a drained batch's Buffer finalizer needs: where its memory goes back to, and how
+// much was reported to V8 for it.
+struct DrainedHint {
+  core::BatchBufferPool* pool;  // null: malloc'd
+  size_t size;
+};
+
+// @thread JS (finalizer of a drained batch's Buffer, at collection or environment teardown)
+void FreeBatch(napi_env env, void* data, void* hint) {
+  auto* h = static_cast<DrainedHint*>(hint);
+  int64_t total = 0;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(h->size), &total);
+  g_buffer_bytes -= static_cast<int64_t>(h->size);
+  core::ReleaseBatchBytes(static_cast<uint8_t*>(data), h->pool);
+  delete h;
 }
 
 AccumulatorHandle* Args(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
@@ -164,7 +231,7 @@ napi_value Append(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 3) return ThrowTypeError(env, kFn, "expected (partition, records, nowMs)");
   uint32_t partition = 0;
   double now = 0;
@@ -181,6 +248,7 @@ napi_value Append(napi_env env, napi_callback_info info) {
   size_t appended = 0;
   const core::AppendStatus status = handle->accumulator.Append(
       partition, unpacker->records(), unpacker->size(), now, &appended, &runs);
+  Report(env, handle);
   napi_value result = nullptr;
   if (!ThrowAppendStatus(env, status, kFn)) {
     const PropertyKey ids[2] = {kKeyAppended, kKeyBatches};
@@ -216,7 +284,7 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, bigs)");
   PackedScratch scratch;
   if (!ReadPackedScratch(env, argv[0], nullptr, kAppendSlots, kFn, &scratch)) return nullptr;
@@ -242,6 +310,7 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   const core::AppendStatus status =
       handle->accumulator.Append(static_cast<uint32_t>(partition_number), unpacker->records(),
                                  unpacker->size(), now, &appended, &runs);
+  Report(env, handle);
   if (!ThrowAppendStatus(env, status, kFn)) {
     // At most one run per record, and each record took at least 4 slots after the first 5:
     // 2 + 2 * runs fits. The records' views are not used any more: overwriting is fine.
@@ -273,6 +342,7 @@ napi_value Ready(napi_env env, napi_callback_info info) {
   std::vector<uint32_t> partitions;
   double next = 0;
   handle->accumulator.Ready(now, flushing, &partitions, &next);
+  Report(env, handle);  // the idle block pool may have shrunk
   const PropertyKey ids[2] = {kKeyPartitions, kKeyNextReadyInMs};
   napi_value keys[2];
   napi_value array = nullptr;
@@ -300,11 +370,18 @@ bool DrainedToBuffers(napi_env env, std::vector<core::DrainedBatch>* drained,
   for (size_t i = 0; i < drained->size(); ++i) {
     core::DrainedBatch& d = (*drained)[i];
     if (ok) {
+      auto* hint = new DrainedHint{d.pool, d.size};
       const napi_status s =
-          napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, d.pool, &(*buffers)[i]);
+          napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, hint, &(*buffers)[i]);
       if (s == napi_ok) {
         d.bytes = nullptr;  // the Buffer owns it now
-      } else if (s == napi_no_external_buffers_allowed) {
+        int64_t total = 0;
+        napi_adjust_external_memory(env, static_cast<int64_t>(d.size), &total);
+        g_buffer_bytes += static_cast<int64_t>(d.size);
+        continue;
+      }
+      delete hint;
+      if (s == napi_no_external_buffers_allowed) {
         // Runtimes with a V8 sandbox (Electron) refuse external memory: copy instead.
         void* copy = nullptr;
         ok = napi_create_buffer_copy(env, d.size, d.bytes, &copy, &(*buffers)[i]) == napi_ok;
@@ -365,7 +442,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 3) return ThrowTypeError(env, kFn, "expected (partitions, maxBytes, stamp)");
   bool is_array = false;
   uint32_t n = 0;
@@ -421,6 +498,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
 
   std::vector<core::DrainedBatch> drained;
   handle->accumulator.Drain(partitions.data(), partitions.size(), max_bytes, stamp, &drained);
+  Report(env, handle);
   std::vector<napi_value> buffers;
   if (!DrainedToBuffers(env, &drained, &buffers)) return nullptr;
 
@@ -460,7 +538,7 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, producerId)");
   PackedScratch scratch;
   if (!ReadPackedScratch(env, argv[0], nullptr, kDrainSlots, kFn, &scratch)) return nullptr;
@@ -495,6 +573,7 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
 
   std::vector<core::DrainedBatch> drained;
   handle->accumulator.Drain(partitions.data(), n, max_bytes, stamp, &drained);
+  Report(env, handle);
   // The slots first, before any JS value is made (drained.size() <= n: they fit).
   scratch.Store(0, static_cast<double>(drained.size()));
   for (size_t i = 0; i < drained.size(); ++i) {
@@ -528,7 +607,8 @@ napi_value Expire(napi_env env, napi_callback_info info) {
   if (argc < 1) return ThrowTypeError(env, kFn, "expected (createdBeforeMs)");
   if (!ReadNumber(env, argv[0], kFn, "createdBeforeMs", &before)) return nullptr;
   std::vector<core::RemovedBatch> removed;
-  handle->accumulator.Expire(before, &removed);
+  if (!handle->accumulator.destroyed()) handle->accumulator.Expire(before, &removed);
+  Report(env, handle);
   return RemovedToJs(env, removed);
 }
 
@@ -539,7 +619,19 @@ napi_value AbortAll(napi_env env, napi_callback_info info) {
   AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
   if (handle == nullptr) return nullptr;
   std::vector<core::RemovedBatch> removed;
-  handle->accumulator.AbortAll(&removed);
+  if (!handle->accumulator.destroyed()) handle->accumulator.AbortAll(&removed);
+  Report(env, handle);
+  return RemovedToJs(env, removed);
+}
+
+// destroy(): RemovedBatch[] (the undrained batches, as abortAll; [] when destroyed already)
+// @thread JS
+napi_value Destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
+  if (handle == nullptr) return nullptr;
+  std::vector<core::RemovedBatch> removed;
+  DestroyHandle(env, handle, &removed);
   return RemovedToJs(env, removed);
 }
 
@@ -579,7 +671,9 @@ napi_value Complete(napi_env env, napi_callback_info info) {
     const bool valid_id = IsIntegerIn(id, 1, 9007199254740991.0);
     results[i] = core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, ok};
   }
-  handle->accumulator.Complete(results.data(), results.size());
+  // After destroy() no id is known any more: nothing to do (the sender still settles
+  // in-flight batches after a close).
+  if (!handle->accumulator.destroyed()) handle->accumulator.Complete(results.data(), results.size());
   return nullptr;
 }
 
@@ -691,7 +785,7 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
       {"append", Append},     {"appendPacked", AppendPacked}, {"ready", Ready},
       {"drain", Drain},       {"drainPacked", DrainPacked},   {"expire", Expire},
       {"abortAll", AbortAll}, {"complete", Complete},         {"hasUndrained", HasUndrained},
-      {"stats", Stats},
+      {"stats", Stats},       {"destroy", Destroy},
   };
   napi_value object = nullptr;
   if (napi_create_object(env, &object) != napi_ok) return nullptr;
@@ -720,6 +814,9 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace
+
+int64_t ReportedExternalBytes() { return g_reported_bytes.load(); }
+int64_t ReportedBufferBytes() { return g_buffer_bytes.load(); }
 
 void RegisterAccumulator(Napi::Env env, Napi::Object exports) {
   napi_value fn = nullptr;

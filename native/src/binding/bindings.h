@@ -36,6 +36,16 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports);
 // @thread JS (at module init)
 void RegisterAccumulator(Napi::Env env, Napi::Object exports);
 
+// Bytes all accumulators of the process have reported to V8 with napi_adjust_external_memory
+// and not taken back (accumulator.cc). @thread any
+int64_t ReportedExternalBytes();
+// Bytes of drained batches' Buffers reported to V8 and not yet finalized. @thread any
+int64_t ReportedBufferBytes();
+
+// memoryStats(): what the addon holds, for tests and diagnostics (memory_stats.cc).
+// @thread JS (at module init)
+void RegisterMemoryStats(Napi::Env env, Napi::Object exports);
+
 // createBufferPool(totalBytes): the BufferPool object (buffer_pool.cc).
 // @thread JS (at module init)
 void RegisterBufferPool(Napi::Env env, Napi::Object exports);

@@ -48,9 +48,23 @@ uint8_t* BatchBufferPool::Take() {
   if (!kept_.empty()) {
     uint8_t* block = kept_.back();
     kept_.pop_back();
+    low_water_ = std::min(low_water_, kept_.size());
     return block;
   }
+  low_water_ = 0;
   return static_cast<uint8_t*>(std::malloc(block_size_));
+}
+
+void BatchBufferPool::Trim(double now_ms) {
+  // A clock that went back starts a new period rather than waiting for it to come back.
+  if (now_ms >= period_start_ms_ && now_ms - period_start_ms_ < kTrimPeriodMs) return;
+  for (size_t unused = std::min(low_water_, kept_.size()); unused > 0; --unused) {
+    std::free(kept_.back());
+    kept_.pop_back();
+  }
+  if (kept_.empty()) kept_.shrink_to_fit();
+  period_start_ms_ = now_ms;
+  low_water_ = kept_.size();
 }
 
 void BatchBufferPool::Give(uint8_t* block) {
@@ -112,37 +126,58 @@ RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config, MemoryBudg
           static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, budget_->total()))))) {}
 
 RecordAccumulator::~RecordAccumulator() {
-  for (auto& p : partitions_) {
-    if (!p) continue;
-    for (Batch& b : p->batches) Discard(b);
+  if (!destroyed_) {
+    std::vector<RemovedBatch> removed;
+    Destroy(&removed);
   }
-  worker_.reset();
-  pool_->Close();
   pool_->Unref();
-  // What this accumulator still holds (undrained batches, and drained ones never
-  // completed) leaves a shared budget with it.
-  budget_->Credit(buffered_bytes_);
   budget_->Unref();
+}
+
+void RecordAccumulator::Destroy(std::vector<RemovedBatch>* out) {
+  AbortAll(out);
+  // Drained batches never completed leave a shared budget with the accumulator (their bytes
+  // live on in their Buffers until those are collected).
+  for (const auto& entry : in_flight_) Credit(entry.second.bytes);
+  in_flight_.clear();
+  std::unordered_map<uint64_t, InFlight>().swap(in_flight_);
+  pool_->Close();
+  partitions_.clear();
+  partitions_.shrink_to_fit();
+  std::vector<uint64_t>().swap(fixed_sizes_);
+  destroyed_ = true;
+}
+
+std::shared_ptr<CompressJob> RecordAccumulator::NewJob(const Batch& b) const {
+  auto job = std::make_shared<CompressJob>();
+  job->codec = static_cast<compress::CodecId>(config_.codec);
+  job->level = config_.compression_level;
+  job->batch = b.data;
+  job->size = b.size;
+  return job;
 }
 
 void RecordAccumulator::Close(Batch* b) {
   b->full = true;
   if (config_.codec == 0 || b->job) return;
-  if (!worker_) {
-    worker_.reset(new CompressWorker(static_cast<compress::CodecId>(config_.codec), config_.compression_level));
-  }
-  b->job = std::make_shared<CompressJob>();
-  b->job->batch = b->data;
-  b->job->size = b->size;
-  worker_->Submit(b->job);
+  std::shared_ptr<CompressJob> job = NewJob(*b);
+  // No pool thread could be started: it is compressed at drain, on this thread.
+  if (CompressPool::Get().Submit(job)) b->job = std::move(job);
 }
 
 void RecordAccumulator::Discard(Batch& b) {
+  bool ours = true;
   if (b.job) {
-    worker_->Cancel(b.job);
+    ours = CompressPool::Get().Cancel(b.job);
     b.job.reset();
   }
-  FreeData(b);
+  if (ours) {
+    FreeData(b);
+  } else {
+    // A pool thread is compressing it and frees it when done: no longer ours to count.
+    held_bytes_ -= b.capacity;
+    b.data = nullptr;
+  }
 }
 
 void RecordAccumulator::FreeData(Batch& b) {
@@ -151,6 +186,7 @@ void RecordAccumulator::FreeData(Batch& b) {
   } else {
     std::free(b.data);
   }
+  held_bytes_ -= b.capacity;
   b.data = nullptr;
 }
 
@@ -217,6 +253,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
                                        std::vector<AppendedRun>* runs) {
   *appended = 0;
   runs->clear();
+  pool_->Trim(now_ms);
   // Refuse the whole call before touching any state when a record cannot be encoded.
   fixed_sizes_.resize(n);
   uint64_t* fixed_sizes = fixed_sizes_.data();
@@ -273,6 +310,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       *appended = taken;
       return AppendStatus::kOutOfMemory;
     }
+    held_bytes_ += capacity;
     if (last != nullptr && !last->full) Close(last);
     part.batches.push_back(Batch{next_batch_id_++, partition, 0, now_ms, 0, 0, data,
                                  static_cast<size_t>(needed), capacity, false, nullptr});
@@ -293,6 +331,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
 void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t>* partitions,
                               double* next_ready_in_ms) const {
   partitions->clear();
+  pool_->Trim(now_ms);
   double next = std::numeric_limits<double>::infinity();
   const double linger = config_.linger_ms;
   for (uint32_t id = head_; id != kNoPartition; id = partitions_[id]->next) {
@@ -309,43 +348,39 @@ void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t
 
 void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_bytes,
                               const DrainStamp& stamp, std::vector<DrainedBatch>* out) {
+  // First the batches to take (which depends only on their uncompressed sizes), then their
+  // compression, all of it at once, then the headers.
   double total = 0;
-  const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
+  taking_.clear();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = partitions[i];
     Partition* part = Find(id);
     if (part == nullptr || part->batches.empty()) continue;
-    Batch b = part->batches.front();
-    if (total > 0 && total + static_cast<double>(b.size) > max_bytes) break;
+    const Batch& front = part->batches.front();
+    if (total > 0 && total + static_cast<double>(front.size) > max_bytes) break;
+    taking_.push_back(Taking{front, i});
     part->batches.pop_front();
     if (part->batches.empty()) Unlink(id, part);
     --undrained_;
-    // Compress the records (after the 61 header bytes) when a codec is set; keep the result
-    // only when smaller. buffer.memory keeps counting the uncompressed size (b.size) until
-    // complete(), as it was counted at append.
+    total += static_cast<double>(taking_.back().batch.size);
+  }
+  if (config_.codec != 0) CompressTaken();
+  const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
+  for (Taking& t : taking_) {
+    Batch& b = t.batch;
+    // Keep the compressed records only when smaller. buffer.memory keeps counting the
+    // uncompressed size (b.size) until complete(), as it was counted at append.
     uint8_t* data = b.data;
     size_t size = b.size;
     uint16_t codec_bits = 0;
     BatchBufferPool* pool = nullptr;
-    if (config_.codec != 0) {
-      // A closed batch was compressed (or is being) on the worker; one drained before it
-      // closed (lingered, flushed) is compressed here.
-      uint8_t* packed = nullptr;
-      if (b.job) {
-        worker_->Take(b.job);
-        packed = b.job->result;
-        size = b.job->result_size;
-        b.job->result = nullptr;
-      } else {
-        packed = CompressRecords(b.data, b.size, &size);
-      }
-      if (packed != nullptr) {
-        FreeData(b);
-        data = packed;
-        codec_bits = config_.codec & kCodecMask;
-      } else {
-        size = b.size;
-      }
+    if (t.packed != nullptr) {
+      FreeData(b);
+      data = t.packed;
+      size = t.packed_size;
+      codec_bits = config_.codec & kCodecMask;
+    } else {
+      held_bytes_ -= b.capacity;  // the block leaves with its Buffer
     }
     BatchHeader h;
     h.attributes = static_cast<uint16_t>(codec_bits | flags);
@@ -354,13 +389,13 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     h.max_timestamp = b.max_timestamp;
     h.producer_id = stamp.producer_id;
     h.producer_epoch = stamp.producer_epoch;
-    h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[i] : -1;
+    h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[t.index] : -1;
     h.record_count = b.record_count;
     WriteBatchHeader(data, size, h);
-    total += static_cast<double>(b.size);
     in_flight_[b.id] = InFlight{b.size, b.record_count};
     if (data != b.data) {
-      // The compressed copy is a malloc'd block of its own (freed by its finalizer).
+      // The compressed copy is a malloc'd block of its own, exactly its size (freed by its
+      // finalizer).
     } else if (b.capacity - b.size >= kShrinkSlack && b.size < b.capacity / 2) {
       // Shrinking never moves the bytes with glibc; if an allocator does move them, it
       // copies them, and if it fails the original block stays valid (and is not pooled:
@@ -371,13 +406,37 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
       pool = pool_;
       pool->Ref();
     }
-    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, data, size, pool});
+    out->push_back(DrainedBatch{b.id, b.partition, b.record_count, b.created_ms, data, size, pool});
   }
+  taking_.clear();
 }
 
-uint8_t* RecordAccumulator::CompressRecords(const uint8_t* batch, size_t size, size_t* out_size) {
-  return CompressBatchRecords(static_cast<compress::CodecId>(config_.codec), config_.compression_level, batch, size,
-                              out_size);
+void RecordAccumulator::CompressTaken() {
+  // Batches drained before they closed (lingered, flushed) have no job yet: submit them all
+  // together, so the pool's threads and this one compress them in parallel.
+  jobs_.clear();
+  for (Taking& t : taking_) {
+    if (!t.batch.job) {
+      t.batch.job = NewJob(t.batch);
+      jobs_.push_back(t.batch.job);
+    }
+  }
+  CompressPool& compress_pool = CompressPool::Get();
+  if (jobs_.size() > 1 && !compress_pool.Submit(jobs_.data(), jobs_.size())) {
+    // No pool thread: each is run by Take() below, on this thread.
+  }
+  // This thread takes its share from the back while the pool's threads start at the front,
+  // then collects every result in order (waiting only for jobs running elsewhere).
+  for (size_t j = taking_.size(); j-- > 0;) compress_pool.RunIfQueued(taking_[j].batch.job);
+  for (Taking& t : taking_) {
+    compress_pool.Take(t.batch.job);
+    if (t.batch.job->ran_on_worker) ++compressed_off_thread_;
+    t.packed = t.batch.job->result;
+    t.packed_size = t.batch.job->result_size;
+    t.batch.job->result = nullptr;
+    t.batch.job.reset();
+  }
+  jobs_.clear();
 }
 
 uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
@@ -397,6 +456,9 @@ uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t*
     return nullptr;
   }
   *out_size = kRecordBatchOverhead + written;
+  // The block was sized for the codec's bound: give the rest back, so that the batch's
+  // memory is its compressed size (what its Buffer reports to V8), not up to 34 times that.
+  if (void* exact = std::realloc(out, *out_size)) out = static_cast<uint8_t*>(exact);
   return out;
 }
 

@@ -89,6 +89,11 @@ class BatchBufferPool {
   uint8_t* Take();
   // A block from Take() comes back: kept for reuse, or freed when the pool is full or closed.
   void Give(uint8_t* block);
+  // Frees the blocks that no Take() needed for a whole period (kTrimPeriodMs) before
+  // now_ms: an idle producer's pool empties, a busy one keeps what it uses.
+  void Trim(double now_ms);
+  // Bytes of the blocks kept for reuse.
+  size_t kept_bytes() const { return kept_.size() * block_size_; }
   // The accumulator is gone: free the kept blocks, and free blocks that come back later.
   void Close();
   void Ref() { ++refs_; }
@@ -98,9 +103,14 @@ class BatchBufferPool {
  private:
   ~BatchBufferPool();
 
+  static constexpr double kTrimPeriodMs = 1000;
+
   std::vector<uint8_t*> kept_;
   const size_t block_size_;
   const size_t max_kept_;
+  // The fewest blocks kept at any moment since period_start_ms_: that many were not needed.
+  size_t low_water_ = 0;
+  double period_start_ms_ = -1e300;
   int refs_ = 1;
   bool closed_ = false;
 };
@@ -184,8 +194,9 @@ enum class AppendStatus {
 void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool);
 
 // Compresses batch[61, size) (a batch whose records follow 61 header bytes) with `codec` at
-// `level` into a new malloc'd block with 61 free bytes first; returns it with its size in
-// *out_size, or nullptr when the result is not smaller (the batch then goes uncompressed).
+// `level` into a new malloc'd block (of exactly *out_size bytes) with 61 free bytes first;
+// returns it with its size in *out_size, or nullptr when the result is not smaller (the
+// batch then goes uncompressed).
 // @thread any
 uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
                               size_t* out_size);
@@ -235,9 +246,22 @@ class RecordAccumulator {
   // ids (never drained, or completed already) are ignored.
   void Complete(const BatchResult* results, size_t n);
 
+  // Removes every undrained batch (as AbortAll), lets go of compression work (a running job
+  // is handed off, never waited for), forgets drained batches not yet completed (their
+  // bytes leave a shared budget now), and frees the block pool. Afterwards the accumulator
+  // holds no memory but its own object; the binding refuses further calls. Idempotent in
+  // effect: the destructor calls it when the binding did not.
+  void Destroy(std::vector<RemovedBatch>* out);
+  bool destroyed() const { return destroyed_; }
+
   bool HasUndrained() const { return undrained_ > 0; }
-  // Batches compressed on the worker thread so far (tests check the work left this thread).
-  uint64_t CompressedOffThread() const { return worker_ ? worker_->ran_on_worker() : 0; }
+  // Batches whose compression ran on a pool thread, counted as drained (tests check the work
+  // left this thread).
+  uint64_t CompressedOffThread() const { return compressed_off_thread_; }
+  // Native bytes this accumulator holds that no Buffer accounts for: its undrained batches'
+  // blocks and the block pool's kept ones (what the binding reports to V8). Drained batches
+  // are their Buffers' (V8 counts those itself).
+  uint64_t HeldBytes() const { return held_bytes_ + pool_->kept_bytes(); }
   AccumulatorStats Stats() const;
 
  private:
@@ -292,9 +316,11 @@ class RecordAccumulator {
   void Close(Batch* b);
   // Frees a batch that leaves without being drained (its compression job cancelled first).
   void Discard(Batch& b);
-  // The batch's records compressed with the configured codec into a new malloc'd block
-  // (61 free header bytes first), its size in *out_size; nullptr when that is not smaller.
-  uint8_t* CompressRecords(const uint8_t* batch, size_t size, size_t* out_size);
+  // A compression job over the batch's bytes with the configured codec.
+  std::shared_ptr<CompressJob> NewJob(const Batch& b) const;
+  // Compresses the batches in taking_ (those whose job did not run yet in parallel), and
+  // puts each result in its Taking.
+  void CompressTaken();
   const AccumulatorConfig config_;
   // The config's limits as integers, for byte counts: n > batch_size <=> n > batch_over_;
   // n >= batch_size <=> n >= batch_full_.
@@ -308,8 +334,21 @@ class RecordAccumulator {
   uint32_t head_ = kNoPartition;
   uint32_t tail_ = kNoPartition;
   std::unordered_map<uint64_t, InFlight> in_flight_;
-  // Compresses closed batches off the JS thread; created with the first one (codec set).
-  std::unique_ptr<CompressWorker> worker_;
+  // A batch being drained (Drain's scratch, kept for its capacity).
+  struct Taking {
+    Batch batch;
+    // Its position in Drain's partitions (for base_sequences).
+    size_t index;
+    // Its records compressed (61 free bytes first), or null: sent uncompressed.
+    uint8_t* packed = nullptr;
+    size_t packed_size = 0;
+  };
+  std::vector<Taking> taking_;
+  std::vector<std::shared_ptr<CompressJob>> jobs_;
+  // Capacity of the blocks of undrained batches (see HeldBytes()).
+  uint64_t held_bytes_ = 0;
+  uint64_t compressed_off_thread_ = 0;
+  bool destroyed_ = false;
   // Each record's size-independent body part, computed once per Append() call.
   std::vector<uint64_t> fixed_sizes_;
   uint64_t next_batch_id_ = 1;

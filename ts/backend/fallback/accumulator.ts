@@ -49,6 +49,10 @@ class OpenBatch {
   }
 }
 
+function destroyedError(fn: string): Error {
+  return Object.assign(new Error(`${fn}: the RecordAccumulator was destroyed`), { code: 'ERR_ACCUMULATOR_DESTROYED' });
+}
+
 /** The fallback's BufferPool: the bytes held by every accumulator sharing it. */
 export class FallbackBufferPool implements BufferPool {
   /** Bytes counted by all its accumulators together. */
@@ -79,6 +83,7 @@ export class FallbackAccumulator implements RecordAccumulator {
   private undrained = 0;
   private recordsCompleted = 0;
   private recordsFailed = 0;
+  private destroyed = false;
 
   /** buffer.memory: shared with other accumulators, or this one's own. */
   private readonly pool: FallbackBufferPool;
@@ -101,6 +106,7 @@ export class FallbackAccumulator implements RecordAccumulator {
   }
 
   append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult {
+    if (this.destroyed) throw destroyedError('append');
     let queue = this.queues[partition];
     if (queue === undefined) {
       queue = [];
@@ -180,6 +186,7 @@ export class FallbackAccumulator implements RecordAccumulator {
   }
 
   drain(partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[] {
+    if (this.destroyed) throw destroyedError('drain');
     const out: DrainedBatch[] = [];
     let total = 0;
     for (let i = 0; i < partitions.length; i++) {
@@ -209,7 +216,9 @@ export class FallbackAccumulator implements RecordAccumulator {
         this.config.compressionLevel,
         crc32c,
       );
-      total += bytes.length;
+      // maxBytes counts what was appended (uncompressed), as the native backend does: which
+      // batches a drain takes never depends on how well they compress.
+      total += accounted;
       this.drained.set(head.id, { bytes: accounted, records: head.recordCount });
       out.push({ batchId: head.id, partition: p, recordCount: head.recordCount, bytes, createdMs: head.createdMs });
     }
@@ -253,6 +262,16 @@ export class FallbackAccumulator implements RecordAccumulator {
 
   hasUndrained(): boolean {
     return this.undrained > 0;
+  }
+
+  destroy(): RemovedBatch[] {
+    if (this.destroyed) return [];
+    const removed = this.abortAll();
+    for (const d of this.drained.values()) this.charge(-d.bytes);
+    this.drained.clear();
+    this.queues.length = 0;
+    this.destroyed = true;
+    return removed;
   }
 
   stats(): AccumulatorStats {
