@@ -42,6 +42,10 @@ int64_t ReportedExternalBytes();
 // Bytes of drained batches' Buffers reported to V8 and not yet finalized. @thread any
 int64_t ReportedBufferBytes();
 
+// Tests: the next drain fails after handing `after` batches to Buffers (-1: never), to
+// check that a drain is all-or-nothing (accumulator.cc). @thread JS
+void SetDrainFailureForTest(int after);
+
 // memoryStats(): what the addon holds, for tests and diagnostics (memory_stats.cc).
 // @thread JS (at module init)
 void RegisterMemoryStats(Napi::Env env, Napi::Object exports);
@@ -101,6 +105,31 @@ core::MemoryBudget* UnwrapBufferPool(napi_env env, napi_value value, const char*
 // The key as a napi_value of the current handle scope, or null with a JS error pending.
 // @thread JS
 napi_value GetPropertyKey(napi_env env, PropertyKey key);
+
+// Every entry point is registered as Checked<F>: when F returns null (which JavaScript
+// sees as undefined) with no exception pending -- a Node-API call failed without throwing
+// -- an Error is thrown instead, so no entry point ever fails silently. Functions whose
+// result is undefined return a real undefined value, never null.
+// @thread JS
+template <napi_value (*F)(napi_env, napi_callback_info)>
+napi_value Checked(napi_env env, napi_callback_info info) {
+  napi_value result = F(env, info);
+  if (result == nullptr) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
+      napi_throw_error(env, "ERR_KAFKA_TURBO_NAPI",
+                       "kafka-turbo: a Node-API call failed without an exception (out of memory?)");
+    }
+  }
+  return result;
+}
+
+// undefined, for entry points that return nothing. @thread JS
+inline napi_value Undefined(napi_env env) {
+  napi_value v = nullptr;
+  napi_get_undefined(env, &v);
+  return v;
+}
 
 // Throws a TypeError "<fn>: <what>" and returns null, for `return ThrowTypeError(...)`.
 // @thread JS

@@ -67,8 +67,8 @@ napi_value CreateBufferPool(napi_env env, napi_callback_info info) {
   napi_value available = nullptr;
   napi_value total_fn = nullptr;
   if (napi_create_object(env, &object) != napi_ok ||
-      napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, nullptr, &available) != napi_ok ||
-      napi_create_function(env, "total", NAPI_AUTO_LENGTH, Total, nullptr, &total_fn) != napi_ok ||
+      napi_create_function(env, "available", NAPI_AUTO_LENGTH, Checked<Available>, nullptr, &available) != napi_ok ||
+      napi_create_function(env, "total", NAPI_AUTO_LENGTH, Checked<Total>, nullptr, &total_fn) != napi_ok ||
       napi_set_named_property(env, object, "available", available) != napi_ok ||
       napi_set_named_property(env, object, "total", total_fn) != napi_ok ||
       napi_type_tag_object(env, object, &kBufferPoolTag) != napi_ok) {
@@ -100,7 +100,7 @@ core::MemoryBudget* UnwrapBufferPool(napi_env env, napi_value value, const char*
 void RegisterBufferPool(Napi::Env env, Napi::Object exports) {
   napi_value fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "createBufferPool", NAPI_AUTO_LENGTH,
-                                                      CreateBufferPool, nullptr, &fn));
+                                                      Checked<CreateBufferPool>, nullptr, &fn));
   exports.Set("createBufferPool", Napi::Value(env, fn));
 }
 

@@ -1,7 +1,8 @@
 // memoryStats(): what the addon holds right now, for tests and diagnostics -- the native
 // bytes reported to V8 (which must come back to where they started once accumulators are
 // destroyed), the compression pool's threads, and malloc's own count of bytes in use
-// (glibc's mallinfo2, so a test can see native memory stay flat without reading RSS).
+// (glibc's mallinfo2, so a test can see native memory stay flat without reading RSS);
+// and setDrainFailureForTest, the one fault-injection hook (a drain is all-or-nothing).
 #include <napi.h>
 
 #if defined(__GLIBC__)
@@ -39,10 +40,18 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setDrainFailureForTest(after: number): undefined -- see SetDrainFailureForTest.
+// @thread JS
+Napi::Value SetDrainFailure(const Napi::CallbackInfo& info) {
+  SetDrainFailureForTest(info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterMemoryStats(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
+  exports.Set("setDrainFailureForTest", Napi::Function::New(env, SetDrainFailure, "setDrainFailureForTest"));
 }
 
 }  // namespace binding

@@ -357,12 +357,12 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     Partition* part = Find(id);
     if (part == nullptr || part->batches.empty()) continue;
     const Batch& front = part->batches.front();
-    if (total > 0 && total + static_cast<double>(front.size) > max_bytes) break;
+    if (total > 0 && total + static_cast<double>(Accounted(front)) > max_bytes) break;
     taking_.push_back(Taking{front, i});
     part->batches.pop_front();
     if (part->batches.empty()) Unlink(id, part);
     --undrained_;
-    total += static_cast<double>(taking_.back().batch.size);
+    total += static_cast<double>(Accounted(taking_.back().batch));
   }
   if (config_.codec != 0) CompressTaken();
   const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
@@ -374,7 +374,10 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     size_t size = b.size;
     uint16_t codec_bits = 0;
     BatchBufferPool* pool = nullptr;
-    if (t.packed != nullptr) {
+    if (b.sealed) {
+      codec_bits = b.sealed_codec;
+      held_bytes_ -= b.capacity;
+    } else if (t.packed != nullptr) {
       FreeData(b);
       data = t.packed;
       size = t.packed_size;
@@ -392,7 +395,7 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[t.index] : -1;
     h.record_count = b.record_count;
     WriteBatchHeader(data, size, h);
-    in_flight_[b.id] = InFlight{b.size, b.record_count};
+    in_flight_[b.id] = InFlight{Accounted(b), b.record_count};
     if (data != b.data) {
       // The compressed copy is a malloc'd block of its own, exactly its size (freed by its
       // finalizer).
@@ -416,7 +419,7 @@ void RecordAccumulator::CompressTaken() {
   // together, so the pool's threads and this one compress them in parallel.
   jobs_.clear();
   for (Taking& t : taking_) {
-    if (!t.batch.job) {
+    if (!t.batch.job && !t.batch.sealed) {
       t.batch.job = NewJob(t.batch);
       jobs_.push_back(t.batch.job);
     }
@@ -427,8 +430,11 @@ void RecordAccumulator::CompressTaken() {
   }
   // This thread takes its share from the back while the pool's threads start at the front,
   // then collects every result in order (waiting only for jobs running elsewhere).
-  for (size_t j = taking_.size(); j-- > 0;) compress_pool.RunIfQueued(taking_[j].batch.job);
+  for (size_t j = taking_.size(); j-- > 0;) {
+    if (taking_[j].batch.job) compress_pool.RunIfQueued(taking_[j].batch.job);
+  }
   for (Taking& t : taking_) {
+    if (!t.batch.job) continue;  // sealed: compressed (or not) already
     compress_pool.Take(t.batch.job);
     if (t.batch.job->ran_on_worker) ++compressed_off_thread_;
     t.packed = t.batch.job->result;
@@ -462,9 +468,54 @@ uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t*
   return out;
 }
 
+namespace {
+
+int64_t ReadBe64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+void RecordAccumulator::Requeue(const DrainedBatch* batches, size_t n) {
+  for (size_t k = n; k-- > 0;) {
+    const DrainedBatch& d = batches[k];
+    auto it = in_flight_.find(d.batch_id);
+    if (it == in_flight_.end() || d.partition >= partitions_.size() || !partitions_[d.partition]) {
+      ReleaseBatchBytes(d.bytes, d.pool);  // not one of ours (never happens): not lost
+      continue;
+    }
+    Partition* part = partitions_[d.partition].get();
+    Batch b{d.batch_id, d.partition, d.record_count, d.created_ms,
+            ReadBe64(d.bytes + 27), ReadBe64(d.bytes + 35), d.bytes, d.size,
+            d.pool != nullptr ? pool_->block_size() : d.size, true, nullptr};
+    b.sealed = true;
+    b.sealed_codec = static_cast<uint16_t>(d.bytes[22] & kCodecMask);
+    b.accounted = it->second.bytes;
+    in_flight_.erase(it);
+    if (d.pool != nullptr) d.pool->Unref();  // the reference its Buffer would have held
+    held_bytes_ += b.capacity;
+    ++undrained_;
+    part->batches.push_front(b);
+    if (!part->listed) {
+      // Back at the front of the non-empty order, where it was drained from.
+      part->listed = true;
+      part->prev = kNoPartition;
+      part->next = head_;
+      if (head_ == kNoPartition) {
+        tail_ = d.partition;
+      } else {
+        partitions_[head_]->prev = d.partition;
+      }
+      head_ = d.partition;
+    }
+  }
+}
+
 void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {
   --undrained_;
-  Credit(b.size);
+  Credit(Accounted(b));
   records_failed_ += static_cast<uint64_t>(b.record_count);
   out->push_back(RemovedBatch{b.id, b.partition, b.record_count});
   Discard(b);

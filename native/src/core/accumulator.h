@@ -235,6 +235,13 @@ class RecordAccumulator {
   void Drain(const uint32_t* partitions, size_t n, double max_bytes, const DrainStamp& stamp,
              std::vector<DrainedBatch>* out);
 
+  // Puts batches that Drain() handed out back at the front of their partitions, as they
+  // were (the binding calls it when it cannot give them to JavaScript: a drain is
+  // all-or-nothing). batches[i].bytes become the accumulator's again: the originals, or
+  // malloc'd copies with pool null. Their next drain re-stamps them and rewrites the CRC
+  // (no second compression). In reverse drain order is not needed: it restores the order.
+  void Requeue(const DrainedBatch* batches, size_t n);
+
   // Removes undrained batches created at or before created_before_ms, oldest first per
   // partition, partitions in non-empty order. Their records count as failed.
   void Expire(double created_before_ms, std::vector<RemovedBatch>* out);
@@ -282,7 +289,15 @@ class RecordAccumulator {
     bool full;
     // Its compression on the worker thread, started when it closed (codec set only).
     std::shared_ptr<CompressJob> job;
+    // Put back by Requeue(): `data` is a finished batch (compressed or not, codec bits in
+    // sealed_codec) that the next drain only re-stamps; it counts `accounted` bytes against
+    // buffer.memory (what its records were counted at when appended), not `size`.
+    bool sealed = false;
+    uint16_t sealed_codec = 0;
+    uint64_t accounted = 0;
   };
+  // Bytes the batch counts against buffer.memory.
+  static uint64_t Accounted(const Batch& b) { return b.sealed ? b.accounted : b.size; }
 
   struct Partition {
     std::deque<Batch> batches;
