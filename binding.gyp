@@ -50,6 +50,8 @@
         'native/src/binding/crc32c.cc',
         'native/src/binding/record_batch.cc',
         'native/src/binding/accumulator.cc',
+        'native/src/binding/buffer_pool.cc',
+        'native/src/binding/memory_stats.cc',
         'native/src/core/record_batch.cc',
         'native/src/core/accumulator.cc',
         'native/src/core/compress_worker.cc',

@@ -26,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::RegisterCrc32c(env, exports);
   binding::RegisterRecordBatch(env, exports);  // first: it creates the property keys
   binding::RegisterAccumulator(env, exports);
+  binding::RegisterBufferPool(env, exports);
+  binding::RegisterMemoryStats(env, exports);
   return exports;
 }
 

@@ -4,6 +4,8 @@
 # binding.gyp gives it:
 #   native/test/build.sh                 -> native/build/c/{crc32c_test,crc32c_bench,core_test}
 #   SANITIZE=1 native/test/build.sh      -> native/build/c-asan/... with ASan + UBSan
+#   TSAN=1 native/test/build.sh          -> native/build/c-tsan/... with ThreadSanitizer (the
+#                                           compression pool)
 #   TUNING=1 native/test/build.sh        -> the bench also measures other AVX-512 splits
 # Then run native/build/c/crc32c_test and native/build/c/crc32c_bench.
 set -euo pipefail
@@ -15,6 +17,10 @@ out="$root/native/build/c"
 if [[ "${SANITIZE:-0}" == 1 ]]; then
   flags+=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   out="$root/native/build/c-asan"
+fi
+if [[ "${TSAN:-0}" == 1 ]]; then
+  flags+=(-O1 -g -fsanitize=thread -fno-omit-frame-pointer)
+  out="$root/native/build/c-tsan"
 fi
 if [[ "${TUNING:-0}" == 1 ]]; then flags+=(-DKAFKA_TURBO_CRC32C_TUNING); fi
 mkdir -p "$out"

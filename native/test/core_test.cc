@@ -558,19 +558,22 @@ void TestCompressionOffThread() {
     auto views = Views(owned);
     size_t appended = 0;
     std::vector<core::AppendedRun> runs;
+    core::CompressPool& compress_pool = core::CompressPool::Get();
+    const uint64_t ran_before = compress_pool.ran();
     CHECK(packed.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     CHECK(plain.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     const size_t closed = runs.size() - 1;  // every batch but the last closed while appending
-    // Give the worker time: all closed batches get compressed off this thread.
-    for (int i = 0; i < 200 && packed.CompressedOffThread() < closed; ++i) {
+    // Give the pool time: all closed batches get compressed off this thread.
+    for (int i = 0; i < 200 && compress_pool.ran() - ran_before < closed; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    CHECK(packed.CompressedOffThread() == closed);
     std::vector<core::DrainedBatch> a;
     std::vector<core::DrainedBatch> b;
     const uint32_t p0 = 0;
     while (packed.HasUndrained()) packed.Drain(&p0, 1, 1e18, kNoStamp, &a);
     while (plain.HasUndrained()) plain.Drain(&p0, 1, 1e18, kNoStamp, &b);
+    CHECK(packed.CompressedOffThread() == closed);
+    CHECK(compress_pool.threads() >= 1 && compress_pool.threads() <= compress_pool.capacity());
     CHECK(a.size() == b.size());
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
       const uint8_t* p = a[i].bytes;
@@ -625,6 +628,203 @@ void TestShrunkBatchesStayValid() {
   }
 }
 
+
+// Two accumulators on one MemoryBudget count against one limit; what one gives back (complete,
+// abort, destruction) the other can use.
+void TestSharedBudget() {
+  auto* budget = new core::MemoryBudget(20000);
+  {
+    core::RecordAccumulator a(Config(4096, 0, 1e12), budget);
+    core::RecordAccumulator b(Config(4096, 0, 1e12), budget);
+    auto owned = MakeRecords(100, 500);
+    auto views = Views(owned);
+    size_t taken_a = 0;
+    size_t taken_b = 0;
+    std::vector<core::AppendedRun> runs;
+    a.Append(0, views.data(), 20, 0, &taken_a, &runs);
+    b.Append(0, views.data(), views.size(), 0, &taken_b, &runs);
+    CHECK(taken_a == 20);
+    CHECK(taken_b > 0 && taken_b < 25);
+    CHECK(budget->used() == a.Stats().buffered_bytes + b.Stats().buffered_bytes);
+    CHECK(budget->used() <= 20000);
+    std::vector<core::DrainedBatch> drained;
+    const uint32_t p0 = 0;
+    while (a.HasUndrained()) a.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+    size_t more = 0;
+    b.Append(1, views.data(), 1, 0, &more, &runs);
+    CHECK(more == 0);  // drained batches still count
+    std::vector<core::BatchResult> results;
+    for (const auto& d : drained) results.push_back(core::BatchResult{d.batch_id, true});
+    a.Complete(results.data(), results.size());
+    b.Append(1, views.data(), views.size(), 0, &more, &runs);
+    CHECK(more >= 19);
+    Release(&drained);
+    // a goes away with nothing; b's destruction gives its bytes back.
+  }
+  CHECK(budget->used() == 0);
+  budget->Unref();
+}
+
+// Destroy(): removes every undrained batch (reported like AbortAll), forgets drained ones not
+// completed (their bytes leave the budget), frees the block pool at once; HeldBytes() is what
+// the binding reports to V8 and must come back to 0.
+void TestDestroy() {
+  for (uint16_t codec : {uint16_t{0}, uint16_t{4}}) {
+    auto* budget = new core::MemoryBudget(1e12);
+    core::AccumulatorConfig config = Config(16384, 1e9, 1e12);
+    config.codec = codec;
+    core::RecordAccumulator acc(config, budget);
+    CHECK(acc.HeldBytes() == 0);
+    auto owned = MakeRecords(400, 200);
+    auto views = Views(owned);
+    size_t appended = 0;
+    std::vector<core::AppendedRun> runs;
+    acc.Append(0, views.data(), views.size(), 0, &appended, &runs);
+    acc.Append(1, views.data(), views.size(), 0, &appended, &runs);
+    CHECK(acc.HeldBytes() >= 2 * 400 * 200);
+    std::vector<core::DrainedBatch> drained;
+    const uint32_t p0 = 0;
+    acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+    std::vector<core::BatchResult> results{{drained[0].batch_id, true}};
+    acc.Complete(results.data(), 1);
+    Release(&drained);  // its block goes back to the pool: kept, so still held
+    acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);  // in flight at destroy
+    const uint64_t undrained = acc.Stats().undrained_batches;
+    std::vector<core::RemovedBatch> removed;
+    acc.Destroy(&removed);
+    CHECK(removed.size() == undrained && undrained > 0);
+    CHECK(acc.HeldBytes() == 0);
+    CHECK(acc.Stats().buffered_bytes == 0);
+    CHECK(budget->used() == 0);
+    CHECK(acc.destroyed());
+    Release(&drained);  // a block drained before destroy comes back to a closed pool: freed
+    CHECK(acc.HeldBytes() == 0);
+    budget->Unref();
+  }
+}
+
+// The idle block pool empties: blocks no append needed for a whole period are freed.
+void TestIdlePoolShrinks() {
+  core::RecordAccumulator acc(Config(4096, 0, 1e12));
+  auto owned = MakeRecords(200, 100);
+  auto views = Views(owned);
+  size_t appended = 0;
+  std::vector<core::AppendedRun> runs;
+  acc.Append(0, views.data(), views.size(), 0, &appended, &runs);
+  std::vector<core::DrainedBatch> drained;
+  const uint32_t p0 = 0;
+  while (acc.HasUndrained()) acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+  Release(&drained);  // full blocks back to the pool
+  const uint64_t kept = acc.HeldBytes();
+  CHECK(kept > 0);
+  std::vector<uint32_t> ready;
+  double next = 0;
+  acc.Ready(500, false, &ready, &next);
+  CHECK(acc.HeldBytes() == kept);  // within the first period
+  acc.Ready(1100, false, &ready, &next);
+  acc.Ready(2200, false, &ready, &next);  // a whole period with no block taken
+  CHECK(acc.HeldBytes() == 0);
+}
+
+// One pool of compression threads for every accumulator: 200 compressing accumulators leave
+// no more threads than the pool's capacity; with thread creation refused, batches are still
+// compressed (on this thread).
+void TestCompressPoolBounded() {
+  core::CompressPool& pool = core::CompressPool::Get();
+  auto owned = MakeRecords(200, 200);
+  auto views = Views(owned);
+  for (int i = 0; i < 200; ++i) {
+    core::AccumulatorConfig config = Config(4096, 0, 1e12);
+    config.codec = static_cast<uint16_t>(1 + i % 4);
+    core::RecordAccumulator acc(config);
+    size_t appended = 0;
+    std::vector<core::AppendedRun> runs;
+    acc.Append(0, views.data(), views.size(), 0, &appended, &runs);
+    if (i % 2 == 0) {
+      std::vector<core::DrainedBatch> drained;
+      const uint32_t p0 = 0;
+      while (acc.HasUndrained()) acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+      Release(&drained);
+    }
+  }
+  CHECK(pool.threads() >= 1 && pool.threads() <= pool.capacity());
+  CHECK(pool.capacity() <= core::CompressPool::kMaxThreads);
+}
+
+void TestCompressWithoutThreads() {
+  namespace compress = kafka_turbo::compress;
+  core::CompressPool& pool = core::CompressPool::Get();
+  const size_t threads = pool.threads();
+  const uint64_t ran = pool.ran();
+  pool.RefuseThreadsForTest(true);
+  core::AccumulatorConfig config = Config(4096, 0, 1e12);
+  config.codec = 1;
+  core::RecordAccumulator acc(config);
+  auto owned = MakeRecords(200, 200);
+  auto views = Views(owned);
+  size_t appended = 0;
+  std::vector<core::AppendedRun> runs;
+  acc.Append(0, views.data(), views.size(), 0, &appended, &runs);
+  std::vector<core::DrainedBatch> drained;
+  const uint32_t p0 = 0;
+  while (acc.HasUndrained()) acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+  CHECK(!drained.empty());
+  bool all_gzip = true;
+  for (const auto& d : drained) {
+    std::vector<uint8_t> records;
+    std::string err;
+    all_gzip &= (d.bytes[22] & 7) == 1 &&
+                compress::Decompress(compress::CodecId::kGzip, d.bytes + 61, d.size - 61, &records, &err);
+  }
+  CHECK(all_gzip);
+  CHECK(pool.threads() == threads);  // none started while refused
+  CHECK(pool.ran() == ran && acc.CompressedOffThread() == 0);  // all of it on this thread
+  Release(&drained);
+  pool.RefuseThreadsForTest(false);
+}
+
+// Destroying an accumulator while a pool thread runs a long job (zstd 19 over 512 KiB; the
+// issue saw 892 ms with 4 MiB) does not
+// wait for it: the job is handed off and frees its batch when done (ASan: no leak, no use
+// after free).
+void TestDestroyDoesNotWaitForRunningJob() {
+  core::CompressPool& pool = core::CompressPool::Get();
+  core::AccumulatorConfig config = Config(256 << 10, 1e9, 1e12);
+  config.codec = 4;
+  config.compression_level = 19;
+  auto owned = MakeRecords(1, 512 << 10);
+  // Text-like (words picked at random): zstd 19 works hard on it (a second or more here).
+  static const char* const kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "{\"id\": ", "42, ", "event", "\n", "click ", "view "};
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < owned[0].value.size();) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    for (const char* w = kWords[x % 10]; *w != 0 && i < owned[0].value.size(); ++w) owned[0].value[i++] = *w;
+  }
+  auto views = Views(owned);
+  auto small = MakeRecords(1, 10);
+  auto small_views = Views(small);
+  core::RecordAccumulator acc(config);
+  size_t appended = 0;
+  std::vector<core::AppendedRun> runs;
+  acc.Append(0, views.data(), 1, 0, &appended, &runs);
+  acc.Append(0, small_views.data(), 1, 0, &appended, &runs);  // closes the big batch: submitted
+  const uint64_t ran = pool.ran();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a pool thread picks it up
+  std::vector<core::RemovedBatch> removed;
+  acc.Destroy(&removed);
+  CHECK(removed.size() == 2);
+  // Had Destroy() waited for the job, the pool would have finished it by now.
+  CHECK(pool.ran() == ran);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3000 && pool.ran() == ran; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::printf("a zstd 19 job over 512 KiB finished %lld ms after Destroy() returned\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0).count()));
+  CHECK(pool.ran() == ran + 1);  // and it did finish, on its own
+}
+
 }  // namespace
 
 int main() {
@@ -639,6 +839,12 @@ int main() {
   TestPoolOutlivesAccumulator();
   TestCompressionOffThread();
   TestShrunkBatchesStayValid();
+  TestSharedBudget();
+  TestDestroy();
+  TestIdlePoolShrinks();
+  TestCompressPoolBounded();
+  TestCompressWithoutThreads();
+  TestDestroyDoesNotWaitForRunningJob();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

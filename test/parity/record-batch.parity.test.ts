@@ -280,6 +280,54 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
       t.diagnostic(`${appends} appends, ${drained} batches drained`);
     });
   }
+  test('two accumulators on one BufferPool: the same appends taken, the same bytes held, on both backends', () => {
+    // Two lanes of one producer (one with a codec), interleaved appends, drains and
+    // completes: every answer must be the same, and the two together never pass the pool.
+    const total = 300_000;
+    const sides = [fallback, native].map((backend) => {
+      const pool = backend.createBufferPool(total);
+      return {
+        pool,
+        accs: [
+          backend.createAccumulator({ batchSize: 4096, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None, pool }),
+          backend.createAccumulator({ batchSize: 16384, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.Gzip, pool }),
+        ],
+        inFlight: [[], []] as number[][],
+      };
+    });
+    const small = records.filter((r) => (r.value?.length ?? 0) + (r.key?.length ?? 0) < 20_000).slice(0, 3000);
+    let at = 0;
+    let refused = 0;
+    const stamp: DrainStamp = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null };
+    for (let step = 0; at < small.length; step++) {
+      const lane = int(0, 1);
+      const n = int(1, 30);
+      const partition = int(0, 3);
+      const batch = small.slice(at, at + n);
+      const got = sides.map((s) => s.accs[lane]!.append(partition, batch, step));
+      assert.deepStrictEqual(got[1], got[0], `seed ${SEED}, step ${step}: append`);
+      at += got[0]!.appended;
+      if (got[0]!.appended < batch.length) refused++;
+      for (const s of sides) {
+        const held = s.accs[0]!.stats().bufferedBytes + s.accs[1]!.stats().bufferedBytes;
+        assert.ok(held <= total, `held ${held}`);
+        assert.equal(s.pool.available(), Math.max(0, total - held));
+      }
+      assert.equal(sides[1]!.pool.available(), sides[0]!.pool.available(), `seed ${SEED}, step ${step}: available`);
+      if (random() < 0.4 || got[0]!.appended < batch.length) {
+        const which = int(0, 1);
+        const drained = sides.map((s) => s.accs[which]!.drain([0, 1, 2, 3], Infinity, stamp));
+        assert.deepStrictEqual(drained[1]!.map((d) => d.batchId), drained[0]!.map((d) => d.batchId));
+        sides.forEach((s, i) => s.inFlight[which]!.push(...drained[i]!.map((d) => d.batchId)));
+      }
+      if (random() < 0.3) {
+        const which = int(0, 1);
+        const k = int(0, sides[0]!.inFlight[which]!.length);
+        for (const s of sides) s.accs[which]!.complete(s.inFlight[which]!.splice(0, k).map((batchId) => ({ batchId, errorCode: 0 })));
+      }
+    }
+    assert.ok(refused > 5, `the pool stopped appends ${refused} times`);
+  });
 });
 
 describe('native argument checks: wrong shapes are TypeErrors (RangeErrors for ranges), never stray reads', { skip }, () => {

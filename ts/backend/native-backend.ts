@@ -278,7 +278,9 @@ export function createNativeBackend(
         complete: acc.complete,
         hasUndrained: acc.hasUndrained,
         stats: acc.stats,
+        destroy: acc.destroy,
       };
     },
+    createBufferPool: addon.createBufferPool,
   };
 }

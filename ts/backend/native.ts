@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AccumulatorConfig, BatchHeaderInput, RecordAccumulator, RecordInput } from './types.js';
+import type { AccumulatorConfig, BatchHeaderInput, BufferPool, RecordAccumulator, RecordInput } from './types.js';
 
 /**
  * The addon's fast paths take records packed by JavaScript (native/src/binding/bindings.h,
@@ -54,8 +54,21 @@ export interface NativeAddon {
     bigs: Uint8Array[] | null,
     header: BatchHeaderInput,
   ): Buffer;
-  /** Backend.createAccumulator (only codec none for now). */
+  /** Backend.createAccumulator. */
   createAccumulator(config: AccumulatorConfig): NativeRecordAccumulator;
+  /** What the addon holds now (tests, diagnostics): bytes reported to V8 with
+   * napi_adjust_external_memory by all accumulators of the process (externalBytes) and by
+   * drained batches' Buffers not yet collected (bufferBytes), the compression pool's threads
+   * and their limit, and malloc's bytes in use (mallinfo2; -1 without glibc). */
+  memoryStats(): {
+    externalBytes: number;
+    bufferBytes: number;
+    compressThreads: number;
+    compressThreadLimit: number;
+    mallocBytes: number;
+  };
+  /** Backend.createBufferPool: a native budget behind an opaque, type-tagged object. */
+  createBufferPool(totalBytes: number): BufferPool;
 }
 
 /**

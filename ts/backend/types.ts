@@ -73,13 +73,31 @@ export interface BatchHeaderInput {
   compressionLevel?: number;
 }
 
+/**
+ * One buffer.memory for several accumulators: the bytes every accumulator created with the
+ * pool holds (encoded records and batch headers, from append() until complete()) count
+ * against one limit, as in the Java producer's single BufferPool. A producer keeps one
+ * accumulator per lane (KafkaJS sends may pick their own acks, timeout and codec) and one
+ * pool for all of them. Opaque: only the backend that made it can use it.
+ */
+export interface BufferPool {
+  /** Bytes left under the limit (0 when used up; Infinity for an unlimited pool). */
+  available(): number;
+  /** The limit it was created with. */
+  total(): number;
+}
+
 export interface AccumulatorConfig {
   /** batch.size: a batch closes when the next record would take it past this many bytes. */
   batchSize: number;
   /** linger.ms: how long a non-full batch waits for more records. */
   lingerMs: number;
-  /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete(). */
+  /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete().
+   * Ignored when `pool` is given: the pool's total is the limit. */
   bufferMemory: number;
+  /** Count against this shared pool (from the same backend's createBufferPool) instead of a
+   * limit of the accumulator's own. */
+  pool?: BufferPool;
   /** Batches are compressed with this codec when drained, kept compressed only when smaller. */
   codec: CodecId;
   /** The codec's level (compression.<codec>.level); undefined = the codec's default. */
@@ -138,7 +156,8 @@ export interface BatchResult {
 }
 
 export interface AccumulatorStats {
-  /** Bytes counted against buffer.memory right now. */
+  /** Bytes this accumulator counts against buffer.memory right now (its own part of a shared
+   * pool). */
   bufferedBytes: number;
   /** Batches not yet drained. */
   undrainedBatches: number;
@@ -166,6 +185,17 @@ export interface RecordAccumulator {
   /** True when any partition holds undrained records. */
   hasUndrained(): boolean;
   stats(): AccumulatorStats;
+  /**
+   * The producer is done with it (close): removes every undrained batch and returns them as
+   * abortAll() does, so the caller can fail their records; forgets drained batches not yet
+   * completed (their bytes leave a shared pool now); stops its compression work and frees
+   * its native memory at once instead of whenever the garbage collector gets to it.
+   * Afterwards append() and drain() throw an Error with code ERR_ACCUMULATOR_DESTROYED;
+   * the other methods answer as an empty accumulator (complete() ignores every id), because
+   * a sender may still settle in-flight batches or run once more after a close. A second
+   * destroy() returns [].
+   */
+  destroy(): RemovedBatch[];
 }
 
 export interface Backend {
@@ -176,4 +206,7 @@ export interface Backend {
    * accumulator produces the same bytes). */
   encodeRecordBatch(records: readonly RecordInput[], header: BatchHeaderInput): Buffer;
   createAccumulator(config: AccumulatorConfig): RecordAccumulator;
+  /** A buffer.memory of `totalBytes` (>= 0, Infinity allowed) to share between accumulators
+   * (AccumulatorConfig.pool). */
+  createBufferPool(totalBytes: number): BufferPool;
 }

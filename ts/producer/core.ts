@@ -78,6 +78,8 @@ export class ProducerCore extends EventEmitter {
   private closing: Promise<void> | null = null;
   private closed = false;
   logger: CoreLogger = STDERR_LOGGER;
+  /** buffer.memory for every lane together (the Java producer's one BufferPool), made with the first lane. */
+  private bufferPool: ReturnType<Backend['createBufferPool']> | undefined;
   /** One-element scratch arrays for the single-record path (emptied after each use). */
   private readonly oneInput: RecordInput[] = [undefined as unknown as RecordInput];
   private readonly onePending: PendingRecord[] = [undefined as unknown as PendingRecord];
@@ -154,6 +156,7 @@ export class ProducerCore extends EventEmitter {
         bufferMemory: this.config.bufferMemory,
         codec: opts.codec,
         compressionLevel: level,
+        pool: (this.bufferPool ??= this.backend.createBufferPool(this.config.bufferMemory)),
       });
       const created = new Lane(opts.acks, opts.timeoutMs, accumulator, opts.codec, level);
       lane = created;
@@ -575,6 +578,8 @@ export class ProducerCore extends EventEmitter {
       this.waitingMetadata.clear();
       for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
       this.sender.abortAll(err);
+      // Frees native memory and compression work now (in-flight bytes live on in their Buffers).
+      for (const lane of this.sender.lanes.values()) lane.accumulator.destroy();
       if (this.metadataRetry) clearTimeout(this.metadataRetry);
       this.metadataRetry = null;
       this.sender.stop();

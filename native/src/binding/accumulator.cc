@@ -10,13 +10,28 @@
 // Drained batches go to JavaScript as external Buffers over the native memory they were
 // encoded in (no copy); a Buffer's finalizer frees that memory or gives it back to the
 // accumulator's BatchBufferPool. buffer.memory accounting is separate: it ends at complete().
+//
+// V8 learns about the native memory (napi_adjust_external_memory), so that a service whose
+// JS allocates little still collects dropped accumulators and Buffers: each handle reports
+// the accumulator's HeldBytes() (undrained batches, kept pool blocks; drained batches are
+// their Buffers', which V8 counts itself) after every call that may change it, as a delta
+// from what it reported before, and takes it all back at destroy() or when it is freed, so
+// the adjustments always sum to zero.
+//
+// destroy() empties the accumulator at once (see core Destroy). Afterwards append() and
+// drain() throw (code ERR_ACCUMULATOR_DESTROYED): nothing can be taken or handed out. The
+// other methods answer as an empty accumulator would, because the sender still settles
+// in-flight batches (complete) and may run once more (ready, expire) after a close.
 #include "../core/accumulator.h"
 
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "bindings.h"
@@ -27,25 +42,85 @@ namespace {
 
 using core::RecordAccumulator;
 
+// The most entries a list argument (drain's partitions, complete's results) may have: far
+// more than a producer has partitions or batches in flight, and small enough that sizing a
+// vector from it cannot fail.
+constexpr uint32_t kMaxListLength = 1u << 24;
+
 struct AccumulatorHandle {
-  explicit AccumulatorHandle(const core::AccumulatorConfig& config) : accumulator(config) {}
+  AccumulatorHandle(const core::AccumulatorConfig& config, core::MemoryBudget* budget)
+      : accumulator(config, budget) {}
   RecordAccumulator accumulator;
   // Method functions still alive (each has a finalizer that releases one).
   int live_functions = 0;
   // append()'s output, kept to reuse its capacity; taken out (swapped) while a call uses it
   // so that a re-entrant call cannot change it underneath.
   std::vector<core::AppendedRun> runs;
+  // Bytes reported to V8 for this accumulator so far.
+  int64_t reported = 0;
 };
 
-// @thread JS (a finalizer: at garbage collection or environment teardown)
-void ReleaseHandle(napi_env /*env*/, void* data, void* /*hint*/) {
-  auto* handle = static_cast<AccumulatorHandle*>(data);
-  if (--handle->live_functions == 0) delete handle;
+// What every accumulator of the process reported to V8, together (memoryStats(): a test
+// checks it comes back to where it started).
+std::atomic<int64_t> g_reported_bytes{0};
+// What drained batches' Buffers reported (up when made, down in their finalizers). V8 does
+// not count the memory behind an external Buffer towards its collection heuristics, so a
+// program that drops big drained Buffers and allocates little JS would otherwise never
+// collect them (hundreds of MiB seen in 200 cycles of 2 MB).
+std::atomic<int64_t> g_buffer_bytes{0};
+
+// Brings what V8 was told in line with what the accumulator holds. @thread JS
+void Report(napi_env env, AccumulatorHandle* handle) {
+  const int64_t held = static_cast<int64_t>(handle->accumulator.HeldBytes());
+  const int64_t delta = held - handle->reported;
+  if (delta == 0) return;
+  int64_t total = 0;
+  if (napi_adjust_external_memory(env, delta, &total) != napi_ok) return;  // told next time
+  handle->reported = held;
+  g_reported_bytes += delta;
 }
 
-// @thread JS (finalizer of a drained batch's Buffer); hint: the batch's BatchBufferPool or null
-void FreeBatch(napi_env /*env*/, void* data, void* hint) {
-  core::ReleaseBatchBytes(static_cast<uint8_t*>(data), static_cast<core::BatchBufferPool*>(hint));
+// Destroys the accumulator (if it was not) and takes back everything reported. @thread JS
+void DestroyHandle(napi_env env, AccumulatorHandle* handle, std::vector<core::RemovedBatch>* removed) {
+  if (!handle->accumulator.destroyed()) handle->accumulator.Destroy(removed);
+  Report(env, handle);
+  std::vector<core::AppendedRun>().swap(handle->runs);
+}
+
+// @thread JS (a finalizer: at garbage collection or environment teardown)
+void ReleaseHandle(napi_env env, void* data, void* /*hint*/) {
+  auto* handle = static_cast<AccumulatorHandle*>(data);
+  if (--handle->live_functions != 0) return;
+  std::vector<core::RemovedBatch> removed;
+  DestroyHandle(env, handle, &removed);
+  delete handle;
+}
+
+// append() and drain() on a destroyed accumulator: a clear Error, not an empty answer.
+// @thread JS
+bool RefuseDestroyed(napi_env env, AccumulatorHandle* handle, const char* fn) {
+  if (!handle->accumulator.destroyed()) return false;
+  char message[128];
+  std::snprintf(message, sizeof message, "%s: the RecordAccumulator was destroyed", fn);
+  napi_throw_error(env, "ERR_ACCUMULATOR_DESTROYED", message);
+  return true;
+}
+
+// What a drained batch's Buffer finalizer needs: where its memory goes back to, and how
+// much was reported to V8 for it.
+struct DrainedHint {
+  core::BatchBufferPool* pool;  // null: malloc'd
+  size_t size;
+};
+
+// @thread JS (finalizer of a drained batch's Buffer, at collection or environment teardown)
+void FreeBatch(napi_env env, void* data, void* hint) {
+  auto* h = static_cast<DrainedHint*>(hint);
+  int64_t total = 0;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(h->size), &total);
+  g_buffer_bytes -= static_cast<int64_t>(h->size);
+  core::ReleaseBatchBytes(static_cast<uint8_t*>(data), h->pool);
+  delete h;
 }
 
 AccumulatorHandle* Args(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
@@ -119,7 +194,11 @@ napi_value Number(napi_env env, double d) {
   return v;
 }
 
-bool ThrowAppendStatus(napi_env env, core::AppendStatus status, const char* fn) {
+// Throws for a failed append; false (report the result) when records were taken. An
+// allocation failure part way took the records before it: that is reported as a short
+// append (appended < given, as when buffer.memory is full) so that the caller keeps their
+// promises and appends the rest later, not as a failure of records that were taken.
+bool ThrowAppendStatus(napi_env env, core::AppendStatus status, size_t appended, const char* fn) {
   switch (status) {
     case core::AppendStatus::kOk:
       return false;
@@ -127,6 +206,7 @@ bool ThrowAppendStatus(napi_env env, core::AppendStatus status, const char* fn) 
       ThrowRangeError(env, fn, "a record is too large to encode (over 2 GiB)");
       return true;
     case core::AppendStatus::kOutOfMemory:
+      if (appended > 0) return false;
       napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED",
                        "append: out of memory allocating a record batch");
       return true;
@@ -163,7 +243,7 @@ napi_value Append(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 3) return ThrowTypeError(env, kFn, "expected (partition, records, nowMs)");
   uint32_t partition = 0;
   double now = 0;
@@ -180,8 +260,9 @@ napi_value Append(napi_env env, napi_callback_info info) {
   size_t appended = 0;
   const core::AppendStatus status = handle->accumulator.Append(
       partition, unpacker->records(), unpacker->size(), now, &appended, &runs);
+  Report(env, handle);
   napi_value result = nullptr;
-  if (!ThrowAppendStatus(env, status, kFn)) {
+  if (!ThrowAppendStatus(env, status, appended, kFn)) {
     const PropertyKey ids[2] = {kKeyAppended, kKeyBatches};
     napi_value keys[2];
     napi_value batches = nullptr;
@@ -215,7 +296,7 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, bigs)");
   PackedScratch scratch;
   if (!ReadPackedScratch(env, argv[0], nullptr, kAppendSlots, kFn, &scratch)) return nullptr;
@@ -241,7 +322,8 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   const core::AppendStatus status =
       handle->accumulator.Append(static_cast<uint32_t>(partition_number), unpacker->records(),
                                  unpacker->size(), now, &appended, &runs);
-  if (!ThrowAppendStatus(env, status, kFn)) {
+  Report(env, handle);
+  if (!ThrowAppendStatus(env, status, appended, kFn)) {
     // At most one run per record, and each record took at least 4 slots after the first 5:
     // 2 + 2 * runs fits. The records' views are not used any more: overwriting is fine.
     scratch.Store(0, static_cast<double>(appended));
@@ -252,7 +334,7 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
     }
   }
   if (handle->runs.empty()) handle->runs.swap(runs);
-  return nullptr;
+  return status == core::AppendStatus::kOk || appended > 0 ? Undefined(env) : nullptr;
 }
 
 // ready(nowMs, flushing): {partitions: number[], nextReadyInMs}
@@ -272,6 +354,7 @@ napi_value Ready(napi_env env, napi_callback_info info) {
   std::vector<uint32_t> partitions;
   double next = 0;
   handle->accumulator.Ready(now, flushing, &partitions, &next);
+  Report(env, handle);  // the idle block pool may have shrunk
   const PropertyKey ids[2] = {kKeyPartitions, kKeyNextReadyInMs};
   napi_value keys[2];
   napi_value array = nullptr;
@@ -289,34 +372,90 @@ napi_value Ready(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
-// Hands each drained batch's bytes to a Buffer (external: no copy) in `buffers`, or frees
-// them; false with a JS error pending when one could not be made (every batch's bytes are
-// released either way).
-bool DrainedToBuffers(napi_env env, std::vector<core::DrainedBatch>* drained,
-                      std::vector<napi_value>* buffers) {
-  bool ok = true;
-  buffers->assign(drained->size(), nullptr);
+// Test hook (setDrainFailureForTest): the next drain fails after handing this many batches
+// to Buffers, as a Node-API failure part way would; -1: never. @thread JS (one test at a time)
+std::atomic<int> g_fail_drain_after{-1};
+
+// A drain is all-or-nothing: when the drained batches cannot all reach JavaScript, every one
+// goes back into the accumulator (those already in a Buffer as copies: the Buffer keeps its
+// own memory until it is collected) and an Error is thrown; no batch and no byte of
+// buffer.memory is lost. `in_buffer[i]`: batch i's bytes belong to a Buffer now.
+// Returns null with the exception pending. @thread JS
+napi_value PutBack(napi_env env, AccumulatorHandle* handle, std::vector<core::DrainedBatch>* drained,
+                   const std::vector<uint8_t>& in_buffer, const uint8_t* const* originals, const char* fn) {
   for (size_t i = 0; i < drained->size(); ++i) {
     core::DrainedBatch& d = (*drained)[i];
-    if (ok) {
-      const napi_status s =
-          napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, d.pool, &(*buffers)[i]);
-      if (s == napi_ok) {
-        d.bytes = nullptr;  // the Buffer owns it now
-      } else if (s == napi_no_external_buffers_allowed) {
-        // Runtimes with a V8 sandbox (Electron) refuse external memory: copy instead.
-        void* copy = nullptr;
-        ok = napi_create_buffer_copy(env, d.size, d.bytes, &copy, &(*buffers)[i]) == napi_ok;
-      } else {
-        ok = false;
-      }
-    }
-    if (d.bytes != nullptr) {
-      core::ReleaseBatchBytes(d.bytes, d.pool);
-      d.bytes = nullptr;
-    }
+    if (!in_buffer[i]) continue;
+    // Still readable: the Buffer that owns it is alive in this call's handle scope.
+    auto* copy = static_cast<uint8_t*>(std::malloc(d.size));
+    if (copy == nullptr) std::abort();  // no memory for a copy of bytes we hold: as malloc's own failure
+    std::memcpy(copy, originals[i], d.size);
+    d.bytes = copy;
+    d.pool = nullptr;
   }
-  return ok;
+  handle->accumulator.Requeue(drained->data(), drained->size());
+  drained->clear();
+  Report(env, handle);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    char message[160];
+    std::snprintf(message, sizeof message,
+                  "%s: could not hand the batches to JavaScript; they were put back undrained", fn);
+    napi_throw_error(env, "ERR_KAFKA_TURBO_NAPI", message);
+  }
+  return nullptr;
+}
+
+// Hands each drained batch's bytes to a Buffer (external: no copy) in `buffers`; when one
+// cannot be made, puts every batch back (PutBack) and returns false with an exception
+// pending. On success in_buffer / originals say which bytes the Buffers own, for a PutBack
+// after a later failure.
+bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core::DrainedBatch>* drained,
+                      std::vector<napi_value>* buffers, std::vector<uint8_t>* in_buffer,
+                      std::vector<const uint8_t*>* originals, const char* fn) {
+  const size_t n = drained->size();
+  buffers->assign(n, nullptr);
+  in_buffer->assign(n, 0);
+  originals->assign(n, nullptr);
+  int fail_after = g_fail_drain_after.load();
+  bool ok = true;
+  for (size_t i = 0; ok && i < n; ++i) {
+    core::DrainedBatch& d = (*drained)[i];
+    originals->at(i) = d.bytes;
+    if (fail_after >= 0 && i == static_cast<size_t>(fail_after)) {
+      g_fail_drain_after = -1;
+      ok = false;
+      break;
+    }
+    auto* hint = new DrainedHint{d.pool, d.size};
+    const napi_status s = napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, hint, &(*buffers)[i]);
+    if (s == napi_ok) {
+      in_buffer->at(i) = 1;  // the Buffer owns it now
+      int64_t total = 0;
+      napi_adjust_external_memory(env, static_cast<int64_t>(d.size), &total);
+      g_buffer_bytes += static_cast<int64_t>(d.size);
+      continue;
+    }
+    delete hint;
+    // Runtimes with a V8 sandbox (Electron) refuse external memory: copy instead (the bytes
+    // stay ours until the drain has succeeded).
+    void* copy = nullptr;
+    ok = s == napi_no_external_buffers_allowed &&
+         napi_create_buffer_copy(env, d.size, d.bytes, &copy, &(*buffers)[i]) == napi_ok;
+  }
+  if (!ok) {
+    PutBack(env, handle, drained, *in_buffer, originals->data(), fn);
+    return false;
+  }
+  return true;
+}
+
+// After a successful drain: frees the bytes that were copied into Buffers (not handed over).
+void ReleaseCopied(std::vector<core::DrainedBatch>* drained, const std::vector<uint8_t>& in_buffer) {
+  for (size_t i = 0; i < drained->size(); ++i) {
+    if (!in_buffer[i]) core::ReleaseBatchBytes((*drained)[i].bytes, (*drained)[i].pool);
+  }
 }
 
 // Reads the stamp's producer id and epoch.
@@ -364,7 +503,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 3) return ThrowTypeError(env, kFn, "expected (partitions, maxBytes, stamp)");
   bool is_array = false;
   uint32_t n = 0;
@@ -372,12 +511,18 @@ napi_value Drain(napi_env env, napi_callback_info info) {
       napi_get_array_length(env, argv[0], &n) != napi_ok) {
     return ThrowTypeError(env, kFn, "partitions must be an array of numbers");
   }
+  // Checked before anything is sized from it: a sparse array can claim four billion
+  // elements (it used to end in std::bad_alloc and abort).
+  if (n > kMaxListLength) return ThrowRangeError(env, kFn, "partitions has more than 16777216 entries");
   std::vector<uint32_t> partitions;
+  partitions.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     napi_value e = nullptr;
     double d = -1;
     if (napi_get_element(env, argv[0], i, &e) != napi_ok) return nullptr;
-    napi_get_value_double(env, e, &d);  // not a number: left at -1, no partition
+    if (napi_get_value_double(env, e, &d) != napi_ok) {
+      return ThrowTypeError(env, kFn, "partitions must be an array of numbers (a hole or another type found)");
+    }
     partitions.push_back(PartitionOrNone(d));
   }
   double max_bytes = 0;
@@ -420,28 +565,28 @@ napi_value Drain(napi_env env, napi_callback_info info) {
 
   std::vector<core::DrainedBatch> drained;
   handle->accumulator.Drain(partitions.data(), partitions.size(), max_bytes, stamp, &drained);
+  Report(env, handle);
   std::vector<napi_value> buffers;
-  if (!DrainedToBuffers(env, &drained, &buffers)) return nullptr;
+  std::vector<uint8_t> in_buffer;
+  std::vector<const uint8_t*> originals;
+  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn)) return nullptr;
 
   const PropertyKey ids[5] = {kKeyBatchId, kKeyPartition, kKeyRecordCount, kKeyBytes,
                               kKeyCreatedMs};
   napi_value keys[5];
   napi_value array = nullptr;
-  if (!GetKeys(env, ids, keys) ||
-      napi_create_array_with_length(env, drained.size(), &array) != napi_ok) {
-    return nullptr;
-  }
-  for (size_t i = 0; i < drained.size(); ++i) {
+  bool ok = GetKeys(env, ids, keys) &&
+            napi_create_array_with_length(env, drained.size(), &array) == napi_ok;
+  for (size_t i = 0; ok && i < drained.size(); ++i) {
     const core::DrainedBatch& d = drained[i];
     const napi_value values[5] = {Number(env, static_cast<double>(d.batch_id)),
                                   Number(env, d.partition), Number(env, d.record_count), buffers[i],
                                   Number(env, d.created_ms)};
     napi_value item = MakeObject(env, keys, values);
-    if (item == nullptr ||
-        napi_set_element(env, array, static_cast<uint32_t>(i), item) != napi_ok) {
-      return nullptr;
-    }
+    ok = item != nullptr && napi_set_element(env, array, static_cast<uint32_t>(i), item) == napi_ok;
   }
+  if (!ok) return PutBack(env, handle, &drained, in_buffer, originals.data(), kFn);
+  ReleaseCopied(&drained, in_buffer);
   return array;
 }
 
@@ -459,7 +604,7 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
+  if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, producerId)");
   PackedScratch scratch;
   if (!ReadPackedScratch(env, argv[0], nullptr, kDrainSlots, kFn, &scratch)) return nullptr;
@@ -494,6 +639,7 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
 
   std::vector<core::DrainedBatch> drained;
   handle->accumulator.Drain(partitions.data(), n, max_bytes, stamp, &drained);
+  Report(env, handle);
   // The slots first, before any JS value is made (drained.size() <= n: they fit).
   scratch.Store(0, static_cast<double>(drained.size()));
   for (size_t i = 0; i < drained.size(); ++i) {
@@ -504,14 +650,22 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
     scratch.Store(4 + 4 * i, d.created_ms);
   }
   std::vector<napi_value> buffers;
-  if (!DrainedToBuffers(env, &drained, &buffers)) return nullptr;
-  napi_value array = nullptr;
-  if (napi_create_array_with_length(env, drained.size(), &array) != napi_ok) return nullptr;
-  for (size_t i = 0; i < drained.size(); ++i) {
-    if (napi_set_element(env, array, static_cast<uint32_t>(i), buffers[i]) != napi_ok) {
-      return nullptr;
-    }
+  std::vector<uint8_t> in_buffer;
+  std::vector<const uint8_t*> originals;
+  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn)) {
+    scratch.Store(0, 0);  // nothing drained
+    return nullptr;
   }
+  napi_value array = nullptr;
+  bool ok = napi_create_array_with_length(env, drained.size(), &array) == napi_ok;
+  for (size_t i = 0; ok && i < drained.size(); ++i) {
+    ok = napi_set_element(env, array, static_cast<uint32_t>(i), buffers[i]) == napi_ok;
+  }
+  if (!ok) {
+    scratch.Store(0, 0);
+    return PutBack(env, handle, &drained, in_buffer, originals.data(), kFn);
+  }
+  ReleaseCopied(&drained, in_buffer);
   return array;
 }
 
@@ -527,7 +681,8 @@ napi_value Expire(napi_env env, napi_callback_info info) {
   if (argc < 1) return ThrowTypeError(env, kFn, "expected (createdBeforeMs)");
   if (!ReadNumber(env, argv[0], kFn, "createdBeforeMs", &before)) return nullptr;
   std::vector<core::RemovedBatch> removed;
-  handle->accumulator.Expire(before, &removed);
+  if (!handle->accumulator.destroyed()) handle->accumulator.Expire(before, &removed);
+  Report(env, handle);
   return RemovedToJs(env, removed);
 }
 
@@ -538,7 +693,19 @@ napi_value AbortAll(napi_env env, napi_callback_info info) {
   AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
   if (handle == nullptr) return nullptr;
   std::vector<core::RemovedBatch> removed;
-  handle->accumulator.AbortAll(&removed);
+  if (!handle->accumulator.destroyed()) handle->accumulator.AbortAll(&removed);
+  Report(env, handle);
+  return RemovedToJs(env, removed);
+}
+
+// destroy(): RemovedBatch[] (the undrained batches, as abortAll; [] when destroyed already)
+// @thread JS
+napi_value Destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  AccumulatorHandle* handle = Args(env, info, &argc, nullptr);
+  if (handle == nullptr) return nullptr;
+  std::vector<core::RemovedBatch> removed;
+  DestroyHandle(env, handle, &removed);
   return RemovedToJs(env, removed);
 }
 
@@ -556,10 +723,14 @@ napi_value Complete(napi_env env, napi_callback_info info) {
       napi_get_array_length(env, argv[0], &n) != napi_ok) {
     return ThrowTypeError(env, kFn, "results must be an array of {batchId, errorCode}");
   }
+  // Checked before anything is sized from it: a sparse array can claim four billion
+  // elements (results(n) used to end in std::bad_alloc and abort).
+  if (n > kMaxListLength) return ThrowRangeError(env, kFn, "results has more than 16777216 entries");
   napi_value k_batch_id = GetPropertyKey(env, kKeyBatchId);
   napi_value k_error_code = GetPropertyKey(env, kKeyErrorCode);
   if (k_batch_id == nullptr || k_error_code == nullptr) return nullptr;
-  std::vector<core::BatchResult> results(n);
+  std::vector<core::BatchResult> results;
+  results.reserve(std::min<uint32_t>(n, 4096));
   for (uint32_t i = 0; i < n; ++i) {
     napi_value r = nullptr;
     napi_value v = nullptr;
@@ -576,10 +747,12 @@ napi_value Complete(napi_env env, napi_callback_info info) {
     // errorCode === 0 completes; anything else (another number, not a number) fails.
     const bool ok = napi_get_value_double(env, v, &code) == napi_ok && code == 0;
     const bool valid_id = IsIntegerIn(id, 1, 9007199254740991.0);
-    results[i] = core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, ok};
+    results.push_back(core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, ok});
   }
-  handle->accumulator.Complete(results.data(), results.size());
-  return nullptr;
+  // After destroy() no id is known any more: nothing to do (the sender still settles
+  // in-flight batches after a close).
+  if (!handle->accumulator.destroyed()) handle->accumulator.Complete(results.data(), results.size());
+  return Undefined(env);
 }
 
 // hasUndrained(): boolean
@@ -611,8 +784,10 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
-// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec}.
-bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out) {
+// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec, compressionLevel?,
+// pool?}; *budget gets the pool's budget (borrowed) or null.
+bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out,
+                core::MemoryBudget** budget) {
   napi_valuetype t = napi_undefined;
   if (napi_typeof(env, config, &t) != napi_ok || t != napi_object) {
     ThrowTypeError(env, fn, "config must be an object");
@@ -658,6 +833,12 @@ bool ReadConfig(napi_env env, napi_value config, const char* fn, core::Accumulat
   }
   int level = 0;
   if (!ReadCompressionLevel(env, config, fn, static_cast<uint16_t>(codec), &level)) return false;
+  *budget = nullptr;
+  if (!GetProperty(env, config, kKeyPool, &v) || napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t != napi_undefined && t != napi_null) {
+    *budget = UnwrapBufferPool(env, v, fn);
+    if (*budget == nullptr) return false;
+  }
   *out = core::AccumulatorConfig{batch_size, linger, memory, static_cast<uint16_t>(codec), level};
   return true;
 }
@@ -671,21 +852,29 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   if (argc < 1) return ThrowTypeError(env, kFn, "expected (config)");
   core::AccumulatorConfig config;
-  if (!ReadConfig(env, argv[0], kFn, &config)) return nullptr;
+  core::MemoryBudget* budget = nullptr;
+  if (!ReadConfig(env, argv[0], kFn, &config, &budget)) return nullptr;
 
   struct Method {
     const char* name;
     napi_callback callback;
   };
   static const Method kMethods[] = {
-      {"append", Append},     {"appendPacked", AppendPacked}, {"ready", Ready},
-      {"drain", Drain},       {"drainPacked", DrainPacked},   {"expire", Expire},
-      {"abortAll", AbortAll}, {"complete", Complete},         {"hasUndrained", HasUndrained},
-      {"stats", Stats},
+      {"append", Checked<Append>},
+      {"appendPacked", Checked<AppendPacked>},
+      {"ready", Checked<Ready>},
+      {"drain", Checked<Drain>},
+      {"drainPacked", Checked<DrainPacked>},
+      {"expire", Checked<Expire>},
+      {"abortAll", Checked<AbortAll>},
+      {"complete", Checked<Complete>},
+      {"hasUndrained", Checked<HasUndrained>},
+      {"stats", Checked<Stats>},
+      {"destroy", Checked<Destroy>},
   };
   napi_value object = nullptr;
   if (napi_create_object(env, &object) != napi_ok) return nullptr;
-  auto* handle = new AccumulatorHandle(config);
+  auto* handle = new AccumulatorHandle(config, budget);
   // Held for the duration of this call, so a failure half-way cannot free it early.
   handle->live_functions = 1;
   bool ok = true;
@@ -711,10 +900,14 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+int64_t ReportedExternalBytes() { return g_reported_bytes.load(); }
+void SetDrainFailureForTest(int after) { g_fail_drain_after = after; }
+int64_t ReportedBufferBytes() { return g_buffer_bytes.load(); }
+
 void RegisterAccumulator(Napi::Env env, Napi::Object exports) {
   napi_value fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "createAccumulator", NAPI_AUTO_LENGTH,
-                                                      CreateAccumulator, nullptr, &fn));
+                                                      Checked<CreateAccumulator>, nullptr, &fn));
   exports.Set("createAccumulator", Napi::Value(env, fn));
 }
 

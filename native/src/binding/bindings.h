@@ -13,6 +13,12 @@
 #include "../core/record_batch.h"
 
 namespace kafka_turbo {
+namespace core {
+class MemoryBudget;
+}  // namespace core
+}  // namespace kafka_turbo
+
+namespace kafka_turbo {
 namespace binding {
 
 // crc32c(buf: Uint8Array, init?: number): number and crc32cImpl(): string.
@@ -29,6 +35,24 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports);
 // createAccumulator(config): the RecordAccumulator object (accumulator.cc).
 // @thread JS (at module init)
 void RegisterAccumulator(Napi::Env env, Napi::Object exports);
+
+// Bytes all accumulators of the process have reported to V8 with napi_adjust_external_memory
+// and not taken back (accumulator.cc). @thread any
+int64_t ReportedExternalBytes();
+// Bytes of drained batches' Buffers reported to V8 and not yet finalized. @thread any
+int64_t ReportedBufferBytes();
+
+// Tests: the next drain fails after handing `after` batches to Buffers (-1: never), to
+// check that a drain is all-or-nothing (accumulator.cc). @thread JS
+void SetDrainFailureForTest(int after);
+
+// memoryStats(): what the addon holds, for tests and diagnostics (memory_stats.cc).
+// @thread JS (at module init)
+void RegisterMemoryStats(Napi::Env env, Napi::Object exports);
+
+// createBufferPool(totalBytes): the BufferPool object (buffer_pool.cc).
+// @thread JS (at module init)
+void RegisterBufferPool(Napi::Env env, Napi::Object exports);
 
 // ---- shared by record_batch.cc and accumulator.cc ----------------------------------------
 
@@ -64,6 +88,7 @@ enum PropertyKey : uint32_t {
   kKeyUndrainedBatches,
   kKeyRecordsCompleted,
   kKeyRecordsFailed,
+  kKeyPool,
   kPropertyKeyCount,
 };
 
@@ -72,9 +97,39 @@ enum PropertyKey : uint32_t {
 // the range otherwise. @thread JS
 bool ReadCompressionLevel(napi_env env, napi_value object, const char* fn, uint16_t codec, int* level);
 
+// The MemoryBudget behind a BufferPool object from createBufferPool (borrowed: the caller
+// takes its own reference), or null with a TypeError pending when `value` is not one.
+// @thread JS
+core::MemoryBudget* UnwrapBufferPool(napi_env env, napi_value value, const char* fn);
+
 // The key as a napi_value of the current handle scope, or null with a JS error pending.
 // @thread JS
 napi_value GetPropertyKey(napi_env env, PropertyKey key);
+
+// Every entry point is registered as Checked<F>: when F returns null (which JavaScript
+// sees as undefined) with no exception pending -- a Node-API call failed without throwing
+// -- an Error is thrown instead, so no entry point ever fails silently. Functions whose
+// result is undefined return a real undefined value, never null.
+// @thread JS
+template <napi_value (*F)(napi_env, napi_callback_info)>
+napi_value Checked(napi_env env, napi_callback_info info) {
+  napi_value result = F(env, info);
+  if (result == nullptr) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
+      napi_throw_error(env, "ERR_KAFKA_TURBO_NAPI",
+                       "kafka-turbo: a Node-API call failed without an exception (out of memory?)");
+    }
+  }
+  return result;
+}
+
+// undefined, for entry points that return nothing. @thread JS
+inline napi_value Undefined(napi_env env) {
+  napi_value v = nullptr;
+  napi_get_undefined(env, &v);
+  return v;
+}
 
 // Throws a TypeError "<fn>: <what>" and returns null, for `return ThrowTypeError(...)`.
 // @thread JS

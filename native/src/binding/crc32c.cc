@@ -61,7 +61,7 @@ Napi::Value Crc32cImpl(const Napi::CallbackInfo& info) {
 void RegisterCrc32c(Napi::Env env, Napi::Object exports) {
   napi_value crc32c_fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(
-      env, napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32c, nullptr, &crc32c_fn));
+      env, napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Checked<Crc32c>, nullptr, &crc32c_fn));
   exports.Set("crc32c", Napi::Value(env, crc32c_fn));
   exports.Set("crc32cImpl", Napi::Function::New(env, Crc32cImpl, "crc32cImpl"));
 }

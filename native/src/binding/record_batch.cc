@@ -54,6 +54,7 @@ constexpr const char* kPropertyKeyNames[kPropertyKeyCount] = {
     "undrainedBatches",
     "recordsCompleted",
     "recordsFailed",
+    "pool",
 };
 
 // |t| <= 2^53 - 1: a timestamp JavaScript holds exactly, and whose deltas fit an int64.
@@ -260,10 +261,16 @@ napi_value EncodeUnpacked(napi_env env, const RecordUnpacker& records,
     out_size = static_cast<size_t>(size);
   }
   napi_value out = nullptr;
-  if (napi_create_external_buffer(env, out_size, out_bytes, FreeMalloced, nullptr, &out) != napi_ok) {
-    std::free(out_bytes);
-    return nullptr;
+  const napi_status status = napi_create_external_buffer(env, out_size, out_bytes, FreeMalloced, nullptr, &out);
+  if (status == napi_ok) return out;
+  // Runtimes with a V8 sandbox (Electron) refuse external memory: copy instead (this used
+  // to return undefined with no exception there).
+  void* copy = nullptr;
+  if (status != napi_no_external_buffers_allowed ||
+      napi_create_buffer_copy(env, out_size, out_bytes, &copy, &out) != napi_ok) {
+    out = nullptr;
   }
+  std::free(out_bytes);
   return out;
 }
 
@@ -607,11 +614,11 @@ void RegisterRecordBatch(Napi::Env env, Napi::Object exports) {
 
   napi_value fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "encodeRecordBatch", NAPI_AUTO_LENGTH,
-                                                      EncodeRecordBatchObjects, nullptr, &fn));
+                                                      Checked<EncodeRecordBatchObjects>, nullptr, &fn));
   exports.Set("encodeRecordBatch", Napi::Value(env, fn));
   NAPI_THROW_IF_FAILED_VOID(env,
                             napi_create_function(env, "encodeRecordBatchPacked", NAPI_AUTO_LENGTH,
-                                                 EncodeRecordBatchPacked, nullptr, &fn));
+                                                 Checked<EncodeRecordBatchPacked>, nullptr, &fn));
   exports.Set("encodeRecordBatchPacked", Napi::Value(env, fn));
 }
 

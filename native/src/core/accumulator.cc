@@ -27,6 +27,14 @@ constexpr size_t kShrinkSlack = 4096;
 // The pool keeps at most this many bytes of free blocks (and never more than buffer.memory).
 constexpr double kMaxPooledBytes = 32.0 * 1024 * 1024;
 
+// floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
+uint64_t FloorToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
+}
+uint64_t CeilToU64(double x) {
+  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::ceil(x));
+}
+
 }  // namespace
 
 BatchBufferPool::BatchBufferPool(size_t block_size, size_t max_kept_bytes)
@@ -40,9 +48,23 @@ uint8_t* BatchBufferPool::Take() {
   if (!kept_.empty()) {
     uint8_t* block = kept_.back();
     kept_.pop_back();
+    low_water_ = std::min(low_water_, kept_.size());
     return block;
   }
+  low_water_ = 0;
   return static_cast<uint8_t*>(std::malloc(block_size_));
+}
+
+void BatchBufferPool::Trim(double now_ms) {
+  // A clock that went back starts a new period rather than waiting for it to come back.
+  if (now_ms >= period_start_ms_ && now_ms - period_start_ms_ < kTrimPeriodMs) return;
+  for (size_t unused = std::min(low_water_, kept_.size()); unused > 0; --unused) {
+    std::free(kept_.back());
+    kept_.pop_back();
+  }
+  if (kept_.empty()) kept_.shrink_to_fit();
+  period_start_ms_ = now_ms;
+  low_water_ = kept_.size();
 }
 
 void BatchBufferPool::Give(uint8_t* block) {
@@ -73,55 +95,89 @@ void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool) {
   }
 }
 
+MemoryBudget::MemoryBudget(double total) : total_(total), over_(FloorToU64(total)) {}
+
+double MemoryBudget::Available() const {
+  const double left = total_ - static_cast<double>(used_);
+  return left > 0 ? left : 0;
+}
+
+void MemoryBudget::Unref() {
+  if (--refs_ == 0) delete this;
+}
+
 namespace {
 
-// floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
-uint64_t FloorToU64(double x) {
-  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
-}
-uint64_t CeilToU64(double x) {
-  return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::ceil(x));
+MemoryBudget* TakeBudget(MemoryBudget* given, double buffer_memory) {
+  if (given == nullptr) return new MemoryBudget(buffer_memory);
+  given->Ref();
+  return given;
 }
 
 }  // namespace
 
-RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config)
+RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config, MemoryBudget* budget)
     : config_(config),
       batch_over_(FloorToU64(config.batch_size)),
       batch_full_(CeilToU64(config.batch_size)),
-      memory_over_(FloorToU64(config.buffer_memory)),
+      budget_(TakeBudget(budget, config.buffer_memory)),
       pool_(new BatchBufferPool(
           static_cast<size_t>(config.batch_size) + kRecordBatchOverhead,
-          static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, config.buffer_memory))))) {}
+          static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, budget_->total()))))) {}
 
 RecordAccumulator::~RecordAccumulator() {
-  for (auto& p : partitions_) {
-    if (!p) continue;
-    for (Batch& b : p->batches) Discard(b);
+  if (!destroyed_) {
+    std::vector<RemovedBatch> removed;
+    Destroy(&removed);
   }
-  worker_.reset();
-  pool_->Close();
   pool_->Unref();
+  budget_->Unref();
+}
+
+void RecordAccumulator::Destroy(std::vector<RemovedBatch>* out) {
+  AbortAll(out);
+  // Drained batches never completed leave a shared budget with the accumulator (their bytes
+  // live on in their Buffers until those are collected).
+  for (const auto& entry : in_flight_) Credit(entry.second.bytes);
+  in_flight_.clear();
+  std::unordered_map<uint64_t, InFlight>().swap(in_flight_);
+  pool_->Close();
+  partitions_.clear();
+  partitions_.shrink_to_fit();
+  std::vector<uint64_t>().swap(fixed_sizes_);
+  destroyed_ = true;
+}
+
+std::shared_ptr<CompressJob> RecordAccumulator::NewJob(const Batch& b) const {
+  auto job = std::make_shared<CompressJob>();
+  job->codec = static_cast<compress::CodecId>(config_.codec);
+  job->level = config_.compression_level;
+  job->batch = b.data;
+  job->size = b.size;
+  return job;
 }
 
 void RecordAccumulator::Close(Batch* b) {
   b->full = true;
   if (config_.codec == 0 || b->job) return;
-  if (!worker_) {
-    worker_.reset(new CompressWorker(static_cast<compress::CodecId>(config_.codec), config_.compression_level));
-  }
-  b->job = std::make_shared<CompressJob>();
-  b->job->batch = b->data;
-  b->job->size = b->size;
-  worker_->Submit(b->job);
+  std::shared_ptr<CompressJob> job = NewJob(*b);
+  // No pool thread could be started: it is compressed at drain, on this thread.
+  if (CompressPool::Get().Submit(job)) b->job = std::move(job);
 }
 
 void RecordAccumulator::Discard(Batch& b) {
+  bool ours = true;
   if (b.job) {
-    worker_->Cancel(b.job);
+    ours = CompressPool::Get().Cancel(b.job);
     b.job.reset();
   }
-  FreeData(b);
+  if (ours) {
+    FreeData(b);
+  } else {
+    // A pool thread is compressing it and frees it when done: no longer ours to count.
+    held_bytes_ -= b.capacity;
+    b.data = nullptr;
+  }
 }
 
 void RecordAccumulator::FreeData(Batch& b) {
@@ -130,6 +186,7 @@ void RecordAccumulator::FreeData(Batch& b) {
   } else {
     std::free(b.data);
   }
+  held_bytes_ -= b.capacity;
   b.data = nullptr;
 }
 
@@ -196,6 +253,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
                                        std::vector<AppendedRun>* runs) {
   *appended = 0;
   runs->clear();
+  pool_->Trim(now_ms);
   // Refuse the whole call before touching any state when a record cannot be encoded.
   fixed_sizes_.resize(n);
   uint64_t* fixed_sizes = fixed_sizes_.data();
@@ -222,13 +280,13 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       if (last->size + grown > batch_over_) {
         // Past batch.size: this batch is closed, the record opens the next one.
         Close(last);
-      } else if (buffered_bytes_ + grown > memory_over_) {
+      } else if (budget_->WouldPass(grown)) {
         break;
       } else {
         // last->size + grown <= batch.size < capacity: it fits the allocation.
         EncodeRecord(last->data + last->size, r, body, offset_delta, timestamp_delta);
         last->size += grown;
-        buffered_bytes_ += grown;
+        Charge(grown);
         NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                      r.timestamp, runs);
         ++taken;
@@ -237,11 +295,12 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       }
     }
     // A new batch: it costs its header on top of the record. When nothing at all is
-    // buffered, a record larger than buffer.memory is still taken (the caller refuses
-    // records larger than buffer.memory before they get here).
+    // buffered (by any accumulator sharing the budget), a record larger than buffer.memory
+    // is still taken (the caller refuses records larger than buffer.memory before they get
+    // here).
     const uint64_t body = RecordBodySize(fixed_sizes[i], 0, 0);
     const uint64_t needed = kRecordBatchOverhead + EncodedRecordSize(body);
-    if (buffered_bytes_ + needed > memory_over_ && buffered_bytes_ > 0) break;
+    if (budget_->WouldPass(needed) && budget_->used() > 0) break;
     // Room for batch.size (+ the header, as the fallback's writer reserves), or for this
     // one record when it is larger.
     const size_t capacity = std::max<size_t>(pool_->block_size(), static_cast<size_t>(needed));
@@ -251,13 +310,14 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       *appended = taken;
       return AppendStatus::kOutOfMemory;
     }
+    held_bytes_ += capacity;
     if (last != nullptr && !last->full) Close(last);
     part.batches.push_back(Batch{next_batch_id_++, partition, 0, now_ms, 0, 0, data,
                                  static_cast<size_t>(needed), capacity, false, nullptr});
     last = &part.batches.back();
     if (!part.listed) Link(partition, &part);
     ++undrained_;
-    buffered_bytes_ += needed;
+    Charge(needed);
     EncodeRecord(data + kRecordBatchOverhead, r, body, 0, 0);
     NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                  r.timestamp, runs);
@@ -271,6 +331,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
 void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t>* partitions,
                               double* next_ready_in_ms) const {
   partitions->clear();
+  pool_->Trim(now_ms);
   double next = std::numeric_limits<double>::infinity();
   const double linger = config_.linger_ms;
   for (uint32_t id = head_; id != kNoPartition; id = partitions_[id]->next) {
@@ -287,43 +348,42 @@ void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t
 
 void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_bytes,
                               const DrainStamp& stamp, std::vector<DrainedBatch>* out) {
+  // First the batches to take (which depends only on their uncompressed sizes), then their
+  // compression, all of it at once, then the headers.
   double total = 0;
-  const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
+  taking_.clear();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = partitions[i];
     Partition* part = Find(id);
     if (part == nullptr || part->batches.empty()) continue;
-    Batch b = part->batches.front();
-    if (total > 0 && total + static_cast<double>(b.size) > max_bytes) break;
+    const Batch& front = part->batches.front();
+    if (total > 0 && total + static_cast<double>(Accounted(front)) > max_bytes) break;
+    taking_.push_back(Taking{front, i});
     part->batches.pop_front();
     if (part->batches.empty()) Unlink(id, part);
     --undrained_;
-    // Compress the records (after the 61 header bytes) when a codec is set; keep the result
-    // only when smaller. buffer.memory keeps counting the uncompressed size (b.size) until
-    // complete(), as it was counted at append.
+    total += static_cast<double>(Accounted(taking_.back().batch));
+  }
+  if (config_.codec != 0) CompressTaken();
+  const uint16_t flags = stamp.transactional ? kTransactionalFlag : 0;
+  for (Taking& t : taking_) {
+    Batch& b = t.batch;
+    // Keep the compressed records only when smaller. buffer.memory keeps counting the
+    // uncompressed size (b.size) until complete(), as it was counted at append.
     uint8_t* data = b.data;
     size_t size = b.size;
     uint16_t codec_bits = 0;
     BatchBufferPool* pool = nullptr;
-    if (config_.codec != 0) {
-      // A closed batch was compressed (or is being) on the worker; one drained before it
-      // closed (lingered, flushed) is compressed here.
-      uint8_t* packed = nullptr;
-      if (b.job) {
-        worker_->Take(b.job);
-        packed = b.job->result;
-        size = b.job->result_size;
-        b.job->result = nullptr;
-      } else {
-        packed = CompressRecords(b.data, b.size, &size);
-      }
-      if (packed != nullptr) {
-        FreeData(b);
-        data = packed;
-        codec_bits = config_.codec & kCodecMask;
-      } else {
-        size = b.size;
-      }
+    if (b.sealed) {
+      codec_bits = b.sealed_codec;
+      held_bytes_ -= b.capacity;
+    } else if (t.packed != nullptr) {
+      FreeData(b);
+      data = t.packed;
+      size = t.packed_size;
+      codec_bits = config_.codec & kCodecMask;
+    } else {
+      held_bytes_ -= b.capacity;  // the block leaves with its Buffer
     }
     BatchHeader h;
     h.attributes = static_cast<uint16_t>(codec_bits | flags);
@@ -332,13 +392,13 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
     h.max_timestamp = b.max_timestamp;
     h.producer_id = stamp.producer_id;
     h.producer_epoch = stamp.producer_epoch;
-    h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[i] : -1;
+    h.base_sequence = stamp.base_sequences != nullptr ? stamp.base_sequences[t.index] : -1;
     h.record_count = b.record_count;
     WriteBatchHeader(data, size, h);
-    total += static_cast<double>(b.size);
-    in_flight_[b.id] = InFlight{b.size, b.record_count};
+    in_flight_[b.id] = InFlight{Accounted(b), b.record_count};
     if (data != b.data) {
-      // The compressed copy is a malloc'd block of its own (freed by its finalizer).
+      // The compressed copy is a malloc'd block of its own, exactly its size (freed by its
+      // finalizer).
     } else if (b.capacity - b.size >= kShrinkSlack && b.size < b.capacity / 2) {
       // Shrinking never moves the bytes with glibc; if an allocator does move them, it
       // copies them, and if it fails the original block stays valid (and is not pooled:
@@ -349,13 +409,40 @@ void RecordAccumulator::Drain(const uint32_t* partitions, size_t n, double max_b
       pool = pool_;
       pool->Ref();
     }
-    out->push_back(DrainedBatch{b.id, id, b.record_count, b.created_ms, data, size, pool});
+    out->push_back(DrainedBatch{b.id, b.partition, b.record_count, b.created_ms, data, size, pool});
   }
+  taking_.clear();
 }
 
-uint8_t* RecordAccumulator::CompressRecords(const uint8_t* batch, size_t size, size_t* out_size) {
-  return CompressBatchRecords(static_cast<compress::CodecId>(config_.codec), config_.compression_level, batch, size,
-                              out_size);
+void RecordAccumulator::CompressTaken() {
+  // Batches drained before they closed (lingered, flushed) have no job yet: submit them all
+  // together, so the pool's threads and this one compress them in parallel.
+  jobs_.clear();
+  for (Taking& t : taking_) {
+    if (!t.batch.job && !t.batch.sealed) {
+      t.batch.job = NewJob(t.batch);
+      jobs_.push_back(t.batch.job);
+    }
+  }
+  CompressPool& compress_pool = CompressPool::Get();
+  if (jobs_.size() > 1 && !compress_pool.Submit(jobs_.data(), jobs_.size())) {
+    // No pool thread: each is run by Take() below, on this thread.
+  }
+  // This thread takes its share from the back while the pool's threads start at the front,
+  // then collects every result in order (waiting only for jobs running elsewhere).
+  for (size_t j = taking_.size(); j-- > 0;) {
+    if (taking_[j].batch.job) compress_pool.RunIfQueued(taking_[j].batch.job);
+  }
+  for (Taking& t : taking_) {
+    if (!t.batch.job) continue;  // sealed: compressed (or not) already
+    compress_pool.Take(t.batch.job);
+    if (t.batch.job->ran_on_worker) ++compressed_off_thread_;
+    t.packed = t.batch.job->result;
+    t.packed_size = t.batch.job->result_size;
+    t.batch.job->result = nullptr;
+    t.batch.job.reset();
+  }
+  jobs_.clear();
 }
 
 uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
@@ -375,12 +462,60 @@ uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t*
     return nullptr;
   }
   *out_size = kRecordBatchOverhead + written;
+  // The block was sized for the codec's bound: give the rest back, so that the batch's
+  // memory is its compressed size (what its Buffer reports to V8), not up to 34 times that.
+  if (void* exact = std::realloc(out, *out_size)) out = static_cast<uint8_t*>(exact);
   return out;
+}
+
+namespace {
+
+int64_t ReadBe64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+void RecordAccumulator::Requeue(const DrainedBatch* batches, size_t n) {
+  for (size_t k = n; k-- > 0;) {
+    const DrainedBatch& d = batches[k];
+    auto it = in_flight_.find(d.batch_id);
+    if (it == in_flight_.end() || d.partition >= partitions_.size() || !partitions_[d.partition]) {
+      ReleaseBatchBytes(d.bytes, d.pool);  // not one of ours (never happens): not lost
+      continue;
+    }
+    Partition* part = partitions_[d.partition].get();
+    Batch b{d.batch_id, d.partition, d.record_count, d.created_ms,
+            ReadBe64(d.bytes + 27), ReadBe64(d.bytes + 35), d.bytes, d.size,
+            d.pool != nullptr ? pool_->block_size() : d.size, true, nullptr};
+    b.sealed = true;
+    b.sealed_codec = static_cast<uint16_t>(d.bytes[22] & kCodecMask);
+    b.accounted = it->second.bytes;
+    in_flight_.erase(it);
+    if (d.pool != nullptr) d.pool->Unref();  // the reference its Buffer would have held
+    held_bytes_ += b.capacity;
+    ++undrained_;
+    part->batches.push_front(b);
+    if (!part->listed) {
+      // Back at the front of the non-empty order, where it was drained from.
+      part->listed = true;
+      part->prev = kNoPartition;
+      part->next = head_;
+      if (head_ == kNoPartition) {
+        tail_ = d.partition;
+      } else {
+        partitions_[head_]->prev = d.partition;
+      }
+      head_ = d.partition;
+    }
+  }
 }
 
 void RecordAccumulator::Remove(Batch& b, std::vector<RemovedBatch>* out) {
   --undrained_;
-  buffered_bytes_ -= b.size;
+  Credit(Accounted(b));
   records_failed_ += static_cast<uint64_t>(b.record_count);
   out->push_back(RemovedBatch{b.id, b.partition, b.record_count});
   Discard(b);
@@ -418,7 +553,7 @@ void RecordAccumulator::Complete(const BatchResult* results, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     auto it = in_flight_.find(results[i].batch_id);
     if (it == in_flight_.end()) continue;
-    buffered_bytes_ -= it->second.bytes;
+    Credit(it->second.bytes);
     if (results[i].ok) {
       records_completed_ += static_cast<uint64_t>(it->second.records);
     } else {

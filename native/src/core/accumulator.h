@@ -89,6 +89,11 @@ class BatchBufferPool {
   uint8_t* Take();
   // A block from Take() comes back: kept for reuse, or freed when the pool is full or closed.
   void Give(uint8_t* block);
+  // Frees the blocks that no Take() needed for a whole period (kTrimPeriodMs) before
+  // now_ms: an idle producer's pool empties, a busy one keeps what it uses.
+  void Trim(double now_ms);
+  // Bytes of the blocks kept for reuse.
+  size_t kept_bytes() const { return kept_.size() * block_size_; }
   // The accumulator is gone: free the kept blocks, and free blocks that come back later.
   void Close();
   void Ref() { ++refs_; }
@@ -98,11 +103,53 @@ class BatchBufferPool {
  private:
   ~BatchBufferPool();
 
+  static constexpr double kTrimPeriodMs = 1000;
+
   std::vector<uint8_t*> kept_;
   const size_t block_size_;
   const size_t max_kept_;
+  // The fewest blocks kept at any moment since period_start_ms_: that many were not needed.
+  size_t low_water_ = 0;
+  double period_start_ms_ = -1e300;
   int refs_ = 1;
   bool closed_ = false;
+};
+
+// buffer.memory for a whole producer: the bytes every accumulator created with it holds
+// (encoded records + batch headers, from append until complete), against one limit. KafkaJS
+// lets each send() pick acks, timeout and codec, and each combination is an accumulator of
+// its own (a lane); the Java producer bounds all of its batches with one BufferPool, and so
+// do we. An accumulator created without one gets its own, sized from its config.
+//
+// Reference-counted (the JS object that stands for it and every accumulator using it hold
+// one). Not thread-safe: every accumulator of one producer runs on its JS thread.
+class MemoryBudget {
+ public:
+  // total: bytes, >= 0, +infinity allowed (as buffer.memory).
+  explicit MemoryBudget(double total);
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+
+  double total() const { return total_; }
+  uint64_t used() const { return used_; }
+  // Whether `bytes` more would take the total used past the limit.
+  bool WouldPass(uint64_t bytes) const { return used_ + bytes > over_; }
+  // Bytes left under the limit (0 when it is used up), as a number: +infinity stays so.
+  double Available() const;
+  void Charge(uint64_t bytes) { used_ += bytes; }
+  void Credit(uint64_t bytes) { used_ -= bytes; }
+  void Ref() { ++refs_; }
+  // Drops a reference; the last one deletes the budget.
+  void Unref();
+
+ private:
+  ~MemoryBudget() = default;
+
+  const double total_;
+  // n > total <=> n > over_ (integer byte counts against a number that may be fractional).
+  const uint64_t over_;
+  uint64_t used_ = 0;
+  int refs_ = 1;
 };
 
 // A drained batch. `bytes` is the whole record batch v2 (size bytes, CRC included). The
@@ -147,8 +194,9 @@ enum class AppendStatus {
 void ReleaseBatchBytes(uint8_t* bytes, BatchBufferPool* pool);
 
 // Compresses batch[61, size) (a batch whose records follow 61 header bytes) with `codec` at
-// `level` into a new malloc'd block with 61 free bytes first; returns it with its size in
-// *out_size, or nullptr when the result is not smaller (the batch then goes uncompressed).
+// `level` into a new malloc'd block (of exactly *out_size bytes) with 61 free bytes first;
+// returns it with its size in *out_size, or nullptr when the result is not smaller (the
+// batch then goes uncompressed).
 // @thread any
 uint8_t* CompressBatchRecords(compress::CodecId codec, int level, const uint8_t* batch, size_t size,
                               size_t* out_size);
@@ -161,7 +209,9 @@ class RecordAccumulator {
   // that cannot be partitions (negative, fractional, too large).
   static constexpr uint32_t kNoPartition = 0xffffffffu;
 
-  explicit RecordAccumulator(const AccumulatorConfig& config);
+  // `budget`: the producer's shared buffer.memory (a reference is taken), or null for one of
+  // the accumulator's own sized from config.buffer_memory (which a given budget overrides).
+  explicit RecordAccumulator(const AccumulatorConfig& config, MemoryBudget* budget = nullptr);
   ~RecordAccumulator();
   RecordAccumulator(const RecordAccumulator&) = delete;
   RecordAccumulator& operator=(const RecordAccumulator&) = delete;
@@ -185,6 +235,13 @@ class RecordAccumulator {
   void Drain(const uint32_t* partitions, size_t n, double max_bytes, const DrainStamp& stamp,
              std::vector<DrainedBatch>* out);
 
+  // Puts batches that Drain() handed out back at the front of their partitions, as they
+  // were (the binding calls it when it cannot give them to JavaScript: a drain is
+  // all-or-nothing). batches[i].bytes become the accumulator's again: the originals, or
+  // malloc'd copies with pool null. Their next drain re-stamps them and rewrites the CRC
+  // (no second compression). In reverse drain order is not needed: it restores the order.
+  void Requeue(const DrainedBatch* batches, size_t n);
+
   // Removes undrained batches created at or before created_before_ms, oldest first per
   // partition, partitions in non-empty order. Their records count as failed.
   void Expire(double created_before_ms, std::vector<RemovedBatch>* out);
@@ -196,9 +253,22 @@ class RecordAccumulator {
   // ids (never drained, or completed already) are ignored.
   void Complete(const BatchResult* results, size_t n);
 
+  // Removes every undrained batch (as AbortAll), lets go of compression work (a running job
+  // is handed off, never waited for), forgets drained batches not yet completed (their
+  // bytes leave a shared budget now), and frees the block pool. Afterwards the accumulator
+  // holds no memory but its own object; the binding refuses further calls. Idempotent in
+  // effect: the destructor calls it when the binding did not.
+  void Destroy(std::vector<RemovedBatch>* out);
+  bool destroyed() const { return destroyed_; }
+
   bool HasUndrained() const { return undrained_ > 0; }
-  // Batches compressed on the worker thread so far (tests check the work left this thread).
-  uint64_t CompressedOffThread() const { return worker_ ? worker_->ran_on_worker() : 0; }
+  // Batches whose compression ran on a pool thread, counted as drained (tests check the work
+  // left this thread).
+  uint64_t CompressedOffThread() const { return compressed_off_thread_; }
+  // Native bytes this accumulator holds that no Buffer accounts for: its undrained batches'
+  // blocks and the block pool's kept ones (what the binding reports to V8). Drained batches
+  // are their Buffers' (V8 counts those itself).
+  uint64_t HeldBytes() const { return held_bytes_ + pool_->kept_bytes(); }
   AccumulatorStats Stats() const;
 
  private:
@@ -219,7 +289,15 @@ class RecordAccumulator {
     bool full;
     // Its compression on the worker thread, started when it closed (codec set only).
     std::shared_ptr<CompressJob> job;
+    // Put back by Requeue(): `data` is a finished batch (compressed or not, codec bits in
+    // sealed_codec) that the next drain only re-stamps; it counts `accounted` bytes against
+    // buffer.memory (what its records were counted at when appended), not `size`.
+    bool sealed = false;
+    uint16_t sealed_codec = 0;
+    uint64_t accounted = 0;
   };
+  // Bytes the batch counts against buffer.memory.
+  static uint64_t Accounted(const Batch& b) { return b.sealed ? b.accounted : b.size; }
 
   struct Partition {
     std::deque<Batch> batches;
@@ -240,26 +318,52 @@ class RecordAccumulator {
   void Unlink(uint32_t partition, Partition* p);
   void Remove(Batch& b, std::vector<RemovedBatch>* out);
   void FreeData(Batch& b);
+  // Bytes counted against buffer.memory (this accumulator's and the shared budget's).
+  void Charge(uint64_t bytes) {
+    buffered_bytes_ += bytes;
+    budget_->Charge(bytes);
+  }
+  void Credit(uint64_t bytes) {
+    buffered_bytes_ -= bytes;
+    budget_->Credit(bytes);
+  }
   // No more records go into `b`; with a codec, its compression starts on the worker thread.
   void Close(Batch* b);
   // Frees a batch that leaves without being drained (its compression job cancelled first).
   void Discard(Batch& b);
-  // The batch's records compressed with the configured codec into a new malloc'd block
-  // (61 free header bytes first), its size in *out_size; nullptr when that is not smaller.
-  uint8_t* CompressRecords(const uint8_t* batch, size_t size, size_t* out_size);
+  // A compression job over the batch's bytes with the configured codec.
+  std::shared_ptr<CompressJob> NewJob(const Batch& b) const;
+  // Compresses the batches in taking_ (those whose job did not run yet in parallel), and
+  // puts each result in its Taking.
+  void CompressTaken();
   const AccumulatorConfig config_;
   // The config's limits as integers, for byte counts: n > batch_size <=> n > batch_over_;
-  // n >= batch_size <=> n >= batch_full_; n > buffer_memory <=> n > memory_over_.
+  // n >= batch_size <=> n >= batch_full_.
   const uint64_t batch_over_;
   const uint64_t batch_full_;
-  const uint64_t memory_over_;
+  // buffer.memory: this accumulator's bytes count here with those of every other
+  // accumulator sharing it; buffered_bytes_ below is this one's part.
+  MemoryBudget* const budget_;
   BatchBufferPool* pool_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   uint32_t head_ = kNoPartition;
   uint32_t tail_ = kNoPartition;
   std::unordered_map<uint64_t, InFlight> in_flight_;
-  // Compresses closed batches off the JS thread; created with the first one (codec set).
-  std::unique_ptr<CompressWorker> worker_;
+  // A batch being drained (Drain's scratch, kept for its capacity).
+  struct Taking {
+    Batch batch;
+    // Its position in Drain's partitions (for base_sequences).
+    size_t index;
+    // Its records compressed (61 free bytes first), or null: sent uncompressed.
+    uint8_t* packed = nullptr;
+    size_t packed_size = 0;
+  };
+  std::vector<Taking> taking_;
+  std::vector<std::shared_ptr<CompressJob>> jobs_;
+  // Capacity of the blocks of undrained batches (see HeldBytes()).
+  uint64_t held_bytes_ = 0;
+  uint64_t compressed_off_thread_ = 0;
+  bool destroyed_ = false;
   // Each record's size-independent body part, computed once per Append() call.
   std::vector<uint64_t> fixed_sizes_;
   uint64_t next_batch_id_ = 1;

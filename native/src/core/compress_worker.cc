@@ -1,87 +1,156 @@
+// The process-wide compression pool; see compress_worker.h.
 #include "compress_worker.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "accumulator.h"
 
 namespace kafka_turbo {
 namespace core {
+namespace {
 
-CompressWorker::CompressWorker(compress::CodecId codec, int level)
-    : codec_(codec), level_(level), thread_([this] { Run(); }) {}
-
-CompressWorker::~CompressWorker() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-  // Jobs never started hold no result; jobs finished hand theirs to whoever Take()s or
-  // Cancel()s them (the owner does that before it destroys the worker).
+size_t PoolSize() {
+  const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown
+  return std::min<size_t>(CompressPool::kMaxThreads, cores == 0 ? 1 : cores);
 }
 
-void CompressWorker::Compress(CompressJob* job) const {
-  job->result = CompressBatchRecords(codec_, level_, job->batch, job->size, &job->result_size);
+}  // namespace
+
+CompressPool::CompressPool() : capacity_(PoolSize()) {}
+
+CompressPool& CompressPool::Get() {
+  // Never destroyed: its threads may still be blocked on its condition variable when the
+  // process exits, and a static destructor would free them from under them.
+  static CompressPool* pool = new CompressPool();
+  return *pool;
 }
 
-// @thread worker
-void CompressWorker::Run() {
+void CompressPool::Run(CompressJob* job) {
+  job->result = CompressBatchRecords(job->codec, job->level, job->batch, job->size, &job->result_size);
+}
+
+// @thread pool
+void* CompressPool::ThreadMain(void* self) {
+  static_cast<CompressPool*>(self)->Loop();
+  return nullptr;
+}
+
+// @thread pool. Entered counted as idle (by the thread that started it).
+void CompressPool::Loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
+    wake_.wait(lock, [this] { return !queue_.empty(); });
     std::shared_ptr<CompressJob> job = std::move(queue_.front());
     queue_.pop_front();
-    if (job->started) continue;  // taken or cancelled by the owner already
-    job->started = true;
-    ++ran_on_worker_;
+    if (job->state != CompressJob::State::kQueued) continue;  // taken or cancelled already
+    job->state = CompressJob::State::kRunning;
+    job->ran_on_worker = true;
+    --idle_;
     lock.unlock();
-    Compress(job.get());
+    Run(job.get());
     lock.lock();
-    job->done = true;
-    finished_.notify_all();
+    ++idle_;
+    ++ran_;
+    job->state = CompressJob::State::kDone;
+    if (job->orphaned) {
+      // Its accumulator let go of it while it ran: the batch and the result are ours.
+      std::free(job->batch);
+      std::free(job->result);
+      job->batch = nullptr;
+      job->result = nullptr;
+    } else {
+      finished_.notify_all();
+    }
   }
 }
 
-void CompressWorker::Submit(const std::shared_ptr<CompressJob>& job) {
+bool CompressPool::EnsureThreadsLocked() {
+  if (refuse_for_test_) return false;  // as a process that can start no thread at all
+  while (threads_ < capacity_ && idle_ < queue_.size()) {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) break;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    const int rc = pthread_create(&thread, &attr, &CompressPool::ThreadMain, this);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) break;  // EAGAIN at the thread limit: go on with the threads there are
+    ++threads_;
+    ++idle_;
+  }
+  return threads_ > 0;
+}
+
+bool CompressPool::Submit(const std::shared_ptr<CompressJob>* jobs, size_t n) {
+  if (n == 0) return true;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back(job);
+    for (size_t i = 0; i < n; ++i) queue_.push_back(jobs[i]);
+    if (!EnsureThreadsLocked()) {
+      for (size_t i = 0; i < n; ++i) queue_.pop_back();
+      return false;
+    }
   }
-  wake_.notify_one();
-}
-
-void CompressWorker::Take(const std::shared_ptr<CompressJob>& job) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (!job->started) {
-    // Not started: run it here rather than wait behind the queue. The worker skips it.
-    job->started = true;
-    lock.unlock();
-    Compress(job.get());
-    lock.lock();
-    job->done = true;
-    return;
-  }
-  finished_.wait(lock, [&job] { return job->done; });
-}
-
-void CompressWorker::Cancel(const std::shared_ptr<CompressJob>& job) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (!job->started) {
-    job->started = true;
-    job->done = true;
+  if (n == 1) {
+    wake_.notify_one();
   } else {
-    finished_.wait(lock, [&job] { return job->done; });
+    wake_.notify_all();
+  }
+  return true;
+}
+
+void CompressPool::RunIfQueued(const std::shared_ptr<CompressJob>& job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (job->state != CompressJob::State::kQueued) return;
+    job->state = CompressJob::State::kRunning;  // the pool skips it
+  }
+  Run(job.get());
+  std::lock_guard<std::mutex> lock(mutex_);
+  job->state = CompressJob::State::kDone;
+}
+
+void CompressPool::Take(const std::shared_ptr<CompressJob>& job) {
+  // Not started: run it here rather than wait behind the queue.
+  RunIfQueued(job);
+  std::unique_lock<std::mutex> lock(mutex_);
+  finished_.wait(lock, [&job] { return job->state == CompressJob::State::kDone; });
+}
+
+bool CompressPool::Cancel(const std::shared_ptr<CompressJob>& job) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  switch (job->state) {
+    case CompressJob::State::kQueued:
+      job->state = CompressJob::State::kDone;  // the pool skips it
+      return true;
+    case CompressJob::State::kRunning:
+      job->orphaned = true;
+      return false;
+    case CompressJob::State::kDone:
+      break;
   }
   lock.unlock();
   std::free(job->result);
   job->result = nullptr;
+  return true;
 }
 
-uint64_t CompressWorker::ran_on_worker() const {
+size_t CompressPool::threads() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return ran_on_worker_;
+  return threads_;
+}
+
+uint64_t CompressPool::ran() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ran_;
+}
+
+void CompressPool::RefuseThreadsForTest(bool refuse) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  refuse_for_test_ = refuse;
 }
 
 }  // namespace core

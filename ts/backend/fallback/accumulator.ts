@@ -9,6 +9,7 @@
  */
 import type {
   AccumulatorConfig,
+  BufferPool,
   AccumulatorStats,
   AppendResult,
   BatchResult,
@@ -48,6 +49,29 @@ class OpenBatch {
   }
 }
 
+function destroyedError(fn: string): Error {
+  return Object.assign(new Error(`${fn}: the RecordAccumulator was destroyed`), { code: 'ERR_ACCUMULATOR_DESTROYED' });
+}
+
+/** The fallback's BufferPool: the bytes held by every accumulator sharing it. */
+export class FallbackBufferPool implements BufferPool {
+  /** Bytes counted by all its accumulators together. */
+  used = 0;
+
+  constructor(private readonly totalBytes: number) {
+    if (typeof totalBytes !== 'number') throw new TypeError('createBufferPool: totalBytes must be a number');
+    if (!(totalBytes >= 0)) throw new RangeError('createBufferPool: totalBytes must be a number >= 0');
+  }
+
+  available(): number {
+    return Math.max(0, this.totalBytes - this.used);
+  }
+
+  total(): number {
+    return this.totalBytes;
+  }
+}
+
 export class FallbackAccumulator implements RecordAccumulator {
   private readonly queues: (OpenBatch[] | undefined)[] = [];
   /** Partitions that have at least one undrained batch, so ready() does not scan them all. */
@@ -59,17 +83,39 @@ export class FallbackAccumulator implements RecordAccumulator {
   private undrained = 0;
   private recordsCompleted = 0;
   private recordsFailed = 0;
+  private destroyed = false;
 
-  constructor(private readonly config: AccumulatorConfig) {}
+  /** buffer.memory: shared with other accumulators, or this one's own. */
+  private readonly pool: FallbackBufferPool;
+
+  constructor(private readonly config: AccumulatorConfig) {
+    const given = config.pool;
+    if (given === undefined || given === null) {
+      this.pool = new FallbackBufferPool(config.bufferMemory);
+    } else if (given instanceof FallbackBufferPool) {
+      this.pool = given;
+    } else {
+      throw new TypeError("createAccumulator: pool must be a BufferPool from this backend's createBufferPool()");
+    }
+  }
+
+  /** Bytes counted against buffer.memory: this accumulator's and the pool's. */
+  private charge(bytes: number): void {
+    this.bufferedBytes += bytes;
+    this.pool.used += bytes;
+  }
 
   append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult {
+    if (this.destroyed) throw destroyedError('append');
     let queue = this.queues[partition];
     if (queue === undefined) {
       queue = [];
       this.queues[partition] = queue;
     }
     const batches: number[] = [];
-    const { batchSize, bufferMemory } = this.config;
+    const { batchSize } = this.config;
+    const pool = this.pool;
+    const limit = pool.total();
     let appended = 0;
     for (const record of records) {
       const last = queue.length > 0 ? queue[queue.length - 1]! : undefined;
@@ -82,11 +128,11 @@ export class FallbackAccumulator implements RecordAccumulator {
         if (last.writer.length > batchSize) {
           last.writer.truncate(mark);
           last.full = true;
-        } else if (this.bufferedBytes + grown > bufferMemory) {
+        } else if (pool.used + grown > limit) {
           last.writer.truncate(mark);
           break;
         } else {
-          this.bufferedBytes += grown;
+          this.charge(grown);
           this.noteAppended(last, record, batches);
           appended++;
           if (last.writer.length >= batchSize) last.full = true;
@@ -94,17 +140,18 @@ export class FallbackAccumulator implements RecordAccumulator {
         }
       }
       // A new batch: it costs its header on top of the record. When nothing at all is
-      // buffered, a record larger than buffer.memory is still taken (the caller refuses
-      // records larger than buffer.memory before they get here).
+      // buffered (by any accumulator sharing the pool), a record larger than buffer.memory is
+      // still taken (the caller refuses records larger than buffer.memory before they get
+      // here).
       const fresh = new OpenBatch(this.nextBatchId, partition, nowMs, batchSize + RECORD_BATCH_OVERHEAD);
       encodeRecord(fresh.writer, record, 0, 0);
-      if (this.bufferedBytes + fresh.sizeInBytes > bufferMemory && this.bufferedBytes > 0) break;
+      if (pool.used + fresh.sizeInBytes > limit && pool.used > 0) break;
       this.nextBatchId++;
       if (last) last.full = true;
       queue.push(fresh);
       this.nonEmpty.add(partition);
       this.undrained++;
-      this.bufferedBytes += fresh.sizeInBytes;
+      this.charge(fresh.sizeInBytes);
       this.noteAppended(fresh, record, batches);
       appended++;
       if (fresh.writer.length >= batchSize) fresh.full = true;
@@ -139,6 +186,7 @@ export class FallbackAccumulator implements RecordAccumulator {
   }
 
   drain(partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[] {
+    if (this.destroyed) throw destroyedError('drain');
     const out: DrainedBatch[] = [];
     let total = 0;
     for (let i = 0; i < partitions.length; i++) {
@@ -168,7 +216,9 @@ export class FallbackAccumulator implements RecordAccumulator {
         this.config.compressionLevel,
         crc32c,
       );
-      total += bytes.length;
+      // maxBytes counts what was appended (uncompressed), as the native backend does: which
+      // batches a drain takes never depends on how well they compress.
+      total += accounted;
       this.drained.set(head.id, { bytes: accounted, records: head.recordCount });
       out.push({ batchId: head.id, partition: p, recordCount: head.recordCount, bytes, createdMs: head.createdMs });
     }
@@ -194,7 +244,7 @@ export class FallbackAccumulator implements RecordAccumulator {
 
   private remove(b: OpenBatch, removed: RemovedBatch[]): void {
     this.undrained--;
-    this.bufferedBytes -= b.sizeInBytes;
+    this.charge(-b.sizeInBytes);
     this.recordsFailed += b.recordCount;
     removed.push({ batchId: b.id, partition: b.partition, recordCount: b.recordCount });
   }
@@ -204,7 +254,7 @@ export class FallbackAccumulator implements RecordAccumulator {
       const d = this.drained.get(r.batchId);
       if (d === undefined) continue;
       this.drained.delete(r.batchId);
-      this.bufferedBytes -= d.bytes;
+      this.charge(-d.bytes);
       if (r.errorCode === 0) this.recordsCompleted += d.records;
       else this.recordsFailed += d.records;
     }
@@ -212,6 +262,16 @@ export class FallbackAccumulator implements RecordAccumulator {
 
   hasUndrained(): boolean {
     return this.undrained > 0;
+  }
+
+  destroy(): RemovedBatch[] {
+    if (this.destroyed) return [];
+    const removed = this.abortAll();
+    for (const d of this.drained.values()) this.charge(-d.bytes);
+    this.drained.clear();
+    this.queues.length = 0;
+    this.destroyed = true;
+    return removed;
   }
 
   stats(): AccumulatorStats {
