@@ -5,6 +5,7 @@
 import type { Backend } from '../../ts/backend/types.js';
 import { createFallbackBackend } from '../../ts/backend/fallback/index.js';
 import { createNativeBackend } from '../../ts/backend/native-backend.js';
+import { resetBackendForTest } from '../../ts/backend/load.js';
 
 export interface NamedBackend {
   name: 'native' | 'fallback';
@@ -23,4 +24,20 @@ export function availableBackends(): NamedBackend[] {
   const list: NamedBackend[] = [{ name: 'fallback', backend: createFallbackBackend({ reason: 'test', refused: [] }) }];
   if (nativeExpected()) list.push({ name: 'native', backend: createNativeBackend() });
   return list;
+}
+
+/** Producers built after this call use backend `name` (ProducerCore takes the backend the
+ * loader picks when it is constructed; the loader is told which one here and forgets it on
+ * restore()). */
+export function useBackend(name: string): { restore: () => void } {
+  const saved = process.env['KAFKA_TURBO_BACKEND'];
+  process.env['KAFKA_TURBO_BACKEND'] = name;
+  resetBackendForTest();
+  return {
+    restore: () => {
+      if (saved === undefined) delete process.env['KAFKA_TURBO_BACKEND'];
+      else process.env['KAFKA_TURBO_BACKEND'] = saved;
+      resetBackendForTest();
+    },
+  };
 }

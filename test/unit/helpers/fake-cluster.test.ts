@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { resetBackendForTest } from '../../../ts/backend/load.js';
 import { codecName } from '../../../ts/compression/index.js';
 import { CodecId, type Backend } from '../../../ts/backend/types.js';
 import { KafkaJSConnectionError, KafkaJSRequestTimeoutError } from '../../../ts/errors.js';
@@ -17,26 +16,12 @@ import { Producer, type RecordMetadata } from '../../../ts/producer/producer.js'
 import { ApiVersions } from '../../../ts/protocol/api-versions.js';
 import { Metadata } from '../../../ts/protocol/metadata.js';
 import { Produce, type ProduceResponse } from '../../../ts/protocol/produce.js';
-import { availableBackends } from '../../helpers/backends.js';
+import { availableBackends, useBackend } from '../../helpers/backends.js';
 import { ApiKey, DEFAULT_API_VERSIONS, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
 import { decodeInitProducerIdResponse, encodeInitProducerIdRequest } from '../../helpers/fake-protocol.js';
 
 const backends = availableBackends();
 
-/** Producers built inside `fn` use backend `name` (ProducerCore takes the backend the loader
- * picks when it is constructed; the loader is told which one here and forgets it after). */
-function useBackend(name: string): { restore: () => void } {
-  const saved = process.env['KAFKA_TURBO_BACKEND'];
-  process.env['KAFKA_TURBO_BACKEND'] = name;
-  resetBackendForTest();
-  return {
-    restore: () => {
-      if (saved === undefined) delete process.env['KAFKA_TURBO_BACKEND'];
-      else process.env['KAFKA_TURBO_BACKEND'] = saved;
-      resetBackendForTest();
-    },
-  };
-}
 
 /** The Java-style producer, quick to give up so that a failing test fails fast. Idempotence
  * is off: these tests show what the fake itself does (a lost ack comes back as a duplicate),

@@ -5,26 +5,15 @@
  * fix (the issue's numbering is in the test names).
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resetBackendForTest } from '../../../ts/backend/load.js';
 import { Kafka } from '../../../ts/kafkajs/index.js';
 import { Producer, type RecordMetadata } from '../../../ts/producer/producer.js';
-import { availableBackends } from '../../helpers/backends.js';
+import { availableBackends, useBackend } from '../../helpers/backends.js';
 import { ApiKey, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
 
 const backends = availableBackends();
 
-function useBackend(name: string): () => void {
-  const saved = process.env['KAFKA_TURBO_BACKEND'];
-  process.env['KAFKA_TURBO_BACKEND'] = name;
-  resetBackendForTest();
-  return () => {
-    if (saved === undefined) delete process.env['KAFKA_TURBO_BACKEND'];
-    else process.env['KAFKA_TURBO_BACKEND'] = saved;
-    resetBackendForTest();
-  };
-}
 
 interface Logged {
   message: string;
@@ -78,7 +67,7 @@ for (const { name } of backends) {
   describe(`failure path, ${name} backend`, () => {
     let restore: () => void = () => undefined;
     // Producers are created inside each test, after the backend is chosen.
-    const choose = () => (restore = useBackend(name));
+    const choose = () => (restore = useBackend(name).restore);
     afterEach(() => restore());
 
     it('idempotence is on by default: InitProducerId, then consecutive sequences per partition', async () => {
@@ -383,4 +372,3 @@ for (const { name } of backends) {
   });
 }
 
-after(() => undefined);
