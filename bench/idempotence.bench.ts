@@ -9,7 +9,7 @@
  *
  * Two shapes: throughput (`send(record)` per 100-byte record, up to 50k in flight, acks=all,
  * 6 partitions) with client CPU per record from process.cpuUsage over the timed part; and
- * awaited single sends (one record, wait for its promise, next; p50 and p99). Sequences are
+ * awaited single sends with linger.ms 0 (one record, wait for its promise, next; p50 and p99). Sequences are
  * stamped per batch, never per record, so the difference should be within noise; the result is
  * checked (every record acknowledged, the topic's end offsets add up) before it counts.
  */
@@ -39,7 +39,13 @@ async function child(): Promise<void> {
   const idempotent = process.env['IDEMPOTENT'] === 'true';
   const shape = process.env['SHAPE']!;
   const n = Number(process.env['N']);
-  const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'enable.idempotence': idempotent });
+  // Awaited sends with linger.ms 0: the default 5 ms linger would be most of their latency.
+  const p = new Producer({
+    'bootstrap.servers': bootstrap,
+    acks: 'all',
+    'enable.idempotence': idempotent,
+    ...(shape === 'awaited' ? { 'linger.ms': 0 } : {}),
+  });
   await p.connect([topic]);
   const value = Buffer.alloc(100, 0x61);
   // A few records first, so that connections, InitProducerId and JIT are out of the timed part.
