@@ -2,32 +2,73 @@
  * The 3-broker cluster: acks=all with min.insync.replicas, and a leader failing in the middle
  * of a run (metadata refresh on NOT_LEADER_OR_FOLLOWER / connection loss, retries with
  * backoff). Read back by kcat.
+ *
+ * The main case runs twice: over PLAINTEXT and over the brokers' SASL_SSL listeners with
+ * SCRAM-SHA-512 (issue 9: TLS and SASL on a replicated cluster, where the producer opens and
+ * authenticates a connection to each partition leader, not only to one broker). kcat reads the
+ * SASL_SSL topic back over the same listener with PLAIN, as Debian's kcat cannot do SCRAM with
+ * Kafka 4. The fault cases stay on PLAINTEXT: each restarts a broker, which costs more time
+ * than the listener is worth there.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { getCluster, topicLayout, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
-import { readTopic } from '../helpers/kcat.js';
+import { getReplicatedCluster, topicLayout, uniqueTopic, type ReplicatedKafkaCluster } from '../helpers/broker.js';
+import { kcatSecurity, readTopic } from '../helpers/kcat.js';
 import { Producer } from '../../ts/index.js';
+import type { ProducerConfig } from '../../ts/producer/options.js';
 
-let cluster: KafkaCluster;
+let cluster: ReplicatedKafkaCluster;
 
 before(async () => {
-  cluster = await getCluster({ brokers: 3 });
+  cluster = await getReplicatedCluster();
 });
 after(async () => {
   await cluster?.stop();
 });
 
-test('acks=all on replication factor 3: every record is acknowledged and read back', async () => {
-  const topic = uniqueTopic('rep');
-  await cluster.createTopic(topic, { partitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
-  const producer = new Producer({ 'bootstrap.servers': cluster.bootstrap, acks: 'all' });
-  const mds = await Promise.all(Array.from({ length: 5000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })));
-  await producer.close();
-  assert.ok(mds.every((m) => m.offset >= 0));
-  const got = await readTopic(cluster.bootstrap, topic, 5000);
-  assert.equal(got.length, 5000);
-});
+type Listener = 'PLAINTEXT' | 'SASL_SSL';
+
+/** Where a listener's clients bootstrap, with the Java-style keys the producer needs there. */
+function clientConfig(listener: Listener): ProducerConfig {
+  if (listener === 'PLAINTEXT') return { 'bootstrap.servers': cluster.bootstrap };
+  const bootstrap = cluster.listeners.SASL_SSL;
+  assert.ok(bootstrap, 'the 3-broker cluster has no SASL_SSL listeners (an outside cluster needs KAFKA_TURBO_TEST_SASL_SSL_3)');
+  const user = 'bob';
+  return {
+    'bootstrap.servers': bootstrap,
+    'security.protocol': 'SASL_SSL',
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': cluster.certs.ca,
+    'sasl.mechanism': 'SCRAM-SHA-512',
+    'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${cluster.users[user]}";`,
+  };
+}
+
+/** kcat over the same listener (PLAIN on SASL_SSL). */
+function readBack(listener: Listener, topic: string, count: number) {
+  if (listener === 'PLAINTEXT') return readTopic(cluster.bootstrap, topic, count);
+  return readTopic(cluster.listeners.SASL_SSL!, topic, count, { config: kcatSecurity(cluster, 'SASL_SSL', 'PLAIN') });
+}
+
+for (const listener of ['PLAINTEXT', 'SASL_SSL'] as const) {
+  test(`acks=all on replication factor 3 over ${listener}: every record is acknowledged and read back`, async () => {
+    const topic = uniqueTopic(`rep-${listener.toLowerCase()}`);
+    await cluster.createTopic(topic, { partitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
+    // Three partitions, three different leaders: the producer must reach (and over SASL_SSL
+    // handshake and authenticate with) every broker, not only the one it bootstrapped from.
+    const layout = await topicLayout(cluster.bootstrap, topic);
+    assert.equal(new Set(layout.map((p) => p.leader)).size, 3, `leaders ${layout.map((p) => p.leader)}`);
+    const producer = new Producer({ ...clientConfig(listener), acks: 'all' });
+    const mds = await Promise.all(Array.from({ length: 5000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })));
+    await producer.close();
+    assert.ok(mds.every((m) => m.offset >= 0));
+    assert.deepEqual(new Set(mds.map((m) => m.partition)), new Set([0, 1, 2]));
+    const got = await readBack(listener, topic, 5000);
+    assert.equal(got.length, 5000);
+    const values = new Set(got.map((r) => r.value!.toString()));
+    for (let i = 0; i < 5000; i++) assert.ok(values.has(`v${i}`), `v${i} missing`);
+  });
+}
 
 test('acks=all with too few in-sync replicas fails with NOT_ENOUGH_REPLICAS; acks=1 still works', async () => {
   const topic = uniqueTopic('minisr');
