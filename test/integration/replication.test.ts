@@ -32,7 +32,7 @@ type Listener = 'PLAINTEXT' | 'SASL_SSL';
 /** Where a listener's clients bootstrap, with the Java-style keys the producer needs there. */
 function clientConfig(listener: Listener): ProducerConfig {
   if (listener === 'PLAINTEXT') return { 'bootstrap.servers': cluster.bootstrap };
-  const bootstrap = cluster.listeners.SASL_SSL;
+  const bootstrap = cluster.listeners?.SASL_SSL;
   assert.ok(bootstrap, 'the 3-broker cluster has no SASL_SSL listeners (an outside cluster needs KAFKA_TURBO_TEST_SASL_SSL_3)');
   const user = 'bob';
   return {
