@@ -11,9 +11,11 @@
 //   --build-dir=DIR                        compiled tests under DIR/test instead of <outDir>/test
 //
 // A cluster whose address is already in the environment (KAFKA_TURBO_TEST_BOOTSTRAP,
-// KAFKA_TURBO_TEST_BOOTSTRAP_3, KAFKA_TURBO_TEST_SECURE) is used as it is instead of starting
-// one. The secure 1-broker cluster (TLS and SASL listeners) starts only when a selected
-// integration test's path contains "security".
+// KAFKA_TURBO_TEST_BOOTSTRAP_3 with KAFKA_TURBO_TEST_SASL_SSL_3, KAFKA_TURBO_TEST_SECURE) is
+// used as it is instead of starting one. The 3-broker cluster always has a SASL_SSL listener
+// per broker beside PLAINTEXT (no extra JVMs, and every other test still bootstraps over
+// PLAINTEXT). The secure 1-broker cluster (TLS and SASL listeners) starts only when a
+// selected integration test's path contains "security".
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -128,6 +130,7 @@ async function provide(size) {
   const control = await kafka.serveControl(c);
   controls.push(control);
   process.env[env.bootstrap] = secure ? JSON.stringify(c.listeners) : c.bootstrap;
+  if (env.saslSsl) process.env[env.saslSsl] = c.listeners.SASL_SSL;
   process.env[env.control] = control.url;
   log(`${size}-broker cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${c.bootstrap}`);
 }

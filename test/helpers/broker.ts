@@ -104,6 +104,21 @@ export interface SecureKafkaCluster extends KafkaCluster {
   };
 }
 
+/**
+ * The 3-broker cluster as the replication test over SASL_SSL sees it: besides PLAINTEXT (its
+ * `bootstrap`, what every other test uses), each broker has a SASL_SSL listener with
+ * SCRAM-SHA-512 and PLAIN (PLAIN for kcat, which cannot do SCRAM with Kafka 4), the secure
+ * cluster's users and its certificate (IP 127.0.0.1). Brokers replicate over PLAINTEXT.
+ */
+export interface ReplicatedKafkaCluster extends KafkaCluster {
+  /** 'host:port,...' of the three brokers per listener; SASL_SSL is undefined only for an
+   * outside cluster given without KAFKA_TURBO_TEST_SASL_SSL_3. */
+  listeners: { PLAINTEXT: string; SASL_SSL: string | undefined };
+  /** user name → password, for PLAIN and SCRAM-SHA-512. */
+  users: Record<string, string>;
+  certs: SecureKafkaCluster['certs'];
+}
+
 interface ClusterCore {
   startCluster(opts: { brokers?: number; log?: (line: string) => void }): Promise<KafkaCluster>;
   getCluster(opts: { brokers?: number; secure?: boolean }): Promise<KafkaCluster>;
@@ -153,6 +168,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<KafkaClus
 /** The shared cluster of this test run (see the file comment). */
 export async function getCluster(opts: ClusterOptions = {}): Promise<KafkaCluster> {
   return core.getCluster({ brokers: opts.brokers ?? 1 });
+}
+
+/** The shared 3-broker cluster with what its SASL_SSL listeners need (see ReplicatedKafkaCluster). */
+export async function getReplicatedCluster(): Promise<ReplicatedKafkaCluster> {
+  return (await core.getCluster({ brokers: 3 })) as ReplicatedKafkaCluster;
 }
 
 /** The shared secure cluster (started by scripts/test.mjs when security tests are selected). */

@@ -313,24 +313,6 @@ test('certificates: an unknown CA, an expired certificate and a host-name mismat
   }
 });
 
-test('acks=all over SASL_SSL: the replication test first case (5000 records, 3 partitions) on the secure listener', async () => {
-  const topic = uniqueTopic('sec-acks');
-  await cluster.createTopic(topic, { partitions: 3 });
-  const producer = new Producer({
-    'bootstrap.servers': cluster.listeners.SASL_SSL,
-    acks: 'all',
-    'security.protocol': 'SASL_SSL',
-    'ssl.truststore.location': cluster.certs.ca,
-    'sasl.mechanism': 'SCRAM-SHA-512',
-    'sasl.jaas.config': jaas('scram', 'bob', cluster.users['bob']!),
-  });
-  const mds = await Promise.all(Array.from({ length: 5000 }, (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` })));
-  await producer.close();
-  assert.ok(mds.every((m) => m.offset >= 0));
-  const got = await readTopic(cluster.listeners.SASL_SSL, topic, 5000, { config: kcatSecurity(cluster, 'SASL_SSL', 'PLAIN') });
-  assert.equal(got.length, 5000);
-});
-
 test('no credential appears in any log line or error seen above', () => {
   assert.ok(logLines.length > 0, 'the producers logged something');
   assert.ok(seenErrors.length >= 5);

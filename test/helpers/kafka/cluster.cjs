@@ -635,6 +635,31 @@ function secureProperties(n) {
   return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 }
 
+/**
+ * server.properties lines for the 3-broker cluster's SASL_SSL listener: the same certificate
+ * (for IP 127.0.0.1, which every broker here is) and users as the secure cluster.
+ * SCRAM-SHA-512 for the client under test; PLAIN too, because Debian's kcat cannot log in
+ * with SCRAM to Kafka 4 and reads the topics back with it.
+ */
+function replicatedSaslSslProperties() {
+  const certs = ensureCertificates();
+  const plainUsers = Object.entries(SECURE_USERS).map(([u, p]) => `user_${u}="${p}"`).join(' ');
+  // ssl.* and sasl.enabled.mechanisms at the top level, as on the secure cluster: only
+  // SASL_SSL is an SSL or SASL listener here, so nothing else picks them up.
+  const l = 'listener.name.sasl_ssl';
+  const props = {
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': certs.brokerKeystore,
+    'ssl.key.password': TLS_PASSWORDS.brokerKey,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': certs.ca,
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-512',
+    [`${l}.plain.sasl.jaas.config`]: `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    [`${l}.scram-sha-512.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  };
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
 /** kafka-storage format arguments that create the SCRAM users. */
 function scramFormatArgs() {
   const out = [];
@@ -997,12 +1022,20 @@ function serverProperties(n, size, nodes, dataDir) {
     'broker.heartbeat.interval.ms': 1000,
     'broker.session.timeout.ms': 6000,
   };
+  if (n.saslSslPort) {
+    // The 3-broker cluster's client listener for the replication test over SASL_SSL; brokers
+    // and controllers keep talking PLAINTEXT to each other.
+    props.listeners = `PLAINTEXT://127.0.0.1:${n.port},SASL_SSL://127.0.0.1:${n.saslSslPort},CONTROLLER://127.0.0.1:${n.controllerPort}`;
+    props['advertised.listeners'] = `PLAINTEXT://127.0.0.1:${n.port},SASL_SSL://127.0.0.1:${n.saslSslPort}`;
+    props['listener.security.protocol.map'] = 'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT';
+  }
   if (n.securePorts) {
     delete props.listeners;
     delete props['advertised.listeners'];
     delete props['listener.security.protocol.map'];
   }
-  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n' + (n.securePorts ? secureProperties(n) : '');
+  const extra = n.securePorts ? secureProperties(n) : n.saslSslPort ? replicatedSaslSslProperties() : '';
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n' + extra;
 }
 
 /**
@@ -1023,10 +1056,15 @@ async function startCluster(opts = {}) {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
   fs.writeFileSync(path.join(baseDir, 'owner.pid'), String(process.pid));
   const clusterId = crypto.randomBytes(16).toString('base64url');
-  const ports = await freePorts(2 * size + (secure ? 3 : 0));
+  // The 3-broker cluster always carries a SASL_SSL listener per broker (see
+  // replicatedSaslSslProperties): it costs a port and an acceptor, where a separate secure
+  // 3-broker cluster would cost three more JVMs on a 2-core machine.
+  const saslSsl = size === 3;
+  const ports = await freePorts(2 * size + (secure ? 3 : 0) + (saslSsl ? size : 0));
   const nodes = [];
   for (let i = 0; i < size; i++) {
     nodes.push({ nodeId: i + 1, port: ports[2 * i], controllerPort: ports[2 * i + 1], dir: path.join(baseDir, `node-${i + 1}`) });
+    if (saslSsl) nodes[i].saslSslPort = ports[2 * size + i];
   }
   if (secure) nodes[0].securePorts = { ssl: ports[2], saslPlaintext: ports[3], saslSsl: ports[4] };
   for (const n of nodes) {
@@ -1043,6 +1081,8 @@ async function startCluster(opts = {}) {
       SASL_PLAINTEXT: `127.0.0.1:${sp.saslPlaintext}`,
       SASL_SSL: `127.0.0.1:${sp.saslSsl}`,
     };
+  } else if (saslSsl) {
+    cluster.listeners = { PLAINTEXT: cluster.bootstrap, SASL_SSL: nodes.map((n) => `127.0.0.1:${n.saslSslPort}`).join(',') };
   }
   const archive = cdsArchive(version, libDir);
   if (archive && fs.existsSync(archive)) {
@@ -1056,7 +1096,7 @@ async function startCluster(opts = {}) {
   liveClusters.add(cluster);
   try {
     const t0 = Date.now();
-    const how = await formatStorage(libDir, version, nodes, clusterId, secure ? scramFormatArgs() : []);
+    const how = await formatStorage(libDir, version, nodes, clusterId, secure || saslSsl ? scramFormatArgs() : []);
     const meta = fs.readFileSync(path.join(nodes[0].dir, 'data', 'meta.properties'), 'utf8');
     cluster.clusterId = (/^cluster\.id=(.*)$/m.exec(meta) || [])[1] || clusterId;
     const t1 = Date.now();
@@ -1165,7 +1205,9 @@ async function connectCluster(bootstrap, opts = {}) {
 
 const ENV = {
   1: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP', control: 'KAFKA_TURBO_TEST_CONTROL' },
-  3: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP_3', control: 'KAFKA_TURBO_TEST_CONTROL_3' },
+  // saslSsl: the SASL_SSL listeners of the same three brokers ("host:port,..."), for the
+  // replication test over SASL_SSL; the bootstrap variable stays the PLAINTEXT one.
+  3: { bootstrap: 'KAFKA_TURBO_TEST_BOOTSTRAP_3', control: 'KAFKA_TURBO_TEST_CONTROL_3', saslSsl: 'KAFKA_TURBO_TEST_SASL_SSL_3' },
   // The secure cluster's variable holds its listeners as JSON ({ PLAINTEXT, SSL, ... }).
   secure: { bootstrap: 'KAFKA_TURBO_TEST_SECURE', control: 'KAFKA_TURBO_TEST_CONTROL_SECURE' },
 };
@@ -1195,7 +1237,15 @@ function getCluster(opts = {}) {
     const env = process.env[ENV[size].bootstrap];
     const listeners = secure && env ? JSON.parse(env) : null;
     const bootstrap = listeners ? listeners.PLAINTEXT : env;
-    const withSecurity = (c) => (secure ? Object.assign(c, secureInfo(listeners || c.local.listeners)) : c);
+    const withSecurity = (c) => {
+      if (secure) return Object.assign(c, secureInfo(listeners || c.local.listeners));
+      if (size !== 3) return c;
+      // The 3-broker cluster's SASL_SSL listeners: from the environment beside its bootstrap,
+      // or from the cluster this process started. An outside cluster without them leaves
+      // listeners.SASL_SSL undefined, and the test over SASL_SSL says so.
+      const saslSsl = env ? process.env[ENV[3].saslSsl] : c.local.listeners.SASL_SSL;
+      return Object.assign(c, { listeners: { PLAINTEXT: c.bootstrap, SASL_SSL: saslSsl }, users: SECURE_USERS, certs: ensureCertificates() });
+    };
     const p = (bootstrap
       ? connectCluster(bootstrap, { controlUrl: process.env[ENV[size].control] })
       : (installSignalHook(), startCluster({ brokers: secure ? 1 : size, secure, log: opts.log })).then(sharedHandle)
@@ -1270,6 +1320,7 @@ if (require.main === module) {
       (c) => {
         log(`${c.size}-broker cluster up in ${((Date.now() - t) / 1000).toFixed(1)} s; logs in ${c.baseDir}`);
         console.log(secure ? JSON.stringify(c.listeners) : c.bootstrap);
+        if (c.size === 3) log(`SASL_SSL listeners (SCRAM-SHA-512, PLAIN): ${c.listeners.SASL_SSL}`);
         const bye = () => c.stop().then(() => process.exit(0));
         process.once('SIGINT', bye);
         process.once('SIGTERM', bye);
