@@ -199,7 +199,6 @@ export class ProducerCore extends EventEmitter {
       }
     }
     if (accepted.length === 0) return;
-    this.sender.pendingRecords += accepted.length;
     const w: Waiting = { topic, items: accepted, lane, sinceMs: Date.now() };
     const topicState = this.cluster.topics.get(topic);
     if (!topicState || topicState.partitions.length === 0 || this.waitingMetadata.has(topic)) {
@@ -231,7 +230,6 @@ export class ProducerCore extends EventEmitter {
       return;
     }
     if (this.tooLarge(input, pending)) return;
-    this.sender.pendingRecords++;
     const p = this.choosePartition(topic, partition, input, pending, state, state.partitions.length);
     if (p === null) return;
     const tp = this.sender.topicPartition(topic, p);
@@ -505,7 +503,6 @@ export class ProducerCore extends EventEmitter {
 
   private failOne(pending: PendingRecord, err: Error): void {
     pending.sink.fail(pending, err);
-    this.sender.pendingRecords--;
   }
 
   private failWaiting(w: Waiting, err: Error): void {
@@ -516,7 +513,6 @@ export class ProducerCore extends EventEmitter {
         this.reportUserError(e, 'a send callback');
       }
     }
-    this.sender.pendingRecords -= w.items.length;
     this.releaseBarriers(w);
     this.sender.wakeup();
   }
@@ -559,19 +555,9 @@ export class ProducerCore extends EventEmitter {
     if (this.closed) return Promise.resolve();
     this.closing = (async () => {
       const limit = opts.force ? 0 : (opts.timeoutMs ?? Infinity);
-      if (limit > 0) {
-        // Like flush(): every batch is sendable now; wait for all that was sent before close().
-        this.sender.flushing++;
-        this.sender.wakeup();
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          const idle = this.sender.whenIdle();
-          await (Number.isFinite(limit) ? Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, limit)))]) : idle);
-        } finally {
-          clearTimeout(timer);
-          this.sender.flushing--;
-        }
-      }
+      // New sends are refused from here on, so flushing waits for everything sent before close();
+      // a flush that runs out of time leaves the rest to fail below.
+      if (limit > 0) await this.flush(limit).catch(() => undefined);
       this.closed = true;
       const err = new ProducerClosedError('The producer was closed before the record was sent');
       for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);

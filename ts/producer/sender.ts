@@ -161,10 +161,7 @@ export class Sender {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private stopped = false;
-  /** Records appended and not yet settled, for close(). */
-  pendingRecords = 0;
   flushing = 0;
-  private idleWaiters: (() => void)[] = [];
   /** The idempotent producer's state; null when idempotence is off. */
   readonly txn: TransactionManager | null;
   private initializingProducerId = false;
@@ -344,7 +341,6 @@ export class Sender {
       nextMs = Math.min(nextMs, this.config.retryBackoffMs);
     }
     this.scheduleIn(nextMs);
-    this.checkIdle();
   }
 
   /** Drain fresh batches of `partitions` into `out`, stamping sequences when idempotent. */
@@ -561,11 +557,7 @@ export class Sender {
     // Jitter, as the Java client does, so that many producers do not retry in step.
     const j = this.config.retryJitter;
     b.retryAtMs = now + backoff * (1 - j + Math.random() * 2 * j);
-    const queue = b.tp.retries;
-    // Oldest first: by sequence when there is one, else by creation (batch ids grow with it).
-    let i = queue.length;
-    while (i > 0 && retryOrder(queue[i - 1]!, b) > 0) i--;
-    queue.splice(i, 0, b);
+    insertRetry(b);
   }
 
   /**
@@ -629,7 +621,7 @@ export class Sender {
             });
             group.live++;
             if (piece.baseSequence >= 0) this.txn?.addInflight(piece);
-            this.requeueSplit(piece);
+            insertRetry(piece); // due now: the pieces are "not even tried" (Java)
           }
           this.txn?.removeInflight(b);
           this.wakeup();
@@ -642,14 +634,6 @@ export class Sender {
           this.failBatch(b, new KafkaJSError(`${err.message} (and ${e.message})`, { cause: err, retriable: false }), true);
         },
       );
-  }
-
-  /** A split piece goes straight back to its partition's retry queue, due now ("not even tried"). */
-  private requeueSplit(piece: BatchEntry): void {
-    const queue = piece.tp.retries;
-    let i = queue.length;
-    while (i > 0 && retryOrder(queue[i - 1]!, piece) > 0) i--;
-    queue.splice(i, 0, piece);
   }
 
   /** Records named in record_errors fail with their own message, the others with the batch's error. */
@@ -686,7 +670,6 @@ export class Sender {
       if (!b.done && b.split === null) results.push({ batchId: b.id, errorCode: 0 });
     }
     if (results.length > 0) lane.accumulator.complete(results);
-    let settled = 0;
     for (let k = 0; k < ok.length; k++) {
       const b = ok[k]!;
       if (b.done) {
@@ -707,10 +690,9 @@ export class Sender {
           this.onUserError(e, 'a send callback');
         }
       }
-      settled += recs.length;
       this.finished(b);
     }
-    this.settled(settled);
+    this.onMemoryFreed();
   }
 
   private safeFail(r: PendingRecord, err: Error): void {
@@ -734,7 +716,7 @@ export class Sender {
     const recs = b.records;
     for (let i = 0; i < recs.length; i++) settle(recs[i]!, i);
     this.finished(b);
-    this.settled(recs.length);
+    this.onMemoryFreed();
   }
 
   /** Fail every record of a batch. `drained` says whether the accumulator still counts it. */
@@ -805,26 +787,6 @@ export class Sender {
     );
   }
 
-  private settled(n: number): void {
-    this.pendingRecords -= n;
-    this.onMemoryFreed();
-    this.checkIdle();
-  }
-
-  private checkIdle(): void {
-    if (this.pendingRecords === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  /** Resolves when every record appended so far is settled. */
-  whenIdle(): Promise<void> {
-    if (this.pendingRecords === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   /** A barrier over every batch unfinished now (flush). The caller adds its own units and
    * then calls release() once. */
   flushBarrier(): FlushBarrier {
@@ -887,6 +849,15 @@ export class Sender {
 }
 
 const NOT_IDEMPOTENT = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null } as const;
+
+/** Puts a batch into its partition's retry queue, oldest first: by sequence when there is
+ * one, else by creation (batch ids grow with it). */
+function insertRetry(b: BatchEntry): void {
+  const queue = b.tp.retries;
+  let i = queue.length;
+  while (i > 0 && retryOrder(queue[i - 1]!, b) > 0) i--;
+  queue.splice(i, 0, b);
+}
 
 /** Retry queue order: by base sequence when both have one, else by creation. */
 function retryOrder(a: BatchEntry, b: BatchEntry): number {
