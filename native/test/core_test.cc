@@ -563,8 +563,9 @@ void TestCompressionOffThread() {
     CHECK(packed.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     CHECK(plain.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     const size_t closed = runs.size() - 1;  // every batch but the last closed while appending
-    // Give the pool time: all closed batches get compressed off this thread.
-    for (int i = 0; i < 200 && compress_pool.ran() - ran_before < closed; ++i) {
+    // Give the pool time: all closed batches get compressed off this thread. The loop ends as
+    // soon as they are; its bound is only for a stuck pool (a loaded machine under ASan is slow).
+    for (int i = 0; i < 6000 && compress_pool.ran() - ran_before < closed; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     std::vector<core::DrainedBatch> a;
@@ -811,7 +812,9 @@ void TestDestroyDoesNotWaitForRunningJob() {
   acc.Append(0, views.data(), 1, 0, &appended, &runs);
   acc.Append(0, small_views.data(), 1, 0, &appended, &runs);  // closes the big batch: submitted
   const uint64_t ran = pool.ran();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a pool thread picks it up
+  // A pool thread picks it up (the job itself takes about a second here, so Destroy() still
+  // finds it running; 50 ms was too short for a pool thread to start on a loaded machine).
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   std::vector<core::RemovedBatch> removed;
   acc.Destroy(&removed);
   CHECK(removed.size() == 2);
