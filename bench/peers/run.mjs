@@ -5,8 +5,9 @@
 //   npm run bench:peers [-- --quick] [--rounds 3] [--seconds 3] [--warmup 1]
 //       [--cases one-per-call,batched,...] [--peers kafkajs,java,...] [--out DIR]
 //
-// The full run (3 rounds of 2.5 s + 1 s warm-up per client and case) takes about 17 minutes on
-// 2 cores; --quick (1 round, 0.7 s) about 4, for a smoke run (its output goes to a temp dir).
+// The full run (3 rounds of 2.5 s + 1 s warm-up per client and case): 29.5 minutes on 2 cores
+// at load average 15–27, an estimated 17–20 on a quieter machine (bench/peers/README.md);
+// --quick (1 round, 0.7 s) about 5, for a smoke run (its output goes to a temp dir).
 //
 // Plain ESM, not compiled by the root's tsc: it and its adapters load the peers from
 // bench/peers/node_modules (`npm run setup` there), which the root build must never need. It
