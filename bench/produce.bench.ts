@@ -9,6 +9,7 @@
  *       [--codec none|gzip|snappy|lz4|zstd|all] [--bootstrap host:port]
  *       [--listener PLAINTEXT|SASL_SSL|both] [--brokers 1|3] [--only kind,kind]
  *       [--turbo-variants '{"name": {"batch.size": 1048576}}'] [--awaited 1000] [--warmup 50000]
+ *       [--broker-pids 123,456 (with --bootstrap)]
  *
  * Broker CPU: when the harness started the brokers here, the child reads every broker JVM's
  * utime + stime from /proc/<pid>/stat just before and just after its timed part, so the
@@ -568,13 +569,21 @@ async function parent(): Promise<void> {
     ? { ca: harness.ensureCertificates().ca, username: 'alice', password: 'alice-secret' }
     : null;
   // The brokers' CPU is read by each child from /proc: only for brokers started here.
-  const brokerPids: number[] = typeof cluster.brokerPids === 'function' ? cluster.brokerPids() : [];
+  // --broker-pids names them for a cluster given with --bootstrap (to compare two builds of
+  // kafka-turbo on one cluster, run after run).
+  const pidsArg = arg('broker-pids', '');
+  const brokerPids: number[] = pidsArg
+    ? pidsArg.split(',').map(Number)
+    : typeof cluster.brokerPids === 'function'
+      ? cluster.brokerPids()
+      : [];
+  if (!brokerPids.every((pid) => Number.isInteger(pid) && pid > 0)) throw new Error(`--broker-pids: expected process ids, got ${pidsArg}`);
   const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
   const admin = new Kafka({ clientId: 'bench-check', brokers: String(cluster.bootstrap).split(','), logLevel: logLevel.NOTHING }).admin();
   const results: CaseResult[] = [];
   const failures: string[] = [];
-  const replicationFactor = given ? -1 : brokers;
+  const replicationFactor = given ? Number(arg('brokers', '-1')) : brokers;
   let n = 0;
   /** One case once: its result, checked against the topic, or throws. */
   const runCase = async (codec: Codec, c: CaseDef, listener: Listener, count: number): Promise<ChildOut> => {
@@ -616,7 +625,8 @@ async function parent(): Promise<void> {
     }
     for (let run = 0; run < runs; run++) {
       // The order is rotated every round, so no case always gets the same neighbours.
-      const k = plan.length > 0 ? run % plan.length : 0;
+      // (--rotate N starts the rotation N places on: for runs of one round each.)
+      const k = plan.length > 0 ? (run + Number(arg('rotate', '0'))) % plan.length : 0;
       const order = [...plan.slice(k), ...plan.slice(0, k)];
       // Listeners alternate case by case, so neither gets the quieter moments of the run.
       for (const { codec, c } of order) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
