@@ -297,7 +297,8 @@ std::vector<core::RecordView> Views(const std::vector<Owned>& owned, size_t from
 
 core::AccumulatorConfig Config(double batch_size = 1024, double linger = 50,
                                double memory = 1 << 20) {
-  return core::AccumulatorConfig{batch_size, linger, memory, 0, kafka_turbo::compress::kDefaultLevel};
+  // max_batch_size 0: batch.size bounds every record (TestCallRunGrowsBatch sets it).
+  return core::AccumulatorConfig{batch_size, linger, memory, 0, kafka_turbo::compress::kDefaultLevel, 0};
 }
 
 const core::DrainStamp kNoStamp{-1, -1, false, nullptr};
