@@ -88,8 +88,16 @@ export interface BufferPool {
 }
 
 export interface AccumulatorConfig {
-  /** batch.size: a batch closes when the next record would take it past this many bytes. */
+  /** batch.size: a batch closes when the next record would take it past this many bytes
+   * (header included), or when an append() call ends with it at this size or more. */
   batchSize: number;
+  /** How far the records of one append() call after its first may grow a batch (bytes,
+   * header included; batchSize <= maxBatchSize <= 2147483586; undefined: batchSize). The
+   * producer passes max.request.size, so that a send of many records to a partition is one
+   * batch (as KafkaJS makes) rather than a batch every batch.size bytes: the brokers' cost is
+   * per batch and per request. A record on its own (a call's first) still closes a batch at
+   * batch.size, as in the Java producer. */
+  maxBatchSize?: number;
   /** linger.ms: how long a non-full batch waits for more records. */
   lingerMs: number;
   /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete().

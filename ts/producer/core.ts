@@ -152,6 +152,9 @@ export class ProducerCore extends EventEmitter {
       }
       const accumulator = this.backend.createAccumulator({
         batchSize: this.config.batchSize,
+        // A send's run of records to one partition stays one batch up to max.request.size
+        // (issue 16: the brokers pay per batch); a record on its own still closes at batch.size.
+        maxBatchSize: Math.max(this.config.batchSize, Math.min(this.config.maxRequestSize, 2147483586)),
         lingerMs: this.config.lingerMs,
         bufferMemory: this.config.bufferMemory,
         codec: opts.codec,
