@@ -15,7 +15,7 @@ import { resolveConfig, type ProducerConfig } from '../producer/options.js';
 import { int, keyValues, list, num, parseCommandLine, readPropertiesFile, required, str, UsageError, type OptionSpec, type Parsed } from './args.js';
 import { EmbeddedBroker, EmbeddedBrokerError } from './embedded-broker.js';
 import { runPerf } from './perf.js';
-import { runProduce } from './produce.js';
+import { readJsonRecords, runProduce } from './produce.js';
 import { formatMetrics, formatReport, makeReport, Progress, type Report, type Stats } from './report.js';
 
 export const EXIT = {
@@ -228,6 +228,8 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   }
   const json = v.json === true;
   const file = str(v, 'file');
+  const headers = keyValues(cmd, 'header', list(v, 'header'));
+  const records = cmd === 'produce' && file !== undefined ? readJsonRecords(file) : undefined;
   // The producer configuration too (a bad key or value is EXIT.USAGE), with a stand-in
   // address when the local broker will provide the real one.
   resolveConfig({ ...config, 'bootstrap.servers': config['bootstrap.servers'] ?? '127.0.0.1:9092' } as unknown as ProducerConfig);
@@ -286,9 +288,9 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
             config: config as unknown as ProducerConfig,
             topic,
             input: io.stdin,
-            ...(file !== undefined ? { file } : {}),
+            ...(records ? { records } : {}),
             ...(str(v, 'key-separator') !== undefined ? { keySeparator: str(v, 'key-separator')! } : {}),
-            headers: keyValues(cmd, 'header', list(v, 'header')),
+            headers,
             window,
             signal: ac.signal,
             onStart,

@@ -14,9 +14,10 @@ import { Stats } from './report.js';
 export interface ProduceOptions {
   config: ProducerConfig;
   topic: string;
-  /** Lines from this stream when `file` is not given. */
+  /** Lines from this stream when `records` is not given. */
   input: NodeJS.ReadableStream;
-  file?: string;
+  /** The records of a --file (readJsonRecords), checked before anything starts. */
+  records?: FileRecord[];
   keySeparator?: string;
   headers: [string, string][];
   window: number;
@@ -34,7 +35,18 @@ export interface ProduceResult {
   interrupted: boolean;
 }
 
-type FileRecord = Omit<ProducerRecord, 'topic'>;
+export type FileRecord = Omit<ProducerRecord, 'topic'>;
+
+/** Reads and checks a --file whole: a bad record sends nothing (and starts no broker). */
+export function readJsonRecords(file: string): FileRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`kafka-turbo produce: --file ${file}: ${(e as Error).message}`);
+  }
+  return parseJsonRecords(text, file);
+}
 
 /** A JSON value as record bytes: strings as they are (UTF-8), null as null, anything else as its JSON text. */
 function jsonBytes(v: unknown): string | null {
@@ -114,17 +126,7 @@ function withHeaders(rec: FileRecord, common: [string, string][]): FileRecord {
 }
 
 export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
-  // A file is read and checked whole before the producer starts: a bad record sends nothing.
-  let fileRecords: FileRecord[] | null = null;
-  if (o.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(o.file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`kafka-turbo produce: --file ${o.file}: ${(e as Error).message}`);
-    }
-    fileRecords = parseJsonRecords(text, o.file);
-  }
+  const fileRecords = o.records ?? null;
   const producer = new Producer(o.config);
   const warn = o.warn ?? (() => {});
   const stats = new Stats(fileRecords?.length);
