@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { resolveConfig, type ProducerConfig } from '../producer/options.js';
+import { resolveConfig, type ProducerConfig, type ResolvedConfig } from '../producer/options.js';
 import { int, keyValues, list, num, parseCommandLine, readPropertiesFile, required, str, UsageError, type OptionSpec, type Parsed } from './args.js';
 import { EmbeddedBroker, EmbeddedBrokerError } from './embedded-broker.js';
 import { runPerf } from './perf.js';
@@ -161,7 +161,7 @@ interface Run {
   stats: Stats;
   seconds: number;
   cpu: NodeJS.CpuUsage;
-  producer: { config: import('../producer/options.js').ResolvedConfig };
+  producer: { config: ResolvedConfig };
   metrics: unknown;
   interrupted: boolean;
 }

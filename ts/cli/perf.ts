@@ -12,7 +12,7 @@
  */
 import { Producer } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
-import { Stats } from './report.js';
+import { LatencyClock, Stats } from './report.js';
 
 export interface PerfOptions {
   config: ProducerConfig;
@@ -62,6 +62,7 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
   let inFlight = 0;
   let resume: (() => void) | null = null;
   let warned = 0;
+  const clock = new LatencyClock();
   const wake = (): void => {
     if (resume && (inFlight < o.window / 2 || inFlight === 0 || o.signal?.aborted)) {
       const r = resume;
@@ -84,25 +85,34 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
     if (inFlight >= o.window) {
       await new Promise<void>((r) => (resume = r));
       if (o.signal?.aborted) break;
+      clock.resync();
     }
     const value = fixed ?? (o.payloads ? o.payloads[Math.floor(Math.random() * o.payloads.length)]! : Buffer.from(String(i)));
     const size = value.length;
-    const start = performance.now();
+    const start = clock.sendTime();
     inFlight++;
-    producer.send({ topic: o.topic, value }, (err) => {
-      inFlight--;
-      if (err) {
+    producer.send({ topic: o.topic, value }).then(
+      () => {
+        inFlight--;
+        stats.record(clock.ackTime() - start, size);
+        wake();
+      },
+      (err: Error) => {
+        inFlight--;
         stats.errors++;
         if (warned++ < 5) warn(`record ${i} failed: ${err.message}`);
-      } else stats.record(performance.now() - start, size);
-      wake();
-    });
+        wake();
+      },
+    );
     // ThroughputThrottler's rule: when ahead of the target rate, sleep the difference off
     // (in steps of at least 2 ms, as its MIN_SLEEP_NS).
     if (o.throughput > 0) {
       const due = t0 + ((i + 1) * 1000) / o.throughput;
       const ahead = due - performance.now();
-      if (ahead >= 2) await sleep(ahead);
+      if (ahead >= 2) {
+        await sleep(ahead);
+        clock.resync();
+      }
     }
   }
   const interrupted = o.signal?.aborted === true;

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { Producer, type ProducerRecord } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { UsageError } from './args.js';
-import { Stats } from './report.js';
+import { LatencyClock, Stats } from './report.js';
 
 export interface ProduceOptions {
   config: ProducerConfig;
@@ -134,6 +134,7 @@ export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
   let resume: (() => void) | null = null;
   let n = 0;
   let warned = 0;
+  const clock = new LatencyClock();
   const wake = (): void => {
     if (resume && (inFlight < o.window / 2 || o.signal?.aborted)) {
       const r = resume;
@@ -153,14 +154,19 @@ export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
     const i = n++;
     const start = performance.now();
     inFlight++;
-    producer.send({ topic: o.topic, ...full }, (err) => {
-      inFlight--;
-      if (err) {
+    producer.send({ topic: o.topic, ...full }).then(
+      () => {
+        inFlight--;
+        stats.record(clock.ackTime() - start, size);
+        wake();
+      },
+      (err: Error) => {
+        inFlight--;
         stats.errors++;
         if (warned++ < 5) warn(`record ${i} failed: ${err.message}`);
-      } else stats.record(performance.now() - start, size);
-      wake();
-    });
+        wake();
+      },
+    );
   };
   if (fileRecords) {
     for (const rec of fileRecords) {
