@@ -154,41 +154,76 @@ function javaProcessesUsing(dir: string): number[] {
   return pids;
 }
 
-test('no --bootstrap-server: the jars are fetched on first use, a local broker runs, and Ctrl-C stops it', async () => {
+test('no --bootstrap-server: the jars are fetched on first use, a local broker runs, and Ctrl-C in the terminal stops it', async () => {
   const cache = mkdtempSync(join(tmpdir(), 'kt-cli-cache-'));
   let brokerDir = '';
   let sent = false;
   try {
-    const r = await runCli(['perf', '--topic', 'local', '--num-records', '100000000', '--record-size', '100', '--throughput', '5000', '--reporting-interval-ms', '500'], {
+    // Through a pseudo-terminal, as a user runs it: Ctrl-C is the byte 0x03 typed into the
+    // terminal, which the line discipline turns into SIGINT for the foreground process group.
+    const r = await runCliInPty(['perf', '--topic', 'local', '--num-records', '100000000', '--record-size', '100', '--throughput', '5000'], {
       env: { KAFKA_TURBO_CACHE_DIR: cache },
       timeoutMs: 240_000,
       onSpawn: (child, out) => {
-        // Ctrl-C once records flow (a window line came), i.e. the broker is up and in use.
+        // Ctrl-C once records flow (the progress line shows some sent): the broker is up and in use.
         const poll = setInterval(() => {
-          const m = /files in (\S+)\)/.exec(out.stderr());
+          const m = /files in (\S+)\)/.exec(out.stdout());
           if (m) brokerDir = m[1]!;
-          if (brokerDir && /records sent/.test(out.stdout()) && !sent) {
+          if (brokerDir && /[1-9]\d* sent, \d+ records\/s/.test(out.stdout()) && !sent) {
             sent = true;
             clearInterval(poll);
-            child.kill('SIGINT');
+            child.stdin!.write('\x03');
           }
         }, 100);
         child.on('close', () => clearInterval(poll));
       },
+      keepStdinOpen: true,
     });
-    assert.ok(sent, `Ctrl-C was sent (stderr: ${r.stderr})`);
-    assert.match(r.stderr, /first use: fetching the Apache Kafka [\d.]+ broker jars .* with Maven/);
-    assert.match(r.stderr, /fetched \d+ jars in/);
+    const text = r.stdout.replace(/\r\n/g, '\n');
+    assert.ok(sent, `Ctrl-C was typed (output: ${text})`);
+    assert.match(text, /first use: fetching the Apache Kafka [\d.]+ broker jars .* with Maven/);
+    assert.match(text, /fetched \d+ jars in/);
     assert.ok(existsSync(join(cache, readdirSync(cache)[0]!, 'lib', '.complete')), 'the jar cache is kept for next time');
-    assert.equal(r.code, 130, r.stderr);
-    assert.match(r.stderr, /SIGINT: stopping \(and the local broker\)/);
-    assert.match(r.stderr, /local broker stopped/);
-    assert.match(r.stdout, /^interrupted: \d+ records/m, 'a report of what was done');
-    assert.ok(!CONTROL_CHARS.test(r.stdout + r.stderr));
+    assert.equal(r.code, 130, text);
+    assert.match(text, /SIGINT: stopping \(and the local broker\)/);
+    assert.match(text, /local broker stopped/);
+    assert.match(text, /^interrupted: [1-9]\d* records/m, 'a report of what was done');
     assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone`);
     assert.deepEqual(javaProcessesUsing(brokerDir), [], 'no java process left');
   } finally {
     for (const pid of brokerDir ? javaProcessesUsing(brokerDir) : []) process.kill(pid, 'SIGKILL');
     rmSync(cache, { recursive: true, force: true });
   }
+});
+
+test('SIGINT sent to the CLI alone (as a wrapper forwards it) also stops the local broker', async () => {
+  let brokerDir = '';
+  let sent = false;
+  const r = await runCli(['produce', '--topic', 'local'], {
+    timeoutMs: 240_000,
+    keepStdinOpen: true,
+    onSpawn: (child, out) => {
+      // Lines keep coming on stdin; SIGINT once the broker is up and the first ones were sent.
+      let n = 0;
+      const poll = setInterval(() => {
+        const m = /files in (\S+)\)/.exec(out.stderr());
+        if (m) brokerDir = m[1]!;
+        if (!brokerDir) return;
+        child.stdin!.write(`line ${n++}\n`);
+        if (n === 20 && !sent) {
+          sent = true;
+          child.kill('SIGINT');
+          clearInterval(poll);
+        }
+      }, 50);
+      child.on('close', () => clearInterval(poll));
+    },
+  });
+  assert.ok(sent, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /local broker stopped/);
+  assert.ok(!CONTROL_CHARS.test(r.stdout + r.stderr));
+  assert.match(r.stdout, /^interrupted: \d+ records/m);
+  assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone`);
+  assert.deepEqual(javaProcessesUsing(brokerDir), [], 'no java process left');
 });

@@ -269,7 +269,10 @@ export class EmbeddedBroker {
     ];
     const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
     const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'TERM', '--', java, ...jvm]] : [java, jvm];
-    const proc = spawn(cmd, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'ignore'] });
+    // Its own process group: a Ctrl-C in the terminal goes to the CLI alone, which closes the
+    // producer first and then stops the broker (a broker that got the SIGINT too would be
+    // shutting down under the producer's last requests).
+    const proc = spawn(cmd, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'ignore'], detached: true });
     this.proc = proc;
     let exitInfo = '';
     this.exited = new Promise((resolve) => {

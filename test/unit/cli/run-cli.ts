@@ -17,6 +17,8 @@ export interface CliRun {
 
 export interface CliOptions {
   input?: string;
+  /** Leave stdin open for onSpawn to write to (and end it when the child ends). */
+  keepStdinOpen?: boolean;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** Called with the child once it runs (to signal it, or watch its output). */
@@ -30,7 +32,8 @@ function collect(child: ChildProcess, opts: CliOptions): Promise<CliRun> {
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   opts.onSpawn?.(child, { stdout: () => stdout, stderr: () => stderr });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
-  else child.stdin!.end();
+  else if (!opts.keepStdinOpen) child.stdin!.end();
+  child.stdin!.on('error', () => undefined); // written to after the child ended
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -39,6 +42,7 @@ function collect(child: ChildProcess, opts: CliOptions): Promise<CliRun> {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      child.stdin!.destroy();
       resolve({ code, signal, stdout, stderr });
     });
   });
