@@ -10,8 +10,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { getCluster, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
+import { getCluster, kafkaVersion, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
 import { readTopic } from '../helpers/kcat.js';
 import { CONTROL_CHARS, runCli, runCliInPty } from '../unit/cli/run-cli.js';
 
@@ -24,7 +25,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-const JAVA_FINAL = /^\d+ records sent, \d+\.\d{6} records\/sec \(\d+\.\d{2} MB\/sec\), \d+\.\d{2} ms avg latency, \d+\.\d{2} ms max latency, \d+ ms 50th, \d+ ms 95th, \d+ ms 99th, \d+ ms 99\.9th\.$/m;
+const JAVA_FINAL = /^\d+ records sent, \d+\.\d records\/sec \(\d+\.\d{2} MB\/sec\), \d+\.\d{2} ms avg latency, \d+\.\d{2} ms max latency, \d+ ms 50th, \d+ ms 95th, \d+ ms 99th, \d+ ms 99\.9th\.$/m;
 
 test('produce: lines from stdin with a key separator and headers, as kcat reads them back', async () => {
   const topic = uniqueTopic('cli-stdin');
@@ -123,6 +124,28 @@ test('perf through pipes: window lines and the Java final line, plain text only;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("perf takes kafka-producer-perf-test's own command line, and its lines have the Java tool's shape", async () => {
+  const topic = uniqueTopic('cli-same');
+  await cluster.createTopic(topic, { partitions: 2 });
+  const args = ['--topic', topic, '--num-records', '2000', '--record-size', '50', '--throughput', '-1', '--producer-props', `bootstrap.servers=${cluster.bootstrap}`, 'acks=all'];
+  const repo = join(__dirname, '..', '..', '..');
+  const java = spawnSync(
+    'java',
+    ['-cp', join(repo, '.cache', 'kafka', kafkaVersion(), 'lib', '*'), `-Dlog4j2.configurationFile=${join(repo, 'test', 'helpers', 'kafka', 'log4j2-tools.properties')}`, 'org.apache.kafka.tools.ProducerPerformance', ...args],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(java.status, 0, java.stderr);
+  const ours = await runCli(['perf', ...args]);
+  assert.equal(ours.code, 0, ours.stderr);
+  // Numbers become N (or N.dd with as many decimals): what is left is the line's shape.
+  const shape = (line: string) => line.replace(/\d+(\.(\d+))?/g, (_m, _f, d: string | undefined) => (d ? `N.${'d'.repeat(d.length)}` : 'N'));
+  const javaFinal = java.stdout.trim().split('\n').pop()!;
+  const ourFinal = ours.stdout.split('\n').find((l) => / records sent, .* 99\.9th\.$/.test(l))!;
+  assert.ok(ourFinal, ours.stdout);
+  assert.equal(shape(ourFinal), shape(javaFinal), `ours: ${ourFinal}\njava: ${javaFinal}`);
+  assert.equal((await readTopic(cluster.bootstrap, topic, 4000)).length, 4000, 'both tools wrote their 2000 records');
 });
 
 test('perf on a terminal: the progress line (records/s, MB/s, in flight, errors) is drawn in place', async () => {

@@ -188,12 +188,13 @@ export function makeReport(
   };
 }
 
-/** kafka-producer-perf-test's final line (its integer-millisecond percentiles: floor of ours). */
+/** kafka-producer-perf-test's final line as Kafka 4.1's prints it (records/sec with one
+ * decimal; its integer-millisecond percentiles: the floor of ours). */
 export function javaTotalLine(r: Report): string {
   const l = r.latencyMs;
   const ms = (x: number): number => Math.floor(x);
   return (
-    `${r.records} records sent, ${r.recordsPerSec.toFixed(6)} records/sec (${r.mbPerSec.toFixed(2)} MB/sec), ` +
+    `${r.records} records sent, ${r.recordsPerSec.toFixed(1)} records/sec (${r.mbPerSec.toFixed(2)} MB/sec), ` +
     `${l.avg.toFixed(2)} ms avg latency, ${l.max.toFixed(2)} ms max latency, ` +
     `${ms(l.p50)} ms 50th, ${ms(l.p95)} ms 95th, ${ms(l.p99)} ms 99th, ${ms(l.p999)} ms 99.9th.`
   );
