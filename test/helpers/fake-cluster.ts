@@ -1457,7 +1457,11 @@ export class FakeCluster {
       case ApiKey.EndTxn: {
         const body = req.body as EndTxnRequestBody;
         let [code, t] = check(body.transactionalId, body.producerId, body.producerEpoch);
-        if (code === ErrorCode.NONE && t!.state !== 'Ongoing') code = ErrorCode.INVALID_TXN_STATE;
+        // Nothing ongoing: INVALID_TXN_STATE, except an abort at v5 (transactions V2), which
+        // Kafka 4.1 accepts and answers with a bumped epoch (checked on a real broker: a
+        // client that saw only failed sends still aborts to move its epoch on).
+        const emptyAbortV2 = v >= 5 && !body.committed;
+        if (code === ErrorCode.NONE && t!.state !== 'Ongoing' && !emptyAbortV2) code = ErrorCode.INVALID_TXN_STATE;
         if (scripted !== undefined) code = scripted;
         if (code === ErrorCode.NONE) {
           this.endTransaction(t!, body.committed);

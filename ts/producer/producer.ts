@@ -3,7 +3,7 @@
  * promise (and optionally a callback) per record that settles with its RecordMetadata when
  * the broker has answered (or, with acks=0, when the request was written).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, ProducerClosedError } from '../errors.js';
 import { IllegalTransactionStateError, type TransactionManager, type TxnGroupMetadata, type TxnOffset } from './transaction-manager.js';
 import { ProducerCore, type CoreLogger, type Outgoing } from './core.js';
 import { resolveConfig, type ProducerConfig, type ResolvedConfig } from './options.js';
@@ -212,7 +212,7 @@ export class Producer {
   }
 
   private txnManager(what: string): TransactionManager {
-    if (this.core.isClosing) throw new ConfigError(`Cannot call ${what}(): the producer is closed`);
+    if (this.core.isClosing) throw new ProducerClosedError(`Cannot call ${what}(): the producer is closed`);
     const t = this.core.transactions;
     if (t === null) throw new IllegalTransactionStateError(`Cannot call ${what}() without transactional.id in the configuration`);
     return t;

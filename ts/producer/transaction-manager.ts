@@ -476,7 +476,8 @@ export class TransactionManager {
       promise.then(clear, clear);
     }
     const limit = this.ctx?.config.maxBlockMs ?? Infinity;
-    if (!Number.isFinite(limit)) return promise;
+    // Beyond a 32-bit delay setTimeout would fire at once: such a bound means "wait".
+    if (!(limit <= 0x7fffffff)) return promise;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

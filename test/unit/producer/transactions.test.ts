@@ -378,6 +378,46 @@ for (const { name } of availableBackends()) {
       assert.equal(fake.requestsOf(ApiKey.EndTxn).length, 0);
     });
 
+    it('a batch failing for good in a transaction (TOPIC_AUTHORIZATION_FAILED on Produce) makes it abortable; abort, then the producer goes on', async () => {
+      choose();
+      const fake = await setup(2);
+      const p = producer(fake);
+      await p.initTransactions();
+      p.beginTransaction();
+      fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }] });
+      const failed = await rejection(p.send({ topic: 't', partition: 0, value: 'refused' }));
+      assert.equal((failed as KafkaJSProtocolError).type, 'TOPIC_AUTHORIZATION_FAILED');
+      const commit = await rejection(p.commitTransaction());
+      assert.match(commit.message, /only abortTransaction\(\) is allowed/);
+      assert.equal((commit as { cause?: unknown }).cause, failed, 'the refusal carries the error behind it');
+      await p.abortTransaction();
+      p.beginTransaction();
+      await p.send({ topic: 't', partition: 0, value: 'ok' });
+      await p.commitTransaction();
+      assert.deepEqual(fake.committedValues('t', 0), ['ok']);
+    });
+
+    it('commitTransaction() past max.block.ms rejects with a timeout; called again it waits for the same commit (one EndTxn)', async () => {
+      choose();
+      const fake = await setup(2);
+      const p = producer(fake, { 'max.block.ms': 300 });
+      await p.initTransactions();
+      p.beginTransaction();
+      await p.send({ topic: 't', partition: 0, value: 'slow' });
+      const held = fake.prepare(ApiKey.EndTxn, { hold: true })!;
+      const first = await rejection(p.commitTransaction());
+      assert.equal((first as { code?: string }).code, 'TRANSACTION_TIMEOUT');
+      assert.match((await rejection(p.abortTransaction())).message, /while commitTransaction\(\) is still in progress/);
+      assert.throws(() => p.beginTransaction(), /still in progress/);
+      const again = p.commitTransaction();
+      held.release();
+      await again;
+      assert.equal(fake.requestsOf(ApiKey.EndTxn).length, 1);
+      assert.deepEqual(fake.committedValues('t', 0), ['slow']);
+      p.beginTransaction(); // READY again
+      await p.abortTransaction();
+    });
+
     it('a transaction left open by a producer that vanished is aborted by the next initTransactions', async () => {
       choose();
       const fake = await setup(2);
