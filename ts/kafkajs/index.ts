@@ -191,10 +191,9 @@ export class Kafka {
       throw new KafkaJSNonRetriableError('producer() takes a configuration object');
     }
     const idempotent = config.idempotent === true;
-    if (config.transactionalId) {
-      throw new KafkaJSNonRetriableError(
-        'Transactional producers ("transactionalId") are not supported by kafka-turbo yet',
-      );
+    const transactionalId = config.transactionalId === undefined || config.transactionalId === null ? null : config.transactionalId;
+    if (transactionalId !== null && (typeof transactionalId !== 'string' || transactionalId.length === 0)) {
+      throw new KafkaJSNonRetriableError(`Invalid transactionalId ${JSON.stringify(transactionalId)}: expected a non-empty string`);
     }
     const tuning: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -238,8 +237,15 @@ export class Kafka {
       'metadata.max.age.ms': Math.ceil(numberOption('metadataMaxAge', config.metadataMaxAge, 300000, 0)),
       'allow.auto.create.topics': config.allowAutoTopicCreation ?? true,
       'max.in.flight.requests.per.connection': maxInFlight,
-      // KafkaJS's default is off; acks then come per send() (and must be -1 when on).
-      'enable.idempotence': idempotent,
+      // KafkaJS's default is off; acks then come per send() (and must be -1 when on). A
+      // transactional producer is idempotent (its transactions are, in KafkaJS too).
+      'enable.idempotence': idempotent || transactionalId !== null,
+      ...(transactionalId === null
+        ? {}
+        : {
+            'transactional.id': transactionalId,
+            'transaction.timeout.ms': Math.ceil(numberOption('transactionTimeout', config.transactionTimeout, 60000, 1)),
+          }),
       'linger.ms': 0,
       // (A bad max.request.size is reported by resolveConfig under its own name.)
       'batch.size': Number.isFinite(Number(tuning['max.request.size'] ?? NaN)) ? Number(tuning['max.request.size']) : KAFKAJS_BATCH_SIZE,
@@ -264,6 +270,7 @@ export class Kafka {
 
     return new KafkaJSProducer({
       brokers: c.brokers,
+      idempotent,
       config: javaConfig,
       retry,
       logger: this.rootLogger,

@@ -30,6 +30,7 @@ import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
 import type { PendingRecord } from './record.js';
 import { BatchEntry, FlushBarrier, Lane, Sender, type TopicPartition } from './sender.js';
+import type { TransactionManager } from './transaction-manager.js';
 
 /** One record ready to append: serialized, with its pending handle. `partition` is the
  * caller's explicit choice or undefined for the partitioner. */
@@ -100,6 +101,13 @@ export class ProducerCore extends EventEmitter {
     this.sender.onUserError = (err, what) => this.reportUserError(err, what);
     this.sender.encodeBatch = (records, header) => backend.encodeRecordBatch(records, header);
     this.sender.crc32c = (b, init) => backend.crc32c(b, init);
+    this.sender.txn?.attach({
+      cluster: this.cluster,
+      config,
+      wakeup: () => this.sender.wakeup(),
+      flush: () => this.flush(),
+      abortUndrained: (err) => this.abortUnsent(err),
+    });
     this.cluster.on('metadata', () => this.onMetadata());
     for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
       this.cluster.on(ev, (payload: unknown) => this.emit(ev, payload));
@@ -214,7 +222,24 @@ export class ProducerCore extends EventEmitter {
   /** Why sends are refused now (closing, closed, a fatal error), or null. */
   private refusal(): Error | null {
     if (this.closing !== null || this.closed) return new ProducerClosedError();
+    const txn = this.sender.txn;
+    if (txn !== null && txn.isTransactional) return txn.sendRefusal();
     return this.sender.fatalError;
+  }
+
+  /** The transaction manager, when the producer is transactional (transactional.id). */
+  get transactions(): TransactionManager | null {
+    const txn = this.sender.txn;
+    return txn !== null && txn.isTransactional ? txn : null;
+  }
+
+  /** Fail every record not sent yet, with `err` (an aborted transaction, a fatal error):
+   * appends waiting for metadata or memory, undrained batches and retry queues. */
+  abortUnsent(err: Error): void {
+    for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
+    this.waitingMetadata.clear();
+    for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
+    this.sender.abortUndrained(err);
   }
 
   /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
@@ -224,6 +249,7 @@ export class ProducerCore extends EventEmitter {
       this.closing !== null ||
       this.closed ||
       this.sender.fatalError !== null ||
+      (this.sender.txn !== null && this.sender.txn.isTransactional && this.sender.txn.state !== 'IN_TRANSACTION') ||
       state === undefined ||
       state.partitions.length === 0 ||
       this.waitingMetadata.size > 0 ||
@@ -426,6 +452,7 @@ export class ProducerCore extends EventEmitter {
   ): number {
     const now = Date.now();
     const res = lane.accumulator.append(tp.id, inputs, now);
+    if (res.appended > 0 && this.sender.txn !== null && this.sender.txn.isTransactional) this.sender.txn.maybeAddPartition(tp);
     const b = res.batches;
     let k = 0;
     for (let i = 0; i < b.length; i += 2) {
@@ -558,10 +585,21 @@ export class ProducerCore extends EventEmitter {
     if (this.closed) return Promise.resolve();
     this.closing = (async () => {
       const limit = opts.force ? 0 : (opts.timeoutMs ?? Infinity);
+      const txn = this.transactions;
+      if (limit > 0 && txn !== null && txn.hasOngoingTransaction()) {
+        // As the Java producer's sender on shutdown: an open transaction is aborted, not left
+        // for the coordinator to time out (its records would hold back read_committed readers).
+        const aborted = txn.abortTransaction().catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        if (Number.isFinite(limit)) await Promise.race([aborted, new Promise((r) => (timer = setTimeout(r, limit)))]);
+        else await aborted;
+        clearTimeout(timer);
+      }
       // New sends are refused from here on, so flushing waits for everything sent before close();
       // a flush that runs out of time leaves the rest to fail below.
       if (limit > 0) await this.flush(limit).catch(() => undefined);
       this.closed = true;
+      this.sender.txn?.close();
       const err = new ProducerClosedError('The producer was closed before the record was sent');
       for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
       this.waitingMetadata.clear();

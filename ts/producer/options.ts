@@ -39,6 +39,10 @@ export interface ProducerConfig extends SecurityConfig {
   'enable.idempotence'?: boolean | string;
   'allow.auto.create.topics'?: boolean | string;
   'partitioner.ignore.keys'?: boolean | string;
+  /** Makes the producer transactional (initTransactions, beginTransaction, ...); needs idempotence. */
+  'transactional.id'?: string;
+  /** How long the coordinator lets a transaction stay open before it aborts it (default 60000). */
+  'transaction.timeout.ms'?: number | string;
 }
 
 export type Acks = 0 | 1 | -1;
@@ -70,6 +74,9 @@ export interface ResolvedConfig {
   /** enable.idempotence as resolved: on by default, off when the user turns it off or (without
    * setting it) sets acks, retries or max.in.flight to values it does not allow. */
   idempotent: boolean;
+  /** transactional.id, or null for a producer that is not transactional. */
+  transactionalId: string | null;
+  transactionTimeoutMs: number;
   /** Backoff growth per retry (2 as in the Java client; KafkaJS's retry.multiplier). */
   retryMultiplier: number;
   /** Each backoff is spread by ±this fraction (0.2 as in the Java client; KafkaJS's retry.factor). */
@@ -104,10 +111,11 @@ export const DEFAULTS = {
   'enable.idempotence': true,
   'allow.auto.create.topics': true,
   'partitioner.ignore.keys': false,
+  'transaction.timeout.ms': 60000,
 } as const;
 
 const LEVEL_KEYS = ['compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level'] as const;
-const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS]);
+const KNOWN = new Set<string>(['bootstrap.servers', 'transactional.id', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS]);
 
 const CODECS: Record<string, CodecId> = {
   none: CodecId.None,
@@ -215,7 +223,8 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
   const acks = parseAcks(get('acks'));
   const retries = intValue('retries', get('retries'), 0);
   const maxInFlight = intValue('max.in.flight.requests.per.connection', get('max.in.flight.requests.per.connection'), 1);
-  const idempotent = resolveIdempotence(config['enable.idempotence'], acks, retries, maxInFlight);
+  const transactionalId = resolveTransactionalId(config['transactional.id']);
+  const idempotent = resolveIdempotence(config['enable.idempotence'], acks, retries, maxInFlight, transactionalId !== null);
   return {
     bootstrapServers,
     clientId,
@@ -240,6 +249,8 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
     partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
     idempotent,
+    transactionalId,
+    transactionTimeoutMs: intValue('transaction.timeout.ms', get('transaction.timeout.ms'), 1),
     retryMultiplier: 2,
     retryJitter: 0.2,
     security: resolveSecurity(config as unknown as Record<string, unknown>),
@@ -256,8 +267,15 @@ export const MAX_IDEMPOTENT_IN_FLIGHT = 5;
  * ConfigError; left unset, it is on unless one of those settings rules it out (then it is
  * quietly off, as in Java).
  */
-function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlight: number): boolean {
+function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlight: number, transactional: boolean): boolean {
   const conflicts: string[] = [];
+  if (transactional) {
+    // A transactional producer is an idempotent one (Java: ProducerConfig refuses the mix).
+    if (raw !== undefined && !boolValue('enable.idempotence', raw)) {
+      throw new ConfigError('Cannot set a transactional.id without also enabling idempotence (enable.idempotence=false was given)');
+    }
+    raw = true;
+  }
   if (acks !== -1) conflicts.push(`acks must be all (-1), not ${acks}`);
   if (retries === 0) conflicts.push('retries must be greater than 0');
   if (maxInFlight > MAX_IDEMPOTENT_IN_FLIGHT) {
@@ -267,8 +285,18 @@ function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlig
   if (!boolValue('enable.idempotence', raw)) return false;
   if (conflicts.length > 0) {
     throw new ConfigError(
-      `enable.idempotence=true needs ${conflicts.join('; ')} (set enable.idempotence=false to use these settings)`,
+      `${transactional ? 'transactional.id (which needs enable.idempotence=true)' : 'enable.idempotence=true'} needs ${conflicts.join('; ')}${transactional ? '' : ' (set enable.idempotence=false to use these settings)'}`,
     );
   }
   return true;
+}
+
+/** transactional.id: a non-empty string (it names the producer to the transaction coordinator
+ * across restarts), or null when not given. */
+function resolveTransactionalId(raw: unknown): string | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'string' || raw.length === 0) {
+    throw new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration transactional.id: expected a non-empty string`);
+  }
+  return raw;
 }

@@ -3,7 +3,8 @@
  * promise (and optionally a callback) per record that settles with its RecordMetadata when
  * the broker has answered (or, with acks=0, when the request was written).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, ProducerClosedError } from '../errors.js';
+import { IllegalTransactionStateError, type TransactionManager, type TxnGroupMetadata, type TxnOffset } from './transaction-manager.js';
 import { ProducerCore, type CoreLogger, type Outgoing } from './core.js';
 import { resolveConfig, type ProducerConfig, type ResolvedConfig } from './options.js';
 import type { PartitionFn } from './partitioners.js';
@@ -29,6 +30,24 @@ export interface RecordMetadata {
   timestamp: number;
   serializedKeySize: number;
   serializedValueSize: number;
+}
+
+/** One consumed position for sendOffsetsToTransaction: `offset` is the next one to consume
+ * (the last processed + 1), as in Java's OffsetAndMetadata. */
+export interface TransactionOffset {
+  topic: string;
+  partition: number;
+  offset: number | bigint | string;
+  metadata?: string | null;
+  leaderEpoch?: number;
+}
+
+/** Java's ConsumerGroupMetadata (groupId, and generation / member for fencing, KIP-447). */
+export interface ConsumerGroupMetadata {
+  groupId: string;
+  generationId?: number;
+  memberId?: string;
+  groupInstanceId?: string | null;
 }
 
 export type SendCallback = (err: Error | null, metadata: RecordMetadata | null) => void;
@@ -153,6 +172,60 @@ export class Producer {
 
   private readonly report = (err: unknown, what: string): void => this.core.reportUserError(err, what);
 
+  // ---- transactions (transactional.id), as the Java producer's methods -------------------
+
+  /**
+   * Registers transactional.id with its coordinator: a new epoch fences any earlier producer
+   * with the same id, and a transaction it left open is aborted (or finished) first. Call
+   * once, before the first beginTransaction(). Rejects after max.block.ms with a KafkaJSTimeout
+   * (call it again to keep waiting).
+   */
+  initTransactions(): Promise<void> {
+    return this.txnCall('initTransactions', (t) => t.initTransactions());
+  }
+
+  /** Starts a transaction (synchronous, as in Java: the coordinator hears of it with the first
+   * record or offsets). Throws when the state does not allow it. */
+  beginTransaction(): void {
+    this.txnManager('beginTransaction').beginTransaction();
+  }
+
+  /**
+   * Adds consumed offsets to the transaction: they become `group`'s committed offsets when
+   * it commits, and are dropped when it aborts. `group` is a group id or the consumer's group
+   * metadata (generation and member id let the coordinator fence a zombie, KIP-447).
+   */
+  sendOffsetsToTransaction(offsets: readonly TransactionOffset[], group: string | ConsumerGroupMetadata): Promise<void> {
+    return this.txnCall('sendOffsetsToTransaction', (t) => t.sendOffsetsToTransaction(toTxnOffsets(offsets), toGroupMetadata(group)));
+  }
+
+  /** Flushes, then commits: resolves when the commit is durable. An error sent in the
+   * transaction makes it reject; the transaction must then be aborted. */
+  commitTransaction(): Promise<void> {
+    return this.txnCall('commitTransaction', (t) => t.commitTransaction());
+  }
+
+  /** Drops what was not sent, waits for what is on the wire, then aborts: none of the
+   * transaction's records or offsets become visible to read_committed readers. */
+  abortTransaction(): Promise<void> {
+    return this.txnCall('abortTransaction', (t) => t.abortTransaction());
+  }
+
+  private txnManager(what: string): TransactionManager {
+    if (this.core.isClosing) throw new ProducerClosedError(`Cannot call ${what}(): the producer is closed`);
+    const t = this.core.transactions;
+    if (t === null) throw new IllegalTransactionStateError(`Cannot call ${what}() without transactional.id in the configuration`);
+    return t;
+  }
+
+  private txnCall(what: string, fn: (t: TransactionManager) => Promise<void>): Promise<void> {
+    try {
+      return fn(this.txnManager(what));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** True when enable.idempotence is in effect (the default, unless acks/retries/max.in.flight rule it out). */
   isIdempotent(): boolean {
     return this.core.idempotent;
@@ -178,4 +251,30 @@ export class Producer {
   metrics(): { bufferedBytes: number; undrainedBatches: number; recordsCompleted: number; recordsFailed: number } {
     return this.lane.accumulator.stats();
   }
+}
+
+function toTxnOffsets(offsets: readonly TransactionOffset[]): TxnOffset[] {
+  if (!Array.isArray(offsets)) throw new ConfigError('sendOffsetsToTransaction() takes an array of { topic, partition, offset }');
+  return offsets.map((o) => {
+    if (o === null || typeof o !== 'object' || typeof o.topic !== 'string' || o.topic.length === 0) {
+      throw new ConfigError(`Invalid offset entry ${JSON.stringify(o)}: expected { topic, partition, offset }`);
+    }
+    if (!Number.isInteger(o.partition) || o.partition < 0) throw new ConfigError(`Invalid partition ${JSON.stringify(o.partition)} for ${o.topic}`);
+    let offset: bigint;
+    try {
+      offset = BigInt(o.offset);
+    } catch {
+      throw new ConfigError(`Invalid offset ${JSON.stringify(String(o.offset))} for ${o.topic}-${o.partition}: expected an integer`);
+    }
+    if (offset < 0n) throw new ConfigError(`Invalid offset ${offset} for ${o.topic}-${o.partition}: must not be negative`);
+    return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null, leaderEpoch: o.leaderEpoch ?? -1 };
+  });
+}
+
+function toGroupMetadata(group: string | ConsumerGroupMetadata): TxnGroupMetadata {
+  const g = typeof group === 'string' ? { groupId: group } : group;
+  if (g === null || typeof g !== 'object' || typeof g.groupId !== 'string' || g.groupId.length === 0) {
+    throw new ConfigError('sendOffsetsToTransaction() needs a consumer group id (a non-empty string or { groupId })');
+  }
+  return g;
 }

@@ -185,7 +185,7 @@ export class Sender {
     private readonly config: ResolvedConfig,
     private readonly cluster: Cluster,
   ) {
-    this.txn = config.idempotent ? new TransactionManager() : null;
+    this.txn = config.idempotent ? new TransactionManager(config) : null;
   }
 
   topicPartition(topic: string, partition: number): TopicPartition {
@@ -241,9 +241,12 @@ export class Sender {
     if (txn && canDrain) {
       txn.maybeResolveAndBump();
       if (!txn.hasProducerId()) {
-        this.initProducerId();
+        // A transactional producer gets its id from initTransactions(), through its coordinator.
+        if (!txn.isTransactional) this.initProducerId();
         canDrain = false;
       }
+      // Transactions: errors to act on, and AddPartitionsToTxn for new partitions (V1).
+      if (txn.isTransactional && !txn.beforeDrain((err) => this.abortUndrained(err))) canDrain = false;
     }
     const deliveryTimeoutMs = this.config.deliveryTimeoutMs;
     // Work per lane and node: retries first (in partition order), then fresh partitions.
@@ -355,7 +358,7 @@ export class Sender {
     const drained = lane.accumulator.drain(partitions, maxBytes, {
       producerId: txn.producerId,
       producerEpoch: txn.producerEpoch,
-      transactional: false,
+      transactional: txn.isTransactional,
       baseSequences: partitions.map((id) => states.get(id)!.nextSequence),
     });
     for (const d of drained) {
@@ -435,20 +438,22 @@ export class Sender {
     };
     const send = async (): Promise<ProduceResponse | null> => {
       await broker.ensureReady();
-      const version = broker.version(Produce);
+      // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
+      const produce = this.txn?.produceDescriptor() ?? Produce;
+      const version = broker.version(produce);
       const byTopic = new Map<string, { index: number; records: Buffer }[]>();
       for (const b of batches) {
         let list = byTopic.get(b.tp.topic);
         if (!list) byTopic.set(b.tp.topic, (list = []));
         list.push({ index: b.tp.partition, records: b.bytes! });
       }
-      const body = Produce.encode(version, {
-        transactionalId: null,
+      const body = produce.encode(version, {
+        transactionalId: this.txn?.transactionalId ?? null,
         acks: lane.acks,
         timeoutMs: lane.timeoutMs,
         topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })),
       });
-      return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, Produce.decode, {
+      return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, {
         expectResponse: lane.acks !== 0,
       });
     };
@@ -615,7 +620,7 @@ export class Sender {
               producerId: piece.producerId,
               producerEpoch: piece.producerEpoch,
               baseSequence: piece.baseSequence,
-              transactional: false,
+              transactional: this.txn?.isTransactional ?? false,
               codec: b.lane.codec,
               compressionLevel: b.lane.compressionLevel,
             });
@@ -645,6 +650,7 @@ export class Sender {
       ...info,
       message: `Failed to append record because it was part of a batch which had one or more invalid records${p.errorMessage ? `: ${p.errorMessage}` : ''}`,
     });
+    this.txn?.batchFailed(b, batchError);
     this.finish(b, true, (r, i) => {
       if (byIndex.has(i)) {
         const msg = byIndex.get(i);
@@ -721,6 +727,7 @@ export class Sender {
 
   /** Fail every record of a batch. `drained` says whether the accumulator still counts it. */
   failBatch(b: BatchEntry, err: Error, drained: boolean): void {
+    if (!b.done) this.txn?.batchFailed(b, err);
     this.finish(b, drained, (r) => this.safeFail(r, err));
   }
 
