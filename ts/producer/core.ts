@@ -25,6 +25,7 @@ import {
   ProducerClosedError,
   RecordTooLargeError,
 } from '../errors.js';
+import { ProducerMetrics } from '../metrics/producer-metrics.js';
 import { Cluster, type TopicState } from './cluster.js';
 import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
@@ -68,6 +69,8 @@ export class ProducerCore extends EventEmitter {
   readonly backend: Backend;
   readonly cluster: Cluster;
   readonly sender: Sender;
+  /** Java's producer metrics (ts/metrics/), recorded by the sender per request and response. */
+  readonly metrics: ProducerMetrics;
   private readonly partitioner: ResolvedPartitioner;
   /** Appends waiting for topic metadata, by topic, in arrival order. */
   private readonly waitingMetadata = new Map<string, Waiting[]>();
@@ -93,7 +96,15 @@ export class ProducerCore extends EventEmitter {
     this.backend = backend;
     this.cluster = new Cluster(config);
     this.sender = new Sender(config, this.cluster);
-    this.partitioner = resolvePartitioner(partitioner, config.batchSize);
+    this.partitioner = resolvePartitioner(partitioner, config.batchSize, config.adaptivePartitioning ? this.sender : null);
+    this.metrics = new ProducerMetrics(config.clientId, { samples: config.metricsNumSamples, windowMs: config.metricsSampleWindowMs });
+    this.metrics.gauges = {
+      bufferAvailableBytes: () => (this.bufferPool ? this.bufferPool.available() : config.bufferMemory),
+      bufferTotalBytes: () => config.bufferMemory,
+      waitingSends: () => this.waitingMemory.length,
+      connectionCount: () => this.cluster.connectionCount(),
+    };
+    this.sender.metrics = this.metrics;
     this.sender.onMemoryFreed = () => this.retryWaitingMemory();
     this.sender.onRun = (now) => this.expireWaiting(now);
     this.sender.memoryWaiting = () => this.waitingMemory.length > 0;
@@ -429,7 +440,10 @@ export class ProducerCore extends EventEmitter {
       const id = b[i]!;
       const count = b[i + 1]!;
       let entry = lane.batches.get(id);
-      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+      if (!entry) {
+        lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+        tp.queued++;
+      }
       if (barriers) for (const f of barriers) this.sender.addBarrier(entry, f);
       for (let c = 0; c < count; c++) {
         const pending = pendings[k++]!;
@@ -455,6 +469,7 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      this.metrics.recordBufferWait(Date.now() - w.sinceMs, Date.now());
       this.releaseBarriers(w);
     }
     this.sender.wakeup();
@@ -471,6 +486,7 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.failWaiting(
         w,
         new BufferExhaustedError(
