@@ -49,8 +49,9 @@ export interface ProducerConfig<K = unknown, V = unknown> extends SecurityConfig
   'partitioner.availability.timeout.ms'?: number | string;
   'metrics.sample.window.ms'?: number | string;
   'metrics.num.samples'?: number | string;
-  /** ts/producer/interceptors.ts */
-  'interceptor.classes'?: readonly ProducerInterceptor<K, V>[];
+  /** ts/producer/interceptors.ts. Typed loosely (any) on purpose: K and V are inferred from the
+   * serializers alone, and an interceptor typed for the app's records is accepted as it is. */
+  'interceptor.classes'?: readonly ProducerInterceptor<any, any>[];
   /** ts/producer/serializers.ts */
   'key.serializer'?: SerializerSpec<K>;
   'value.serializer'?: SerializerSpec<V>;

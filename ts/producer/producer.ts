@@ -145,7 +145,9 @@ export class Producer<K = DefaultData, V = DefaultData> {
   private readonly core: ProducerCore;
   private readonly lane: Lane;
   /** null without interceptor.classes: the send path then pays nothing for them. */
-  private readonly interceptors: ProducerInterceptors<K, V> | null;
+  /** Typed <any, any> so that K and V appear only in send()'s parameter: a Producer<unknown,
+   * unknown> (a config typed without serializers) then still passes as a Producer. */
+  private readonly interceptors: ProducerInterceptors<any, any> | null;
   private interceptorsClosed = false;
 
   constructor(config: ProducerConfig<K, V>, options: ProducerOptions = {}) {
@@ -154,7 +156,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
     if (options.logger) this.core.logger = options.logger;
     this.lane = this.core.lane({ acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs, codec: this.config.codec });
     this.interceptors =
-      this.config.interceptors.length > 0 ? new ProducerInterceptors<K, V>(this.config.interceptors as never, this.report) : null;
+      this.config.interceptors.length > 0 ? new ProducerInterceptors<any, any>(this.config.interceptors, this.report) : null;
   }
 
   /** Optional: fetch cluster metadata now (rejects when no broker answers). send() does it lazily. */
@@ -180,7 +182,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
     let record = original;
     try {
       if (record === null || typeof record !== 'object') throw new ConfigError('send() takes a record object');
-      if (this.interceptors) record = this.interceptors.onSend(record);
+      if (this.interceptors) record = this.interceptors.onSend(record) as ProducerRecord<K, V>;
       if (typeof record.topic !== 'string' || record.topic.length === 0) {
         throw new ConfigError(`Invalid topic ${JSON.stringify(record.topic)}: expected a non-empty string`);
       }
@@ -195,7 +197,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
       input = { key, value, headers: toHeaders(record.headers), timestamp };
       rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback);
       rec.report = this.report;
-      rec.interceptors = this.interceptors as ProducerInterceptors<unknown, unknown> | null;
+      rec.interceptors = this.interceptors;
     } catch (err) {
       // Java's onSendError: the interceptors hear of a record refused before it was appended.
       if (this.interceptors) {
