@@ -13,6 +13,7 @@
  * batches and requests, and retries happen per batch inside the core.
  */
 import { EventEmitter } from 'node:events';
+import type { Metric } from '../metrics/producer-metrics.js';
 import type { CodecId } from '../backend/types.js';
 import {
   KafkaJSConnectionError,
@@ -290,6 +291,13 @@ export class KafkaJSProducer implements Producer {
     }
     await this.core.flush(t ?? Infinity);
   };
+
+  /**
+   * Not in KafkaJS (it has no metrics): the Java producer's metrics, as the Java-style
+   * Producer.metrics() gives them, for the connection made by the last connect(): [] before
+   * the first, and the counts start again after a disconnect() and connect().
+   */
+  metrics = (): Metric[] => (this.core ? this.core.metrics.metrics() : []);
 
   logger = (): Logger => this.log;
 

@@ -222,3 +222,24 @@ describe('toPrometheusText', () => {
     assert.match(text, /# HELP kafka_producer_x_avg line\\nbreak \\\\ here\n/);
   });
 });
+
+describe('the KafkaJS facade', () => {
+  it('metrics() (an extension, as flush): [] before connect, the same counters after a send', async () => {
+    const fake = await setup(1);
+    const { Kafka } = await import('../../../ts/kafkajs/index.js');
+    const producer = new Kafka({ clientId: 'facade-metrics', brokers: [fake.bootstrap], logLevel: 0 }).producer() as unknown as {
+      metrics(): Metric[];
+      connect(): Promise<void>;
+      send(r: unknown): Promise<unknown>;
+      disconnect(): Promise<void>;
+    };
+    assert.deepEqual(producer.metrics(), []);
+    await producer.connect();
+    await producer.send({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+    const ms = producer.metrics();
+    assert.equal(value(ms, 'record-send-total'), 3);
+    assert.equal(value(ms, 'request-total'), fake.requestsOf(ApiKey.Produce).length);
+    assert.equal(ms[0]!.tags['client-id'], 'facade-metrics');
+    await producer.disconnect();
+  });
+});
