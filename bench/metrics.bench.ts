@@ -13,10 +13,17 @@
  * awaited single sends with linger.ms 0 (p50 and p99). Metrics are recorded per batch and per
  * response, never per record, so the difference should be within noise; each run is checked
  * (every record acknowledged, the topic's end offsets add up, and with metrics on
- * record-send-total equals the records sent) before it counts.
+ * record-send-total minus record-retry-total equals the records sent) before it counts.
+ *
+ *   node out/bench/metrics.bench.js --micro
+ *
+ * The recording alone, without a broker (so without a loaded machine's broker noise): what
+ * one ProduceRequest's requestSent + responseReceived cost, for requests of 6 batches of 160
+ * records (16 KiB of 100-byte records each, the default batch.size), per request and per record.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { ProducerMetrics } from '../ts/metrics/producer-metrics.js';
 import { Producer } from '../ts/producer/producer.js';
 
 const PARTITIONS = 6;
@@ -34,6 +41,7 @@ interface ChildResult {
   p50Us?: number;
   p99Us?: number;
   recordSendTotal?: number;
+  retries?: number;
 }
 
 async function child(): Promise<void> {
@@ -98,8 +106,10 @@ async function child(): Promise<void> {
     out.p99Us = lat[Math.floor(lat.length * 0.99)]!;
   }
   out.acked += 200;
-  const sent = p.metrics().find((m) => m.name === 'record-send-total' && m.group === 'producer-metrics')!.value;
-  out.recordSendTotal = sent;
+  const metric = (name: string) => p.metrics().find((m) => m.name === name && m.group === 'producer-metrics')!.value;
+  // record-send counts every send of a batch, a retry's resend too: take the retries away.
+  out.recordSendTotal = metric('record-send-total') - metric('record-retry-total');
+  out.retries = metric('record-retry-total');
   await p.close();
   console.log(JSON.stringify(out));
 }
@@ -149,7 +159,8 @@ async function parent(): Promise<void> {
           const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
           if (r.acked !== count + 200 || stored !== count + 200) throw new Error(`${c.name} ${shape}: ${r.acked} acked, ${stored} stored, ${count + 200} sent`);
           const expectSent = c.metrics === 'on' ? count + 200 : 0;
-          if (r.recordSendTotal !== expectSent) throw new Error(`${c.name} ${shape}: record-send-total ${r.recordSendTotal}, expected ${expectSent}`);
+          if (r.recordSendTotal !== expectSent) throw new Error(`${c.name} ${shape}: record-send-total - record-retry-total = ${r.recordSendTotal}, expected ${expectSent}`);
+          if (r.retries) console.error(`  (${r.retries} records retried in this run)`);
           const label = round === 0 ? 'warm-up' : `round ${round}`;
           if (shape === 'throughput') {
             console.error(`${label} ${c.name}: ${Math.round(r.recordsPerSec!)} records/s, ${r.cpuUsPerRecord!.toFixed(2)} µs CPU/record`);
@@ -184,7 +195,50 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--child')) {
+/** The recording cost alone: median of 7 rounds of 200k requests, for a full request (6 batches
+ * of 160 records) and for a one-record request (an awaited single send). */
+function micro(): void {
+  for (const [nBatches, nRecords] of [
+    [6, 160],
+    [1, 1],
+  ] as const) {
+    const m = new ProducerMetrics('bench', { samples: 2, windowMs: 30000 });
+    const records = Array.from({ length: nRecords }, () => ({ keySize: -1, valueSize: 100 }));
+    const bytes = Buffer.alloc(nRecords * 100);
+    const batches = Array.from({ length: nBatches }, (_, i) => ({
+      tp: { topic: `topic-${i % 2}` },
+      records,
+      bytes,
+      attempts: 0,
+      createdMs: Date.now(),
+      lane: { codec: 0 },
+    }));
+    const perRequest = nBatches * nRecords;
+    const rounds: number[] = [];
+    for (let r = 0; r < 8; r++) {
+      const n = 200_000;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) {
+        const now = Date.now();
+        m.requestSent(i % 3, batches, now);
+        m.responseReceived(i % 3, 0.4, 0, now);
+      }
+      const ns = Number(process.hrtime.bigint() - t0) / n;
+      if (r > 0) rounds.push(ns); // the first round warms the JIT
+    }
+    rounds.sort((a, b) => a - b);
+    const med = rounds[Math.floor(rounds.length / 2)]!;
+    console.log(
+      `| ${nBatches} batch(es) × ${nRecords} record(s) per request | ${med.toFixed(0)} ns per request | ${(med / perRequest).toFixed(2)} ns per record |`,
+    );
+    // Read the metrics so the loop's work is used.
+    if (m.metrics().length === 0) throw new Error('no metrics');
+  }
+}
+
+if (process.argv.includes('--micro')) {
+  micro();
+} else if (process.argv.includes('--child')) {
   child().catch((e) => {
     console.error(e);
     process.exit(1);
