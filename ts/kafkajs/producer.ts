@@ -14,6 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Metric } from '../metrics/producer-metrics.js';
+import { sendChannel, subscribed } from '../metrics/tracing.js';
 import type { CodecId } from '../backend/types.js';
 import {
   KafkaJSConnectionError,
@@ -249,6 +250,10 @@ export class KafkaJSProducer implements Producer {
   constructor(private readonly settings: ProducerSettings) {
     this.log = settings.logger.namespace('Producer');
     this.partitioner = settings.createPartitioner();
+    // The kafka-turbo:send TracingChannel, one trace per send()/sendBatch() call (send goes
+    // through sendBatch); the context's `record` is the call's { topicMessages, ... }.
+    const untraced = this.sendBatch;
+    this.sendBatch = (batch) => (subscribed(sendChannel) ? sendChannel.tracePromise(() => untraced(batch), { record: batch }) : untraced(batch));
   }
 
   // The API is made of own function properties, not prototype methods, because KafkaJS's

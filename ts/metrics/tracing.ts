@@ -2,9 +2,10 @@
  * Tracing through node:diagnostics_channel, so APMs (OpenTelemetry, Datadog, ...) can follow
  * the producer without it depending on any of them (examples/opentelemetry.ts makes spans).
  *
- *   kafka-turbo:send     one Java-style send(): start at the call, asyncEnd when its promise
- *                        settles. Context: { record } (as given to send), then `result`
- *                        (RecordMetadata) or `error`.
+ *   kafka-turbo:send     one send: start at the call, asyncEnd when its promise settles.
+ *                        Context: { record } (the Java-style record as given to send(); for
+ *                        the KafkaJS facade, the call's { topicMessages, acks, ... }), then
+ *                        `result` (RecordMetadata, or KafkaJS's RecordMetadata[]) or `error`.
  *   kafka-turbo:produce  one ProduceRequest: start when the sender hands it to the connection,
  *                        asyncEnd when the response arrives (or, with acks=0, when written).
  *                        Context: { node, broker, acks, records, bytes, partitions:

@@ -79,6 +79,29 @@ describe('tracing channels', () => {
     assert.match(String((events[1]![1].error as Error).message), /Partition 7/);
   });
 
+  it('kafka-turbo:send for the KafkaJS facade: one trace per send() call, the call as the record', async () => {
+    const events: [string, SendTraceContext][] = [];
+    const tc = diagnosticsChannel.tracingChannel<object, SendTraceContext>('kafka-turbo:send');
+    const handlers = {
+      start: (c: SendTraceContext) => events.push(['start', c]),
+      end: () => undefined,
+      asyncStart: () => undefined,
+      asyncEnd: (c: SendTraceContext) => events.push(['asyncEnd', c]),
+      error: () => undefined,
+    };
+    fake = await FakeCluster.start({ brokers: 1, topics: [{ name: 't', partitions: 2 }] });
+    const { Kafka } = await import('../../../ts/kafkajs/index.js');
+    const kp = new Kafka({ clientId: 'trace', brokers: [fake.bootstrap], logLevel: 0 }).producer();
+    await kp.connect();
+    tc.subscribe(handlers);
+    cleanups.push(() => tc.unsubscribe(handlers));
+    const result = await kp.send({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] });
+    await kp.disconnect();
+    assert.deepEqual(events.map((e) => e[0]), ['start', 'asyncEnd']);
+    assert.deepEqual((events[0]![1].record as { topicMessages: unknown[] }).topicMessages, [{ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] }]);
+    assert.deepEqual(events[1]![1].result, result);
+  });
+
   it('kafka-turbo:produce: one start/asyncEnd per ProduceRequest with node, partitions, records, bytes and the response', async () => {
     const starts: ProduceTraceContext[] = [];
     const ends: ProduceTraceContext[] = [];
