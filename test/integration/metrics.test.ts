@@ -6,8 +6,10 @@
  * - partitionsFor() on a real topic;
  * - the KafkaJS facade's instrumentation events side by side with KafkaJS 2.2.4 itself, same
  *   broker, same calls: same events in the same order, same envelope and payload fields with
- *   the same types (CONNECT, DISCONNECT, REQUEST), and REQUEST_TIMEOUT against a loopback
- *   server that accepts and never answers.
+ *   the same types (CONNECT, DISCONNECT, REQUEST), REQUEST_TIMEOUT against a loopback
+ *   server that accepts and never answers, and REQUEST_QUEUE_SIZE's payload from a connection
+ *   with one request slot (our sender keeps Produce within maxInFlightRequests itself, so the
+ *   facade's queue rarely fills: the connection is driven directly).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,9 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { getCluster, type KafkaCluster } from '../helpers/broker.js';
 import { readTopic } from '../helpers/kcat.js';
 import { Kafka, logLevel, Producer, toPrometheusText, type Metric } from '../../ts/index.js';
+import { BrokerConnection } from '../../ts/net/connection.js';
+import { ApiKey } from '../../ts/protocol/api-keys.js';
+import { ApiVersions } from '../../ts/protocol/api-versions.js';
 
 let cluster: KafkaCluster;
 const runId = Date.now().toString(36);
@@ -169,5 +174,46 @@ test('REQUEST_TIMEOUT side by side with KafkaJS 2.2.4, against a server that nev
   } finally {
     for (const s of sockets) s.destroy();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('REQUEST_QUEUE_SIZE payload side by side with KafkaJS 2.2.4: requests queued behind one in-flight slot', async () => {
+  const topic = `metrics-queue-${runId}`;
+  await cluster.createTopic(topic, { partitions: 1 });
+  const [host, port] = cluster.bootstrap.split(',')[0]!.split(':');
+  // KafkaJS: one request in flight, many sends at once: the rest queue.
+  const kp = new RealKafkaJS({ clientId: 'kt-queue', brokers: [cluster.bootstrap], logLevel: realLogLevel.NOTHING, maxInFlightRequests: 1 } as never).producer({ maxInFlightRequests: 1 });
+  const theirs: Event[] = [];
+  kp.on(kp.events.REQUEST_QUEUE_SIZE, (e) => theirs.push(e as unknown as Event));
+  await kp.connect();
+  await Promise.all(Array.from({ length: 20 }, (_, i) => kp.send({ topic, messages: [{ value: `q${i}` }] })));
+  await kp.disconnect();
+  // Ours: the connection with one slot, five requests at once.
+  const conn = new BrokerConnection({
+    host: host!,
+    port: Number(port),
+    clientId: 'kt-queue',
+    maxInFlight: 1,
+    requestTimeoutMs: 10000,
+    connectTimeoutMs: 5000,
+    reconnectBackoffMs: 50,
+    reconnectBackoffMaxMs: 1000,
+  });
+  const ours: Record<string, unknown>[] = [];
+  conn.on('request_queue_size', (p: Record<string, unknown>) => ours.push(p));
+  try {
+    await conn.connect();
+    await Promise.all(Array.from({ length: 5 }, () => conn.request(ApiKey.ApiVersions, 0, false, ApiVersions.encode(0, {} as never), ApiVersions.decode)));
+  } finally {
+    await conn.close();
+  }
+  assert.ok(theirs.length >= 1, 'KafkaJS queued requests');
+  assert.deepEqual(shape({ id: 0, type: 't', timestamp: 0, payload: ours[0] }).payload, shape(theirs[0]).payload);
+  const sizes = ours.map((p) => p['queueSize'] as number);
+  assert.equal(Math.max(...sizes), 4, `queue sizes ${sizes}`);
+  assert.equal(sizes.at(-1), 0);
+  for (const p of [ours[0]!, theirs[0]!.payload!]) {
+    assert.equal(p['broker'], cluster.bootstrap.split(',')[0]);
+    assert.equal(p['clientId'], 'kt-queue');
   }
 });
