@@ -190,9 +190,11 @@ export class ProducerMetrics {
     this.topic(topic, nowMs).retries.record(records, nowMs);
   }
 
-  /** `records` records of `topic` failed (once per batch). */
-  recordErrors(topic: string, records: number, nowMs: number): void {
-    this.topic(topic, nowMs).errors.record(records, nowMs);
+  /** `records` records of `topic` failed (once per batch, or per send refused before it was
+   * appended, as Java's doSend counts those too); topic null when the send named none usable. */
+  recordErrors(topic: string | null, records: number, nowMs: number): void {
+    if (topic === null) this.errors.record(records, nowMs);
+    else this.topic(topic, nowMs).errors.record(records, nowMs);
   }
 
   /** A send waited `ms` for buffer.memory (once per waiting send). */

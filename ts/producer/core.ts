@@ -196,6 +196,7 @@ export class ProducerCore extends EventEmitter {
   enqueue(topic: string, items: Outgoing[], lane: Lane): void {
     const refusal = this.refusal();
     if (refusal) {
+      this.metrics.recordErrors(topic, items.length, Date.now());
       for (const it of items) it.pending.sink.fail(it.pending, refusal);
       return;
     }
@@ -258,6 +259,7 @@ export class ProducerCore extends EventEmitter {
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
     const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
       size > this.config.maxRequestSize
         ? ['max.request.size', this.config.maxRequestSize]
@@ -469,7 +471,8 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
-      this.metrics.recordBufferWait(Date.now() - w.sinceMs, Date.now());
+      const now = Date.now();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.releaseBarriers(w);
     }
     this.sender.wakeup();
@@ -518,10 +521,12 @@ export class ProducerCore extends EventEmitter {
   }
 
   private failOne(pending: PendingRecord, err: Error): void {
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     pending.sink.fail(pending, err);
   }
 
   private failWaiting(w: Waiting, err: Error): void {
+    this.metrics.recordErrors(w.topic, w.items.length, Date.now());
     for (const it of w.items) {
       try {
         it.pending.sink.fail(it.pending, err);

@@ -199,6 +199,8 @@ export class Producer<K = DefaultData, V = DefaultData> {
       rec.report = this.report;
       rec.interceptors = this.interceptors;
     } catch (err) {
+      // Counted as Java's doSend counts it (the producer-wide errors only: the topic may be the problem).
+      this.core.metrics.recordErrors(null, 1, Date.now());
       // Java's onSendError: the interceptors hear of a record refused before it was appended.
       if (this.interceptors) {
         const topic = record !== null && typeof record === 'object' && typeof record.topic === 'string' ? record.topic : '';

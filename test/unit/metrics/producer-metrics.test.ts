@@ -136,12 +136,17 @@ for (const { name } of availableBackends()) {
       await assert.rejects(p.send({ topic: 't', value: 'refused' }));
       fake.prepare(ApiKey.Produce, { throttleTimeMs: 7 });
       await p.send({ topic: 't', value: 'throttled' });
+      // Refused before append, counted as Java's doSend counts them: a bad partition and a
+      // record larger than max.request.size (for the topic), bad input (producer-wide only).
+      await assert.rejects(p.send({ topic: 't', partition: 5, value: 'x' }));
+      await assert.rejects(p.send({ topic: 't', value: Buffer.alloc(2 << 20) }));
+      await assert.rejects(p.send({ topic: 't', value: 12 as never }));
       const ms = p.metrics();
       const topic = { topic: 't' };
       assert.equal(value(ms, 'record-retry-total'), 1);
       assert.equal(value(ms, 'record-retry-total', 'producer-topic-metrics', topic), 1);
-      assert.equal(value(ms, 'record-error-total'), 1);
-      assert.equal(value(ms, 'record-error-total', 'producer-topic-metrics', topic), 1);
+      assert.equal(value(ms, 'record-error-total'), 4);
+      assert.equal(value(ms, 'record-error-total', 'producer-topic-metrics', topic), 3);
       // warm, retried twice (first try and resend), refused, throttled.
       assert.equal(value(ms, 'record-send-total'), 5);
       assert.equal(value(ms, 'request-total'), fake.requestsOf(ApiKey.Produce).length);
