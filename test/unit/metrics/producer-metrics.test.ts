@@ -248,3 +248,13 @@ describe('the KafkaJS facade', () => {
     await producer.disconnect();
   });
 });
+
+describe('metrics configuration', () => {
+  it('metrics.sample.window.ms and metrics.num.samples are checked', () => {
+    const make = (extra: Record<string, unknown>) => () => new Producer({ 'bootstrap.servers': '127.0.0.1:1', ...extra } as never);
+    assert.throws(make({ 'metrics.sample.window.ms': 0 }), /metrics\.sample\.window\.ms/);
+    assert.throws(make({ 'metrics.num.samples': 'two' }), /metrics\.num\.samples/);
+    assert.throws(make({ 'partitioner.availability.timeout.ms': -1 }), /partitioner\.availability\.timeout\.ms/);
+    assert.throws(make({ 'partitioner.adaptive.partitioning.enable': 'yes' }), /partitioner\.adaptive\.partitioning\.enable/);
+  });
+});

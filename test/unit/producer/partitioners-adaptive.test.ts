@@ -108,19 +108,25 @@ describe('adaptive partitioning in the producer', () => {
     await Promise.all([0, 1].map((partition) => producer!.send({ topic: 't', partition, value: 'warm' })));
     const hold = fake.prepare(ApiKey.Produce, { hold: true, node: 1 })!;
     let heldAt = -1;
-    void hold.received.then(() => (heldAt = sends.length));
+    let heldTime = 0;
     const sends: Promise<{ partition: number }>[] = [];
+    void hold.received.then(() => {
+      heldAt = sends.length;
+      heldTime = Date.now();
+    });
+    // Keep sending until node 1 has held its requests for well past the timeout (however slow
+    // the machine is to get there), so its 5 in-flight slots are full and it stops draining.
     const started = Date.now();
-    while (Date.now() - started < 700) {
+    while (heldTime === 0 || Date.now() - heldTime < 600) {
+      assert.ok(Date.now() - started < 20_000, 'node 1 got a request (partition 1 was in the rotation)');
       sends.push(producer.send({ topic: 't', value: 'x'.repeat(60) }));
       await sleep(2);
     }
-    assert.ok(heldAt >= 0, 'node 1 got a request (partition 1 was in the rotation)');
     const lateFrom = sends.length;
     for (let i = 0; i < 50; i++) sends.push(producer.send({ topic: 't', value: 'late' }));
     hold.release();
     const mds = await Promise.all(sends);
-    // Sent 600 ms after node 1 stopped taking batches (its 5 requests in flight held).
+    // Sent 600 ms after node 1's first request was held (its 5 requests in flight held since).
     assert.deepEqual(new Set(mds.slice(lateFrom).map((m) => m.partition)), new Set([0]));
     assert.ok(mds.slice(0, heldAt + 1).some((m) => m.partition === 1));
   });
