@@ -13,6 +13,8 @@
  * batches and requests, and retries happen per batch inside the core.
  */
 import { EventEmitter } from 'node:events';
+import type { Metric } from '../metrics/producer-metrics.js';
+import { sendChannel, subscribed } from '../metrics/tracing.js';
 import type { CodecId } from '../backend/types.js';
 import {
   KafkaJSConnectionError,
@@ -252,6 +254,10 @@ export class KafkaJSProducer implements Producer {
   constructor(private readonly settings: ProducerSettings) {
     this.log = settings.logger.namespace('Producer');
     this.partitioner = settings.createPartitioner();
+    // The kafka-turbo:send TracingChannel, one trace per send()/sendBatch() call (send goes
+    // through sendBatch); the context's `record` is the call's { topicMessages, ... }.
+    const untraced = this.sendBatch;
+    this.sendBatch = (batch) => (subscribed(sendChannel) ? sendChannel.tracePromise(() => untraced(batch), { record: batch }) : untraced(batch));
   }
 
   // The API is made of own function properties, not prototype methods, because KafkaJS's
@@ -296,6 +302,13 @@ export class KafkaJSProducer implements Producer {
     }
     await this.core.flush(t ?? Infinity);
   };
+
+  /**
+   * Not in KafkaJS (it has no metrics): the Java producer's metrics, as the Java-style
+   * Producer.metrics() gives them, for the connection made by the last connect(): [] before
+   * the first, and the counts start again after a disconnect() and connect().
+   */
+  metrics = (): Metric[] => (this.core ? this.core.metrics.metrics() : []);
 
   logger = (): Logger => this.log;
 

@@ -448,6 +448,15 @@ export class Cluster extends EventEmitter {
     return this.brokers.get(nodeId);
   }
 
+  /** Connections open now, bootstrap and retiring ones included (the connection-count metric). */
+  connectionCount(): number {
+    let n = 0;
+    for (const b of this.brokers.values()) if (b.conn.isConnected()) n++;
+    for (const b of this.bootstrap) if (b.conn.isConnected()) n++;
+    for (const b of this.retiring) if (b.conn.isConnected()) n++;
+    return n;
+  }
+
   /** Closes every connection (those retiring too) and stops refreshing, for good. Resolves
    * once every socket is closed; a fetch under way then rejects with ProducerClosedError. */
   async close(): Promise<void> {

@@ -25,6 +25,7 @@ import {
   ProducerClosedError,
   RecordTooLargeError,
 } from '../errors.js';
+import { ProducerMetrics } from '../metrics/producer-metrics.js';
 import { Cluster, type TopicState } from './cluster.js';
 import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
@@ -69,6 +70,8 @@ export class ProducerCore extends EventEmitter {
   readonly backend: Backend;
   readonly cluster: Cluster;
   readonly sender: Sender;
+  /** Java's producer metrics (ts/metrics/), recorded by the sender per request and response. */
+  readonly metrics: ProducerMetrics;
   private readonly partitioner: ResolvedPartitioner;
   /** Appends waiting for topic metadata, by topic, in arrival order. */
   private readonly waitingMetadata = new Map<string, Waiting[]>();
@@ -94,7 +97,15 @@ export class ProducerCore extends EventEmitter {
     this.backend = backend;
     this.cluster = new Cluster(config);
     this.sender = new Sender(config, this.cluster);
-    this.partitioner = resolvePartitioner(partitioner, config.batchSize);
+    this.partitioner = resolvePartitioner(partitioner, config.batchSize, config.adaptivePartitioning ? this.sender : null);
+    this.metrics = new ProducerMetrics(config.clientId, { samples: config.metricsNumSamples, windowMs: config.metricsSampleWindowMs });
+    this.metrics.gauges = {
+      bufferAvailableBytes: () => (this.bufferPool ? this.bufferPool.available() : config.bufferMemory),
+      bufferTotalBytes: () => config.bufferMemory,
+      waitingSends: () => this.waitingMemory.length,
+      connectionCount: () => this.cluster.connectionCount(),
+    };
+    this.sender.metrics = this.metrics;
     this.sender.onMemoryFreed = () => this.retryWaitingMemory();
     this.sender.onRun = (now) => this.expireWaiting(now);
     this.sender.memoryWaiting = () => this.waitingMemory.length > 0;
@@ -196,6 +207,7 @@ export class ProducerCore extends EventEmitter {
   enqueue(topic: string, items: Outgoing[], lane: Lane): void {
     const refusal = this.refusal();
     if (refusal) {
+      this.metrics.recordErrors(topic, items.length, Date.now());
       for (const it of items) it.pending.sink.fail(it.pending, refusal);
       return;
     }
@@ -276,6 +288,7 @@ export class ProducerCore extends EventEmitter {
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
     const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
       size > this.config.maxRequestSize
         ? ['max.request.size', this.config.maxRequestSize]
@@ -459,7 +472,10 @@ export class ProducerCore extends EventEmitter {
       const id = b[i]!;
       const count = b[i + 1]!;
       let entry = lane.batches.get(id);
-      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+      if (!entry) {
+        lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+        tp.queued++;
+      }
       if (barriers) for (const f of barriers) this.sender.addBarrier(entry, f);
       for (let c = 0; c < count; c++) {
         const pending = pendings[k++]!;
@@ -485,6 +501,8 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      const now = Date.now();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.releaseBarriers(w);
     }
     this.sender.wakeup();
@@ -501,6 +519,7 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.failWaiting(
         w,
         new BufferExhaustedError(
@@ -532,10 +551,12 @@ export class ProducerCore extends EventEmitter {
   }
 
   private failOne(pending: PendingRecord, err: Error): void {
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     pending.sink.fail(pending, err);
   }
 
   private failWaiting(w: Waiting, err: Error): void {
+    this.metrics.recordErrors(w.topic, w.items.length, Date.now());
     for (const it of w.items) {
       try {
         it.pending.sink.fail(it.pending, err);

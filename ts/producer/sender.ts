@@ -44,8 +44,11 @@ import {
   KafkaJSProtocolError,
   KafkaJSTimeout,
 } from '../errors.js';
+import type { ProducerMetrics } from '../metrics/producer-metrics.js';
+import { produceChannel, produceContext, subscribed } from '../metrics/tracing.js';
 import type { Broker, Cluster } from './cluster.js';
 import type { ResolvedConfig } from './options.js';
+import type { PartitionLoad } from './partitioners.js';
 import type { PendingRecord } from './record.js';
 import { TransactionManager } from './transaction-manager.js';
 
@@ -57,6 +60,9 @@ export class TopicPartition {
   readonly retries: BatchEntry[] = [];
   /** Batches of this partition in requests on the wire (for max.in.flight=1 ordering). */
   onWire = 0;
+  /** Batches of this partition in the accumulator, not drained yet (adaptive partitioning's
+   * queue size): counted when the core opens one, uncounted when drained or removed. */
+  queued = 0;
   constructor(
     readonly id: number,
     readonly topic: string,
@@ -146,7 +152,7 @@ interface InflightRequest {
 /** Encodes a whole batch with the backend (split batches). */
 export type BatchEncoder = (records: readonly RecordInput[], header: BatchHeaderInput) => Buffer;
 
-export class Sender {
+export class Sender implements PartitionLoad {
   readonly partitions: TopicPartition[] = [];
   private readonly byName = new Map<string, TopicPartition[]>();
   readonly lanes = new Map<string, Lane>();
@@ -180,6 +186,11 @@ export class Sender {
   encodeBatch: BatchEncoder | null = null;
   /** The backend's CRC32C, for re-stamping batches after an epoch bump. */
   crc32c: ((b: Uint8Array, init?: number) => number) | undefined = undefined;
+  /** Set by the producer: counted once per request, response and failed or retried batch. */
+  metrics: ProducerMetrics | null = null;
+  /** Per broker: when it last had sendable batches and when it last took some (Java's
+   * NodeLatencyStats), for partitioner.availability.timeout.ms. */
+  private readonly nodeTimes = new Map<number, { readyMs: number; drainMs: number }>();
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -310,6 +321,7 @@ export class Sender {
     }
     for (const [lane, byNode] of work) {
       for (const [node, w] of byNode) {
+        this.nodeReady(node, now);
         if ((this.nodeInflight.get(node) ?? 0) >= this.config.maxInFlight) continue;
         const until = this.throttledUntil.get(node) ?? 0;
         if (until > now) {
@@ -371,6 +383,7 @@ export class Sender {
   private attach(lane: Lane, d: DrainedBatch): BatchEntry {
     const entry = lane.batches.get(d.batchId)!;
     entry.bytes = d.bytes;
+    entry.tp.queued--;
     return entry;
   }
 
@@ -426,6 +439,12 @@ export class Sender {
     }
     const inflight: InflightRequest = { batches, oldestCreatedMs: oldest };
     this.inflightRequests.add(inflight);
+    const metrics = this.metrics;
+    const sentAt = metrics ? performance.now() : 0;
+    const nowMs = Date.now();
+    if (metrics) metrics.requestSent(node, batches, nowMs);
+    const times = this.nodeTimes.get(node);
+    if (times) times.drainMs = nowMs;
     // Its batches' delivery deadline, even if the request never ends (a paused broker).
     this.scheduleIn(this.config.deliveryTimeoutMs - (Date.now() - oldest));
     const done = () => {
@@ -457,9 +476,13 @@ export class Sender {
         expectResponse: lane.acks !== 0,
       });
     };
-    send().then(
+    const request = subscribed(produceChannel)
+      ? produceChannel.tracePromise(send, produceContext(node, broker.conn.broker, lane.acks, batches))
+      : send();
+    request.then(
       (res) => {
         done();
+        if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
         this.handleResponse(node, lane, batches, res);
         this.wakeup();
       },
@@ -555,6 +578,7 @@ export class Sender {
 
   private requeue(b: BatchEntry, now: number): void {
     b.attempts++;
+    this.metrics?.recordRetries(b.tp.topic, b.records.length, now);
     const backoff = Math.min(
       this.config.retryBackoffMaxMs,
       this.config.retryBackoffMs * this.config.retryMultiplier ** (b.attempts - 1),
@@ -714,7 +738,9 @@ export class Sender {
   private finish(b: BatchEntry, drained: boolean, settle: (r: PendingRecord, index: number) => void): void {
     if (b.done) return;
     b.done = true;
+    this.metrics?.recordErrors(b.tp.topic, b.records.length, Date.now());
     if (b.split === null) {
+      if (!drained) b.tp.queued--;
       b.lane.batches.delete(b.id);
       if (drained && b.onWire) b.memoryPending = true;
       else if (drained) b.lane.accumulator.complete([{ batchId: b.id, errorCode: -1 }]);
@@ -846,6 +872,27 @@ export class Sender {
     for (const lane of this.lanes.values()) {
       for (const b of [...lane.batches.values()]) if (!b.done) this.failBatch(b, err, true);
     }
+  }
+
+  /** PartitionLoad (adaptive partitioning): batches of the partition waiting to be drained. */
+  queueSize(topic: string, partition: number): number {
+    return this.byName.get(topic)?.[partition]?.queued ?? 0;
+  }
+
+  /** PartitionLoad: false while the partition's leader has had sendable batches for longer
+   * than partitioner.availability.timeout.ms without taking any (Java's RecordAccumulator). */
+  isAvailable(topic: string, partition: number): boolean {
+    const timeout = this.config.partitionAvailabilityTimeoutMs;
+    if (timeout <= 0) return true;
+    const leader = this.cluster.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+    const t = this.nodeTimes.get(leader);
+    return t === undefined || t.readyMs - t.drainMs <= timeout;
+  }
+
+  private nodeReady(node: number, now: number): void {
+    const t = this.nodeTimes.get(node);
+    if (t === undefined) this.nodeTimes.set(node, { readyMs: now, drainMs: now });
+    else t.readyMs = now;
   }
 
   stop(): void {
