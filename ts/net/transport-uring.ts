@@ -21,7 +21,9 @@ import type { Transport, TransportSocket } from './transport.js';
 /** The ring object of the addon (createRing). */
 export interface NativeRing {
   connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number;
-  write(id: number, chunks: Uint8Array[]): boolean;
+  /** notify false: no callback waits on it, so its written event may come late (with the
+   * next event JavaScript gets). */
+  write(id: number, chunks: Uint8Array[], notify: boolean): boolean;
   close(id: number): boolean;
   connections(): number;
   destroy(): void;
@@ -204,7 +206,7 @@ export class UringSocket extends EventEmitter implements TransportSocket {
       return;
     }
     this.inRing.push(g);
-    if (!this.transport.native.write(this.id, g.chunks)) {
+    if (!this.transport.native.write(this.id, g.chunks, g.callbacks.length > 0)) {
       // Closing already: its close event fails what is in inRing.
     }
   }

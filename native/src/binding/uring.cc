@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct RingHandle;
 // Collects one Process() call's completions as JS values. @thread JS
 class JsSink : public io::RingSink {
  public:
-  explicit JsSink(napi_env env) : env_(env) {}
+  JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred) : env_(env), deferred_(deferred) {}
   void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0); }
   void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
     napi_value buf = nullptr;
@@ -52,8 +53,26 @@ class JsSink : public io::RingSink {
     Push(kEvData, conn, static_cast<double>(buffers_.size()));
     buffers_.push_back(buf);
   }
-  void OnWritten(uint32_t conn, uint32_t writes) override { Push(kEvWritten, conn, writes); }
-  void OnClosed(uint32_t conn, int error, bool eof) override { Push(eof ? kEvEnd : kEvClosed, conn, error); }
+  // Writes nobody waits on (no callback: a request whose response is what counts) are only
+  // counted, and told with the next call JavaScript gets anyway: a send completion then costs
+  // no JavaScript call of its own.
+  void OnWritten(uint32_t conn, uint32_t writes, bool notify) override {
+    if (!notify) {
+      (*deferred_)[conn] += writes;
+      return;
+    }
+    Push(kEvWritten, conn, writes + TakeDeferred(conn));
+  }
+  void OnClosed(uint32_t conn, int error, bool eof) override {
+    const uint32_t before = TakeDeferred(conn);
+    if (before > 0) Push(kEvWritten, conn, before);
+    Push(eof ? kEvEnd : kEvClosed, conn, error);
+  }
+  // Before handing events to JavaScript: the counted writes go with them.
+  void FlushDeferred() {
+    for (const auto& [conn, writes] : *deferred_) Push(kEvWritten, conn, writes);
+    deferred_->clear();
+  }
 
   bool empty() const { return events_.empty(); }
   bool failed() const { return failed_; }
@@ -61,12 +80,20 @@ class JsSink : public io::RingSink {
   const std::vector<napi_value>& buffers() const { return buffers_; }
 
  private:
+  uint32_t TakeDeferred(uint32_t conn) {
+    auto it = deferred_->find(conn);
+    if (it == deferred_->end()) return 0;
+    const uint32_t n = it->second;
+    deferred_->erase(it);
+    return n;
+  }
   void Push(int kind, uint32_t conn, double value) {
     events_.push_back(kind);
     events_.push_back(conn);
     events_.push_back(value);
   }
   napi_env env_;
+  std::unordered_map<uint32_t, uint32_t>* deferred_;
   std::vector<double> events_;
   std::vector<napi_value> buffers_;
   bool failed_ = false;
@@ -81,6 +108,8 @@ struct RingHandle {
   napi_async_context async = nullptr;
   bool destroyed = false;
   bool in_callback = false;
+  // Per connection, writes completed without notify and not yet told to JavaScript.
+  std::unordered_map<uint32_t, uint32_t> deferred_written;
 };
 
 void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
@@ -133,9 +162,10 @@ void OnPoll(uv_poll_t* poll, int status, int) {
   napi_env env = h->env;
   napi_handle_scope scope = nullptr;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  JsSink sink(env);
+  JsSink sink(env, &h->deferred_written);
   h->ring->Process(&sink);
   if (!sink.empty()) {
+    sink.FlushDeferred();
     napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
     const auto& ev = sink.events();
     bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
@@ -246,17 +276,22 @@ napi_value Connect(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// write(id: number, chunks: Uint8Array[]): boolean -- false when the connection is closing or
-// gone. The chunks' memory must stay reachable until a written or closed event covers it
-// (the TypeScript side keeps them). @thread JS
+// write(id: number, chunks: Uint8Array[], notify: boolean): boolean -- false when the
+// connection is closing or gone. The chunks' memory must stay reachable until a written or
+// closed event covers it (the TypeScript side keeps them). notify false: its written event
+// may wait for the next event JavaScript gets (see JsSink::OnWritten). @thread JS
 napi_value Write(napi_env env, napi_callback_info info) {
   static const char* const kFn = "write";
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
   RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
   if (h == nullptr) return nullptr;
   double id = 0;
   bool is_array = false;
+  bool notify = true;
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &notify) != napi_ok) {
+    return ThrowTypeError(env, kFn, "notify must be a boolean");
+  }
   if (argc < 2 || !GetFiniteNumber(env, argv[0], kFn, "id", &id) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !is_array) {
     return ThrowTypeError(env, kFn, "expected (id, chunks: Uint8Array[])");
@@ -279,7 +314,7 @@ napi_value Write(napi_env env, napi_callback_info info) {
     }
     iov[i] = {data, length};
   }
-  const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Write(static_cast<uint32_t>(id), iov.data(), iov.size());
+  const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Write(static_cast<uint32_t>(id), iov.data(), iov.size(), notify);
   napi_value out = nullptr;
   napi_get_boolean(env, ok, &out);
   return out;

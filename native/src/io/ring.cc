@@ -172,11 +172,11 @@ uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int
   return id;
 }
 
-bool Ring::Write(uint32_t conn, const iovec* iov, size_t count) {
+bool Ring::Write(uint32_t conn, const iovec* iov, size_t count, bool notify) {
   auto it = conns_.find(conn);
   if (it == conns_.end() || it->second.closing) return false;
   Conn& c = it->second;
-  c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count)});
+  c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count), notify});
   if (c.connected && !c.sending) {
     StartSend(conn, &c);
     io_uring_submit(ring_.get());
@@ -190,12 +190,14 @@ void Ring::StartSend(uint32_t id, Conn* c) {
   c->inflight.clear();
   c->inflight_first = 0;
   c->inflight_writes = 0;
+  c->inflight_notify = false;
   while (!c->queued.empty()) {
     PendingWrite& w = c->queued.front();
     if (c->inflight_writes > 0 && c->inflight.size() + w.iov.size() > kMaxIov) break;
     for (const iovec& v : w.iov) {
       if (v.iov_len > 0) c->inflight.push_back(v);
     }
+    c->inflight_notify = c->inflight_notify || w.notify;
     c->queued.pop_front();
     c->inflight_writes++;
   }
@@ -333,7 +335,7 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
       const uint32_t done = c->inflight_writes;
       c->inflight.clear();
       c->inflight_writes = 0;
-      sink->OnWritten(id, done);
+      sink->OnWritten(id, done, c->inflight_notify);
       if (!c->closing && !c->queued.empty()) StartSend(id, c);
       break;
     }

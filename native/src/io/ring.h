@@ -43,8 +43,9 @@ class RingSink {
   virtual ~RingSink() = default;
   virtual void OnConnected(uint32_t conn) = 0;
   virtual void OnData(uint32_t conn, const uint8_t* data, size_t size) = 0;
-  // The oldest `writes` Write() calls of `conn` are wholly in the kernel's send buffer.
-  virtual void OnWritten(uint32_t conn, uint32_t writes) = 0;
+  // The oldest `writes` Write() calls of `conn` are wholly in the kernel's send buffer;
+  // `notify`: one of them asked to be told (Write's notify).
+  virtual void OnWritten(uint32_t conn, uint32_t writes, bool notify) = 0;
   // The socket is closed and forgotten; `error` is 0 for a close asked for (Close()) or an
   // orderly end from the peer with `eof` set, else a positive errno. Writes not reported
   // written never will be.
@@ -75,8 +76,9 @@ class Ring {
 
   // Queues the bytes of `iov` (the memory must stay valid until OnWritten counts this write,
   // or OnClosed) and sends them now unless a send is already in flight. Returns false when the
-  // connection is unknown or closing. @thread owner
-  bool Write(uint32_t conn, const iovec* iov, size_t count);
+  // connection is unknown or closing. `notify` is passed on to OnWritten (the binding hands
+  // only such completions to JavaScript at once). @thread owner
+  bool Write(uint32_t conn, const iovec* iov, size_t count, bool notify = true);
 
   // Starts closing: cancels what is in flight; OnClosed(conn, 0) follows once the kernel
   // has given every operation back. Returns false when unknown or already closing.
@@ -94,6 +96,7 @@ class Ring {
  private:
   struct PendingWrite {
     std::vector<iovec> iov;
+    bool notify;
   };
   struct Conn {
     int fd = -1;
@@ -111,6 +114,7 @@ class Ring {
     std::vector<iovec> inflight;
     size_t inflight_first = 0;
     uint32_t inflight_writes = 0;
+    bool inflight_notify = false;
     msghdr msg{};
     sockaddr_storage addr{};  // kept until the connect completes
     socklen_t addr_len = 0;
