@@ -1,5 +1,6 @@
 /**
- * The one loader. It decides, once per process, which backend runs the hot path:
+ * The one loader. It decides, once per process, which backend runs the hot path (and with
+ * it the transport of plain-TCP connections, KAFKA_TURBO_IO=uring|net, see native-backend.ts):
  *   1. KAFKA_TURBO_BACKEND=native|fallback forces a choice (native failing to load is then
  *      an error, not a silent fallback);
  *   2. otherwise the native addon, when it loads and passes its self-check;
@@ -64,6 +65,11 @@ function pick(): Backend {
     throw new Error(`KAFKA_TURBO_BACKEND must be "native" or "fallback", not ${JSON.stringify(forced)}`);
   }
   const forcedIo = process.env['KAFKA_TURBO_IO']?.trim().toLowerCase();
+  // Checked here, before any backend is tried: a typo must not read as "the addon could not
+  // start" and switch to the fallback backend.
+  if (forcedIo && forcedIo !== 'uring' && forcedIo !== 'net') {
+    throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(forcedIo)}`);
+  }
   if (forced === 'fallback') {
     if (forcedIo === 'uring') throw new Error('KAFKA_TURBO_IO=uring needs the native backend, but KAFKA_TURBO_BACKEND=fallback');
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });
