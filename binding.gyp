@@ -71,6 +71,14 @@
       # headers), so zlib is not linked here.
       'libraries': ['-llz4', '-lzstd', '-lsnappy'],
       'conditions': [
+        # The io_uring transport (native/src/io, binding/uring.cc): Linux only, liburing from
+        # Debian's liburing-dev linked statically (its liburing.a is -fPIC), so the addon
+        # needs no liburing at run time and the portable prebuilt carries it.
+        ['OS=="linux"', {
+          'sources': ['native/src/io/ring.cc', 'native/src/binding/uring.cc'],
+          'defines': ['KAFKA_TURBO_IO_URING'],
+          'libraries': ['-l:liburing.a'],
+        }],
         ['target_arch=="x64"', {
           'dependencies': ['crc32c_sse42', 'crc32c_avx512'],
         }],
