@@ -13,9 +13,9 @@
  * stamped per batch, never per record, so the difference should be within noise; the result is
  * checked (every record acknowledged, the topic's end offsets add up) before it counts.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Producer } from '../ts/producer/producer.js';
+import { awaitedSends, benchMain, runChild, sendInFlight } from './lib/child.js';
 
 const PARTITIONS = 6;
 const IN_FLIGHT = 50_000;
@@ -52,44 +52,10 @@ async function child(): Promise<void> {
   await Promise.all(Array.from({ length: 200 }, (_, i) => p.send({ topic, partition: i % PARTITIONS, value })));
   const out: ChildResult = { acked: 0 };
   if (shape === 'throughput') {
-    const t0 = process.hrtime.bigint();
-    const c0 = process.cpuUsage();
-    let inflight = 0;
-    let acked = 0;
-    let wake: (() => void) | null = null;
-    const done = () => {
-      acked++;
-      inflight--;
-      if (wake && inflight < IN_FLIGHT) {
-        const w = wake;
-        wake = null;
-        w();
-      }
-    };
-    const fail = (e: Error) => {
-      console.error(e);
-      process.exit(1);
-    };
-    for (let i = 0; i < n; i++) {
-      if (inflight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
-      inflight++;
-      p.send({ topic, value }).then(done, fail);
-    }
-    await p.flush();
-    const c = process.cpuUsage(c0);
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    out.acked = acked;
-    out.recordsPerSec = n / secs;
-    out.cpuUsPerRecord = (c.user + c.system) / n;
+    Object.assign(out, await sendInFlight(n, IN_FLIGHT, () => p.send({ topic, value }), () => p.flush()));
   } else {
-    const lat: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = process.hrtime.bigint();
-      await p.send({ topic, partition: 0, value });
-      lat.push(Number(process.hrtime.bigint() - t) / 1000);
-      out.acked++;
-    }
-    lat.sort((a, b) => a - b);
+    const lat = await awaitedSends(n, () => p.send({ topic, partition: 0, value }));
+    out.acked += n;
     out.p50Us = lat[Math.floor(lat.length * 0.5)]!;
     out.p99Us = lat[Math.floor(lat.length * 0.99)]!;
   }
@@ -98,19 +64,7 @@ async function child(): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
-function runChild(env: Record<string, string>): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [__filename, '--child'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => c.kill('SIGKILL'), 300_000);
-    c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
-      else reject(new Error(`case failed (exit ${code})`));
-    });
-  });
-}
+const runCase = (env: Record<string, string>) => runChild<ChildResult>(__filename, env);
 
 async function parent(): Promise<void> {
   const records = Number(arg('records', '200000'));
@@ -138,7 +92,7 @@ async function parent(): Promise<void> {
           const topic = `bench-idem-${Date.now().toString(36)}-${n++}`;
           await cluster.createTopic(topic, { partitions: PARTITIONS });
           const count = shape === 'throughput' ? records : awaited;
-          const r = await runChild({ BOOTSTRAP: cluster.bootstrap, TOPIC: topic, IDEMPOTENT: c.idempotent, SHAPE: shape, N: String(count) });
+          const r = await runCase({ BOOTSTRAP: cluster.bootstrap, TOPIC: topic, IDEMPOTENT: c.idempotent, SHAPE: shape, N: String(count) });
           const offsets = await admin.fetchTopicOffsets(topic);
           const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
           if (r.acked !== count + 200 || stored !== count + 200) throw new Error(`${c.name} ${shape}: ${r.acked} acked, ${stored} stored, ${count + 200} sent`);
@@ -176,14 +130,4 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  parent().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+benchMain(parent, child);

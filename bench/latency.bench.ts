@@ -23,7 +23,6 @@
  * --cpu-prof DIR writes one V8 CPU profile per kafka-turbo child (for finding where a
  * microsecond goes).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { Producer } from '../ts/producer/producer.js';
@@ -33,6 +32,7 @@ import { writeRequestHeader } from '../ts/protocol/request-header.js';
 import { Writer } from '../ts/protocol/writer.js';
 import { Reader } from '../ts/protocol/reader.js';
 import { CodecId } from '../ts/backend/types.js';
+import { benchMain, runChild } from './lib/child.js';
 
 const WARM = 200;
 const VALUE = Buffer.alloc(100, 0x61);
@@ -180,21 +180,10 @@ interface CaseDef {
   env: Record<string, string>;
 }
 
-function runChild(c: CaseDef, env: Record<string, string>, profDir: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const flags = profDir && c.kind === 'turbo' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-    const proc = spawn(process.execPath, [...flags, __filename, '--child'], {
-      env: { ...process.env, ...c.env, ...env, KIND: c.kind },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 300_000);
-    proc.stdout.on('data', (d) => (out += d));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
-      else reject(new Error(`${c.name} failed (exit ${code})`));
-    });
+function runCase(c: CaseDef, env: Record<string, string>, profDir: string): Promise<ChildResult> {
+  const execArgv = profDir && c.kind === 'turbo' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  return runChild<ChildResult>(__filename, { ...c.env, ...env, KIND: c.kind }, { execArgv }).catch((e: Error) => {
+    throw new Error(`${c.name}: ${e.message}`);
   });
 }
 
@@ -233,7 +222,7 @@ async function parent(): Promise<void> {
         await cluster.createTopic(topic, { partitions: 1 });
         let r: ChildResult;
         try {
-          r = await runChild(c, { BOOTSTRAP: cluster.bootstrap, TOPIC: topic, N: String(sends) }, profDir);
+          r = await runCase(c, { BOOTSTRAP: cluster.bootstrap, TOPIC: topic, N: String(sends) }, profDir);
         } catch (e) {
           // A case that cannot run here (no io_uring) is dropped with its reason, not hidden.
           dropped.set(c.name, (e as Error).message);
@@ -282,14 +271,4 @@ async function parent(): Promise<void> {
   for (const [name, why] of dropped) console.log(`dropped ${name}: ${why}`);
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  parent().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+benchMain(parent, child);

@@ -44,9 +44,10 @@
  * A (client, codec) pair that cannot run here (a codec plugin that does not load, a codec the
  * client does not offer on this Node) is dropped from the table with a printed note.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { benchMain, runChild } from './lib/child.js';
 
 const RECORD_SIZE = 100;
 const PER_CALL = 1000;
@@ -495,25 +496,6 @@ async function child(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Parent side.
 
-function runChild(env: Record<string, string>, timeoutMs: number): Promise<ChildOut> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename, '--child'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    let timedOut = false;
-    // A case that stops making progress (e.g. a lost acknowledgement) fails instead of hanging the run.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      p.kill('SIGKILL');
-    }, timeoutMs);
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      if (timedOut) reject(new Error(`case killed after ${Math.round(timeoutMs / 1000)} s without finishing`));
-      else if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
-      else reject(new Error(`case failed (exit ${code})`));
-    });
-  });
-}
 
 /** The records a topic holds: the sum of its partitions' end offsets (a fresh topic per case). */
 async function topicRecords(admin: import('kafkajs').Admin, topic: string): Promise<number> {
@@ -591,7 +573,8 @@ async function parent(): Promise<void> {
     await cluster.createTopic(topic, { partitions: PARTITIONS, replicationFactor, configs: { 'compression.type': 'producer' } });
     const target = listener === 'SASL_SSL' ? cluster.listeners.SASL_SSL : cluster.bootstrap;
     const security: Record<string, string> = listener === 'SASL_SSL' ? { SECURITY: JSON.stringify(secEnv) } : {};
-    const r = await runChild(
+    const r = await runChild<ChildOut>(
+      __filename,
       {
         ...c.env,
         ...security,
@@ -605,7 +588,7 @@ async function parent(): Promise<void> {
         BROKER_PIDS: JSON.stringify(brokerPids),
         CLK_TCK: String(clockTicks),
       },
-      caseTimeoutMs,
+      { timeoutMs: caseTimeoutMs },
     );
     const expected = c.shape === 'awaited' ? count + 100 : count;
     if (r.acked !== expected) throw new Error(`${r.acked} of ${expected} records acknowledged`);
@@ -720,14 +703,4 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  parent().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+benchMain(parent, child);

@@ -12,10 +12,10 @@
  * a result counts, kcat reads the topic with isolation.level=read_committed and must find
  * exactly transactions × N records.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Producer } from '../ts/producer/producer.js';
 import { Kafka as TurboKafka, logLevel as turboLogLevel } from '../ts/kafkajs/index.js';
+import { benchMain, runChild } from './lib/child.js';
 
 const PARTITIONS = 6;
 /** Transactions per case and size: each case takes a few seconds. */
@@ -88,17 +88,9 @@ async function child(): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
-function runChild(env: Record<string, string>): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [__filename, '--child'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => c.kill('SIGKILL'), 300_000);
-    c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
-      else reject(new Error(`case ${env['CLIENT']} ${env['SIZE']} failed (exit ${code})`));
-    });
+function runCase(env: Record<string, string>): Promise<ChildResult> {
+  return runChild<ChildResult>(__filename, env).catch((e: Error) => {
+    throw new Error(`case ${env['CLIENT']} ${env['SIZE']}: ${e.message}`);
   });
 }
 
@@ -124,7 +116,7 @@ async function parent(): Promise<void> {
         for (const client of order) {
           const topic = `bench-txn-${runTag}-${n++}`;
           await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-          const r = await runChild({ BOOTSTRAP: cluster.bootstrap, TOPIC: topic, CLIENT: client, SIZE: String(size), ID: `bench-${runTag}-${n}` });
+          const r = await runCase({ BOOTSTRAP: cluster.bootstrap, TOPIC: topic, CLIENT: client, SIZE: String(size), ID: `bench-${runTag}-${n}` });
           const expected = (TRANSACTIONS[size]! + 1) * size;
           const got = await readTopic(cluster.bootstrap, topic, expected, { timeoutMs: 60000 });
           if (got.length !== expected) throw new Error(`${client} ${size}: read_committed found ${got.length} records, ${expected} were committed`);
@@ -158,14 +150,4 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  parent().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+benchMain(parent, child);
