@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { backendInfo } from '../../ts/index.js';
 import { getCluster, kafkaVersion, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
 import { readTopic } from '../helpers/kcat.js';
 import { CONTROL_CHARS, runCli, runCliInPty } from '../unit/cli/run-cli.js';
@@ -113,8 +114,11 @@ test('perf through pipes: window lines and the Java final line, plain text only;
     assert.match(r.stdout, JAVA_FINAL);
     assert.match(r.stdout, /^3000 records sent, /m);
     assert.match(r.stdout, /latency \(send -> ack, ms\): p50 [\d.]+, p95 [\d.]+, p99 [\d.]+, p99\.9 [\d.]+, max [\d.]+/);
-    assert.match(r.stdout, /^backend: (native|fallback), CRC32C: \S+, transport: node:net, codec: none$/m);
-    assert.match(r.stdout, /^producer-metrics:records-completed:\{client-id=perf-producer-client\} +: 3000\.000$/m);
+    // The child runs with this process's environment, so its backend and transport are ours.
+    const info = backendInfo();
+    const transport = info.ioUring ? 'io_uring' : 'node:net';
+    assert.match(r.stdout, new RegExp(`^backend: ${info.backend}, CRC32C: ${info.crc32c}, transport: ${transport}, codec: none$`, 'm'));
+    assert.match(r.stdout, /^producer-metrics:record-send-total:\{client-id=perf-producer-client\} +: 3000\.000$/m);
     // The throttle held it near 2000/s (a bound loose enough for a loaded machine: not above 4000/s).
     const rate = Number(/^3000 records sent, ([\d.]+) records\/sec/m.exec(r.stdout)![1]);
     assert.ok(rate < 4000, `throttled to about 2000/s, got ${rate}`);
@@ -124,6 +128,25 @@ test('perf through pipes: window lines and the Java final line, plain text only;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('perf --transactional-id: records go out in committed transactions, as the Java tool sends them', async () => {
+  const topic = uniqueTopic('cli-txn');
+  await cluster.createTopic(topic, { partitions: 2 });
+  // 2000 records at 4000/s with a commit every 100 ms: several transactions.
+  const r = await runCli(['perf', '--topic', topic, '--num-records', '2000', '--record-size', '40', '--throughput', '4000', '--bootstrap-server', cluster.bootstrap, '--transactional-id', `cli-${topic}`, '--transaction-duration-ms', '100']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^2000 records sent, /m);
+  // A read_committed reader sees every record; the commit markers each transaction leaves take
+  // offsets of their own, so a partition's record offsets have gaps (none without transactions).
+  const got = await readTopic(cluster.bootstrap, topic, 2000);
+  assert.equal(got.length, 2000);
+  let gaps = 0;
+  for (const p of [0, 1]) {
+    const offsets = got.filter((g) => g.partition === p).map((g) => Number(g.offset));
+    for (let i = 1; i < offsets.length; i++) if (offsets[i]! !== offsets[i - 1]! + 1) gaps++;
+  }
+  assert.ok(gaps >= 2, `commit markers between the records (${gaps} gaps)`);
 });
 
 test("perf takes kafka-producer-perf-test's own command line, and its lines have the Java tool's shape", async () => {

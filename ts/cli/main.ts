@@ -17,6 +17,7 @@ import { EmbeddedBroker, EmbeddedBrokerError } from './embedded-broker.js';
 import { runPerf } from './perf.js';
 import { readJsonRecords, runProduce } from './produce.js';
 import { formatMetrics, formatReport, makeReport, Progress, type Report, type Stats } from './report.js';
+import type { Metric } from '../metrics/producer-metrics.js';
 
 export const EXIT = {
   OK: 0,
@@ -103,7 +104,9 @@ CRC32C, transport, codec).
   --payload-file FILE     values: the file's pieces (split at --payload-delimiter, default
                           a newline), one picked at random per record
   --payload-monotonic     each value: the record's number (0, 1, 2, ...)
-  --transactional-id ID, --transaction-duration-ms N   refused: no transactions yet
+  --transactional-id ID         send in transactions with this transactional.id
+  --transaction-duration-ms N   commit each transaction after N ms (default 3000; alone, it
+                                implies --transactional-id performance-producer-default-transactional-id)
 
 ${COMMON_HELP}`;
 
@@ -153,7 +156,10 @@ function producerConfig(command: string, v: Parsed, clientId: string): Record<st
     config['bootstrap.servers'] = bs;
   }
   for (const k of IGNORED_JAVA_KEYS) delete config[k];
-  if ('transactional.id' in config) throw new UsageError(`kafka-turbo ${command}: transactional.id: kafka-turbo's producer has no transactions yet`);
+  // produce sends outside any transaction, which a transactional producer refuses.
+  if (command === 'produce' && 'transactional.id' in config) {
+    throw new UsageError('kafka-turbo produce: transactional.id: produce does not run transactions (perf --transactional-id does)');
+  }
   return config;
 }
 
@@ -162,7 +168,7 @@ interface Run {
   seconds: number;
   cpu: NodeJS.CpuUsage;
   producer: { config: ResolvedConfig };
-  metrics: unknown;
+  metrics: Metric[];
   interrupted: boolean;
 }
 
@@ -195,7 +201,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   const intervalMs = int(cmd, v, 'reporting-interval-ms', 1) ?? 5000;
   const partitions = int(cmd, v, 'partitions', 1, 10_000) ?? 6;
   const config = producerConfig(cmd, v, cmd === 'perf' ? 'perf-producer-client' : 'console-producer');
-  let perf: { numRecords: number; throughput: number; recordSize?: number; payloads?: Buffer[]; payloadMonotonic?: boolean } | null = null;
+  let perf: { numRecords: number; throughput: number; transactionDurationMs?: number; recordSize?: number; payloads?: Buffer[]; payloadMonotonic?: boolean } | null = null;
   if (cmd === 'perf') {
     const numRecords = int(cmd, v, 'num-records', 1);
     if (numRecords === undefined) throw new UsageError('kafka-turbo perf: --num-records is required');
@@ -206,10 +212,15 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     if (sources.length !== 1) {
       throw new UsageError(`kafka-turbo perf: give exactly one of --record-size, --payload-file, --payload-monotonic${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`);
     }
-    for (const f of ['transactional-id', 'transaction-duration-ms']) {
-      if (v[f] !== undefined) throw new UsageError(`kafka-turbo perf: --${f}: kafka-turbo's producer has no transactions yet`);
+    // ProducerPerformance's rule: either flag turns transactions on; the id's default is its own.
+    const transactionDurationMs = int(cmd, v, 'transaction-duration-ms', 1);
+    const txnId = str(v, 'transactional-id');
+    if (txnId !== undefined && txnId.trim() === '') throw new UsageError('kafka-turbo perf: --transactional-id must not be empty');
+    if (txnId !== undefined) config['transactional.id'] = txnId;
+    else if (transactionDurationMs !== undefined && config['transactional.id'] === undefined) {
+      config['transactional.id'] = 'performance-producer-default-transactional-id';
     }
-    perf = { numRecords, throughput };
+    perf = { numRecords, throughput, ...(transactionDurationMs !== undefined ? { transactionDurationMs } : {}) };
     if (v['record-size'] !== undefined) perf.recordSize = int(cmd, v, 'record-size', 1, 1 << 30)!;
     else if (v['payload-monotonic']) perf.payloadMonotonic = true;
     else {
@@ -306,7 +317,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       interrupted: result.interrupted,
       seconds: result.seconds,
     });
-    const metrics = v['print-metrics'] ? formatMetrics(result.metrics, config['client.id']!) : '';
+    const metrics = v['print-metrics'] ? formatMetrics(result.metrics) : '';
     if (json) out(JSON.stringify(metrics ? { ...report, metrics: result.metrics } : report));
     else {
       out(formatReport(report));

@@ -13,6 +13,7 @@
 import { Producer } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { LatencyClock, Stats } from './report.js';
+import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface PerfOptions {
   config: ProducerConfig;
@@ -32,6 +33,9 @@ export interface PerfOptions {
   onStart?: (stats: Stats, inFlight: () => number) => void;
   /** Where per-record failures are told (the first few of them). */
   warn?: (line: string) => void;
+  /** With transactional.id in config: commit after a transaction has been open this long
+   * (ProducerPerformance's --transaction-duration-ms), and once more at the end. */
+  transactionDurationMs?: number;
 }
 
 export interface PerfResult {
@@ -40,7 +44,7 @@ export interface PerfResult {
   cpu: NodeJS.CpuUsage;
   producer: Producer;
   /** producer.metrics() after the last acknowledgement, before close (as the Java tool prints them). */
-  metrics: unknown;
+  metrics: Metric[];
   interrupted: boolean;
 }
 
@@ -72,8 +76,12 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
   };
   o.signal?.addEventListener('abort', wake);
   const fixed = o.recordSize !== undefined ? randomPayload(o.recordSize) : null;
+  const txnMs = o.config['transactional.id'] !== undefined ? (o.transactionDurationMs ?? 3000) : 0;
+  let txnStart = 0;
+  let txnOpen = false;
   try {
     await producer.connect([o.topic]);
+    if (txnMs > 0) await producer.initTransactions();
   } catch (e) {
     await producer.close({ timeoutMs: 1000 }).catch(() => undefined);
     throw e;
@@ -86,6 +94,13 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
       await new Promise<void>((r) => (resume = r));
       if (o.signal?.aborted) break;
       clock.resync();
+    }
+    // As ProducerPerformance: a transaction begins with the first record after a commit and is
+    // committed (which flushes it) once it has been open for the duration.
+    if (txnMs > 0 && !txnOpen) {
+      producer.beginTransaction();
+      txnOpen = true;
+      txnStart = performance.now();
     }
     const value = fixed ?? (o.payloads ? o.payloads[Math.floor(Math.random() * o.payloads.length)]! : Buffer.from(String(i)));
     const size = value.length;
@@ -104,6 +119,10 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
         wake();
       },
     );
+    if (txnOpen && performance.now() - txnStart >= txnMs) {
+      await producer.commitTransaction();
+      txnOpen = false;
+    }
     // ThroughputThrottler's rule: when ahead of the target rate, sleep the difference off
     // (in steps of at least 2 ms, as its MIN_SLEEP_NS).
     if (o.throughput > 0) {
@@ -117,6 +136,7 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
   }
   const interrupted = o.signal?.aborted === true;
   o.signal?.removeEventListener('abort', wake);
+  if (txnOpen && !interrupted) await producer.commitTransaction();
   if (!interrupted) await producer.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -10,6 +10,7 @@ import { Producer, type ProducerRecord } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { UsageError } from './args.js';
 import { LatencyClock, Stats } from './report.js';
+import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface ProduceOptions {
   config: ProducerConfig;
@@ -31,7 +32,7 @@ export interface ProduceResult {
   seconds: number;
   cpu: NodeJS.CpuUsage;
   producer: Producer;
-  metrics: unknown;
+  metrics: Metric[];
   interrupted: boolean;
 }
 

@@ -8,6 +8,7 @@
 import { backendInfo } from '../backend/load.js';
 import { codecName } from '../compression/index.js';
 import { CodecId } from '../backend/types.js';
+import type { Metric } from '../metrics/producer-metrics.js';
 import type { ResolvedConfig } from '../producer/options.js';
 
 /**
@@ -154,8 +155,9 @@ export interface Report {
 
 /** The transport the producer's connections use, as the backend and the security settings decide it. */
 export function transportOf(config: ResolvedConfig): string {
-  if (backendInfo().ioUring) return 'io_uring';
-  return config.security.tls ? 'node:tls' : 'node:net';
+  // TLS connections stay on node:tls whatever the backend (ts/net/transport.ts).
+  if (config.security.tls) return 'node:tls';
+  return backendInfo().ioUring ? 'io_uring' : 'node:net';
 }
 
 export function makeReport(
@@ -265,34 +267,11 @@ export class Progress {
   }
 }
 
-interface MetricRow {
-  group: string;
-  name: string;
-  tags: Record<string, string>;
-  value: unknown;
-}
-
 /**
  * producer.metrics() in the layout of the Java tool's --print-metrics
  * (`group:name:{tag=value, ...} : value`, doubles with 3 decimals, sorted by that name).
- * It takes what metrics() returns: today a plain object of numbers (each becomes
- * producer-metrics:<kebab-case name>); a list or Map of { name, group, tags, value } metrics,
- * Java's shape, as it is.
  */
-export function formatMetrics(metrics: unknown, clientId: string): string {
-  const rows: MetricRow[] = [];
-  const defaultTags = { 'client-id': clientId };
-  const add = (key: string, m: unknown): void => {
-    if (m !== null && typeof m === 'object' && 'value' in (m as object)) {
-      const o = m as { name?: string; group?: string; tags?: Record<string, string>; value: unknown };
-      rows.push({ group: o.group ?? 'producer-metrics', name: o.name ?? kebab(key), tags: o.tags ?? defaultTags, value: o.value });
-    } else {
-      rows.push({ group: 'producer-metrics', name: kebab(key), tags: defaultTags, value: m });
-    }
-  };
-  if (metrics instanceof Map) for (const [k, m] of metrics) add(String(k), m);
-  else if (Array.isArray(metrics)) metrics.forEach((m, i) => add(String(i), m));
-  else if (metrics !== null && typeof metrics === 'object') for (const [k, m] of Object.entries(metrics)) add(k, m);
+export function formatMetrics(rows: readonly Metric[]): string {
   if (rows.length === 0) return '';
   const named = rows
     .map((r) => [`${r.group}:${r.name}:{${Object.entries(r.tags).map(([k, v]) => `${k}=${v}`).join(', ')}}`, r.value] as const)
@@ -300,12 +279,9 @@ export function formatMetrics(metrics: unknown, clientId: string): string {
   const width = Math.max(...named.map(([n]) => n.length));
   const lines = [`\n${'Metric Name'.padEnd(width)}   Value`];
   for (const [n, v] of named) {
-    const shown = typeof v === 'number' ? v.toFixed(3) : typeof v === 'bigint' ? v.toString() : String(v);
+    const shown = v.toFixed(3);
     lines.push(`${n.padEnd(width)} : ${shown}`);
   }
   return lines.join('\n');
 }
 
-function kebab(s: string): string {
-  return s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}
