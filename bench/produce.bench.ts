@@ -48,6 +48,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { benchMain, runChild } from './lib/child.js';
+import { makeValueBlock, splitValues } from './lib/values.js';
 
 const RECORD_SIZE = 100;
 const PER_CALL = 1000;
@@ -242,30 +243,7 @@ async function unavailable(c: CaseDef, codec: Codec): Promise<string | null> {
  * vary; deterministic, so every client sends the same bytes), as views into one buffer.
  */
 function makeValues(count: number): Buffer[] {
-  const events = ['click', 'view', 'purchase', 'add_to_cart', 'search', 'login', 'logout', 'share'];
-  const countries = ['DE', 'FR', 'US', 'BR', 'IN', 'JP', 'GB', 'ES', 'IT', 'NL'];
-  const filler = 'the quick brown fox jumps over the lazy dog ';
-  let seed = 0x2545f491;
-  const rand = (n: number) => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
-  const all = Buffer.alloc(count * RECORD_SIZE);
-  const values: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const head =
-      `{"id":${100000 + i},"user":"user-${rand(10000)}","event":"${events[rand(events.length)]}",` +
-      `"amount":${rand(100000)},"country":"${countries[rand(countries.length)]}","note":"`;
-    const tail = '"}';
-    const fill = RECORD_SIZE - head.length - tail.length;
-    if (fill < 0) throw new Error('value template longer than RECORD_SIZE');
-    const start = rand(filler.length);
-    const note = (filler + filler + filler).slice(start, start + fill);
-    const s = head + note + tail;
-    all.write(s, i * RECORD_SIZE, 'latin1');
-    values.push(all.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE));
-  }
-  return values;
+  return splitValues(makeValueBlock(count, RECORD_SIZE), RECORD_SIZE);
 }
 
 /** Throws unless a KafkaJS-shaped send result has one error-free entry with an offset per partition written. */

@@ -1,8 +1,7 @@
 /**
  * Record values for the end-to-end benches: JSON-like, all different (ids, users, events,
  * amounts vary), deterministic (every client sends the same bytes), so that codecs do real
- * work and no client gains from repeated values. The generator is the one
- * bench/produce.bench.ts uses for its 100-byte records, with the size as a parameter.
+ * work and no client gains from repeated values (bench/produce.bench.ts's 100-byte records too).
  */
 
 /** `count` values of exactly `size` bytes each, back to back in one buffer. */

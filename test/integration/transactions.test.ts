@@ -10,10 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCluster, kafkaVersion, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
 import { readTopic } from '../helpers/kcat.js';
+import { partitionDirs } from '../helpers/log-segments.js';
 import { Producer } from '../../ts/index.js';
 import { KafkaJSProtocolError } from '../../ts/errors.js';
 
@@ -58,23 +58,7 @@ async function groupOffsets(groupId: string): Promise<Record<string, number>> {
  * read from its log files with DumpLogSegments (kcat does not show control records). */
 async function markers(topic: string, partition: number): Promise<string[]> {
   const want = `${topic}-${partition}`;
-  const dirs: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 4) return;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const p = join(dir, e.name);
-      if (e.name === want) dirs.push(p);
-      else if (depth > 0 || e.name.startsWith('kafka-turbo')) walk(p, depth + 1);
-    }
-  };
-  walk(tmpdir(), 0);
+  const dirs = partitionDirs(topic, partition);
   assert.equal(dirs.length, 1, `one log directory for ${want}`);
   const segments = readdirSync(dirs[0]!).filter((f) => f.endsWith('.log')).map((f) => join(dirs[0]!, f));
   const out = await java('kafka.tools.DumpLogSegments', ['--deep-iteration', '--files', segments.join(',')]);
