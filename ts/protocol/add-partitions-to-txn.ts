@@ -29,6 +29,7 @@
  * .Builder.forClient).
  */
 import { ApiKey } from './api-keys.js';
+import { readTopicErrors, type TopicErrors } from './topic-errors.js';
 import { Writer } from './writer.js';
 import { checkVersion, type ApiDescriptor } from './versions.js';
 
@@ -41,7 +42,7 @@ export interface AddPartitionsToTxnRequest {
 
 export interface AddPartitionsToTxnResponse {
   throttleTimeMs: number;
-  results: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[];
+  results: TopicErrors[];
 }
 
 const FLEXIBLE_FROM = 3;
@@ -76,18 +77,7 @@ export const AddPartitionsToTxn: ApiDescriptor<AddPartitionsToTxnRequest, AddPar
     r.context = `AddPartitionsToTxn v${version}`;
     const flexible = version >= FLEXIBLE_FROM;
     const throttleTimeMs = r.int32();
-    const partition = (pr: typeof r) => {
-      const p = { partitionIndex: pr.int32(), errorCode: pr.int16() };
-      if (flexible) pr.skipTaggedFields();
-      return p;
-    };
-    const topic = (tr: typeof r) => {
-      const name = flexible ? tr.compactString('name') : tr.string('name');
-      const partitions = flexible ? tr.compactArray(partition) : tr.array(partition);
-      if (flexible) tr.skipTaggedFields();
-      return { name, partitions };
-    };
-    const results = flexible ? r.compactArray(topic) : r.array(topic);
+    const results = readTopicErrors(r, flexible);
     if (flexible) r.skipTaggedFields();
     return { throttleTimeMs, results };
   },

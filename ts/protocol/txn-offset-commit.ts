@@ -29,6 +29,7 @@
  * when the cluster has transaction.version 2.
  */
 import { ApiKey } from './api-keys.js';
+import { readTopicErrors, type TopicErrors } from './topic-errors.js';
 import { Writer } from './writer.js';
 import { checkVersion, type ApiDescriptor } from './versions.js';
 
@@ -49,7 +50,7 @@ export interface TxnOffsetCommitRequest {
 
 export interface TxnOffsetCommitResponse {
   throttleTimeMs: number;
-  topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[];
+  topics: TopicErrors[];
 }
 
 const FLEXIBLE_FROM = 3;
@@ -94,18 +95,7 @@ export const TxnOffsetCommit: ApiDescriptor<TxnOffsetCommitRequest, TxnOffsetCom
     r.context = `TxnOffsetCommit v${version}`;
     const flexible = version >= FLEXIBLE_FROM;
     const throttleTimeMs = r.int32();
-    const partition = (pr: typeof r) => {
-      const p = { partitionIndex: pr.int32(), errorCode: pr.int16() };
-      if (flexible) pr.skipTaggedFields();
-      return p;
-    };
-    const topic = (tr: typeof r) => {
-      const name = flexible ? tr.compactString('name') : tr.string('name');
-      const partitions = flexible ? tr.compactArray(partition) : tr.array(partition);
-      if (flexible) tr.skipTaggedFields();
-      return { name, partitions };
-    };
-    const topics = flexible ? r.compactArray(topic) : r.array(topic);
+    const topics = readTopicErrors(r, flexible);
     if (flexible) r.skipTaggedFields();
     return { throttleTimeMs, topics };
   },
