@@ -21,25 +21,15 @@
  * one ProduceRequest's requestSent + responseReceived cost, for requests of 6 batches of 160
  * records (16 KiB of 100-byte records each, the default batch.size), per request and per record.
  */
-import { join } from 'node:path';
 import { ProducerMetrics } from '../ts/metrics/producer-metrics.js';
 import { Producer } from '../ts/producer/producer.js';
-import { awaitedSends, benchMain, runChild, sendInFlight } from './lib/child.js';
+import { runAbBench, WARMUP_RECORDS, type AbChildResult } from './lib/ab.js';
+import { awaitedSends, benchMain, sendInFlight } from './lib/child.js';
 
 const PARTITIONS = 6;
 const IN_FLIGHT = 50_000;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
-
-interface ChildResult {
-  acked: number;
-  recordsPerSec?: number;
-  cpuUsPerRecord?: number;
-  p50Us?: number;
-  p99Us?: number;
+interface ChildResult extends AbChildResult {
   recordSendTotal?: number;
   retries?: number;
 }
@@ -61,7 +51,7 @@ async function child(): Promise<void> {
   await p.connect([topic]);
   const value = Buffer.alloc(100, 0x61);
   // A few records first, so that connections, InitProducerId and JIT are out of the timed part.
-  await Promise.all(Array.from({ length: 200 }, (_, i) => p.send({ topic, partition: i % PARTITIONS, value })));
+  await Promise.all(Array.from({ length: WARMUP_RECORDS }, (_, i) => p.send({ topic, partition: i % PARTITIONS, value })));
   const out: ChildResult = { acked: 0 };
   if (shape === 'throughput') {
     Object.assign(out, await sendInFlight(n, IN_FLIGHT, () => p.send({ topic, value }), () => p.flush()));
@@ -71,7 +61,7 @@ async function child(): Promise<void> {
     out.p50Us = lat[Math.floor(lat.length * 0.5)]!;
     out.p99Us = lat[Math.floor(lat.length * 0.99)]!;
   }
-  out.acked += 200;
+  out.acked += WARMUP_RECORDS;
   const metric = (name: string) => p.metrics().find((m) => m.name === name && m.group === 'producer-metrics')!.value;
   // record-send counts every send of a batch, a retry's resend too: take the retries away.
   out.recordSendTotal = metric('record-send-total') - metric('record-retry-total');
@@ -80,73 +70,23 @@ async function child(): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
-const runCase = (env: Record<string, string>) => runChild<ChildResult>(__filename, env);
-
-async function parent(): Promise<void> {
-  const records = Number(arg('records', '200000'));
-  const awaited = Number(arg('awaited', '1000'));
-  const rounds = Number(arg('rounds', '3'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
-  const given = arg('bootstrap', '');
-  const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1 });
-  const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
-  const admin = new Kafka({ clientId: 'bench-check', brokers: [cluster.bootstrap], logLevel: logLevel.NOTHING }).admin();
-  const cases = [
-    { name: 'metrics on', metrics: 'on' },
-    { name: 'recording disabled', metrics: 'off' },
-  ];
-  const rows: Record<string, { rps: number[]; cpu: number[]; p50: number[]; p99: number[] }> = {};
-  for (const c of cases) rows[c.name] = { rps: [], cpu: [], p50: [], p99: [] };
-  let n = 0;
-  try {
-    await admin.connect();
-    for (let round = 0; round <= rounds; round++) {
-      const order = round % 2 === 0 ? cases : [...cases].reverse();
-      for (const c of order) {
-        for (const shape of ['throughput', 'awaited'] as const) {
-          const topic = `bench-metrics-${Date.now().toString(36)}-${n++}`;
-          await cluster.createTopic(topic, { partitions: PARTITIONS });
-          const count = shape === 'throughput' ? records : awaited;
-          const r = await runCase({ BOOTSTRAP: cluster.bootstrap, TOPIC: topic, METRICS: c.metrics, SHAPE: shape, N: String(count) });
-          const offsets = await admin.fetchTopicOffsets(topic);
-          const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
-          if (r.acked !== count + 200 || stored !== count + 200) throw new Error(`${c.name} ${shape}: ${r.acked} acked, ${stored} stored, ${count + 200} sent`);
-          const expectSent = c.metrics === 'on' ? count + 200 : 0;
-          if (r.recordSendTotal !== expectSent) throw new Error(`${c.name} ${shape}: record-send-total - record-retry-total = ${r.recordSendTotal}, expected ${expectSent}`);
-          if (r.retries) console.error(`  (${r.retries} records retried in this run)`);
-          const label = round === 0 ? 'warm-up' : `round ${round}`;
-          if (shape === 'throughput') {
-            console.error(`${label} ${c.name}: ${Math.round(r.recordsPerSec!)} records/s, ${r.cpuUsPerRecord!.toFixed(2)} µs CPU/record`);
-            if (round > 0) {
-              rows[c.name]!.rps.push(r.recordsPerSec!);
-              rows[c.name]!.cpu.push(r.cpuUsPerRecord!);
-            }
-          } else {
-            console.error(`${label} ${c.name}: awaited p50 ${Math.round(r.p50Us!)} µs, p99 ${Math.round(r.p99Us!)} µs`);
-            if (round > 0) {
-              rows[c.name]!.p50.push(r.p50Us!);
-              rows[c.name]!.p99.push(r.p99Us!);
-            }
-          }
-        }
-      }
-    }
-  } finally {
-    await admin.disconnect().catch(() => {});
-    if (!given) await cluster.stop();
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const off = rows['recording disabled']!;
-  console.log(`| case | records/s (median of ${rounds}) | CPU µs/record | awaited p50 µs | awaited p99 µs | throughput vs disabled | CPU vs disabled |`);
-  console.log('|---|---|---|---|---|---|---|');
-  for (const c of cases) {
-    const r = rows[c.name]!;
-    console.log(
-      `| ${c.name} | ${Math.round(median(r.rps)).toLocaleString('en-US')} | ${median(r.cpu).toFixed(2)} | ${Math.round(median(r.p50))} | ${Math.round(median(r.p99))} | ` +
-        `${(median(r.rps) / median(off.rps)).toFixed(2)}× | ${(median(r.cpu) / median(off.cpu)).toFixed(2)}× |`,
-    );
-  }
+function parent(): Promise<void> {
+  return runAbBench<ChildResult>({
+    file: __filename,
+    tag: 'metrics',
+    partitions: PARTITIONS,
+    cases: [
+      { name: 'metrics on', env: { METRICS: 'on' } },
+      { name: 'recording disabled', env: { METRICS: 'off' } },
+    ],
+    baseline: 'recording disabled',
+    defaults: { records: 200_000, awaited: 1000, rounds: 3 },
+    check: (name, shape, r, sent) => {
+      const expectSent = name === 'metrics on' ? sent : 0;
+      if (r.recordSendTotal !== expectSent) throw new Error(`${name} ${shape}: record-send-total - record-retry-total = ${r.recordSendTotal}, expected ${expectSent}`);
+      if (r.retries) console.error(`  (${r.retries} records retried in this run)`);
+    },
+  });
 }
 
 /** The recording cost alone: median of 7 rounds of 200k requests, for a full request (6 batches
