@@ -33,7 +33,7 @@ export function variants() {
       ...base,
       id: 'kafka-turbo-kafkajs',
       label: `kafka-turbo ${version()} kafkajs-api (${b})`,
-      settings: (c) => `send({acks: ${c.acks}, compression: ${KAFKAJS_CODEC_KEY[c.codec]}}); idempotent false (default); linger.ms 0 (the facade's default, KafkaJS sends at once), batch.size 16384`,
+      settings: (c) => `send({acks: ${c.acks}, compression: ${KAFKAJS_CODEC_KEY[c.codec]}}); idempotent false (default); linger.ms 0 (the facade's default, KafkaJS sends at once), batch.size = max.request.size, 1 MiB (the facade's default)`,
       async open(ctx) {
         const { Kafka, logLevel, CompressionTypes } = turbo();
         const kafka = new Kafka({ clientId: 'bench-peers', brokers: ctx.bootstrap.split(','), logLevel: logLevel.NOTHING });
