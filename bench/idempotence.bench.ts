@@ -14,8 +14,8 @@
  * checked (every record acknowledged, the topic's end offsets add up) before it counts.
  */
 import { Producer } from '../ts/producer/producer.js';
-import { runAbBench, WARMUP_RECORDS, type AbChildResult } from './lib/ab.js';
-import { awaitedSends, benchMain, sendInFlight } from './lib/child.js';
+import { runAbBench, runAbChild, type AbChildResult } from './lib/ab.js';
+import { benchMain } from './lib/child.js';
 
 const PARTITIONS = 6;
 const IN_FLIGHT = 50_000;
@@ -33,20 +33,7 @@ async function child(): Promise<void> {
     'enable.idempotence': idempotent,
     ...(shape === 'awaited' ? { 'linger.ms': 0 } : {}),
   });
-  await p.connect([topic]);
-  const value = Buffer.alloc(100, 0x61);
-  // A few records first, so that connections, InitProducerId and JIT are out of the timed part.
-  await Promise.all(Array.from({ length: WARMUP_RECORDS }, (_, i) => p.send({ topic, partition: i % PARTITIONS, value })));
-  const out: AbChildResult = { acked: 0 };
-  if (shape === 'throughput') {
-    Object.assign(out, await sendInFlight(n, IN_FLIGHT, () => p.send({ topic, value }), () => p.flush()));
-  } else {
-    const lat = await awaitedSends(n, () => p.send({ topic, partition: 0, value }));
-    out.acked += n;
-    out.p50Us = lat[Math.floor(lat.length * 0.5)]!;
-    out.p99Us = lat[Math.floor(lat.length * 0.99)]!;
-  }
-  out.acked += WARMUP_RECORDS;
+  const out: AbChildResult = await runAbChild(p, topic, PARTITIONS, shape, n, IN_FLIGHT);
   await p.close();
   console.log(JSON.stringify(out));
 }

@@ -23,8 +23,8 @@
  */
 import { ProducerMetrics } from '../ts/metrics/producer-metrics.js';
 import { Producer } from '../ts/producer/producer.js';
-import { runAbBench, WARMUP_RECORDS, type AbChildResult } from './lib/ab.js';
-import { awaitedSends, benchMain, sendInFlight } from './lib/child.js';
+import { runAbBench, runAbChild, type AbChildResult } from './lib/ab.js';
+import { benchMain } from './lib/child.js';
 
 const PARTITIONS = 6;
 const IN_FLIGHT = 50_000;
@@ -48,20 +48,7 @@ async function child(): Promise<void> {
   });
   // Recording disabled: the sender checks its metrics hook before anything else (no call, no clock read).
   if (!metricsOn) (p as unknown as { core: { sender: { metrics: unknown } } }).core.sender.metrics = null;
-  await p.connect([topic]);
-  const value = Buffer.alloc(100, 0x61);
-  // A few records first, so that connections, InitProducerId and JIT are out of the timed part.
-  await Promise.all(Array.from({ length: WARMUP_RECORDS }, (_, i) => p.send({ topic, partition: i % PARTITIONS, value })));
-  const out: ChildResult = { acked: 0 };
-  if (shape === 'throughput') {
-    Object.assign(out, await sendInFlight(n, IN_FLIGHT, () => p.send({ topic, value }), () => p.flush()));
-  } else {
-    const lat = await awaitedSends(n, () => p.send({ topic, partition: 0, value }));
-    out.acked += n;
-    out.p50Us = lat[Math.floor(lat.length * 0.5)]!;
-    out.p99Us = lat[Math.floor(lat.length * 0.99)]!;
-  }
-  out.acked += WARMUP_RECORDS;
+  const out: ChildResult = await runAbChild(p, topic, PARTITIONS, shape, n, IN_FLIGHT);
   const metric = (name: string) => p.metrics().find((m) => m.name === name && m.group === 'producer-metrics')!.value;
   // record-send counts every send of a batch, a retry's resend too: take the retries away.
   out.recordSendTotal = metric('record-send-total') - metric('record-retry-total');

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { median } from './stats.js';
-import { runChild } from './child.js';
+import { awaitedSends, runChild, sendInFlight } from './child.js';
 
 /** What the child prints: `acked` counts the 200 warm-up records it sends first. */
 export interface AbChildResult {
@@ -20,6 +20,30 @@ export interface AbChildResult {
 }
 
 export const WARMUP_RECORDS = 200;
+
+/** What a child needs of the producer under test (the Java-style Producer fits). */
+interface BenchProducer {
+  connect(topics: string[]): Promise<void>;
+  send(r: { topic: string; partition?: number; value: Buffer }): Promise<unknown>;
+  flush(): Promise<void>;
+}
+
+/**
+ * The child side: WARMUP_RECORDS sends first (connections, InitProducerId and JIT out of the
+ * timed part), then `shape` with n 100-byte records (throughput: up to `inFlight` unsettled;
+ * awaited: one at a time to partition 0). The caller closes the producer and prints the result.
+ */
+export async function runAbChild(p: BenchProducer, topic: string, partitions: number, shape: string, n: number, inFlight: number): Promise<AbChildResult> {
+  await p.connect([topic]);
+  const value = Buffer.alloc(100, 0x61);
+  await Promise.all(Array.from({ length: WARMUP_RECORDS }, (_, i) => p.send({ topic, partition: i % partitions, value })));
+  if (shape === 'throughput') {
+    const r = await sendInFlight(n, inFlight, () => p.send({ topic, value }), () => p.flush());
+    return { ...r, acked: r.acked + WARMUP_RECORDS };
+  }
+  const lat = await awaitedSends(n, () => p.send({ topic, partition: 0, value }));
+  return { acked: n + WARMUP_RECORDS, p50Us: lat[Math.floor(lat.length * 0.5)]!, p99Us: lat[Math.floor(lat.length * 0.99)]! };
+}
 
 export interface AbBench<R extends AbChildResult> {
   /** The bench's compiled file (__filename), run with --child per case. */

@@ -12,7 +12,8 @@
  */
 import { Producer } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
-import { LatencyClock, Stats } from './report.js';
+import { Stats } from './report.js';
+import { SendWindow } from './send-window.js';
 import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface PerfOptions {
@@ -63,18 +64,6 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
   const producer = new Producer(o.config);
   const warn = o.warn ?? (() => {});
   const stats = new Stats(o.numRecords);
-  let inFlight = 0;
-  let resume: (() => void) | null = null;
-  let warned = 0;
-  const clock = new LatencyClock();
-  const wake = (): void => {
-    if (resume && (inFlight < o.window / 2 || inFlight === 0 || o.signal?.aborted)) {
-      const r = resume;
-      resume = null;
-      r();
-    }
-  };
-  o.signal?.addEventListener('abort', wake);
   const fixed = o.recordSize !== undefined ? randomPayload(o.recordSize) : null;
   const txnMs = o.config['transactional.id'] !== undefined ? (o.transactionDurationMs ?? 3000) : 0;
   let txnStart = 0;
@@ -86,12 +75,13 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
     await producer.close({ timeoutMs: 1000 }).catch(() => undefined);
     throw e;
   }
-  o.onStart?.(stats, () => inFlight);
+  const win = new SendWindow(o.window, stats, warn, o.signal);
+  const clock = win.clock;
+  o.onStart?.(stats, () => win.inFlight);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < o.numRecords && !o.signal?.aborted; i++) {
-    if (inFlight >= o.window) {
-      await new Promise<void>((r) => (resume = r));
+    if (await win.waitForRoom()) {
       if (o.signal?.aborted) break;
       clock.resync();
     }
@@ -105,20 +95,7 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
     const value = fixed ?? (o.payloads ? o.payloads[Math.floor(Math.random() * o.payloads.length)]! : Buffer.from(String(i)));
     const size = value.length;
     const start = clock.sendTime();
-    inFlight++;
-    producer.send({ topic: o.topic, value }).then(
-      () => {
-        inFlight--;
-        stats.record(clock.ackTime() - start, size);
-        wake();
-      },
-      (err: Error) => {
-        inFlight--;
-        stats.errors++;
-        if (warned++ < 5) warn(`record ${i} failed: ${err.message}`);
-        wake();
-      },
-    );
+    win.track(producer.send({ topic: o.topic, value }), i, start, size);
     if (txnOpen && performance.now() - txnStart >= txnMs) {
       await producer.commitTransaction();
       txnOpen = false;
@@ -135,13 +112,12 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
     }
   }
   const interrupted = o.signal?.aborted === true;
-  o.signal?.removeEventListener('abort', wake);
+  win.close();
   if (txnOpen && !interrupted) await producer.commitTransaction();
   if (!interrupted) await producer.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const metrics = producer.metrics();
   await producer.close(interrupted ? { timeoutMs: 3000 } : {});
-  if (warned > 5) warn(`... ${warned - 5} more records failed`);
   return { stats, seconds, cpu, producer, metrics, interrupted };
 }

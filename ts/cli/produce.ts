@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { Producer, type ProducerRecord } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { UsageError } from './args.js';
-import { LatencyClock, Stats } from './report.js';
+import { Stats } from './report.js';
+import { SendWindow } from './send-window.js';
 import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface ProduceOptions {
@@ -131,43 +132,19 @@ export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
   const producer = new Producer(o.config);
   const warn = o.warn ?? (() => {});
   const stats = new Stats(fileRecords?.length);
-  let inFlight = 0;
-  let resume: (() => void) | null = null;
   let n = 0;
-  let warned = 0;
-  const clock = new LatencyClock();
-  const wake = (): void => {
-    if (resume && (inFlight < o.window / 2 || o.signal?.aborted)) {
-      const r = resume;
-      resume = null;
-      r();
-    }
-  };
-  o.signal?.addEventListener('abort', wake);
-  o.onStart?.(stats, () => inFlight);
+  const win = new SendWindow(o.window, stats, warn, o.signal);
+  o.onStart?.(stats, () => win.inFlight);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const send = async (rec: FileRecord): Promise<void> => {
-    if (inFlight >= o.window) await new Promise<void>((r) => (resume = r));
+    await win.waitForRoom();
     if (o.signal?.aborted) return;
     const full = withHeaders(rec, o.headers);
     const size = (full.value === null || full.value === undefined ? 0 : Buffer.byteLength(full.value as string)) + (full.key ? Buffer.byteLength(full.key as string) : 0);
     const i = n++;
     const start = performance.now();
-    inFlight++;
-    producer.send({ topic: o.topic, ...full }).then(
-      () => {
-        inFlight--;
-        stats.record(clock.ackTime() - start, size);
-        wake();
-      },
-      (err: Error) => {
-        inFlight--;
-        stats.errors++;
-        if (warned++ < 5) warn(`record ${i} failed: ${err.message}`);
-        wake();
-      },
-    );
+    win.track(producer.send({ topic: o.topic, ...full }), i, start, size);
   };
   if (fileRecords) {
     for (const rec of fileRecords) {
@@ -187,12 +164,11 @@ export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
     o.signal?.removeEventListener('abort', stop);
   }
   const interrupted = o.signal?.aborted === true;
-  o.signal?.removeEventListener('abort', wake);
+  win.close();
   if (!interrupted) await producer.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const metrics = producer.metrics();
   await producer.close(interrupted ? { timeoutMs: 3000 } : {});
-  if (warned > 5) warn(`... ${warned - 5} more records failed`);
   return { stats, seconds, cpu, producer, metrics, interrupted };
 }
