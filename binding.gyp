@@ -53,6 +53,7 @@
         'native/src/binding/buffer_pool.cc',
         'native/src/binding/memory_stats.cc',
         'native/src/core/record_batch.cc',
+        'native/src/core/packed.cc',
         'native/src/core/accumulator.cc',
         'native/src/core/compress_worker.cc',
         'native/src/compress/gzip.cc',

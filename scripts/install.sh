@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, idempotently:
 #   - Debian packages: kcat (independent reader in tests), openssl (the TLS tests' certificates), the C/C++ toolchain and the
-#     native libraries the addon links against, librdkafka-dev (mock cluster for fault tests),
+#     native libraries the addon links against, clang-16 with libFuzzer (scripts/fuzz.sh), librdkafka-dev (mock cluster for fault tests),
 #     Java 17 + Maven (only if missing) for the real Kafka broker;
 #   - npm dependencies (npm ci from package-lock.json);
 #   - the build (npm run build);
@@ -25,6 +25,11 @@ APT_PACKAGES=(
   liblz4-dev
   libzstd-dev
   libsnappy-dev
+  # scripts/fuzz.sh: clang with libFuzzer (its runtime is its own package) and llvm-symbolizer
+  # for readable crash reports.
+  clang-16
+  libclang-rt-16-dev
+  llvm-16
 )
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/packed.h"
 #include "../core/record_batch.h"
 
 namespace kafka_turbo {
@@ -146,28 +147,12 @@ napi_value ThrowRangeError(napi_env env, const char* fn, const char* what);
 // @thread JS
 bool GetFiniteNumber(napi_env env, napi_value v, const char* fn, const char* what, double* out);
 
-// The scratch memory of the packed fast paths (see RecordUnpacker): one Uint8Array whose
-// first 8 * meta_capacity bytes are float64 slots (numbers in: the records' meta, a drain's
-// partitions; numbers out: append's batch runs, drained batches' fields) and whose rest holds
-// the records' bytes. One typed array per call instead of three, because every
-// napi_get_typedarray_info costs tens of nanoseconds (per send(), that is most of a call).
-// Slots are read and written with memcpy: no alignment is assumed.
-// @thread JS
-struct PackedScratch {
-  uint8_t* data;
-  size_t length;         // bytes
-  size_t meta_capacity;  // float64 slots at the front
-
-  size_t slots() const { return meta_capacity; }
-  double Load(size_t i) const {
-    double d;
-    std::memcpy(&d, data + 8 * i, sizeof d);
-    return d;
-  }
-  void Store(size_t i, double d) { std::memcpy(data + 8 * i, &d, sizeof d); }
-  const uint8_t* bytes() const { return data + 8 * meta_capacity; }
-  size_t bytes_length() const { return length - 8 * meta_capacity; }
-};
+// The scratch memory of the packed fast paths (see RecordUnpacker): one Uint8Array of
+// float64 slots, then bytes; the layout and its parser are core/packed.h's (plain C++, so
+// that native/fuzz reaches it without Node-API). One typed array per call instead of three,
+// because every napi_get_typedarray_info costs tens of nanoseconds (per send(), that is most
+// of a call).
+using core::PackedScratch;
 
 // Reads (scratch: Uint8Array, metaCapacity: number) with min_slots <= metaCapacity and
 // 8 * metaCapacity <= scratch.length. A null `meta_capacity` takes it from slot 0 (the fast
@@ -177,11 +162,8 @@ struct PackedScratch {
 bool ReadPackedScratch(napi_env env, napi_value scratch, napi_value meta_capacity, size_t min_slots,
                        const char* fn, PackedScratch* out);
 
-// Whether d is an integer in [lo, hi] (bounds within +-2^63; NaN is not). Casts rather than
-// std::trunc, which is a libm call on baseline x86-64 (no SSE4.1 roundsd).
-inline bool IsIntegerIn(double d, double lo, double hi) {
-  return d >= lo && d <= hi && static_cast<double>(static_cast<int64_t>(d)) == d;
-}
+// Whether d is an integer in [lo, hi] (core/packed.h).
+using core::IsIntegerIn;
 
 // A count: an integer in [0, 2^32 - 1].
 inline bool ReadCount(double d, size_t* out) {
@@ -204,6 +186,8 @@ inline bool ReadCount(double d, size_t* out) {
 //      bigs:  Uint8Array[] or null, fields passed by reference instead of copied.
 //    A length >= 0 takes that many bytes from `bytes`; -1 is null; -2 - i is bigs[i].
 //    Everything is bounds-checked: a malformed layout is a TypeError, never a stray read.
+//    The parsing is core::UnpackPacked (core/packed.h); this class adds the bigs' lookup
+//    through Node-API and the errors.
 //
 // The views point into the JavaScript Buffers (and this object's scratch), so they are valid
 // until the native call returns, provided no ArrayBuffer involved is detached (transferred)

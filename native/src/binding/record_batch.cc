@@ -57,10 +57,7 @@ constexpr const char* kPropertyKeyNames[kPropertyKeyCount] = {
     "pool",
 };
 
-// |t| <= 2^53 - 1: a timestamp JavaScript holds exactly, and whose deltas fit an int64.
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-bool IsSafeInteger(double d) { return IsIntegerIn(d, -kMaxSafeInteger, kMaxSafeInteger); }
+using core::IsSafeInteger;
 
 napi_value ThrowError(napi_env env, const char* fn, const char* what,
                       napi_status (*thrower)(napi_env, const char*, const char*)) {
@@ -95,42 +92,19 @@ bool IsNullish(napi_env env, napi_value v) {
   return napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined);
 }
 
-// Reads the fields of packed records (bindings.h) one at a time, checking every length.
-struct PackedCursor {
-  const uint8_t* bytes;
-  size_t length;
-  size_t offset;
+// bigs[index] as bytes for core::UnpackPacked: false (Malformed) when it is not a
+// Uint8Array, or when reading the element threw (its exception stays pending).
+struct BigsContext {
   napi_env env;
   napi_value bigs;
-  uint32_t bigs_length;
-
-  // A field of length d: d bytes from `bytes` (the common case, inline), null (-1), or a
-  // whole Uint8Array from bigs (-2 - index). False when the layout is wrong.
-  inline bool Field(double d, bool nullable, const uint8_t** data, int64_t* size) {
-    if (d >= 0 && d <= static_cast<double>(length - offset)) {
-      const size_t n = static_cast<size_t>(d);
-      if (static_cast<double>(n) != d) return false;
-      *data = bytes + offset;
-      *size = static_cast<int64_t>(n);
-      offset += n;
-      return true;
-    }
-    if (d == -1) {
-      *data = nullptr;
-      *size = core::kNullLength;
-      return nullable;
-    }
-    return Big(d, data, size);
-  }
-
-  bool Big(double d, const uint8_t** data, int64_t* size) {
-    const double index = -2 - d;
-    if (!IsIntegerIn(index, 0, static_cast<double>(bigs_length) - 1)) return false;
-    napi_value big = nullptr;
-    return napi_get_element(env, bigs, static_cast<uint32_t>(index), &big) == napi_ok &&
-           ReadNullableBytes(env, big, data, size) > 0;
-  }
 };
+
+bool ResolveBig(void* ctx, uint32_t index, const uint8_t** data, int64_t* size) {
+  const BigsContext* b = static_cast<const BigsContext*>(ctx);
+  napi_value big = nullptr;
+  return napi_get_element(b->env, b->bigs, index, &big) == napi_ok &&
+         ReadNullableBytes(b->env, big, data, size) > 0;
+}
 
 bool Malformed(napi_env env, const char* fn, size_t i) {
   char what[160];
@@ -493,21 +467,17 @@ bool ReadPackedScratch(napi_env env, napi_value scratch, napi_value meta_capacit
     ThrowTypeError(env, fn, "scratch must be a Uint8Array");
     return false;
   }
-  double slots = 0;
-  if (meta_capacity != nullptr) {
-    if (napi_get_value_double(env, meta_capacity, &slots) != napi_ok) slots = -1;
-  } else if (length >= 8) {
-    std::memcpy(&slots, data, sizeof slots);
-  } else {
+  double slots = -1;
+  if (meta_capacity != nullptr && napi_get_value_double(env, meta_capacity, &slots) != napi_ok) {
     slots = -1;
   }
-  if (!IsIntegerIn(slots, static_cast<double>(min_slots), static_cast<double>(length / 8))) {
+  if (!core::OpenPackedScratch(static_cast<uint8_t*>(data), length,
+                               meta_capacity != nullptr ? &slots : nullptr, min_slots, out)) {
     ThrowTypeError(env, fn,
                    "the scratch's metaCapacity must be an integer, at least the "
                    "call's fixed slots, with 8 * metaCapacity <= scratch.length");
     return false;
   }
-  *out = PackedScratch{static_cast<uint8_t*>(data), length, static_cast<size_t>(slots)};
   return true;
 }
 
@@ -527,57 +497,26 @@ bool RecordUnpacker::FromPacked(napi_env env, size_t n, const PackedScratch& scr
       return false;
     }
   }
-  // Every record takes at least 4 slots: a larger count cannot be right (and must not size
-  // the vectors below).
-  if (first_slot > scratch.slots() || n > (scratch.slots() - first_slot) / 4) {
-    ThrowTypeError(env, fn, "count is larger than the packed records");
-    return false;
-  }
-  PackedCursor c{scratch.bytes(), scratch.bytes_length(), 0, env, bigs_value, bigs_length};
-  const size_t meta_length = scratch.slots();
-  size_t m = first_slot;  // meta cursor
-  records_.resize(n);
-  first_header_.resize(n);
-  core::RecordView* records = records_.data();
-  for (size_t i = 0; i < n; ++i) {
-    core::RecordView& r = records[i];
-    if (meta_length - m < 4) return Malformed(env, fn, i);
-    const double timestamp = scratch.Load(m);
-    if (!IsSafeInteger(timestamp)) {
+  BigsContext context{env, bigs_value};
+  const core::PackedBigs bigs{bigs_length, ResolveBig, &context};
+  size_t bad = 0;
+  switch (core::UnpackPacked(n, scratch, first_slot, bigs, {&records_, &headers_, &first_header_}, &bad)) {
+    case core::UnpackStatus::kOk:
+      return true;
+    case core::UnpackStatus::kCountTooLarge:
+      ThrowTypeError(env, fn, "count is larger than the packed records");
+      return false;
+    case core::UnpackStatus::kBadTimestamp: {
       char what[128];
       std::snprintf(what, sizeof what,
-                    "records[%zu].timestamp must be an integer number of ms (a safe integer)", i);
+                    "records[%zu].timestamp must be an integer number of ms (a safe integer)", bad);
       ThrowTypeError(env, fn, what);
       return false;
     }
-    r.timestamp = static_cast<int64_t>(timestamp);
-    if (!c.Field(scratch.Load(m + 1), true, &r.key, &r.key_size) ||
-        !c.Field(scratch.Load(m + 2), true, &r.value, &r.value_size)) {
-      return Malformed(env, fn, i);
-    }
-    const double hn = scratch.Load(m + 3);
-    m += 4;
-    first_header_[i] = headers_.size();
-    r.headers = nullptr;
-    r.header_count = 0;
-    if (hn == 0) continue;
-    if (!IsIntegerIn(hn, 1, static_cast<double>((meta_length - m) / 2))) {
-      return Malformed(env, fn, i);
-    }
-    r.header_count = static_cast<uint64_t>(hn);
-    for (uint64_t j = 0; j < r.header_count; ++j, m += 2) {
-      core::HeaderView h{nullptr, 0, nullptr, 0};
-      int64_t key_size = 0;
-      if (!c.Field(scratch.Load(m), false, &h.key, &key_size) ||
-          !c.Field(scratch.Load(m + 1), true, &h.value, &h.value_size)) {
-        return Malformed(env, fn, i);
-      }
-      h.key_size = static_cast<uint64_t>(key_size);
-      headers_.push_back(h);
-    }
+    case core::UnpackStatus::kMalformed:
+      break;
   }
-  Resolve();
-  return true;
+  return Malformed(env, fn, bad);
 }
 
 void RecordUnpacker::Resolve() {

@@ -205,6 +205,12 @@ bool Decompress(const uint8_t* in, size_t n, std::vector<uint8_t>* out, size_t m
     }
   }
   out->resize(base);
+  // A frame left part way keeps state that LZ4F_resetDecompressionContext does not clear
+  // (liblz4 1.9.4: the remaining content size of a frame that declared one), and the next
+  // frame without a content size on this thread would then fail with frameSize_wrong. A new
+  // context after a failure costs nothing on the good path.
+  LZ4F_freeDecompressionContext(d.dctx);
+  d.dctx = nullptr;
   return false;
 }
 

@@ -1,8 +1,9 @@
 /**
  * A bounded random-input run over the addon's packed-append unpacker (appendPacked) and the
  * list-taking entry points (drain, complete): every call either works or throws a TypeError
- * or RangeError -- never a crash, an abort, or another error. A stand-in for the libFuzzer
- * target of issue 10 item 3 (no clang on this machine); the same loop runs under the ASan
+ * or RangeError -- never a crash, an abort, or another error. The JavaScript-level companion
+ * of the libFuzzer targets (native/fuzz, scripts/fuzz.sh, test/unit/backend/libfuzzer.test.ts),
+ * which fuzz the same parser (core/packed.h) without Node-API; the same loop runs under the ASan
  * build of the addon by hand:
  *   npm run build:native:asan && LD_PRELOAD=$(gcc -print-file-name=libasan.so) \
  *     ASAN_OPTIONS=detect_leaks=0 KAFKA_TURBO_FUZZ_ITERATIONS=200000 node --test out/test/unit/backend/native-fuzz.test.js
