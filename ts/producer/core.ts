@@ -47,6 +47,13 @@ export interface LaneOptions {
   codec: CodecId;
 }
 
+/** One partition's share of ProducerCore's run (see runLane). */
+interface RunGroup {
+  tp: TopicPartition;
+  inputs: RecordInput[];
+  pendings: PendingRecord[];
+}
+
 interface Waiting {
   topic: string;
   items: Outgoing[];
@@ -54,6 +61,13 @@ interface Waiting {
   sinceMs: number;
   /** flush() calls that wait for these records (each holds one unit of the barrier). */
   barriers?: FlushBarrier[] | null;
+}
+
+/** A run group's records from `from` on, as waiting items. */
+function toOutgoing(tp: TopicPartition, inputs: readonly RecordInput[], pendings: readonly PendingRecord[], from: number): Outgoing[] {
+  const items: Outgoing[] = [];
+  for (let i = from; i < inputs.length; i++) items.push({ partition: tp.partition, input: inputs[i]!, pending: pendings[i]! });
+  return items;
 }
 
 /** Where the core reports what it cannot throw at anyone: exceptions from user callbacks. */
@@ -85,19 +99,19 @@ export class ProducerCore extends EventEmitter {
   /** buffer.memory for every lane together (the Java producer's one BufferPool), made with the first lane. */
   private bufferPool: ReturnType<Backend['createBufferPool']> | undefined;
   /**
-   * One-record sends of this tick to one (lane, partition), not appended yet: each would
+   * One-record sends of this tick to one lane, not appended yet, by partition: each would
    * cross into the backend alone (about 1 µs a crossing on the native backend, against
-   * 0.2 µs a record in runs of 150, measured), so they are gathered and handed over in one
-   * appendEach() call -- the batches that many one-record appends make -- when a send
-   * for another partition or lane comes, at the end of the tick (a microtask, so before the
-   * sender's setImmediate run: an awaited send waits no longer), or before anything that
-   * reads or changes what is queued (every other path starts with flushRun()).
+   * 0.2 µs a record in runs of 150, measured), so they are gathered and each partition's
+   * handed over in one appendEach() call -- the batches that many one-record appends make
+   * (a partition's batches do not depend on the others') -- when a send for another lane
+   * comes, at the end of the tick (a microtask, so before the sender's setImmediate run: an
+   * awaited send waits no longer), or before anything that reads or changes what is queued
+   * (every other path starts with flushRun()).
    */
   private runLane: Lane | null = null;
-  private runTp: TopicPartition | null = null;
-  private runTopic = '';
-  private runInputs: RecordInput[] = [];
-  private runPendings: PendingRecord[] = [];
+  private runGroups = new Map<TopicPartition, RunGroup>();
+  /** The group the last send went to (consecutive sends mostly share a partition). */
+  private runLast: RunGroup | null = null;
   private runSinceMs = 0;
   private runScheduled = false;
   private readonly runAtTickEnd = (): void => {
@@ -293,15 +307,19 @@ export class ProducerCore extends EventEmitter {
     const p = this.choosePartition(topic, partition, input, pending, state, state.partitions.length);
     if (p === null) return;
     const tp = this.sender.topicPartition(topic, p);
-    if (tp !== this.runTp || lane !== this.runLane) {
+    if (lane !== this.runLane) {
       this.flushRun();
-      this.runTp = tp;
       this.runLane = lane;
-      this.runTopic = topic;
       this.runSinceMs = Date.now();
     }
-    this.runInputs.push(input);
-    this.runPendings.push(pending);
+    let group = this.runLast;
+    if (group === null || group.tp !== tp) {
+      group = this.runGroups.get(tp) ?? null;
+      if (group === null) this.runGroups.set(tp, (group = { tp, inputs: [], pendings: [] }));
+      this.runLast = group;
+    }
+    group.inputs.push(input);
+    group.pendings.push(pending);
     // A transaction registers its partitions at append: nothing waits there (kept simple).
     if (this.sender.txn !== null && this.sender.txn.isTransactional) this.flushRun();
     else if (!this.runScheduled) {
@@ -314,28 +332,26 @@ export class ProducerCore extends EventEmitter {
    * waits for memory, in order, as a lone send's record would. */
   private flushRun(): void {
     const lane = this.runLane;
-    const tp = this.runTp;
-    if (lane === null || tp === null) return;
-    const inputs = this.runInputs;
-    const pendings = this.runPendings;
+    if (lane === null) return;
+    const groups = this.runGroups;
     this.runLane = null;
-    this.runTp = null;
-    this.runInputs = [];
-    this.runPendings = [];
-    let taken = 0;
-    if (this.waitingMemory.length === 0) {
-      try {
-        taken = this.tryAppend(lane, tp, inputs, pendings, null, true);
-      } catch (err) {
-        // The backend refused the run (e.g. destroyed): every record of it fails, none is lost.
-        this.failWaiting({ topic: this.runTopic, items: inputs.map((input, i) => ({ partition: tp.partition, input, pending: pendings[i]! })), lane, sinceMs: this.runSinceMs }, err as Error);
-        return;
+    this.runGroups = new Map();
+    this.runLast = null;
+    for (const { tp, inputs, pendings } of groups.values()) {
+      let taken = 0;
+      // Once a partition's records wait for memory, the rest wait behind them (arrival order).
+      if (this.waitingMemory.length === 0) {
+        try {
+          taken = this.tryAppend(lane, tp, inputs, pendings, null, true);
+        } catch (err) {
+          // The backend refused the records (e.g. destroyed): they fail, none is lost.
+          this.failWaiting({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, 0), lane, sinceMs: this.runSinceMs }, err as Error);
+          continue;
+        }
       }
-    }
-    if (taken < inputs.length) {
-      const items: Outgoing[] = [];
-      for (let i = taken; i < inputs.length; i++) items.push({ partition: tp.partition, input: inputs[i]!, pending: pendings[i]! });
-      this.waitingMemory.push({ topic: this.runTopic, items, lane, sinceMs: this.runSinceMs });
+      if (taken < inputs.length) {
+        this.waitingMemory.push({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, taken), lane, sinceMs: this.runSinceMs });
+      }
     }
     this.sender.wakeup();
   }

@@ -74,14 +74,14 @@ for (const { name } of availableBackends()) {
       assert.equal(fake.log('t', 0).length, 1);
     });
 
-    it('sends alternating between partitions keep their order in each partition', async () => {
+    it('sends alternating between partitions: one call per partition, order kept in each', async () => {
       const { fake, calls } = await setup(name);
       const p = javaProducer(fake);
       await p.connect(['t']);
       const parts = [0, 0, 1, 1, 1, 0, 1, 0, 0];
       const mds = await Promise.all(parts.map((partition, i) => p.send({ topic: 't', partition, value: `v${i}` })));
-      // One call per run of sends to the same partition.
-      assert.deepEqual(calls.appendEach, [2, 3, 1, 1, 2]);
+      // One call per partition, in the order the partitions were first sent to.
+      assert.deepEqual(calls.appendEach, [5, 4]);
       assert.deepEqual(calls.append, []);
       assert.deepEqual(fake.values('t', 0), ['v0', 'v1', 'v5', 'v7', 'v8']);
       assert.deepEqual(fake.values('t', 1), ['v2', 'v3', 'v4', 'v6']);
@@ -127,16 +127,25 @@ for (const { name } of availableBackends()) {
       assert.deepEqual(fake.values('t', 0), Array.from({ length: 60 }, (_, i) => value(i)));
     });
 
-    it('KafkaJS-style sends of one message in one tick: one backend call', async () => {
-      const { fake, calls } = await setup(name, 1);
+    it('KafkaJS-style sends of one message in one tick: one backend call per partition', async () => {
+      const { fake, calls } = await setup(name, 3);
       const kafka = new Kafka({ brokers: [fake.bootstrap], logLevel: logLevel.NOTHING });
       const producer = kafka.producer();
       await producer.connect();
       cleanup.push(() => producer.disconnect());
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: 't', messages: [{ value: `m${i}` }], acks: 1 })));
-      assert.deepEqual(results.map((r) => r[0]!.baseOffset), Array.from({ length: 20 }, (_, i) => String(i)));
-      assert.deepEqual(fake.values('t', 0), Array.from({ length: 20 }, (_, i) => `m${i}`));
-      assert.deepEqual(calls.appendEach, [20]);
+      // Keyless messages spread over the partitions (KafkaJS's default partitioner).
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send({ topic: 't', messages: [{ value: `m${i}` }], acks: 1 })));
+      const byPartition: string[][] = [[], [], []];
+      results.forEach((r, i) => {
+        assert.equal(r.length, 1);
+        assert.equal(r[0]!.baseOffset, String(byPartition[r[0]!.partition]!.length), `send ${i}'s offset`);
+        byPartition[r[0]!.partition]!.push(`m${i}`);
+      });
+      for (let p = 0; p < 3; p++) assert.deepEqual(fake.values('t', p), byPartition[p]);
+      assert.equal(byPartition.filter((v) => v.length > 0).length, 3, 'the sends went to every partition');
+      // One call per partition, each with that partition's sends.
+      assert.deepEqual([...calls.appendEach].sort(), byPartition.map((v) => v.length).sort());
+      assert.equal(calls.appendEach.reduce((a, b) => a + b, 0), 30);
       assert.deepEqual(calls.append, []);
     });
   });
