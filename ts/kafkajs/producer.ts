@@ -224,6 +224,14 @@ export class CallSink implements RecordSink {
   }
 }
 
+/** The sink whose promise is being made: one module-level executor instead of a closure per
+ * call (it runs synchronously inside `new Promise`). */
+let capturing: OneMessageSink | null = null;
+function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
 /**
  * CallSink for a call of one message (the shape of a service producing one event per
  * request): the same result and errors, without the per-topic bookkeeping a call of many
@@ -231,17 +239,16 @@ export class CallSink implements RecordSink {
  */
 class OneMessageSink implements RecordSink {
   readonly promise: Promise<RecordMetadata[]>;
-  private resolve!: (md: RecordMetadata[]) => void;
-  private reject!: (err: Error) => void;
+  resolve!: (md: RecordMetadata[]) => void;
+  reject!: (err: Error) => void;
 
   constructor(
     private readonly acks: number,
     private readonly onError: (err: Error) => void,
   ) {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    capturing = this;
+    this.promise = new Promise(capture);
+    capturing = null;
   }
 
   ok(rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
