@@ -610,7 +610,17 @@ async function parent(): Promise<void> {
   const warmup = Number(arg('warmup', String(Math.min(records, 50_000))));
   if (!(awaited >= 0) || !(warmup >= 0)) throw new Error('--awaited and --warmup must be >= 0');
 
-  const list = cases(variants, awaited > 0).filter((c) => only.includes(c.kind));
+  const percall = process.argv.includes('--percall');
+  const percallRecords = Number(arg('percall-records', '50000'));
+  const javaLoopRecords = Number(arg('java-loop-records', '200000'));
+  if (!(percallRecords > 0) || !(javaLoopRecords > 0)) throw new Error('--percall-records and --java-loop-records must be positive');
+  const acksArg = arg('acks', 'all');
+  if (acksArg !== 'all' && acksArg !== '1') throw new Error(`--acks: expected all or 1, got ${acksArg}`);
+  const acks = acksArg === 'all' ? '-1' : '1';
+  /** The records (or calls) one run of a case sends. */
+  const countOf = (c: CaseDef): number =>
+    c.shape === 'awaited' ? awaited : c.shape === 'one-per-call' ? percallRecords : c.shape === 'java-loop' ? javaLoopRecords : records;
+  const list = (percall ? percallCases(awaited > 0) : cases(variants, awaited > 0)).filter((c) => only.includes(c.kind));
   // Generous: the slowest client here does ~40k records/s with compression.
   const caseTimeoutMs = 60_000 + records * 0.5 + awaited * 20;
   // Which (case, codec) pairs run: the others are dropped with a note.
@@ -664,6 +674,7 @@ async function parent(): Promise<void> {
         CASE: c.kind,
         SHAPE: c.shape,
         TUNING: JSON.stringify(c.tuning ?? {}),
+        ACKS: acks,
         CODEC: codec,
         BOOTSTRAP: target,
         TOPIC: topic,
@@ -684,8 +695,8 @@ async function parent(): Promise<void> {
     if (warmup > 0) {
       // A fresh broker JVM is slow for its first minute: every throughput case once, not counted.
       for (const { codec, c } of plan) {
-        if (c.shape !== 'throughput') continue;
-        await runCase(codec, c, listeners[0]!, warmup).catch((e) => console.error(`warm-up ${c.name}: ${(e as Error).message}`));
+        if (c.shape === 'awaited') continue;
+        await runCase(codec, c, listeners[0]!, Math.min(warmup, countOf(c))).catch((e) => console.error(`warm-up ${c.name}: ${(e as Error).message}`));
       }
       console.error('warm-up done');
     }
@@ -697,7 +708,7 @@ async function parent(): Promise<void> {
       // Listeners alternate case by case, so neither gets the quieter moments of the run.
       for (const { codec, c } of order) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
         const label = `${codec} / ${listener} / ${c.name}`;
-        const count = c.shape === 'awaited' ? awaited : records;
+        const count = countOf(c);
         try {
           const r = await runCase(codec, c, listener, count);
           const res: CaseResult = {
@@ -730,7 +741,35 @@ async function parent(): Promise<void> {
   // Medians per (codec, listener, case) over the runs; ratios against the best peer of the
   // same codec and listener (the highest throughput, the lowest broker CPU per record).
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`${brokers} broker(s), acks=all, ${records} records of ${RECORD_SIZE} B, ${PARTITIONS} partitions, medians of ${runs} rounds`);
+  if (percall) {
+    // One table for every case: per call for the one-message sends (one record each).
+    console.log(
+      `${brokers} broker(s), acks=${acksArg}, ${RECORD_SIZE} B records, ${PARTITIONS} partitions, medians of ${runs} rounds (min–max): ` +
+        `${percallRecords} one-message calls, ${javaLoopRecords} records in one loop, ${records} records in calls of ${PER_CALL}, ${awaited} awaited sends`,
+    );
+    console.log('');
+    console.log('| codec | case | records/s | client CPU µs per record (per call) | broker CPU µs/record | p50 µs |');
+    console.log('|---|---|---|---|---|---|');
+    const range = (xs: number[], digits: number) => `${median([...xs]).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+    for (const codec of codecs) for (const c of list) {
+      const rs = results.filter((r) => r.codec === codec && r.name === c.name);
+      if (rs.length === 0) continue;
+      console.log(
+        `| ${codec} | ${c.name}${rs.length < runs ? ` (${rs.length} of ${runs} runs)` : ''} | ${Math.round(median(rs.map((r) => r.recordsPerSec))).toLocaleString('en-US')} | ` +
+          `${range(rs.map((r) => r.cpuUsPerRecord), 2)} | ${median(rs.map((r) => r.brokerCpuUsPerRecord)).toFixed(2)} | ` +
+          `${c.shape === 'awaited' ? Math.round(median(rs.map((r) => r.p50Us!))) : ''} |`,
+      );
+    }
+    if (notes.length) console.log('');
+    for (const n of notes) console.log(`Note: ${n}`);
+    if (failures.length) {
+      console.log('');
+      for (const f of failures) console.log(`FAILED: ${f}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  console.log(`${brokers} broker(s), acks=${acksArg}, ${records} records of ${RECORD_SIZE} B, ${PARTITIONS} partitions, medians of ${runs} rounds`);
   console.log('');
   console.log(
     `| codec | listener | case | records/s | client CPU µs/record | broker CPU µs/record | throughput vs best peer | broker CPU vs best peer |`,
