@@ -9,7 +9,8 @@
  *       [--codec none|gzip|snappy|lz4|zstd|all] [--bootstrap host:port]
  *       [--listener PLAINTEXT|SASL_SSL|both] [--brokers 1|3] [--only kind,kind]
  *       [--turbo-variants '{"name": {"batch.size": 1048576}}'] [--awaited 1000] [--warmup 50000]
- *       [--broker-pids 123,456 (with --bootstrap)]
+ *       [--broker-pids 123,456 (with --bootstrap)] [--acks all|1]
+ *       [--percall [--percall-records 50000] [--java-loop-records 200000]]
  *
  * Broker CPU: when the harness started the brokers here, the child reads every broker JVM's
  * utime + stime from /proc/<pid>/stat just before and just after its timed part, so the
@@ -41,6 +42,14 @@
  * Load shapes: java-api = `send(record)` per record, up to 50k records in flight; kafkajs-api,
  * kafkajs and @platformatic/kafka = send calls of 1000 messages, up to 8 calls in flight.
  *
+ * --percall (issue 10 items 4 and 5: the per-call cost, native beside fallback) runs instead,
+ * per kafka-turbo backend: KafkaJS-style `send()` of one message with 1000 calls in flight
+ * (--percall-records calls), Java-style `send(record)` of --java-loop-records records sent in
+ * one loop and then awaited together, KafkaJS-style sends of 1000 messages with 8 in flight
+ * (--records), and --awaited N awaited single sends (both APIs, linger.ms 0 for the Java-style
+ * one); KafkaJS 2.2.4 beside in the first and third. --acks sets every case's acks (default
+ * all; the issue's targets are for 1).
+ *
  * A (client, codec) pair that cannot run here (a codec plugin that does not load, a codec the
  * client does not offer on this Node) is dropped from the table with a printed note.
  */
@@ -62,7 +71,7 @@ type Codec = (typeof CODECS)[number];
 const KAFKAJS_CODEC_KEY = { none: 'None', gzip: 'GZIP', snappy: 'Snappy', lz4: 'LZ4', zstd: 'ZSTD' } as const;
 
 type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic';
-type Shape = 'throughput' | 'awaited';
+type Shape = 'throughput' | 'awaited' | 'one-per-call' | 'java-loop';
 const KINDS: readonly CaseKind[] = ['turbo-java', 'turbo-kafkajs', 'kafkajs', 'platformatic'];
 type Listener = 'PLAINTEXT' | 'SASL_SSL';
 
@@ -140,6 +149,34 @@ function turboBackend(backend: 'native' | 'fallback'): { backend: string; codecs
   } catch {
     return null;
   }
+}
+
+/** --percall's cases (see the header), per backend that loads, then KafkaJS's. */
+function percallCases(awaited: boolean): CaseDef[] {
+  const list: CaseDef[] = [];
+  for (const backend of ['native', 'fallback'] as const) {
+    const info = turboBackend(backend);
+    if (!info && backend === 'native') continue;
+    const env = { KAFKA_TURBO_BACKEND: backend };
+    const codecs = info ? { codecs: info.codecs } : {};
+    list.push(
+      { name: `kafka-turbo kafkajs-api 1 per call (${backend})`, kind: 'turbo-kafkajs', env, ...codecs, shape: 'one-per-call' },
+      { name: `kafka-turbo java-api one loop (${backend})`, kind: 'turbo-java', env, ...codecs, shape: 'java-loop' },
+      { name: `kafka-turbo kafkajs-api 1000 per call (${backend})`, kind: 'turbo-kafkajs', env, ...codecs, shape: 'throughput' },
+    );
+    if (awaited) {
+      list.push(
+        { name: `kafka-turbo kafkajs-api awaited (${backend})`, kind: 'turbo-kafkajs', env, ...codecs, shape: 'awaited' },
+        { name: `kafka-turbo java-api awaited (${backend}) [linger.ms 0]`, kind: 'turbo-java', env, ...codecs, tuning: { 'linger.ms': 0 }, shape: 'awaited' },
+      );
+    }
+  }
+  const kafkajs = `kafkajs ${pkgVersion('kafkajs')}`;
+  list.push(
+    { name: `${kafkajs} 1 per call`, kind: 'kafkajs', env: {}, shape: 'one-per-call' },
+    { name: `${kafkajs} 1000 per call`, kind: 'kafkajs', env: {}, shape: 'throughput' },
+  );
+  return list;
 }
 
 /**
@@ -261,6 +298,7 @@ async function kafkajsStyle(
   records: number,
   batches: { value: Buffer }[][],
   compression: number,
+  acks = -1,
 ): Promise<number> {
   await producer.connect();
   let acked = 0;
@@ -270,7 +308,7 @@ async function kafkajsStyle(
     const n = Math.min(PER_CALL, records - sent);
     const batch = batches[b % batches.length]!;
     const messages = n === batch.length ? batch : batch.slice(0, n);
-    const p: Promise<unknown> = producer.send({ topic, messages, acks: -1, compression }).then(
+    const p: Promise<unknown> = producer.send({ topic, messages, acks, compression }).then(
       (r) => {
         checkKafkajsResult(r);
         acked += n;
@@ -285,6 +323,49 @@ async function kafkajsStyle(
     if (inflight.size >= CALLS_IN_FLIGHT) await Promise.race(inflight);
   }
   await Promise.all(inflight);
+  await producer.disconnect();
+  if (failure) throw failure;
+  return acked;
+}
+
+/** KafkaJS-style load of one message per call, up to 1000 calls in flight (--percall). A
+ * counter and one wake-up instead of a Set and Promise.race, so the loop itself costs little. */
+async function kafkajsOnePerCall(
+  producer: { connect(): Promise<void>; send(a: unknown): Promise<unknown>; disconnect(): Promise<void> },
+  topic: string,
+  records: number,
+  batches: { value: Buffer }[][],
+  acks: number,
+): Promise<number> {
+  await producer.connect();
+  const messages = batches.flat().map((m) => [m]);
+  let acked = 0;
+  let inflight = 0;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const done = (): void => {
+    inflight--;
+    if (wake) {
+      const w = wake;
+      wake = null;
+      w();
+    }
+  };
+  const settle = (r: unknown): void => {
+    checkKafkajsResult(r);
+    acked++;
+    done();
+  };
+  const fail = (e: unknown): void => {
+    failure ??= e;
+    done();
+  };
+  for (let i = 0; i < records && !failure; i++) {
+    inflight++;
+    producer.send({ topic, messages: messages[i % messages.length]!, acks }).then(settle, fail);
+    if (inflight >= 1000) await new Promise<void>((r) => (wake = r));
+  }
+  while (inflight > 0) await new Promise<void>((r) => (wake = r));
   await producer.disconnect();
   if (failure) throw failure;
   return acked;
@@ -350,6 +431,9 @@ async function child(): Promise<void> {
   const tuning: Record<string, unknown> = process.env['TUNING'] ? JSON.parse(process.env['TUNING']) : {};
   const shape = (process.env['SHAPE'] ?? 'throughput') as Shape;
   const brokerPids: number[] = process.env['BROKER_PIDS'] ? JSON.parse(process.env['BROKER_PIDS']) : [];
+  // --acks: -1 (all, the default) or 1; the Java-style API takes the same as a string.
+  const acks = Number(process.env['ACKS'] ?? '-1');
+  const javaAcks = acks === -1 ? 'all' : String(acks);
   const clockTicks = Number(process.env['CLK_TCK'] ?? '100');
   // KafkaJS's options (also kafka-turbo's facade): TLS trusting the test CA, SCRAM-SHA-512.
   const kafkajsSecurity = sec ? { ssl: { ca: [caPem] }, sasl: { mechanism: 'scram-sha-512' as const, username: sec.username, password: sec.password } } : {};
@@ -362,10 +446,31 @@ async function child(): Promise<void> {
   // Awaited shape: per-send latencies (µs) of one-at-a-time sends, filled by `run`.
   const latencies: number[] = [];
   const AWAITED_WARMUP = 100;
-  if (shape === 'awaited' && which === 'turbo-java') {
+  if (shape === 'one-per-call' && (which === 'turbo-kafkajs' || which === 'kafkajs')) {
+    // Either library's Kafka class, with the same (KafkaJS) options.
+    const lib = (which === 'kafkajs' ? require('kafkajs') : require('../ts/index.js')) as typeof import('kafkajs');
+    const kafka = new lib.Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: lib.logLevel.NOTHING, ...kafkajsSecurity });
+    run = () => kafkajsOnePerCall(kafka.producer(tuning as never) as never, topic, records, batches, acks);
+  } else if (shape === 'java-loop' && which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
     run = async () => {
-      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'compression.type': codec, ...tuning } as never);
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: javaAcks, 'compression.type': codec, ...tuning } as never);
+      await producer.connect([topic]);
+      // Every record sent in one loop (what buffer.memory's default holds at 100 B), then awaited.
+      const sent = new Array<Promise<{ offset: number; topic: string }>>(records);
+      for (let i = 0; i < records; i++) sent[i] = producer.send({ topic, value: values[i % values.length]! });
+      let acked = 0;
+      for (const md of await Promise.all(sent)) {
+        if (!(md.offset >= 0 && md.topic === topic)) throw new Error(`bad record metadata ${JSON.stringify(md)}`);
+        acked++;
+      }
+      await producer.close();
+      return acked;
+    };
+  } else if (shape === 'awaited' && which === 'turbo-java') {
+    const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
+    run = async () => {
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: javaAcks, 'compression.type': codec, ...tuning } as never);
       await producer.connect([topic]);
       for (let i = 0; i < records + AWAITED_WARMUP; i++) {
         const t = process.hrtime.bigint();
@@ -384,7 +489,7 @@ async function child(): Promise<void> {
       await producer.connect();
       for (let i = 0; i < records + AWAITED_WARMUP; i++) {
         const t = process.hrtime.bigint();
-        const r = await producer.send({ topic, messages: [{ value: values[i % values.length]! }], acks: -1, compression: CompressionTypes[KAFKAJS_CODEC_KEY[codec]] });
+        const r = await producer.send({ topic, messages: [{ value: values[i % values.length]! }], acks, compression: CompressionTypes[KAFKAJS_CODEC_KEY[codec]] });
         checkKafkajsResult(r);
         if (i >= AWAITED_WARMUP) latencies.push(Number(process.hrtime.bigint() - t) / 1e3);
       }
@@ -403,7 +508,7 @@ async function child(): Promise<void> {
           }
         : {};
       // The producer's own defaults (linger.ms 5, batch.size ...), unless a variant says otherwise.
-      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'compression.type': codec, ...javaSecurity, ...tuning } as never);
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: javaAcks, 'compression.type': codec, ...javaSecurity, ...tuning } as never);
       await producer.connect([topic]);
       let acked = 0;
       let bad: unknown = null;
@@ -440,12 +545,12 @@ async function child(): Promise<void> {
   } else if (which === 'turbo-kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
     const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
-    run = () => kafkajsStyle(kafka.producer(tuning as never) as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
+    run = () => kafkajsStyle(kafka.producer(tuning as never) as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]], acks);
   } else if (which === 'kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
     registerKafkajsCodec(codec);
     const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
-    run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
+    run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]], acks);
   } else if (which === 'platformatic') {
     await import('@platformatic/kafka');
     run = () => platformaticStyle(bootstrap, topic, records, batches, codec, sec, caPem);
@@ -505,7 +610,17 @@ async function parent(): Promise<void> {
   const warmup = Number(arg('warmup', String(Math.min(records, 50_000))));
   if (!(awaited >= 0) || !(warmup >= 0)) throw new Error('--awaited and --warmup must be >= 0');
 
-  const list = cases(variants, awaited > 0).filter((c) => only.includes(c.kind));
+  const percall = process.argv.includes('--percall');
+  const percallRecords = Number(arg('percall-records', '50000'));
+  const javaLoopRecords = Number(arg('java-loop-records', '200000'));
+  if (!(percallRecords > 0) || !(javaLoopRecords > 0)) throw new Error('--percall-records and --java-loop-records must be positive');
+  const acksArg = arg('acks', 'all');
+  if (acksArg !== 'all' && acksArg !== '1') throw new Error(`--acks: expected all or 1, got ${acksArg}`);
+  const acks = acksArg === 'all' ? '-1' : '1';
+  /** The records (or calls) one run of a case sends. */
+  const countOf = (c: CaseDef): number =>
+    c.shape === 'awaited' ? awaited : c.shape === 'one-per-call' ? percallRecords : c.shape === 'java-loop' ? javaLoopRecords : records;
+  const list = (percall ? percallCases(awaited > 0) : cases(variants, awaited > 0)).filter((c) => only.includes(c.kind));
   // Generous: the slowest client here does ~40k records/s with compression.
   const caseTimeoutMs = 60_000 + records * 0.5 + awaited * 20;
   // Which (case, codec) pairs run: the others are dropped with a note.
@@ -559,6 +674,7 @@ async function parent(): Promise<void> {
         CASE: c.kind,
         SHAPE: c.shape,
         TUNING: JSON.stringify(c.tuning ?? {}),
+        ACKS: acks,
         CODEC: codec,
         BOOTSTRAP: target,
         TOPIC: topic,
@@ -579,8 +695,8 @@ async function parent(): Promise<void> {
     if (warmup > 0) {
       // A fresh broker JVM is slow for its first minute: every throughput case once, not counted.
       for (const { codec, c } of plan) {
-        if (c.shape !== 'throughput') continue;
-        await runCase(codec, c, listeners[0]!, warmup).catch((e) => console.error(`warm-up ${c.name}: ${(e as Error).message}`));
+        if (c.shape === 'awaited') continue;
+        await runCase(codec, c, listeners[0]!, Math.min(warmup, countOf(c))).catch((e) => console.error(`warm-up ${c.name}: ${(e as Error).message}`));
       }
       console.error('warm-up done');
     }
@@ -592,7 +708,7 @@ async function parent(): Promise<void> {
       // Listeners alternate case by case, so neither gets the quieter moments of the run.
       for (const { codec, c } of order) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
         const label = `${codec} / ${listener} / ${c.name}`;
-        const count = c.shape === 'awaited' ? awaited : records;
+        const count = countOf(c);
         try {
           const r = await runCase(codec, c, listener, count);
           const res: CaseResult = {
@@ -625,7 +741,35 @@ async function parent(): Promise<void> {
   // Medians per (codec, listener, case) over the runs; ratios against the best peer of the
   // same codec and listener (the highest throughput, the lowest broker CPU per record).
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`${brokers} broker(s), acks=all, ${records} records of ${RECORD_SIZE} B, ${PARTITIONS} partitions, medians of ${runs} rounds`);
+  if (percall) {
+    // One table for every case: per call for the one-message sends (one record each).
+    console.log(
+      `${brokers} broker(s), acks=${acksArg}, ${RECORD_SIZE} B records, ${PARTITIONS} partitions, medians of ${runs} rounds (min–max): ` +
+        `${percallRecords} one-message calls, ${javaLoopRecords} records in one loop, ${records} records in calls of ${PER_CALL}, ${awaited} awaited sends`,
+    );
+    console.log('');
+    console.log('| codec | case | records/s | client CPU µs per record (per call) | broker CPU µs/record | p50 µs |');
+    console.log('|---|---|---|---|---|---|');
+    const range = (xs: number[], digits: number) => `${median([...xs]).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+    for (const codec of codecs) for (const c of list) {
+      const rs = results.filter((r) => r.codec === codec && r.name === c.name);
+      if (rs.length === 0) continue;
+      console.log(
+        `| ${codec} | ${c.name}${rs.length < runs ? ` (${rs.length} of ${runs} runs)` : ''} | ${Math.round(median(rs.map((r) => r.recordsPerSec))).toLocaleString('en-US')} | ` +
+          `${range(rs.map((r) => r.cpuUsPerRecord), 2)} | ${median(rs.map((r) => r.brokerCpuUsPerRecord)).toFixed(2)} | ` +
+          `${c.shape === 'awaited' ? Math.round(median(rs.map((r) => r.p50Us!))) : ''} |`,
+      );
+    }
+    if (notes.length) console.log('');
+    for (const n of notes) console.log(`Note: ${n}`);
+    if (failures.length) {
+      console.log('');
+      for (const f of failures) console.log(`FAILED: ${f}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  console.log(`${brokers} broker(s), acks=${acksArg}, ${records} records of ${RECORD_SIZE} B, ${PARTITIONS} partitions, medians of ${runs} rounds`);
   console.log('');
   console.log(
     `| codec | listener | case | records/s | client CPU µs/record | broker CPU µs/record | throughput vs best peer | broker CPU vs best peer |`,

@@ -260,25 +260,31 @@ export function createNativeBackend(
     },
     createAccumulator: (config: AccumulatorConfig): RecordAccumulator => {
       const acc = addon.createAccumulator(config);
+      /** append() and appendEach(): the same slots, one of two entry points. */
+      const appendVia = (each: boolean, partition: number, records: readonly RecordInput[], nowMs: number): AppendResult => {
+        const p = acquire(packer);
+        try {
+          p.pack(records, APPEND_SLOTS);
+          const meta = p.meta;
+          meta[0] = p.metaCapacity;
+          meta[1] = partition;
+          meta[2] = nowMs;
+          meta[3] = records.length;
+          meta[4] = p.bigs.length;
+          if (each) acc.appendPackedEach(p.scratch, p.bigs.length > 0 ? p.bigs : null);
+          else acc.appendPacked(p.scratch, p.bigs.length > 0 ? p.bigs : null);
+          const batches = new Array<number>(2 * meta[1]!);
+          for (let i = 0; i < batches.length; i++) batches[i] = meta[2 + i]!;
+          return { appended: meta[0]!, batches };
+        } finally {
+          release(p);
+        }
+      };
       return {
-        append: (partition: number, records: readonly RecordInput[], nowMs: number): AppendResult => {
-          const p = acquire(packer);
-          try {
-            p.pack(records, APPEND_SLOTS);
-            const meta = p.meta;
-            meta[0] = p.metaCapacity;
-            meta[1] = partition;
-            meta[2] = nowMs;
-            meta[3] = records.length;
-            meta[4] = p.bigs.length;
-            acc.appendPacked(p.scratch, p.bigs.length > 0 ? p.bigs : null);
-            const batches = new Array<number>(2 * meta[1]!);
-            for (let i = 0; i < batches.length; i++) batches[i] = meta[2 + i]!;
-            return { appended: meta[0]!, batches };
-          } finally {
-            release(p);
-          }
-        },
+        append: (partition: number, records: readonly RecordInput[], nowMs: number): AppendResult =>
+          appendVia(false, partition, records, nowMs),
+        appendEach: (partition: number, records: readonly RecordInput[], nowMs: number): AppendResult =>
+          appendVia(true, partition, records, nowMs),
         drain: (partitions: readonly number[], maxBytes: number, stamp: DrainStamp): DrainedBatch[] => {
           const p = acquire(packer);
           try {

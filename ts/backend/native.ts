@@ -31,6 +31,8 @@ export interface NativeRecordAccumulator extends RecordAccumulator {
    * [0] records taken, [1] number of batches they went into, then [2 + 2i] / [3 + 2i] each
    * batch's id and record count. */
   appendPacked(scratch: Uint8Array, bigs: Uint8Array[] | null): void;
+  /** appendPacked() with each record appended as a call of its own (Backend appendEach). */
+  appendPackedEach(scratch: Uint8Array, bigs: Uint8Array[] | null): void;
   /** drain() with the stamp's numbers in scratch. Slots in: [0] metaCapacity, [1] n (count
    * of partitions), [2] maxBytes, [3] producerEpoch, [4] transactional (0/1), [5] base
    * sequences given (0/1), the partitions from slot 6 and the sequences after them. Slots

@@ -188,6 +188,10 @@ export interface AccumulatorStats {
  */
 export interface RecordAccumulator {
   append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult;
+  /** append() of records that each came on their own (one-record sends gathered during a
+   * tick): the same batches as one append() call per record, in one call. Stops at the
+   * first record not taken, as append() does. */
+  appendEach(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult;
   /** Which partitions have a sendable batch: full, lingered, or everything when flushing. */
   ready(nowMs: number, flushing: boolean): ReadyResult;
   /** Take at most one batch from each partition, in order, closing and encoding it, until

@@ -35,6 +35,7 @@ import {
   type ResolvedConfig,
 } from '../producer/options.js';
 import { PendingRecord, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
+import type { Lane } from '../producer/sender.js';
 import type { TxnOffset } from '../producer/transaction-manager.js';
 import type { Logger } from './logger.js';
 import type { ICustomPartitioner, PartitionMetadata, PartitionerArgs, PartitionerMessage } from './partitioners.js';
@@ -223,6 +224,55 @@ export class CallSink implements RecordSink {
   }
 }
 
+/** The sink whose promise is being made: one module-level executor instead of a closure per
+ * call (it runs synchronously inside `new Promise`). */
+let capturing: OneMessageSink | null = null;
+function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
+/**
+ * CallSink for a call of one message (the shape of a service producing one event per
+ * request): the same result and errors, without the per-topic bookkeeping a call of many
+ * needs, so a one-message send costs one small object and its promise.
+ */
+class OneMessageSink implements RecordSink {
+  readonly promise: Promise<RecordMetadata[]>;
+  resolve!: (md: RecordMetadata[]) => void;
+  reject!: (err: Error) => void;
+
+  constructor(
+    private readonly acks: number,
+    private readonly onError: (err: Error) => void,
+  ) {
+    capturing = this;
+    this.promise = new Promise(capture);
+    capturing = null;
+  }
+
+  ok(rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
+    // KafkaJS returns no metadata when it asked for no acknowledgement.
+    if (this.acks === 0) return this.resolve([]);
+    const known = offset >= 0;
+    this.resolve([
+      {
+        topicName: rec.topic,
+        partition: rec.partition,
+        errorCode: 0,
+        baseOffset: String(offset),
+        logAppendTime: known ? String(logAppendTime) : '-1',
+        logStartOffset: known ? String(logStartOffset) : '-1',
+      },
+    ]);
+  }
+
+  fail(_rec: PendingRecord, err: Error): void {
+    this.onError(err);
+    this.reject(asKafkaJSFailure(err));
+  }
+}
+
 interface PartitionResult {
   topic: string;
   partition: number;
@@ -335,20 +385,22 @@ export class KafkaJSProducer implements Producer {
     };
   }) as Producer['on'];
 
-  send = async ({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> =>
+  send = ({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> =>
     this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] });
 
-  sendBatch = async ({
-    acks = -1,
-    timeout = 30000,
-    compression,
-    topicMessages = [],
-  }: ProducerBatch): Promise<RecordMetadata[]> => {
-    // The checks and their order are KafkaJS's (producer/messageProducer.js).
-    this.checkBatch(topicMessages);
-    this.checkAcceptingMessages();
-    this.checkOutsideTransaction();
-    return this.produce(mergeTopics(topicMessages), acks, timeout, compression);
+  // Not an async function: with metadata known, a call runs to its enqueue without a
+  // microtask in between (sends of one tick then reach the core's run together), and throws
+  // become rejections here.
+  sendBatch = ({ acks = -1, timeout = 30000, compression, topicMessages = [] }: ProducerBatch): Promise<RecordMetadata[]> => {
+    try {
+      // The checks and their order are KafkaJS's (producer/messageProducer.js).
+      this.checkBatch(topicMessages);
+      this.checkAcceptingMessages();
+      this.checkOutsideTransaction();
+      return this.produce(topicMessages.length === 1 ? topicMessages : mergeTopics(topicMessages), acks, timeout, compression);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
 
   /**
@@ -385,7 +437,7 @@ export class KafkaJSProducer implements Producer {
     const sendBatch = async ({ acks = -1, timeout = 30000, compression, topicMessages = [] }: ProducerBatch): Promise<RecordMetadata[]> => {
       this.checkBatch(topicMessages);
       this.checkAcceptingMessages();
-      return this.produce(mergeTopics(topicMessages), acks, timeout, compression);
+      return this.produce(topicMessages.length === 1 ? topicMessages : mergeTopics(topicMessages), acks, timeout, compression);
     };
     return {
       send: guard(({ acks, timeout, compression, topic, messages }: ProducerRecord) =>
@@ -465,19 +517,43 @@ export class KafkaJSProducer implements Producer {
     if (this.status === 'disconnected') throw new KafkaJSError('The producer is disconnected');
   }
 
-  private async produce(
-    topicMessages: TopicMessages[],
-    acks: number,
-    timeout: number,
-    compression: number | undefined,
-  ): Promise<RecordMetadata[]> {
-    const core = this.core!;
+  /** The lane of the last call's (acks, timeout, compression), when they were plain
+   * numbers or unset: most apps send every call with the same ones. */
+  private lastLane: { core: ProducerCore; acks: unknown; timeout: unknown; compression: unknown; lane: Lane } | null = null;
+
+  private laneFor(core: ProducerCore, acks: unknown, timeout: unknown, compression: unknown): Lane {
+    const last = this.lastLane;
+    if (last !== null && last.core === core && last.acks === acks && last.timeout === timeout && last.compression === compression) {
+      return last.lane;
+    }
     const requiredAcks = parseAcks(acks, 'acks');
     const lane = core.lane({ acks: requiredAcks, timeoutMs: ackTimeout(timeout), codec: codecOf(compression) });
+    const plain = (v: unknown) => v === undefined || typeof v === 'number';
+    if (plain(acks) && plain(timeout) && plain(compression)) this.lastLane = { core, acks, timeout, compression, lane };
+    return lane;
+  }
+
+  /** Where a failed call is logged (one function for every call). */
+  private readonly logSendError = (err: Error): void => this.log.error(`Failed to send messages: ${err.message}`, { error: err.name });
+
+  /** Partitions, converts and enqueues a call (throws for bad input: see sendBatch). Waits
+   * only when a topic has no partition metadata yet. */
+  private produce(topicMessages: TopicMessages[], acks: number, timeout: number, compression: number | undefined): Promise<RecordMetadata[]> {
+    const core = this.core!;
+    const lane = this.laneFor(core, acks, timeout, compression);
+    const requiredAcks = lane.acks;
 
     if (this.settings.config['enable.idempotence'] === true && requiredAcks !== -1) {
       throw new KafkaJSNonRetriableError(`Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees`);
     }
+    for (const t of topicMessages) {
+      // (Copied, as KafkaJS does: the app may change its arrays while metadata is on its way.)
+      if (!hasPartitions(core.cluster.topics.get(t.topic))) return this.produceAfterMetadata(core, mergeTopics(topicMessages), requiredAcks, lane);
+    }
+    return this.enqueueCall(core, topicMessages, requiredAcks, lane);
+  }
+
+  private async produceAfterMetadata(core: ProducerCore, topicMessages: TopicMessages[], requiredAcks: number, lane: Lane): Promise<RecordMetadata[]> {
     try {
       await this.awaitTopics(
         core,
@@ -489,11 +565,29 @@ export class KafkaJSProducer implements Producer {
     }
     // The producer may have been disconnected while metadata was on its way.
     if (this.core !== core || core.isClosed) this.checkAcceptingMessages();
+    return this.enqueueCall(core, topicMessages, requiredAcks, lane);
+  }
 
+  private enqueueCall(core: ProducerCore, topicMessages: TopicMessages[], requiredAcks: number, lane: Lane): Promise<RecordMetadata[]> {
+    const now = Date.now();
+    if (topicMessages.length === 1 && topicMessages[0]!.messages.length === 1) {
+      // One message: the core gathers it with the tick's other one-record sends.
+      const topic = topicMessages[0]!.topic;
+      const message = topicMessages[0]!.messages[0]!;
+      const state = core.cluster.topics.get(topic)!;
+      const partition = this.partitionOf(topic, state, message);
+      const key = messageBytes(message.key);
+      const value = messageBytes(message.value);
+      const headers = toHeaders(message.headers);
+      const timestamp = toTimestamp(message.timestamp || now, now);
+      const sink = new OneMessageSink(requiredAcks, this.logSendError);
+      const pending = new PendingRecord(sink, topic, 0, timestamp, key ? key.length : -1, value ? value.length : -1);
+      core.enqueueOne(topic, partition, { key, value, headers, timestamp }, pending, lane);
+      return sink.promise;
+    }
     // Everything is converted and partitioned before the first record is enqueued, so that a
     // bad message rejects the call without having sent part of it.
-    const sink = new CallSink(requiredAcks, (err) => this.log.error(`Failed to send messages: ${err.message}`, { error: err.name }));
-    const now = Date.now();
+    const sink = new CallSink(requiredAcks, this.logSendError);
     const plan: { topic: string; items: Outgoing[]; partitions: Map<number, { leader: number; count: number }> }[] = [];
     let index = 0;
     for (const { topic, messages } of topicMessages) {
@@ -505,13 +599,7 @@ export class KafkaJSProducer implements Producer {
       const byPartition = new Map<number, Outgoing[]>();
       for (const message of messages) {
         const partition = this.partitioner({ topic, partitionMetadata, message: message as PartitionerMessage });
-        if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) {
-          // KafkaJS drops such messages without a word; they would never be written.
-          throw new KafkaJSProtocolError({
-            ...errorForCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
-            message: `Partition ${String(partition)} of topic "${topic}" does not exist (the topic has ${numPartitions} partitions)`,
-          });
-        }
+        if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) throw badPartition(topic, partition, numPartitions);
         const key = messageBytes(message.key);
         const value = messageBytes(message.value);
         const headers = toHeaders(message.headers);
@@ -529,12 +617,20 @@ export class KafkaJSProducer implements Producer {
       }
       plan.push({ topic, items, partitions });
     }
-    if (index === 0) return [];
+    if (index === 0) return Promise.resolve([]);
     sink.expect(plan);
     for (const { topic, items } of plan) if (items.length > 0) core.enqueue(topic, items, lane);
     return sink.promise.catch((err: Error) => {
       throw asKafkaJSFailure(err);
     });
+  }
+
+  /** The partitioner's choice for one message, checked. */
+  private partitionOf(topic: string, state: TopicState, message: Message): number {
+    const partition = this.partitioner({ topic, partitionMetadata: this.partitionMetadataOf(state), message: message as PartitionerMessage });
+    const numPartitions = state.partitions.length;
+    if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) throw badPartition(topic, partition, numPartitions);
+    return partition;
   }
 
   /**
@@ -714,6 +810,14 @@ export function kafkaJSGiveUpMs(retry: RetrySettings, requestTimeout: number, co
   }
   total += (retry.retries - rounds) * wait;
   return Math.min(Math.ceil(total), INT32_MAX);
+}
+
+/** KafkaJS drops messages its partitioner sends nowhere without a word; they would never be written. */
+function badPartition(topic: string, partition: unknown, numPartitions: number): Error {
+  return new KafkaJSProtocolError({
+    ...errorForCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+    message: `Partition ${String(partition)} of topic "${topic}" does not exist (the topic has ${numPartitions} partitions)`,
+  });
 }
 
 function hasPartitions(state: TopicState | undefined): boolean {

@@ -93,6 +93,23 @@ export interface ProducerOptions {
   logger?: CoreLogger;
 }
 
+/** What every record of one producer shares (one reference per record instead of several). */
+interface SendContext {
+  /** Where a throwing callback is reported. */
+  report: (err: unknown, what: string) => void;
+  /** null without interceptor.classes. */
+  interceptors: ProducerInterceptors<unknown, unknown> | null;
+}
+
+/** The record whose promise is being made: capture() stores its resolving functions there.
+ * One module-level executor instead of a closure per send (the executor runs synchronously
+ * inside `new Promise`, so nothing else can see this in between). */
+let capturing: JavaRecord | null = null;
+function capture(resolve: (md: RecordMetadata) => void, reject: (err: Error) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
 /** One record of the Java-style API: its pending state and its own sink (one object per
  * record instead of two), settling its promise and callback. */
 class JavaRecord extends PendingRecord implements RecordSink {
@@ -104,14 +121,18 @@ class JavaRecord extends PendingRecord implements RecordSink {
     keySize: number,
     valueSize: number,
     private readonly callback: SendCallback | undefined,
+    private readonly context: SendContext,
   ) {
     super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
     this.sink = this;
   }
-  /** Set by the producer: where a throwing callback is reported. */
-  report!: (err: unknown, what: string) => void;
-  /** Set by the producer when interceptor.classes is not empty. */
-  interceptors: ProducerInterceptors<unknown, unknown> | null = null;
+  /** The record's promise, settled by ok() / fail(). */
+  promise(): Promise<RecordMetadata> {
+    capturing = this;
+    const p = new Promise<RecordMetadata>(capture);
+    capturing = null;
+    return p;
+  }
   ok(_rec: PendingRecord, offset: number, logAppendTime: number): void {
     const md: RecordMetadata = {
       topic: this.topic,
@@ -121,12 +142,14 @@ class JavaRecord extends PendingRecord implements RecordSink {
       serializedKeySize: this.keySize,
       serializedValueSize: this.valueSize,
     };
-    if (this.interceptors) this.interceptors.onAcknowledgement(md, null);
+    const interceptors = this.context.interceptors;
+    if (interceptors) interceptors.onAcknowledgement(md, null);
     this.resolve(md);
     if (this.callback) this.call(null, md);
   }
   fail(_rec: PendingRecord, err: Error): void {
-    if (this.interceptors) this.interceptors.onAcknowledgement(failedMetadata(this.topic, this.partition, this.keySize, this.valueSize), err);
+    const interceptors = this.context.interceptors;
+    if (interceptors) interceptors.onAcknowledgement(failedMetadata(this.topic, this.partition, this.keySize, this.valueSize), err);
     this.reject(err);
     if (this.callback) this.call(err, null);
   }
@@ -136,10 +159,10 @@ class JavaRecord extends PendingRecord implements RecordSink {
     try {
       const ret = this.callback!(err, md) as unknown;
       if (ret !== null && typeof ret === 'object' && typeof (ret as Promise<unknown>).then === 'function') {
-        (ret as Promise<unknown>).then(undefined, (e: unknown) => this.report(e, 'a send callback (its returned promise)'));
+        (ret as Promise<unknown>).then(undefined, (e: unknown) => this.context.report(e, 'a send callback (its returned promise)'));
       }
     } catch (e) {
-      this.report(e, 'a send callback');
+      this.context.report(e, 'a send callback');
     }
   }
 }
@@ -168,6 +191,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
    * unknown> (a config typed without serializers) then still passes as a Producer. */
   private readonly interceptors: ProducerInterceptors<any, any> | null;
   private interceptorsClosed = false;
+  private readonly context: SendContext;
 
   constructor(config: ProducerConfig<K, V>, options: ProducerOptions = {}) {
     this.config = resolveConfig(config);
@@ -176,6 +200,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
     this.lane = this.core.lane({ acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs, codec: this.config.codec });
     this.interceptors =
       this.config.interceptors.length > 0 ? new ProducerInterceptors<any, any>(this.config.interceptors, this.report) : null;
+    this.context = { report: this.report, interceptors: this.interceptors };
   }
 
   /** Optional: fetch cluster metadata now (rejects when no broker answers). send() does it lazily. */
@@ -214,9 +239,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
       const value = vs ? vs(record.value, record.topic, record.headers) : toBytes(record.value, 'Record value');
       const timestamp = toTimestamp(record.timestamp, Date.now());
       input = { key, value, headers: toHeaders(record.headers), timestamp };
-      rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback);
-      rec.report = this.report;
-      rec.interceptors = this.interceptors;
+      rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback, this.context);
     } catch (err) {
       // Counted as Java's doSend counts it (the producer-wide errors only: the topic may be the problem).
       this.core.metrics.recordErrors(null, 1, Date.now());
@@ -227,10 +250,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
       }
       return refused(err as Error, callback);
     }
-    const promise = new Promise<RecordMetadata>((resolve, reject) => {
-      rec.resolve = resolve;
-      rec.reject = reject;
-    });
+    const promise = rec.promise();
     // With a callback the caller may ignore the promise: do not report it as unhandled.
     if (callback) promise.catch(() => undefined);
     this.core.enqueueOne(record.topic, record.partition ?? undefined, input, rec, this.lane);

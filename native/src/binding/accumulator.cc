@@ -56,6 +56,9 @@ struct AccumulatorHandle {
   // append()'s output, kept to reuse its capacity; taken out (swapped) while a call uses it
   // so that a re-entrant call cannot change it underneath.
   std::vector<core::AppendedRun> runs;
+  // appendPackedEach's scratch for one record's runs (re-entry cannot reach it: the unpacker
+  // scope refuses a nested append before any record is appended).
+  std::vector<core::AppendedRun> each_runs;
   // Bytes reported to V8 for this accumulator so far.
   int64_t reported = 0;
 };
@@ -85,6 +88,7 @@ void DestroyHandle(napi_env env, AccumulatorHandle* handle, std::vector<core::Re
   if (!handle->accumulator.destroyed()) handle->accumulator.Destroy(removed);
   Report(env, handle);
   std::vector<core::AppendedRun>().swap(handle->runs);
+  std::vector<core::AppendedRun>().swap(handle->each_runs);
 }
 
 // @thread JS (a finalizer: at garbage collection or environment teardown)
@@ -236,10 +240,38 @@ napi_value RemovedToJs(napi_env env, const std::vector<core::RemovedBatch>& remo
   return array;
 }
 
+// The records of one append call, or (`each`) each record as a call of its own -- one
+// Append() per record, so each sees batch.size as a lone send does: the batch boundaries of
+// that many calls, in one crossing. `each` stops at the first record not taken; one that
+// fails after others were taken ends the call with those (the caller's next append starts
+// with it and gets the error alone). @thread JS
+core::AppendStatus AppendRecords(AccumulatorHandle* handle, uint32_t partition,
+                                 const core::RecordView* records, size_t n, double now, bool each,
+                                 size_t* appended, std::vector<core::AppendedRun>* runs) {
+  if (!each) return handle->accumulator.Append(partition, records, n, now, appended, runs);
+  runs->clear();
+  *appended = 0;
+  std::vector<core::AppendedRun>& one = handle->each_runs;
+  for (size_t i = 0; i < n; ++i) {
+    size_t took = 0;
+    const core::AppendStatus s =
+        handle->accumulator.Append(partition, records + i, 1, now, &took, &one);
+    if (took == 0) return *appended == 0 ? s : core::AppendStatus::kOk;
+    *appended += took;
+    for (const core::AppendedRun& r : one) {
+      if (!runs->empty() && runs->back().batch_id == r.batch_id) {
+        runs->back().count += r.count;
+      } else {
+        runs->push_back(r);
+      }
+    }
+  }
+  return core::AppendStatus::kOk;
+}
+
 // append(partition, records: RecordInput[], nowMs): {appended, batches: number[]}
 // @thread JS; runs to completion. Getters on the records are the only JS it may run.
-napi_value Append(napi_env env, napi_callback_info info) {
-  static const char* const kFn = "append";
+napi_value AppendBody(napi_env env, napi_callback_info info, const char* kFn, bool each) {
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
@@ -258,8 +290,8 @@ napi_value Append(napi_env env, napi_callback_info info) {
   std::vector<core::AppendedRun> runs;
   runs.swap(handle->runs);
   size_t appended = 0;
-  const core::AppendStatus status = handle->accumulator.Append(
-      partition, unpacker->records(), unpacker->size(), now, &appended, &runs);
+  const core::AppendStatus status = AppendRecords(handle, partition, unpacker->records(),
+                                                  unpacker->size(), now, each, &appended, &runs);
   Report(env, handle);
   napi_value result = nullptr;
   if (!ThrowAppendStatus(env, status, appended, kFn)) {
@@ -283,6 +315,16 @@ napi_value Append(napi_env env, napi_callback_info info) {
   return result;
 }
 
+napi_value Append(napi_env env, napi_callback_info info) {
+  return AppendBody(env, info, "append", false);
+}
+
+// appendEach(partition, records, nowMs): append()'s result, each record appended as a call
+// of its own (Backend appendEach). @thread JS
+napi_value AppendEach(napi_env env, napi_callback_info info) {
+  return AppendBody(env, info, "appendEach", true);
+}
+
 // appendPacked(scratch, bigs): undefined
 // The fast path of append(): its numbers in the PackedScratch's first slots --
 //   in:  [0] metaCapacity, [1] partition, [2] nowMs, [3] count, [4] number of bigs,
@@ -291,8 +333,8 @@ napi_value Append(napi_env env, napi_callback_info info) {
 //        batch's id and record count.
 // @thread JS; runs to completion.
 constexpr size_t kAppendSlots = 5;
-napi_value AppendPacked(napi_env env, napi_callback_info info) {
-  static const char* const kFn = "appendPacked";
+// `each`: appendPackedEach -- every record is appended as if it came in a call of its own.
+napi_value AppendPackedBody(napi_env env, napi_callback_info info, const char* kFn, bool each) {
   size_t argc = 2;
   napi_value argv[2] = {nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
@@ -320,8 +362,8 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   runs.swap(handle->runs);
   size_t appended = 0;
   const core::AppendStatus status =
-      handle->accumulator.Append(static_cast<uint32_t>(partition_number), unpacker->records(),
-                                 unpacker->size(), now, &appended, &runs);
+      AppendRecords(handle, static_cast<uint32_t>(partition_number), unpacker->records(),
+                    unpacker->size(), now, each, &appended, &runs);
   Report(env, handle);
   if (!ThrowAppendStatus(env, status, appended, kFn)) {
     // At most one run per record, and each record took at least 4 slots after the first 5:
@@ -335,6 +377,17 @@ napi_value AppendPacked(napi_env env, napi_callback_info info) {
   }
   if (handle->runs.empty()) handle->runs.swap(runs);
   return status == core::AppendStatus::kOk || appended > 0 ? Undefined(env) : nullptr;
+}
+
+napi_value AppendPacked(napi_env env, napi_callback_info info) {
+  return AppendPackedBody(env, info, "appendPacked", false);
+}
+
+// appendPackedEach(scratch, bigs): undefined -- appendPacked's slots in and out, but each
+// record is appended as a call of its own (batch.size bounds every record, not only the
+// first): the records of many one-record sends of one tick, in one crossing. @thread JS
+napi_value AppendPackedEach(napi_env env, napi_callback_info info) {
+  return AppendPackedBody(env, info, "appendPackedEach", true);
 }
 
 // ready(nowMs, flushing): {partitions: number[], nextReadyInMs}
@@ -881,7 +934,9 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
   };
   static const Method kMethods[] = {
       {"append", Checked<Append>},
+      {"appendEach", Checked<AppendEach>},
       {"appendPacked", Checked<AppendPacked>},
+      {"appendPackedEach", Checked<AppendPackedEach>},
       {"ready", Checked<Ready>},
       {"drain", Checked<Drain>},
       {"drainPacked", Checked<DrainPacked>},

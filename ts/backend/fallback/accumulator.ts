@@ -139,7 +139,17 @@ export class FallbackAccumulator implements RecordAccumulator {
   }
 
   append(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult {
-    if (this.destroyed) throw destroyedError('append');
+    return this.appendRecords(partition, records, nowMs, false, 'append');
+  }
+
+  appendEach(partition: number, records: readonly RecordInput[], nowMs: number): AppendResult {
+    return this.appendRecords(partition, records, nowMs, true, 'appendEach');
+  }
+
+  /** `each`: every record as a call of its own (batch.size bounds it, and a batch it leaves
+   * at batch.size or more is full at once), else one call's run. */
+  private appendRecords(partition: number, records: readonly RecordInput[], nowMs: number, each: boolean, what: string): AppendResult {
+    if (this.destroyed) throw destroyedError(what);
     let queue = this.queues[partition];
     if (queue === undefined) {
       queue = [];
@@ -161,7 +171,7 @@ export class FallbackAccumulator implements RecordAccumulator {
         const mark = last.writer.length;
         encodeRecord(last.writer, record, last.recordCount, record.timestamp - last.baseTimestamp);
         const grown = last.writer.length - mark;
-        if (last.writer.length > (i === 0 ? batchSize : maxBatchSize)) {
+        if (last.writer.length > (i === 0 || each ? batchSize : maxBatchSize)) {
           last.writer.truncate(mark);
           last.full = true;
         } else if (pool.used + grown > limit) {
@@ -171,6 +181,7 @@ export class FallbackAccumulator implements RecordAccumulator {
           this.charge(grown);
           this.noteAppended(last, record, batches);
           appended++;
+          if (each && last.writer.length >= batchSize) last.full = true;
           continue;
         }
       }
@@ -189,6 +200,7 @@ export class FallbackAccumulator implements RecordAccumulator {
       this.charge(fresh.sizeInBytes);
       this.noteAppended(fresh, record, batches);
       appended++;
+      if (each && fresh.writer.length >= batchSize) fresh.full = true;
     }
     // The call is over: its last batch takes more records later only while under batch.size.
     const tail = queue.length > 0 ? queue[queue.length - 1]! : undefined;
