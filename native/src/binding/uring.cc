@@ -2,7 +2,9 @@
 // io/ring.cc. Design (b) of issue 15: the ring's eventfd is watched by libuv on the JS thread
 // (a uv_poll_t on the environment's own loop), so completions reach JavaScript without a
 // thread hop; all of one wake-up's completions go to JavaScript in one call, as a flat list
-// of numbers plus the received bytes (one Buffer per recv), never one call per completion.
+// of numbers plus the received bytes (one Buffer per recv), never one call per completion,
+// and the ring's submissions of that wake-up (re-armed reads, the callback's writes) are held
+// until the callback returns and go to the kernel in one io_uring_enter.
 //
 // The poll handle holds the event loop open only while the ring has connections, as sockets
 // do: an idle producer lets the process exit. destroy(), the object's finalizer and the
@@ -163,6 +165,9 @@ void OnPoll(uv_poll_t* poll, int status, int) {
   napi_handle_scope scope = nullptr;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   JsSink sink(env, &h->deferred_written);
+  // Nothing enters the kernel until the callback is done (Ring::Hold): the reads re-armed
+  // here and whatever the callback writes go in one io_uring_enter after it.
+  h->ring->Hold();
   h->ring->Process(&sink);
   if (!sink.empty()) {
     sink.FlushDeferred();
@@ -197,7 +202,10 @@ void OnPoll(uv_poll_t* poll, int status, int) {
                        NAPI_AUTO_LENGTH);
     }
   }
-  if (!h->destroyed) UpdateRef(h);
+  if (!h->destroyed) {
+    h->ring->Flush();
+    UpdateRef(h);
+  }
   napi_close_handle_scope(env, scope);
 }
 

@@ -136,6 +136,15 @@ io_uring_sqe* Ring::Sqe() {
   return sqe;
 }
 
+void Ring::Submit() {
+  if (!held_) io_uring_submit(ring_.get());
+}
+
+void Ring::Flush() {
+  held_ = false;
+  io_uring_submit(ring_.get());
+}
+
 uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error) {
   if (len > sizeof(sockaddr_storage)) {
     *error = EINVAL;
@@ -168,7 +177,7 @@ uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int
   io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&c.addr), c.addr_len);
   io_uring_sqe_set_data64(sqe, UserData(id, kConnect));
   c.ops++;
-  io_uring_submit(ring_.get());
+  Submit();
   return id;
 }
 
@@ -179,7 +188,7 @@ bool Ring::Write(uint32_t conn, const iovec* iov, size_t count, bool notify) {
   c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count), notify});
   if (c.connected && !c.sending) {
     StartSend(conn, &c);
-    io_uring_submit(ring_.get());
+    Submit();
   }
   return true;
 }
@@ -248,7 +257,7 @@ bool Ring::Close(uint32_t conn) {
   auto it = conns_.find(conn);
   if (it == conns_.end() || it->second.closing) return false;
   BeginClose(conn, &it->second, 0);
-  io_uring_submit(ring_.get());
+  Submit();
   return true;
 }
 
@@ -371,7 +380,7 @@ size_t Ring::Process(RingSink* sink) {
       MaybeFinish(id, &it->second, sink);
     }
   }
-  io_uring_submit(ring_.get());
+  Submit();
   return seen;
 }
 

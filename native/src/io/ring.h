@@ -85,9 +85,18 @@ class Ring {
   // @thread owner
   bool Close(uint32_t conn);
 
-  // Hands every completion waiting to `sink`, re-arms reads, submits. Returns the number
-  // of completions seen. @thread owner
+  // Hands every completion waiting to `sink`, re-arms reads, submits (unless held).
+  // Returns the number of completions seen. @thread owner
   size_t Process(RingSink* sink);
+
+  // While held, Connect/Write/Close/Process queue their submissions instead of entering the
+  // kernel each; Flush() ends the hold and submits everything queued in one io_uring_enter.
+  // The binding holds across one wake-up (Process and the JavaScript callback it feeds), so
+  // the reads re-armed there and the requests the callback writes (an awaited send's next
+  // request) share one system call, and the response reaches JavaScript before any
+  // io_uring_enter at all. @thread owner
+  void Hold() { held_ = true; }
+  void Flush();
 
   size_t connections() const { return conns_.size(); }
 
@@ -122,6 +131,8 @@ class Ring {
   enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
 
   ::io_uring_sqe* Sqe();
+  // Enters the kernel with what is queued, unless held.
+  void Submit();
   void ArmRecv(uint32_t id, Conn* c);
   void StartSend(uint32_t id, Conn* c);
   void BeginClose(uint32_t id, Conn* c, int error);
@@ -131,6 +142,7 @@ class Ring {
 
   std::unique_ptr<io_uring> ring_;
   bool ready_ = false;
+  bool held_ = false;  // see Hold()
   int event_fd_ = -1;
   RingOptions options_;
   uint32_t next_id_ = 1;
