@@ -145,6 +145,24 @@ void Ring::Flush() {
   io_uring_submit(ring_.get());
 }
 
+void Ring::Hold() {
+  held_ = true;
+  // Only kernels of 5.8+ have the flag; without it the ring just stays noisy (a wake-up
+  // per completion, as before), which is correct, only slower.
+  if (!quiet_ && io_uring_cq_eventfd_toggle(ring_.get(), false) == 0) quiet_ = true;
+}
+
+void Ring::Wake() {
+  if (quiet_) {
+    io_uring_cq_eventfd_toggle(ring_.get(), true);
+    quiet_ = false;
+  }
+}
+
+bool Ring::HasCompletions() const { return io_uring_cq_ready(ring_.get()) > 0; }
+
+void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
+
 uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error) {
   if (len > sizeof(sockaddr_storage)) {
     *error = EINVAL;
@@ -355,10 +373,10 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
   MaybeFinish(id, c, sink);
 }
 
-size_t Ring::Process(RingSink* sink) {
+size_t Ring::Process(RingSink* sink, bool clear_event) {
   uint64_t counter = 0;
   // Clears the eventfd's count; completions posted after this signal it again.
-  if (::read(event_fd_, &counter, sizeof counter) < 0) {
+  if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
     // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
   size_t seen = 0;
