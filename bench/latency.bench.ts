@@ -22,6 +22,13 @@
  * code 0, offsets that grow by one) and the topic's end offset must add up to what was sent.
  * --cpu-prof DIR writes one V8 CPU profile per kafka-turbo child (for finding where a
  * microsecond goes).
+ *
+ * --batched N adds two throughput cases, native/net batched and native/uring batched: N
+ * records of 100 bytes sent with send() per record and up to 10,000 unsettled (the CLI's
+ * window), the producer's defaults otherwise (linger.ms 5, batch.size 16 KiB), acks=1, after
+ * 20,000 untimed ones; records/s and client CPU per record, medians of the rounds, in a
+ * second table (issue 15: the ring's batched throughput and CPU per record against
+ * node:net's, in the same run).
  */
 import { join } from 'node:path';
 import * as net from 'node:net';
@@ -32,7 +39,7 @@ import { writeRequestHeader } from '../ts/protocol/request-header.js';
 import { Writer } from '../ts/protocol/writer.js';
 import { Reader } from '../ts/protocol/reader.js';
 import { CodecId } from '../ts/backend/types.js';
-import { benchMain, runChild } from './lib/child.js';
+import { benchMain, runChild, sendInFlight } from './lib/child.js';
 
 const WARM = 200;
 const VALUE = Buffer.alloc(100, 0x61);
@@ -47,11 +54,17 @@ interface ChildResult {
   p50Us: number;
   p99Us: number;
   cpuUsPerSend: number;
+  /** Batched cases: records per second of the timed part. */
+  recordsPerSec?: number;
   /** What kafka-turbo reported it runs on (backend, io), to check the case is what it says. */
   info?: string;
 }
 
-type Kind = 'floor' | 'turbo' | 'kafkajs' | 'platformatic';
+type Kind = 'floor' | 'turbo' | 'turbo-batched' | 'kafkajs' | 'platformatic';
+
+/** Untimed records before a batched case's timed part, and its window of unsettled sends. */
+const BATCHED_WARM = 20_000;
+const BATCHED_WINDOW = 10_000;
 
 /** Times `n` awaited calls of `once` after WARM untimed ones. */
 async function timeLoop(n: number, once: () => Promise<void>): Promise<ChildResult> {
@@ -153,6 +166,19 @@ async function child(): Promise<void> {
     const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
     out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')}`;
     await p.close();
+  } else if (kind === 'turbo-batched') {
+    const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 1, 'enable.idempotence': false });
+    await p.connect([topic]);
+    const send = () => p.send({ topic, value: VALUE });
+    await sendInFlight(BATCHED_WARM, BATCHED_WINDOW, send, () => p.flush());
+    const r = await sendInFlight(n, BATCHED_WINDOW, send, () => p.flush());
+    if (r.acked !== n) throw new Error(`batched: ${r.acked} of ${n} acknowledged`);
+    out = { sends: n + BATCHED_WARM, p50Us: NaN, p99Us: NaN, cpuUsPerSend: r.cpuUsPerRecord, recordsPerSec: r.recordsPerSec };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
+    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
+    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')} batched`;
+    await p.close();
   } else if (kind === 'kafkajs') {
     const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
     const producer = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING }).producer();
@@ -199,17 +225,24 @@ async function parent(): Promise<void> {
     { name: 'KafkaJS', kind: 'kafkajs', env: {} },
     { name: '@platformatic/kafka', kind: 'platformatic', env: {} },
   ];
+  const batched = Number(arg('batched', '0'));
+  if (batched > 0) {
+    all.push(
+      { name: 'native/net batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
+      { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
+    );
+  }
   const only = arg('cases', '');
-  const cases = only ? all.filter((c) => only.split(',').includes(c.name)) : all;
+  const cases = only ? all.filter((c) => only.split(',').includes(c.name) || (batched > 0 && c.kind === 'turbo-batched')) : all;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
   const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1 });
   const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
   const admin = new Kafka({ clientId: 'bench-check', brokers: [cluster.bootstrap], logLevel: logLevel.NOTHING }).admin();
-  const rows = new Map<string, { p50: number[]; p99: number[]; cpu: number[]; info: string }>();
+  const rows = new Map<string, { p50: number[]; p99: number[]; cpu: number[]; rate: number[]; info: string }>();
   const dropped = new Map<string, string>();
-  for (const c of cases) rows.set(c.name, { p50: [], p99: [], cpu: [], info: '' });
+  for (const c of cases) rows.set(c.name, { p50: [], p99: [], cpu: [], rate: [], info: '' });
   let k = 0;
   try {
     await admin.connect();
@@ -222,7 +255,8 @@ async function parent(): Promise<void> {
         await cluster.createTopic(topic, { partitions: 1 });
         let r: ChildResult;
         try {
-          r = await runCase(c, { BOOTSTRAP: cluster.bootstrap, TOPIC: topic, N: String(sends) }, profDir);
+          const n = c.kind === 'turbo-batched' ? batched : sends;
+          r = await runCase(c, { BOOTSTRAP: cluster.bootstrap, TOPIC: topic, N: String(n) }, profDir);
         } catch (e) {
           // A case that cannot run here (no io_uring) is dropped with its reason, not hidden.
           dropped.set(c.name, (e as Error).message);
@@ -231,7 +265,7 @@ async function parent(): Promise<void> {
         const offsets = await admin.fetchTopicOffsets(topic);
         const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
         if (stored !== r.sends) throw new Error(`${c.name}: ${stored} stored, ${r.sends} sent`);
-        if (c.kind === 'turbo') {
+        if (c.kind === 'turbo' || c.kind === 'turbo-batched') {
           const want = c.name.replace('fallback', 'fallback/net');
           if (r.info !== want) {
             dropped.set(c.name, `ran as ${r.info}, not ${want} (see backendInfo())`);
@@ -239,12 +273,17 @@ async function parent(): Promise<void> {
           }
         }
         const label = round === 0 ? 'warm-up' : `round ${round}`;
-        console.error(`${label} ${c.name}: p50 ${Math.round(r.p50Us)} µs, p99 ${Math.round(r.p99Us)} µs, ${r.cpuUsPerSend.toFixed(1)} µs CPU/send`);
+        if (r.recordsPerSec !== undefined) {
+          console.error(`${label} ${c.name}: ${Math.round(r.recordsPerSec)} records/s, ${r.cpuUsPerSend.toFixed(2)} µs CPU/record`);
+        } else {
+          console.error(`${label} ${c.name}: p50 ${Math.round(r.p50Us)} µs, p99 ${Math.round(r.p99Us)} µs, ${r.cpuUsPerSend.toFixed(1)} µs CPU/send`);
+        }
         if (round > 0) {
           const row = rows.get(c.name)!;
           row.p50.push(r.p50Us);
           row.p99.push(r.p99Us);
           row.cpu.push(r.cpuUsPerSend);
+          if (r.recordsPerSec !== undefined) row.rate.push(r.recordsPerSec);
         }
       }
     }
@@ -261,12 +300,25 @@ async function parent(): Promise<void> {
   console.log('|---|---|---|---|---|---|');
   for (const c of cases) {
     const r = rows.get(c.name)!;
-    if (r.p50.length === 0) continue;
+    if (r.p50.length === 0 || c.kind === 'turbo-batched') continue;
     const p50 = median(r.p50);
     const p99 = median(r.p99);
     console.log(
       `| ${c.name} | ${Math.round(p50)} | ${Math.round(p99)} | ${(p50 / f50).toFixed(2)}× | ${(p99 / f99).toFixed(2)}× | ${median(r.cpu).toFixed(1)} |`,
     );
+  }
+  const net = rows.get('native/net batched');
+  if (batched > 0 && net && net.rate.length > 0) {
+    console.log(`\nbatched: ${batched} records per case per round (send() per record, ${BATCHED_WINDOW} unsettled), medians of ${rounds} rounds`);
+    console.log('| case | records/s | client CPU µs/record | records/s vs native/net | CPU vs native/net |');
+    console.log('|---|---|---|---|---|');
+    for (const c of cases) {
+      const r = rows.get(c.name)!;
+      if (c.kind !== 'turbo-batched' || r.rate.length === 0) continue;
+      console.log(
+        `| ${c.name} | ${Math.round(median(r.rate))} | ${median(r.cpu).toFixed(2)} | ${(median(r.rate) / median(net.rate)).toFixed(2)}× | ${(median(r.cpu) / median(net.cpu)).toFixed(2)}× |`,
+      );
+    }
   }
   for (const [name, why] of dropped) console.log(`dropped ${name}: ${why}`);
 }

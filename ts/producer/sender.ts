@@ -164,6 +164,8 @@ export class Sender implements PartitionLoad {
   /** Batches being decoded for a split (MESSAGE_TOO_LARGE). */
   private readonly splitting = new Set<BatchEntry>();
   private scheduled = false;
+  /** Microtask runs since the last loop turn or response (see wakeup()). */
+  private eagerRuns = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private stopped = false;
@@ -214,15 +216,42 @@ export class Sender implements PartitionLoad {
     return tp;
   }
 
-  /** Ask for a run soon (coalesced: many appends in one tick make one run). */
+  /**
+   * Ask for a run soon (coalesced: many appends in one tick make one run).
+   *
+   * With linger.ms 0 a batch is sendable the moment it has a record, so the run is a
+   * microtask (Java's sender thread is woken by the append the same way): it runs once the
+   * code that appended has returned, with every append of that stretch in it, and before
+   * control goes back to the event loop. An awaited send's request is then written in the
+   * same turn as the response before it (on the io_uring transport, in the same submission as
+   * the read re-armed for it) instead of one setImmediate later (issue 15: that hop and the
+   * loop phase around it were part of the native backend's extra latency). At most
+   * EAGER_RUNS such runs follow each other without a loop turn: a run that fails at once and
+   * wakes itself again (a retry with no backoff on a dead connection) then goes through
+   * setImmediate, so I/O is never starved. With linger.ms > 0 nothing is gained by running
+   * sooner, and setImmediate coalesces more.
+   */
   wakeup(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.run();
-    });
+    if (this.config.lingerMs === 0 && this.eagerRuns < EAGER_RUNS) {
+      this.eagerRuns++;
+      queueMicrotask(this.runEager);
+    } else {
+      setImmediate(this.runLater);
+    }
   }
+
+  private readonly runEager = (): void => {
+    this.scheduled = false;
+    this.run();
+  };
+
+  private readonly runLater = (): void => {
+    this.scheduled = false;
+    this.eagerRuns = 0; // a loop turn went by
+    this.run();
+  };
 
   private scheduleIn(ms: number): void {
     if (!Number.isFinite(ms) || this.stopped) return;
@@ -233,6 +262,7 @@ export class Sender implements PartitionLoad {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerAt = Infinity;
+      this.eagerRuns = 0;
       this.run();
     }, Math.max(0, Math.ceil(ms)));
   }
@@ -456,7 +486,9 @@ export class Sender implements PartitionLoad {
       }
     };
     const send = async (): Promise<ProduceResponse | null> => {
-      await broker.ensureReady();
+      // Not awaited when the connection is ready (the usual case): an await costs a microtask
+      // hop before the request is written, on every produce.
+      if (broker.isClosed() || !broker.isReady()) await broker.ensureReady();
       // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
       const produce = this.txn?.produceDescriptor() ?? Produce;
       const version = broker.version(produce);
@@ -482,6 +514,7 @@ export class Sender implements PartitionLoad {
     request.then(
       (res) => {
         done();
+        this.eagerRuns = 0; // a response came in: the loop is turning
         if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
         this.handleResponse(node, lane, batches, res);
         this.wakeup();
@@ -901,6 +934,9 @@ export class Sender implements PartitionLoad {
     this.timer = null;
   }
 }
+
+/** Microtask runs in a row before a wake-up waits for a loop turn (Sender.wakeup). */
+const EAGER_RUNS = 16;
 
 const NOT_IDEMPOTENT = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null } as const;
 

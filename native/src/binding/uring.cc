@@ -2,7 +2,9 @@
 // io/ring.cc. Design (b) of issue 15: the ring's eventfd is watched by libuv on the JS thread
 // (a uv_poll_t on the environment's own loop), so completions reach JavaScript without a
 // thread hop; all of one wake-up's completions go to JavaScript in one call, as a flat list
-// of numbers plus the received bytes (one Buffer per recv), never one call per completion.
+// of numbers plus the received bytes (one Buffer per recv), never one call per completion,
+// and the ring's submissions of that wake-up (re-armed reads, the callback's writes) are held
+// until the callback returns and go to the kernel in one io_uring_enter.
 //
 // The poll handle holds the event loop open only while the ring has connections, as sockets
 // do: an idle producer lets the process exit. destroy(), the object's finalizer and the
@@ -155,46 +157,74 @@ void Finalize(napi_env env, void* data, void*) {
   delete h;
 }
 
-// The eventfd is readable: hand every completion to JavaScript in one call. @thread JS
+// Hands one Process() call's completions to JavaScript in one call. @thread JS
+void Dispatch(RingHandle* h, JsSink* sink) {
+  napi_env env = h->env;
+  sink->FlushDeferred();
+  napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
+  const auto& ev = sink->events();
+  bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
+            napi_create_array_with_length(env, sink->buffers().size(), &buffers) == napi_ok;
+  for (size_t i = 0; ok && i < ev.size(); i++) {
+    napi_value n = nullptr;
+    ok = napi_create_double(env, ev[i], &n) == napi_ok && napi_set_element(env, events, i, n) == napi_ok;
+  }
+  for (size_t i = 0; ok && i < sink->buffers().size(); i++) {
+    ok = napi_set_element(env, buffers, i, sink->buffers()[i]) == napi_ok;
+  }
+  ok = ok && !sink->failed() && napi_get_reference_value(env, h->callback, &fn) == napi_ok &&
+       napi_get_global(env, &global) == napi_ok;
+  if (!ok) {
+    // Out of memory making the values: nothing sensible can continue on these sockets.
+    napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
+                     NAPI_AUTO_LENGTH);
+  }
+  napi_value argv[2] = {events, buffers};
+  h->in_callback = true;
+  // make_callback: the microtasks the callback queues (promise settlements) run before
+  // control goes back to libuv, as they do after a socket's 'data' event.
+  const napi_status st = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
+  h->in_callback = false;
+  if (st == napi_pending_exception) {
+    napi_value err = nullptr;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+// Rounds of completions taken in one wake-up before the rest waits for the next loop turn
+// (other handles get their turn).
+constexpr int kMaxRounds = 8;
+
+// The eventfd is readable: hand every completion to JavaScript, all of one round in one
+// call. The ring is held and quiet meanwhile (Ring::Hold): the reads re-armed here and
+// whatever the callback writes go to the kernel in one io_uring_enter after it (Flush), and
+// what that submission completes at once (a loopback send) is taken in the next round here
+// instead of signalling the eventfd for another wake-up. @thread JS
 void OnPoll(uv_poll_t* poll, int status, int) {
   RingHandle* h = static_cast<RingHandle*>(poll->data);
   if (h == nullptr || h->destroyed || status < 0) return;
   napi_env env = h->env;
   napi_handle_scope scope = nullptr;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  JsSink sink(env, &h->deferred_written);
-  h->ring->Process(&sink);
-  if (!sink.empty()) {
-    sink.FlushDeferred();
-    napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
-    const auto& ev = sink.events();
-    bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
-              napi_create_array_with_length(env, sink.buffers().size(), &buffers) == napi_ok;
-    for (size_t i = 0; ok && i < ev.size(); i++) {
-      napi_value n = nullptr;
-      ok = napi_create_double(env, ev[i], &n) == napi_ok && napi_set_element(env, events, i, n) == napi_ok;
+  for (int round = 0;; round++) {
+    h->ring->Hold();
+    JsSink sink(env, &h->deferred_written);
+    h->ring->Process(&sink, /*clear_event=*/round == 0);
+    if (!sink.empty()) Dispatch(h, &sink);
+    if (h->destroyed) break;  // torn down from the callback (an environment's cleanup)
+    h->ring->Flush();
+    if (h->ring->HasCompletions()) {
+      if (round + 1 < kMaxRounds) continue;
+      h->ring->Wake();
+      h->ring->Signal();  // the rest at the next loop turn
+      break;
     }
-    for (size_t i = 0; ok && i < sink.buffers().size(); i++) {
-      ok = napi_set_element(env, buffers, i, sink.buffers()[i]) == napi_ok;
-    }
-    ok = ok && !sink.failed() && napi_get_reference_value(env, h->callback, &fn) == napi_ok &&
-         napi_get_global(env, &global) == napi_ok;
-    if (ok) {
-      napi_value argv[2] = {events, buffers};
-      h->in_callback = true;
-      // make_callback: the microtasks the callback queues (promise settlements) run before
-      // control goes back to libuv, as they do after a socket's 'data' event.
-      const napi_status st = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
-      h->in_callback = false;
-      if (st == napi_pending_exception) {
-        napi_value err = nullptr;
-        napi_get_and_clear_last_exception(env, &err);
-        napi_fatal_exception(env, err);
-      }
-    } else {
-      // Out of memory making the values: nothing sensible can continue on these sockets.
-      napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
-                       NAPI_AUTO_LENGTH);
+    // Completions posted while quiet signalled nothing: look once more after waking.
+    h->ring->Wake();
+    if (!h->ring->HasCompletions() || round + 1 >= kMaxRounds) {
+      if (h->ring->HasCompletions()) h->ring->Signal();
+      break;
     }
   }
   if (!h->destroyed) UpdateRef(h);

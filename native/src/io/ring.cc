@@ -136,6 +136,33 @@ io_uring_sqe* Ring::Sqe() {
   return sqe;
 }
 
+void Ring::Submit() {
+  if (!held_) io_uring_submit(ring_.get());
+}
+
+void Ring::Flush() {
+  held_ = false;
+  io_uring_submit(ring_.get());
+}
+
+void Ring::Hold() {
+  held_ = true;
+  // Only kernels of 5.8+ have the flag; without it the ring just stays noisy (a wake-up
+  // per completion, as before), which is correct, only slower.
+  if (!quiet_ && io_uring_cq_eventfd_toggle(ring_.get(), false) == 0) quiet_ = true;
+}
+
+void Ring::Wake() {
+  if (quiet_) {
+    io_uring_cq_eventfd_toggle(ring_.get(), true);
+    quiet_ = false;
+  }
+}
+
+bool Ring::HasCompletions() const { return io_uring_cq_ready(ring_.get()) > 0; }
+
+void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
+
 uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error) {
   if (len > sizeof(sockaddr_storage)) {
     *error = EINVAL;
@@ -168,7 +195,7 @@ uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int
   io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&c.addr), c.addr_len);
   io_uring_sqe_set_data64(sqe, UserData(id, kConnect));
   c.ops++;
-  io_uring_submit(ring_.get());
+  Submit();
   return id;
 }
 
@@ -179,7 +206,7 @@ bool Ring::Write(uint32_t conn, const iovec* iov, size_t count, bool notify) {
   c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count), notify});
   if (c.connected && !c.sending) {
     StartSend(conn, &c);
-    io_uring_submit(ring_.get());
+    Submit();
   }
   return true;
 }
@@ -248,7 +275,7 @@ bool Ring::Close(uint32_t conn) {
   auto it = conns_.find(conn);
   if (it == conns_.end() || it->second.closing) return false;
   BeginClose(conn, &it->second, 0);
-  io_uring_submit(ring_.get());
+  Submit();
   return true;
 }
 
@@ -346,10 +373,10 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
   MaybeFinish(id, c, sink);
 }
 
-size_t Ring::Process(RingSink* sink) {
+size_t Ring::Process(RingSink* sink, bool clear_event) {
   uint64_t counter = 0;
   // Clears the eventfd's count; completions posted after this signal it again.
-  if (::read(event_fd_, &counter, sizeof counter) < 0) {
+  if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
     // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
   size_t seen = 0;
@@ -371,7 +398,7 @@ size_t Ring::Process(RingSink* sink) {
       MaybeFinish(id, &it->second, sink);
     }
   }
-  io_uring_submit(ring_.get());
+  Submit();
   return seen;
 }
 

@@ -85,9 +85,31 @@ class Ring {
   // @thread owner
   bool Close(uint32_t conn);
 
-  // Hands every completion waiting to `sink`, re-arms reads, submits. Returns the number
-  // of completions seen. @thread owner
-  size_t Process(RingSink* sink);
+  // Hands every completion waiting to `sink`, re-arms reads, submits (unless held).
+  // `clear_event`: first reads the eventfd to reset its count (once per wake-up is enough).
+  // Returns the number of completions seen. @thread owner
+  size_t Process(RingSink* sink, bool clear_event = true);
+
+  // While held, Connect/Write/Close/Process queue their submissions instead of entering the
+  // kernel each; Flush() ends the hold and submits everything queued in one io_uring_enter.
+  // The binding holds across one wake-up (Process and the JavaScript callback it feeds), so
+  // the reads re-armed there and the requests the callback writes (an awaited send's next
+  // request) share one system call, and the response reaches JavaScript before any
+  // io_uring_enter at all.
+  //
+  // Hold() also makes the ring quiet until Wake(): completions do not signal the eventfd
+  // (IORING_CQ_EVENTFD_DISABLED). A send on loopback completes inside the io_uring_enter
+  // that submits it; signalled, it cost a whole event-loop wake-up (epoll, the eventfd read,
+  // a Process) per request for a completion nobody waits on. The binding instead takes such
+  // completions right after Flush() while HasCompletions(), then calls Wake() and checks
+  // HasCompletions() once more: a completion posted while quiet never signals. @thread owner
+  void Hold();
+  void Flush();
+  void Wake();
+  // The kernel has posted completions that Process() has not taken yet (no system call).
+  bool HasCompletions() const;
+  // Signals the eventfd, for a wake-up later (completions left for the next loop turn).
+  void Signal();
 
   size_t connections() const { return conns_.size(); }
 
@@ -122,6 +144,8 @@ class Ring {
   enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
 
   ::io_uring_sqe* Sqe();
+  // Enters the kernel with what is queued, unless held.
+  void Submit();
   void ArmRecv(uint32_t id, Conn* c);
   void StartSend(uint32_t id, Conn* c);
   void BeginClose(uint32_t id, Conn* c, int error);
@@ -131,6 +155,8 @@ class Ring {
 
   std::unique_ptr<io_uring> ring_;
   bool ready_ = false;
+  bool held_ = false;   // see Hold()
+  bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
   int event_fd_ = -1;
   RingOptions options_;
   uint32_t next_id_ = 1;
