@@ -279,9 +279,11 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
   Batch* last = part.batches.empty() ? nullptr : &part.batches.back();
   size_t taken = 0;
   AppendStatus status = AppendStatus::kOk;
-  // A blocked partition's batch would wait anyway: every record may grow it to the larger
-  // bound, not only the records after a call's first.
-  const uint64_t first_bound = part.blocked ? max_over_ : batch_over_;
+  // A batch that would wait anyway grows: every record may take it to the larger bound, not
+  // only the records after a call's first, when its partition is blocked or when it is
+  // queued behind another batch (a request carries one batch per partition).
+  const bool waits = part.blocked || part.batches.size() > 1;
+  const uint64_t first_bound = waits ? max_over_ : batch_over_;
 
   for (size_t i = 0; i < n; ++i) {
     const RecordView& r = records[i];
@@ -354,7 +356,10 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
   // The call is over: its last batch takes more records later only while under batch.size
   // (and, with a codec, starts compressing now if it is full), or while its partition is
   // blocked (it closes when SetBlocked() lets the partition go).
-  if (last != nullptr && !last->full && last->size >= batch_full_ && !part.blocked) Close(last);
+  if (last != nullptr && !last->full && last->size >= batch_full_ && !part.blocked &&
+      part.batches.size() == 1) {
+    Close(last);
+  }
   *appended = taken;
   return status;
 }
@@ -377,7 +382,7 @@ void RecordAccumulator::SetBlocked(const uint32_t* partitions, size_t n) {
   // Let go: a batch held open past batch.size closes as Append() would have closed it.
   for (uint32_t id : unblocking_) {
     Partition& part = *partitions_[id];
-    if (part.blocked || part.batches.empty()) continue;
+    if (part.blocked || part.batches.size() != 1) continue;
     Batch& last = part.batches.back();
     if (!last.full && last.size >= batch_full_) Close(&last);
   }

@@ -12,10 +12,12 @@
 //    call's run of records to a partition stays one batch up to max.request.size (issue 16:
 //    the brokers' cost is per batch). A batch that ends a call at batch.size or more is full.
 //    Its block grows (realloc) past batch.size + 61 when the run needs it.
-//  - A blocked partition (SetBlocked: the sender cannot send it now) takes every record,
-//    the first of a call too, up to max_batch_size, and a batch at batch.size stays open
-//    while it is blocked (ready all the same): a batch that would wait anyway grows instead
-//    of a new one queueing behind it. Unblocked, it closes; the next record opens a new one.
+//  - A batch that would wait anyway grows instead of a new one queueing behind it: when its
+//    partition is blocked (SetBlocked: the sender cannot send it now) or when it is queued
+//    behind another batch of its partition (a request carries one batch per partition), it
+//    takes every record, the first of a call too, up to max_batch_size, and stays open past
+//    batch.size (ready all the same once at the front). When neither holds any more (let go,
+//    or drained down to it), the next record that would pass batch.size opens a new batch.
 //  - buffer.memory counts each record's encoded bytes plus 61 per batch, from append()
 //    until complete() (drained batches still count: the sender may retry them). A record
 //    that does not fit stops the append; when nothing is buffered a record is still taken.

@@ -9,10 +9,11 @@
  * filling that batch up to maxBatchSize (max.request.size from the producer), so a KafkaJS-style
  * send of many messages becomes one batch per partition, as KafkaJS makes, instead of being cut
  * every batch.size bytes (issue 16: the brokers' cost is per batch). When the call ends, a
- * batch at or past batch.size is full. A partition the sender cannot send now (setBlocked)
- * takes every record up to maxBatchSize, a call's first too, and its batch stays open past
- * batch.size (ready all the same) until the partition is let go: a batch that would wait
- * anyway grows instead of a new one queueing behind it.
+ * batch at or past batch.size is full. A batch that would wait anyway grows instead of a new
+ * one queueing behind it: when its partition is one the sender cannot send now (setBlocked),
+ * or when it is queued behind another batch of its partition (a request carries one batch per
+ * partition), it takes every record up to maxBatchSize, a call's first too, and stays open past
+ * batch.size (ready all the same once at the front).
  *
  * Memory accounting follows the Java producer in spirit: every record's encoded bytes and
  * every batch's header count against buffer.memory from append() until complete() frees them
@@ -161,10 +162,11 @@ export class FallbackAccumulator implements RecordAccumulator {
     const pool = this.pool;
     const limit = pool.total();
     let appended = 0;
-    // A blocked partition's batch would wait anyway: every record may grow it to the larger
-    // bound, not only the records after a call's first.
+    // A batch that would wait anyway grows: every record may take it to the larger bound, not
+    // only the records after a call's first, when its partition is blocked or when it is
+    // queued behind another batch (a request carries one batch per partition).
     const blocked = this.blocked[partition] === true;
-    const firstBound = blocked ? maxBatchSize : batchSize;
+    const firstBound = blocked || queue.length > 1 ? maxBatchSize : batchSize;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const last = queue.length > 0 ? queue[queue.length - 1]! : undefined;
@@ -207,7 +209,7 @@ export class FallbackAccumulator implements RecordAccumulator {
     // The call is over: its last batch takes more records later only while under batch.size,
     // or while its partition is blocked (it closes when setBlocked() lets the partition go).
     const tail = queue.length > 0 ? queue[queue.length - 1]! : undefined;
-    if (tail && !tail.full && tail.writer.length >= batchSize && !blocked) tail.full = true;
+    if (tail && !tail.full && tail.writer.length >= batchSize && !blocked && queue.length === 1) tail.full = true;
     return { appended, batches };
   }
 
@@ -232,7 +234,7 @@ export class FallbackAccumulator implements RecordAccumulator {
     for (const id of before) {
       if (this.blocked[id] === true) continue;
       const queue = this.queues[id];
-      const tail = queue && queue.length > 0 ? queue[queue.length - 1]! : undefined;
+      const tail = queue && queue.length === 1 ? queue[0]! : undefined;
       if (tail && !tail.full && tail.writer.length >= this.config.batchSize) tail.full = true;
     }
   }
