@@ -410,6 +410,51 @@ void TestCallRunGrowsBatch() {
   Release(&drained);
 }
 
+// A blocked partition (SetBlocked) takes records one Append() call at a time past
+// batch.size, up to max_batch_size, in one batch; let go, the batch closes (with a codec its
+// compression starts then) and the next record opens a new one. Ids past the table grow it;
+// kNoPartition is skipped; after Destroy() nothing happens.
+void TestBlockedPartitionGrows() {
+  core::AccumulatorConfig config = Config(200);
+  config.max_batch_size = 4000;
+  config.codec = 1;  // gzip: closing starts a compression job
+  core::RecordAccumulator acc(config);
+  auto owned = MakeRecords(61, 20);
+  auto views = Views(owned);
+  size_t appended = 0;
+  std::vector<core::AppendedRun> runs;
+  const uint32_t blocked[] = {0, 0, 5000, core::RecordAccumulator::kNoPartition};
+  acc.SetBlocked(blocked, 4);
+  uint64_t first = 0;
+  for (size_t i = 0; i < 60; ++i) {
+    CHECK(acc.Append(0, views.data() + i, 1, 1000, &appended, &runs) == core::AppendStatus::kOk);
+    CHECK(appended == 1 && runs.size() == 1);
+    if (i == 0) first = runs[0].batch_id;
+    CHECK(runs[0].batch_id == first);
+  }
+  CHECK(acc.HeldBytes() >= 2000);
+  std::vector<uint32_t> ready;
+  double next = 0;
+  acc.Ready(1000, false, &ready, &next);
+  CHECK(ready.size() == 1 && ready[0] == 0);  // past batch.size: ready, blocked or not
+  acc.SetBlocked(nullptr, 0);
+  CHECK(acc.Append(0, views.data() + 60, 1, 1000, &appended, &runs) == core::AppendStatus::kOk);
+  CHECK(runs.size() == 1 && runs[0].batch_id != first);
+  std::vector<core::DrainedBatch> drained;
+  const uint32_t p0 = 0;
+  while (acc.HasUndrained()) acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+  CHECK(drained.size() == 2 && drained[0].record_count == 60 && drained[1].record_count == 1);
+  std::vector<core::BatchResult> done;
+  for (const core::DrainedBatch& d : drained) done.push_back(core::BatchResult{d.batch_id, true});
+  acc.Complete(done.data(), done.size());
+  CHECK(acc.Stats().buffered_bytes == 0 && acc.Stats().records_completed == 61);
+  Release(&drained);
+  acc.SetBlocked(blocked, 4);
+  std::vector<core::RemovedBatch> removed;
+  acc.Destroy(&removed);
+  acc.SetBlocked(blocked, 4);
+}
+
 void TestLargeRecordAndLinger() {
   core::RecordAccumulator acc(Config(100, 50));
   auto owned = MakeRecords(3, 500);
@@ -887,6 +932,7 @@ int main() {
   TestBatch();
   TestAppendFillsBatches();
   TestCallRunGrowsBatch();
+  TestBlockedPartitionGrows();
   TestLargeRecordAndLinger();
   TestDrainOrderAndStamp();
   TestMemory();

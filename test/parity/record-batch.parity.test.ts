@@ -153,8 +153,10 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
     t.diagnostic(`${batches} batches, ${bytesSeen} bytes`);
   });
 
-  /** Drives the three accumulators with the same calls and checks they answer the same. */
-  function runAccumulators(config: AccumulatorConfig, label: string): { drained: number; appends: number } {
+  /** Drives the three accumulators with the same calls and checks they answer the same.
+   * `blocking`: the sender's blocked set (setBlocked) changes now and then, so batches grow
+   * past batch.size while their partition is blocked and close when it is let go. */
+  function runAccumulators(config: AccumulatorConfig, label: string, blocking = false): { drained: number; appends: number } {
     const accs: [string, RecordAccumulator][] = [
       ['fallback', fallback.createAccumulator(config)],
       ['native', native.createAccumulator(config)],
@@ -239,6 +241,16 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
         same('stats after freeing memory', (acc) => acc.stats());
       }
       now += int(0, 20);
+      if (blocking && random() < 0.25) {
+        // A random set of partitions (0..7, the ones appended to), sometimes with ids that
+        // cannot be partitions (skipped by both) or a duplicate.
+        const ids: number[] = [];
+        for (let p = 0; p < 8; p++) if (random() < 0.5) ids.push(p);
+        if (random() < 0.1) ids.push(pick([-1, 1.5, 2 ** 30, NaN]));
+        if (random() < 0.1 && ids.length > 0) ids.push(ids[0]!);
+        for (const [, acc] of accs) acc.setBlocked(ids);
+        same('stats after setBlocked', (acc) => acc.stats());
+      }
       const u = random();
       if (u < 0.35) drainSome(random() < 0.3);
       else if (u < 0.45) completeSome();
@@ -256,7 +268,7 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
     return { drained: drainedBatches, appends };
   }
 
-  const configs: { label: string; config: AccumulatorConfig }[] = [
+  const configs: { label: string; config: AccumulatorConfig; blocking?: boolean }[] = [
     { label: 'batch.size 16384', config: { batchSize: 16384, lingerMs: 5, bufferMemory: 1 << 30, codec: CodecId.None } },
     { label: 'batch.size 1000, linger 0', config: { batchSize: 1000, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None } },
     { label: 'batch.size 0 (one record per batch)', config: { batchSize: 0, lingerMs: 10, bufferMemory: 1 << 30, codec: CodecId.None } },
@@ -267,6 +279,14 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
     { label: 'batch.size 300, maxBatchSize 2500', config: { batchSize: 300, maxBatchSize: 2500, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None } },
     { label: 'batch.size 512, maxBatchSize 64 KiB, small buffer.memory', config: { batchSize: 512, maxBatchSize: 65536, lingerMs: 3, bufferMemory: 250_000, codec: CodecId.None } },
   ];
+  // Blocked partitions (issue 16): their batches grow to maxBatchSize whatever the call, and
+  // close when let go; with Java's defaults, a small maxBatchSize, and buffer.memory stopping
+  // the growth part way.
+  configs.push(
+    { label: 'blocked partitions, batch.size 16384, maxBatchSize 1 MiB', blocking: true, config: { batchSize: 16384, maxBatchSize: 1 << 20, lingerMs: 5, bufferMemory: 1 << 30, codec: CodecId.None } },
+    { label: 'blocked partitions, batch.size 300, maxBatchSize 2500', blocking: true, config: { batchSize: 300, maxBatchSize: 2500, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None } },
+    { label: 'blocked partitions, batch.size 512, maxBatchSize 64 KiB, small buffer.memory', blocking: true, config: { batchSize: 512, maxBatchSize: 65536, lingerMs: 3, bufferMemory: 250_000, codec: CodecId.None } },
+  );
   // Random ones, two with buffer.memory small enough to stop appends (and a fractional size).
   for (let i = 0; i < 3; i++) {
     configs.push({
@@ -279,9 +299,9 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
       },
     });
   }
-  for (const { label, config } of configs) {
+  for (const { label, config, blocking } of configs) {
     test(`accumulators: ${label} (${JSON.stringify(config)})`, (t) => {
-      const { drained, appends } = runAccumulators(config, label);
+      const { drained, appends } = runAccumulators(config, label, blocking);
       assert.ok(drained > 0 && appends > 100, `${drained} batches drained in ${appends} appends`);
       t.diagnostic(`${appends} appends, ${drained} batches drained`);
     });
@@ -382,6 +402,14 @@ describe('native argument checks: wrong shapes are TypeErrors (RangeErrors for r
     assert.equal(acc.hasUndrained(), true, 'a refused drain takes nothing');
     assert.equal(acc.drain([0], 1 << 20, stamp).length, 1);
     assert.throws(() => raw.complete([null as unknown as { batchId: number; errorCode: number }]), TypeError);
+    // setBlocked: an array of numbers on both backends (ids that cannot be partitions skipped).
+    for (const a of [acc, raw, availableBackends().find((b) => b.name === 'fallback')!.backend.createAccumulator(config)]) {
+      assert.throws(() => a.setBlocked('0' as unknown as number[]), TypeError);
+      assert.throws(() => a.setBlocked([0, '1' as unknown as number]), TypeError);
+      assert.throws(() => (a.setBlocked as (x?: unknown) => void)(), TypeError);
+      a.setBlocked([-1, 0.5, 2 ** 24, NaN, Infinity, 0, 0]);
+      a.setBlocked([]);
+    }
     assert.throws(() => addon.createAccumulator({ ...config, batchSize: -1 }), RangeError);
     assert.throws(() => addon.createAccumulator({ ...config, batchSize: NaN }), TypeError);
     assert.throws(() => addon.createAccumulator({ ...config, codec: 7 as CodecId }), RangeError);

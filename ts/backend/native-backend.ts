@@ -323,6 +323,7 @@ export function createNativeBackend(
         abortAll: acc.abortAll,
         complete: acc.complete,
         hasUndrained: acc.hasUndrained,
+        setBlocked: acc.setBlocked,
         stats: acc.stats,
         destroy: acc.destroy,
       };

@@ -205,6 +205,18 @@ export interface RecordAccumulator {
   complete(results: readonly BatchResult[]): void;
   /** True when any partition holds undrained records. */
   hasUndrained(): boolean;
+  /**
+   * The partitions the sender cannot send now (their leader's in-flight slots all taken, a
+   * throttled broker, retries waiting, ordering holding them back); every partition not
+   * named is sendable. Replaces the previous set. While blocked, a partition's open batch
+   * takes every record up to maxBatchSize (not only a call's later ones) and stays open past
+   * batch.size, ready all the same: a batch that would wait anyway grows, where a new batch
+   * would queue behind it (issue 16). A batch queued behind another of its partition grows
+   * the same way, blocked or not (one batch per partition per request). When a partition
+   * leaves the set, its only batch, if at batch.size or more, closes. Ids that cannot be
+   * partitions are ignored; after destroy() it does nothing.
+   */
+  setBlocked(partitions: readonly number[]): void;
   stats(): AccumulatorStats;
   /**
    * The producer is done with it (close): removes every undrained batch and returns them as

@@ -134,6 +134,8 @@ export class Lane {
   failure: Error | null = null;
   /** Every unfinished batch of the lane that the accumulator counts, by its batch id. */
   readonly batches = new Map<number, BatchEntry>();
+  /** The partitions last given to accumulator.setBlocked(). */
+  blocked: readonly number[] = [];
   constructor(
     readonly acks: 0 | 1 | -1,
     readonly timeoutMs: number,
@@ -385,7 +387,35 @@ export class Sender implements PartitionLoad {
       this.cluster.requestUpdate();
       nextMs = Math.min(nextMs, this.config.retryBackoffMs);
     }
+    this.tellBlocked(now);
     this.scheduleIn(nextMs);
+  }
+
+  /**
+   * Tells each lane's accumulator which partitions cannot be sent until something changes
+   * (issue 16): their leader has all max.in.flight slots taken or is throttled, retries wait,
+   * or max.in.flight=1 ordering holds them. Their open batch then grows past batch.size
+   * instead of a new batch queueing behind it. Recomputed after every drain; a response
+   * that frees a slot wakes a run, which lets the partition go.
+   */
+  private tellBlocked(now: number): void {
+    const blocked: number[] = [];
+    const maxInFlight = this.config.maxInFlight;
+    for (const tp of this.partitions) {
+      let held = tp.retries.length > 0 || (maxInFlight === 1 && tp.onWire > 0);
+      if (!held) {
+        const leader = this.leaderOf(tp);
+        held =
+          leader >= 0 &&
+          ((this.nodeInflight.get(leader) ?? 0) >= maxInFlight || (this.throttledUntil.get(leader) ?? 0) > now);
+      }
+      if (held) blocked.push(tp.id);
+    }
+    for (const lane of this.lanes.values()) {
+      if (sameIds(lane.blocked, blocked)) continue;
+      lane.accumulator.setBlocked(blocked);
+      lane.blocked = blocked;
+    }
   }
 
   /** Drain fresh batches of `partitions` into `out`, stamping sequences when idempotent. */
@@ -517,6 +547,9 @@ export class Sender implements PartitionLoad {
         this.eagerRuns = 0; // a response came in: the loop is turning
         if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
         this.handleResponse(node, lane, batches, res);
+        // A slot is free: appends made before the next run (the settled sends' own
+        // continuations) must not grow a batch that can now be sent.
+        this.tellBlocked(Date.now());
         this.wakeup();
       },
       (err: Error) => {
@@ -525,6 +558,7 @@ export class Sender implements PartitionLoad {
         // may or may not have been written; retry them all (as the Java client does).
         this.cluster.requestUpdate();
         for (const b of batches) this.completeBatch(b, null, err, -1);
+        this.tellBlocked(Date.now());
         this.wakeup();
       },
     );
@@ -959,4 +993,10 @@ function retryOrder(a: BatchEntry, b: BatchEntry): number {
 function partitionError(p: ProducePartitionResponse): Error {
   const info = errorForCode(p.errorCode);
   return new KafkaJSProtocolError(p.errorMessage ? { ...info, message: `${info.message}: ${p.errorMessage}` } : info);
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -808,6 +808,39 @@ napi_value Complete(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// setBlocked(partitions: number[]): the partitions the sender cannot send now (core
+// SetBlocked); ids that cannot be partitions are skipped. After destroy(): nothing to do.
+// @thread JS
+napi_value SetBlocked(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "setBlocked";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (partitions)");
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    return ThrowTypeError(env, kFn, "partitions must be an array of numbers");
+  }
+  if (n > kMaxListLength) return ThrowRangeError(env, kFn, "partitions has more than 16777216 entries");
+  std::vector<uint32_t> partitions;
+  partitions.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e = nullptr;
+    double d = -1;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok) return nullptr;
+    if (napi_get_value_double(env, e, &d) != napi_ok) {
+      return ThrowTypeError(env, kFn, "partitions must be an array of numbers (a hole or another type found)");
+    }
+    partitions.push_back(PartitionOrNone(d));
+  }
+  handle->accumulator.SetBlocked(partitions.data(), partitions.size());
+  Report(env, handle);
+  return Undefined(env);
+}
+
 // hasUndrained(): boolean
 // @thread JS
 napi_value HasUndrained(napi_env env, napi_callback_info info) {
@@ -944,6 +977,7 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
       {"abortAll", Checked<AbortAll>},
       {"complete", Checked<Complete>},
       {"hasUndrained", Checked<HasUndrained>},
+      {"setBlocked", Checked<SetBlocked>},
       {"stats", Checked<Stats>},
       {"destroy", Checked<Destroy>},
   };

@@ -153,6 +153,7 @@ void RecordAccumulator::Destroy(std::vector<RemovedBatch>* out) {
   partitions_.clear();
   partitions_.shrink_to_fit();
   std::vector<uint64_t>().swap(fixed_sizes_);
+  std::vector<uint32_t>().swap(blocked_);
   destroyed_ = true;
 }
 
@@ -278,6 +279,11 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
   Batch* last = part.batches.empty() ? nullptr : &part.batches.back();
   size_t taken = 0;
   AppendStatus status = AppendStatus::kOk;
+  // A batch that would wait anyway grows: every record may take it to the larger bound, not
+  // only the records after a call's first, when its partition is blocked or when it is
+  // queued behind another batch (a request carries one batch per partition).
+  const bool waits = part.blocked || part.batches.size() > 1;
+  const uint64_t first_bound = waits ? max_over_ : batch_over_;
 
   for (size_t i = 0; i < n; ++i) {
     const RecordView& r = records[i];
@@ -286,7 +292,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       const int64_t timestamp_delta = r.timestamp - last->base_timestamp;
       const uint64_t body = RecordBodySize(fixed_sizes[i], offset_delta, timestamp_delta);
       const uint64_t grown = EncodedRecordSize(body);
-      if (last->size + grown > (i == 0 ? batch_over_ : max_over_)) {
+      if (last->size + grown > (i == 0 ? first_bound : max_over_)) {
         // Past its bound: this batch is closed, the record opens the next one.
         Close(last);
       } else if (budget_->WouldPass(grown)) {
@@ -348,10 +354,39 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
     ++taken;
   }
   // The call is over: its last batch takes more records later only while under batch.size
-  // (and, with a codec, starts compressing now if it is full).
-  if (last != nullptr && !last->full && last->size >= batch_full_) Close(last);
+  // (and, with a codec, starts compressing now if it is full), or while its partition is
+  // blocked (it closes when SetBlocked() lets the partition go).
+  if (last != nullptr && !last->full && last->size >= batch_full_ && !part.blocked &&
+      part.batches.size() == 1) {
+    Close(last);
+  }
   *appended = taken;
   return status;
+}
+
+void RecordAccumulator::SetBlocked(const uint32_t* partitions, size_t n) {
+  if (destroyed_) return;
+  unblocking_.swap(blocked_);
+  for (uint32_t id : unblocking_) partitions_[id]->blocked = false;
+  blocked_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t id = partitions[i];
+    if (id > kMaxPartition) continue;
+    if (id >= partitions_.size()) partitions_.resize(size_t{id} + 1);
+    std::unique_ptr<Partition>& slot = partitions_[id];
+    if (!slot) slot.reset(new Partition());
+    if (slot->blocked) continue;
+    slot->blocked = true;
+    blocked_.push_back(id);
+  }
+  // Let go: a batch held open past batch.size closes as Append() would have closed it.
+  for (uint32_t id : unblocking_) {
+    Partition& part = *partitions_[id];
+    if (part.blocked || part.batches.size() != 1) continue;
+    Batch& last = part.batches.back();
+    if (!last.full && last.size >= batch_full_) Close(&last);
+  }
+  unblocking_.clear();
 }
 
 void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t>* partitions,
@@ -363,7 +398,7 @@ void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t
   for (uint32_t id = head_; id != kNoPartition; id = partitions_[id]->next) {
     const Batch& head = partitions_[id]->batches.front();
     const double waited = now_ms - head.created_ms;
-    if (flushing || head.full || waited >= linger) {
+    if (flushing || head.full || head.size >= batch_full_ || waited >= linger) {
       partitions->push_back(id);
     } else {
       next = std::min(next, linger - waited);

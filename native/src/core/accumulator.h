@@ -12,6 +12,12 @@
 //    call's run of records to a partition stays one batch up to max.request.size (issue 16:
 //    the brokers' cost is per batch). A batch that ends a call at batch.size or more is full.
 //    Its block grows (realloc) past batch.size + 61 when the run needs it.
+//  - A batch that would wait anyway grows instead of a new one queueing behind it: when its
+//    partition is blocked (SetBlocked: the sender cannot send it now) or when it is queued
+//    behind another batch of its partition (a request carries one batch per partition), it
+//    takes every record, the first of a call too, up to max_batch_size, and stays open past
+//    batch.size (ready all the same once at the front). When neither holds any more (let go,
+//    or drained down to it), the next record that would pass batch.size opens a new batch.
 //  - buffer.memory counts each record's encoded bytes plus 61 per batch, from append()
 //    until complete() (drained batches still count: the sender may retry them). A record
 //    that does not fit stops the append; when nothing is buffered a record is still taken.
@@ -229,6 +235,13 @@ class RecordAccumulator {
   AppendStatus Append(uint32_t partition, const RecordView* records, size_t n, double now_ms,
                       size_t* appended, std::vector<AppendedRun>* runs);
 
+  // The partitions in partitions[0..n) are blocked from now on, every other one is not
+  // (kNoPartition entries are skipped; duplicates are harmless). The sender calls it when
+  // what it cannot send changes: the leader's in-flight slots all taken, a throttled broker,
+  // retries waiting or ordering holding a partition back. A batch of a partition leaving the
+  // set that is at batch.size or more closes now (with a codec its compression starts).
+  void SetBlocked(const uint32_t* partitions, size_t n);
+
   // Partitions whose first batch may be drained now (full, lingered, or flushing), in
   // non-empty order; *next_ready_in_ms gets the least remaining linger of the others, or
   // +infinity when there are none.
@@ -292,8 +305,9 @@ class RecordAccumulator {
     uint8_t* data;
     size_t size;
     size_t capacity;
-    // No more records go in: it reached batch.size (at the end of an Append() call), or a
-    // later batch exists behind it.
+    // No more records go in: it reached batch.size (at the end of an Append() call, its
+    // partition not blocked), or a later batch exists behind it. A batch at batch.size that
+    // is not full (its partition blocked) is ready all the same.
     bool full;
     // Its compression on the worker thread, started when it closed (codec set only).
     std::shared_ptr<CompressJob> job;
@@ -313,6 +327,8 @@ class RecordAccumulator {
     uint32_t prev = kNoPartition;
     uint32_t next = kNoPartition;
     bool listed = false;
+    // In the sender's blocked set (SetBlocked): its open batch grows past batch.size.
+    bool blocked = false;
   };
 
   // What a drained batch still holds against buffer.memory until complete().
@@ -359,6 +375,9 @@ class RecordAccumulator {
   uint32_t head_ = kNoPartition;
   uint32_t tail_ = kNoPartition;
   std::unordered_map<uint64_t, InFlight> in_flight_;
+  // The partitions SetBlocked() last named (their Partition::blocked is set), and scratch.
+  std::vector<uint32_t> blocked_;
+  std::vector<uint32_t> unblocking_;
   // A batch being drained (Drain's scratch, kept for its capacity).
   struct Taking {
     Batch batch;

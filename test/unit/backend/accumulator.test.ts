@@ -78,12 +78,68 @@ for (const { name, backend } of availableBackends()) {
       assert.deepEqual(values, records.map((r) => r.value));
     });
 
-    test('records appended one call at a time still close a batch at batch.size', () => {
+    test('records appended one call at a time close the first batch at batch.size; the batch queued behind it grows', () => {
       const acc = backend.createAccumulator(config({ batchSize: 300, maxBatchSize: 1 << 20 }));
+      const ids: number[] = [];
+      for (let i = 0; i < 40; i++) ids.push(acc.append(0, [rec(i, 20)], 0).batches[0]!);
+      // The head goes in the next request; the one behind it could not (one batch per
+      // partition per request), so it takes every later record.
+      assert.equal(new Set(ids).size, 2, 'two batches');
+      const [head] = acc.drain([0], 1 << 20, NO_STAMP);
+      assert.ok(head!.bytes.length <= 300, `${head!.bytes.length} bytes`);
+      // Now at the front and sendable, the grown batch takes no more: the next record opens a new one.
+      const next = acc.append(0, [rec(40, 20)], 0).batches[0]!;
+      assert.ok(!ids.includes(next));
+      const [grown] = acc.drain([0], 1 << 20, NO_STAMP);
+      assert.ok(grown!.bytes.length > 300 && grown!.recordCount === 40 - head!.recordCount, `${grown!.bytes.length} bytes`);
+    });
+
+    test("a blocked partition's batch takes records one call at a time past batch.size, up to maxBatchSize", () => {
+      const acc = backend.createAccumulator(config({ batchSize: 300, maxBatchSize: 2000 }));
+      acc.setBlocked([0]);
       const ids = new Set<number>();
-      for (let i = 0; i < 40; i++) ids.add(acc.append(0, [rec(i, 20)], 0).batches[0]!);
-      assert.ok(ids.size > 1, 'more than one batch');
-      while (acc.hasUndrained()) for (const d of acc.drain([0], 1 << 20, NO_STAMP)) assert.ok(d.bytes.length <= 300, `${d.bytes.length} bytes`);
+      for (let i = 0; i < 80; i++) ids.add(acc.append(0, [rec(i, 20)], 0).batches[0]!);
+      // 80 records of 30-45 B: one batch up to 2000 bytes, then the next.
+      assert.equal(ids.size, 2, `${ids.size} batches`);
+      // Past batch.size it is ready, blocked or not (the sender decides what it can send).
+      assert.deepEqual(acc.ready(0, false).partitions, [0]);
+      // Partition 1 is not blocked: its first batch is cut at batch.size (the one behind it grows).
+      const other = new Set<number>();
+      for (let i = 0; i < 80; i++) other.add(acc.append(1, [rec(i, 20)], 0).batches[0]!);
+      assert.equal(other.size, 3, `${other.size} batches`);
+      const sizes = (p: number) => {
+        const out: number[] = [];
+        while (acc.ready(0, true).partitions.includes(p)) for (const d of acc.drain([p], 1 << 20, NO_STAMP)) out.push(d.bytes.length);
+        return out;
+      };
+      const blocked = sizes(0);
+      assert.equal(blocked.length, 2);
+      assert.ok(blocked[0]! > 1500 && blocked[0]! <= 2000, `${blocked[0]} bytes`);
+      const unblocked = sizes(1);
+      assert.ok(unblocked[0]! <= 300 && unblocked[1]! > 1500 && unblocked[1]! <= 2000, `${unblocked} bytes`);
+    });
+
+    test('a partition let go closes its batch at batch.size; the next record opens a new one', () => {
+      const acc = backend.createAccumulator(config({ batchSize: 300, maxBatchSize: 4000 }));
+      acc.setBlocked([2]);
+      const first = acc.append(2, Array.from({ length: 15 }, (_, i) => rec(i, 20)), 0).batches[0]!;
+      assert.equal(acc.append(2, [rec(15, 20)], 0).batches[0], first, 'still blocked: it grows');
+      acc.setBlocked([]);
+      const next = acc.append(2, [rec(16, 20)], 0).batches[0]!;
+      assert.notEqual(next, first, 'let go: a new batch');
+      // A batch under batch.size when let go keeps filling up to batch.size.
+      acc.setBlocked([3]);
+      const small = acc.append(3, [rec(0, 20)], 0).batches[0]!;
+      acc.setBlocked([]);
+      assert.equal(acc.append(3, [rec(1, 20)], 0).batches[0], small);
+      // buffer.memory: what the grown batch holds is counted and freed like any other.
+      const drained = acc.drain([2, 3], 1 << 20, NO_STAMP);
+      const again = acc.drain([2], 1 << 20, NO_STAMP);
+      acc.complete([...drained, ...again].map((d) => ({ batchId: d.batchId, errorCode: 0 })));
+      assert.equal(acc.stats().bufferedBytes, 0);
+      assert.equal(acc.stats().recordsCompleted, 19);
+      acc.destroy();
+      acc.setBlocked([0]);
     });
 
     test('a growing batch still stops at buffer.memory, and takes the rest once memory is freed', () => {

@@ -3,7 +3,8 @@
  * to the backend in one call, and must make exactly the batches that one append() per record
  * makes -- each record bounded by batch.size, not by maxBatchSize as the later records of one
  * append() call are -- on every backend (the addon's packed and object paths too), with
- * buffer.memory stopping a call part way.
+ * buffer.memory stopping a call part way, and with the sender's blocked set (setBlocked,
+ * issue 16) changing between calls, so the growth rules are read per record as well.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,8 +45,8 @@ if (nativeExpected()) factories.push({ name: 'native (object path)', create: (c)
 
 for (const { name, create } of factories) {
   describe(`appendEach, ${name}`, () => {
-    for (const { label, config } of configs) {
-      it(`makes the batches of one append() per record (${label})`, () => {
+    for (const { label, config } of configs) for (const withBlocked of [false, true]) {
+      it(`makes the batches of one append() per record (${label}${withBlocked ? ', partitions blocked and let go' : ''})`, () => {
         const random = prng(0xacc + label.length);
         const records: RecordInput[] = [];
         for (let i = 0; i < 3000; i++) {
@@ -73,7 +74,14 @@ for (const { name, create } of factories) {
         let at = 0;
         let stops = 0;
         let batchesSeen = 0;
+        let blockedCalls = 0;
         while (at < records.length) {
+          if (withBlocked && random() < 0.15) {
+            const set = [0, 1, 2, 3].filter(() => random() < 0.5);
+            each.setBlocked(set);
+            single.setBlocked(set);
+            if (set.length > 0) blockedCalls++;
+          }
           const partition = Math.floor(random() * 4);
           const chunk = records.slice(at, at + 1 + Math.floor(random() * 40));
           const got = each.appendEach(partition, chunk, 5000);
@@ -92,6 +100,10 @@ for (const { name, create } of factories) {
           if (taken < chunk.length) {
             stops++;
             drainAll();
+          } else if (random() < 0.1) {
+            // A drain now and then, as the sender does: a batch queued behind another grows up
+            // to maxBatchSize (issue 16), so without drains a partition would hold two batches.
+            drainAll();
           }
         }
         drainAll();
@@ -99,6 +111,7 @@ for (const { name, create } of factories) {
         // The case did what it says: many batches, and buffer.memory stopped calls part way where small.
         assert.ok(batchesSeen > 20, `${batchesSeen} batches`);
         if (config.bufferMemory < 10000) assert.ok(stops > 10, `${stops} stops`);
+        if (withBlocked) assert.ok(blockedCalls > 5, `${blockedCalls} blocked sets`);
         each.destroy();
         single.destroy();
       });

@@ -73,7 +73,7 @@ for (const { name } of availableBackends()) {
       }
     });
 
-    it('with batch.size set, each send is still one batch; later sends start their own', async () => {
+    it('with batch.size set, each send is one batch; a later send starts its own unless the partition waits', async () => {
       const { restore } = useBackend(name);
       try {
         fake = await FakeCluster.start({ brokers: 1, topics: [{ name: 't', partitions: 1 }] });
@@ -83,11 +83,17 @@ for (const { name } of availableBackends()) {
           const held = fake.prepare(ApiKey.Produce, { hold: true });
           const first = producer.send({ topic: 't', messages: messages(1000) });
           await held.received;
+          // Two sends while the only slot is taken: the partition cannot be sent, so they
+          // join the waiting batch past batch.size (issue 16) and go out as one.
           const later = [1, 2].map(() => producer.send({ topic: 't', messages: messages(1000) }));
           held.release();
           await Promise.all([first, ...later]);
-          // One batch per partition per request (as the Java client drains): three requests.
-          assert.deepEqual(batchesPerRequest(fake), [[1000], [1000], [1000]]);
+          assert.deepEqual(batchesPerRequest(fake), [[1000], [2000]]);
+          // Nothing in flight: the partition can be sent, so the second send's records start a
+          // batch of their own behind the first (one batch per partition per request, as the
+          // Java client drains: two requests).
+          await Promise.all([1, 2].map(() => producer.send({ topic: 't', messages: messages(1000) })));
+          assert.deepEqual(batchesPerRequest(fake), [[1000], [2000], [1000], [1000]]);
         } finally {
           await producer.disconnect();
         }

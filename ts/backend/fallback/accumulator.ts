@@ -9,7 +9,11 @@
  * filling that batch up to maxBatchSize (max.request.size from the producer), so a KafkaJS-style
  * send of many messages becomes one batch per partition, as KafkaJS makes, instead of being cut
  * every batch.size bytes (issue 16: the brokers' cost is per batch). When the call ends, a
- * batch at or past batch.size is full.
+ * batch at or past batch.size is full. A batch that would wait anyway grows instead of a new
+ * one queueing behind it: when its partition is one the sender cannot send now (setBlocked),
+ * or when it is queued behind another batch of its partition (a request carries one batch per
+ * partition), it takes every record up to maxBatchSize, a call's first too, and stays open past
+ * batch.size (ready all the same once at the front).
  *
  * Memory accounting follows the Java producer in spirit: every record's encoded bytes and
  * every batch's header count against buffer.memory from append() until complete() frees them
@@ -39,8 +43,9 @@ class OpenBatch {
   /** The first record's timestamp: every record's timestamp is stored as a delta from it. */
   baseTimestamp = 0;
   maxTimestamp = 0;
-  /** No more records go in: it reached batch.size (at the end of an append call), or a later
-   * batch exists behind it. */
+  /** No more records go in: it reached batch.size (at the end of an append call, its
+   * partition not blocked), or a later batch exists behind it. A batch at batch.size that is
+   * not full (its partition blocked) is ready all the same. */
   full = false;
 
   constructor(
@@ -73,6 +78,9 @@ function checkMaxBatchSize(config: AccumulatorConfig): number {
 /** The most a batch.size may be on either backend (the native binding's bound: a record batch's
  * length field is an int32 that does not count the 12-byte log overhead, and 61 header bytes). */
 const MAX_BATCH_BYTES = 2147483586;
+
+/** The largest partition id (the native binding's kMaxPartition). */
+const MAX_PARTITION = (1 << 24) - 1;
 
 /** A batch's writer starts with room for batch.size but at most this (as the native backend's
  * first block): with a large batch.size most batches stay far smaller; a batch that needs
@@ -108,6 +116,9 @@ export class FallbackAccumulator implements RecordAccumulator {
   private readonly nonEmpty = new Set<number>();
   /** Bytes each drained-but-not-completed batch holds against buffer.memory. */
   private readonly drained = new Map<number, { bytes: number; records: number }>();
+  /** The partitions setBlocked() last named, and the same as flags by partition id. */
+  private blockedList: number[] = [];
+  private readonly blocked: boolean[] = [];
   private nextBatchId = 1;
   private bufferedBytes = 0;
   private undrained = 0;
@@ -146,8 +157,8 @@ export class FallbackAccumulator implements RecordAccumulator {
     return this.appendRecords(partition, records, nowMs, true, 'appendEach');
   }
 
-  /** `each`: every record as a call of its own (batch.size bounds it, and a batch it leaves
-   * at batch.size or more is full at once), else one call's run. */
+  /** `each`: every record as a call of its own (firstBound bounds it, callOver follows it),
+   * else one call's run. */
   private appendRecords(partition: number, records: readonly RecordInput[], nowMs: number, each: boolean, what: string): AppendResult {
     if (this.destroyed) throw destroyedError(what);
     let queue = this.queues[partition];
@@ -161,6 +172,9 @@ export class FallbackAccumulator implements RecordAccumulator {
     const pool = this.pool;
     const limit = pool.total();
     let appended = 0;
+    // A batch that would wait anyway grows (firstBound, callOver): its partition blocked, or
+    // it queued behind another batch (a request carries one batch per partition).
+    const blocked = this.blocked[partition] === true;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const last = queue.length > 0 ? queue[queue.length - 1]! : undefined;
@@ -171,7 +185,7 @@ export class FallbackAccumulator implements RecordAccumulator {
         const mark = last.writer.length;
         encodeRecord(last.writer, record, last.recordCount, record.timestamp - last.baseTimestamp);
         const grown = last.writer.length - mark;
-        if (last.writer.length > (i === 0 || each ? batchSize : maxBatchSize)) {
+        if (last.writer.length > (i === 0 || each ? this.firstBound(queue, blocked) : maxBatchSize)) {
           last.writer.truncate(mark);
           last.full = true;
         } else if (pool.used + grown > limit) {
@@ -181,7 +195,7 @@ export class FallbackAccumulator implements RecordAccumulator {
           this.charge(grown);
           this.noteAppended(last, record, batches);
           appended++;
-          if (each && last.writer.length >= batchSize) last.full = true;
+          if (each) this.callOver(queue, blocked);
           continue;
         }
       }
@@ -200,12 +214,52 @@ export class FallbackAccumulator implements RecordAccumulator {
       this.charge(fresh.sizeInBytes);
       this.noteAppended(fresh, record, batches);
       appended++;
-      if (each && fresh.writer.length >= batchSize) fresh.full = true;
+      if (each) this.callOver(queue, blocked);
     }
-    // The call is over: its last batch takes more records later only while under batch.size.
-    const tail = queue.length > 0 ? queue[queue.length - 1]! : undefined;
-    if (tail && !tail.full && tail.writer.length >= batchSize) tail.full = true;
+    this.callOver(queue, blocked);
     return { appended, batches };
+  }
+
+  /** How far a call's first record (every record, for appendEach) may take the open batch:
+   * batch.size, or maxBatchSize when the batch would wait anyway -- its partition blocked, or
+   * queued behind another batch of the partition. Read per record for appendEach, so it is
+   * exactly one append() per record. */
+  private firstBound(queue: readonly OpenBatch[], blocked: boolean): number {
+    return blocked || queue.length > 1 ? this.maxBatchSize : this.config.batchSize;
+  }
+
+  /** A call is over: its last batch takes more records later only while under batch.size, or
+   * while it would wait anyway (its partition blocked -- it closes when setBlocked() lets the
+   * partition go -- or queued behind another batch). */
+  private callOver(queue: readonly OpenBatch[], blocked: boolean): void {
+    const tail = queue.length > 0 ? queue[queue.length - 1]! : undefined;
+    if (tail && !tail.full && tail.writer.length >= this.config.batchSize && !blocked && queue.length === 1) tail.full = true;
+  }
+
+  setBlocked(partitions: readonly number[]): void {
+    if (this.destroyed) return;
+    if (!Array.isArray(partitions)) throw new TypeError('setBlocked: partitions must be an array of numbers');
+    const before = this.blockedList;
+    for (const id of before) this.blocked[id] = false;
+    const now: number[] = [];
+    for (let i = 0; i < partitions.length; i++) {
+      const id = partitions[i];
+      if (typeof id !== 'number') {
+        throw new TypeError('setBlocked: partitions must be an array of numbers (a hole or another type found)');
+      }
+      // Ids that cannot be partitions are skipped, as the native binding does.
+      if (!Number.isInteger(id) || id < 0 || id > MAX_PARTITION || this.blocked[id] === true) continue;
+      this.blocked[id] = true;
+      now.push(id);
+    }
+    this.blockedList = now;
+    // Let go: a batch held open past batch.size closes, as append() would have closed it.
+    for (const id of before) {
+      if (this.blocked[id] === true) continue;
+      const queue = this.queues[id];
+      const tail = queue && queue.length === 1 ? queue[0]! : undefined;
+      if (tail && !tail.full && tail.writer.length >= this.config.batchSize) tail.full = true;
+    }
   }
 
   private noteAppended(batch: OpenBatch, record: RecordInput, batches: number[]): void {
@@ -224,11 +278,11 @@ export class FallbackAccumulator implements RecordAccumulator {
   ready(nowMs: number, flushing: boolean): ReadyResult {
     const partitions: number[] = [];
     let nextReadyInMs = Infinity;
-    const { lingerMs } = this.config;
+    const { lingerMs, batchSize } = this.config;
     for (const p of this.nonEmpty) {
       const head = this.queues[p]![0]!;
       const waited = nowMs - head.createdMs;
-      if (flushing || head.full || waited >= lingerMs) partitions.push(p);
+      if (flushing || head.full || head.writer.length >= batchSize || waited >= lingerMs) partitions.push(p);
       else nextReadyInMs = Math.min(nextReadyInMs, lingerMs - waited);
     }
     return { partitions, nextReadyInMs };
@@ -319,6 +373,8 @@ export class FallbackAccumulator implements RecordAccumulator {
     for (const d of this.drained.values()) this.charge(-d.bytes);
     this.drained.clear();
     this.queues.length = 0;
+    this.blocked.length = 0;
+    this.blockedList = [];
     this.destroyed = true;
     return removed;
   }
