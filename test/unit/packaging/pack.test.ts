@@ -87,8 +87,11 @@ if (!havePrebuilt) {
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
     symlinkSync('/bin/sh', join(bin, 'sh')); // npm runs install scripts with sh
-    const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: bin, npm_config_cache: process.env.npm_config_cache };
-    for (const k of ['npm_config_cache']) if (env[k] === undefined) delete env[k];
+    // Only what reaches the registry is passed on (npm's registry, cache and proxy settings).
+    const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: bin };
+    for (const k of ['npm_config_cache', 'npm_config_registry', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']) {
+      if (process.env[k] !== undefined) env[k] = process.env[k];
+    }
     const noTools = spawnSync('sh', ['-c', 'for c in gcc g++ cc c++ make python3 python; do command -v $c; done; true'], { env, encoding: 'utf8' });
     assert.equal(check(noTools, 'tool lookup').trim(), '', 'no compiler, make or python on the PATH');
 
