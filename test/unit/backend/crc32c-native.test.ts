@@ -185,7 +185,9 @@ function parentChecks(): void {
     if (value === undefined) delete env[LEVEL_ENV];
     else env[LEVEL_ENV] = value;
     delete env['NODE_TEST_CONTEXT']; // the child reports to its own stdout, not to our runner
-    return spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 120_000 });
+    // A bound, not a timing check: generous, since under qemu-user (test/qemu/run.sh) on a
+    // loaded machine one child took over 120 s.
+    return spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 900_000 });
   };
 
   describe('addon crc32c, one child process per level', () => {
