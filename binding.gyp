@@ -13,7 +13,7 @@
 #   kt_static_codecs=1 kt_static_dir=/abs/dir
 #                   link liblz4.a, libzstd.a and libsnappy.a from that directory (built
 #                   with -fPIC) instead of -llz4 -lzstd -lsnappy: the portable prebuilt binary
-#                   (scripts/prebuild.sh, npm run build:prebuilt). Linux only.
+#                   (scripts/prebuild-zig.sh, npm run build:prebuilt). Linux only.
 #                   Headers in <(kt_static_dir)/include come first (the cross builds of
 #                   scripts/prebuild-zig.sh have no host headers); liburing.a is linked too
 #                   when kt_static_uring=1 (replacing -luring / -l:liburing.a).
@@ -83,6 +83,14 @@
       # headers), so zlib is not linked here.
       'libraries': ['-llz4', '-lzstd', '-lsnappy'],
       'conditions': [
+        # The io_uring transport (native/src/io, binding/uring.cc): Linux only, liburing from
+        # Debian's liburing-dev linked statically (its liburing.a is -fPIC), so the addon
+        # needs no liburing at run time and the portable prebuilt carries it.
+        ['OS=="linux"', {
+          'sources': ['native/src/io/ring.cc', 'native/src/binding/uring.cc'],
+          'defines': ['KAFKA_TURBO_IO_URING'],
+          'libraries': ['-l:liburing.a'],
+        }],
         ['target_arch=="x64"', {
           'dependencies': ['crc32c_sse42', 'crc32c_avx512'],
         }],

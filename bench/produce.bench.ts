@@ -1,13 +1,31 @@
 /**
- * End-to-end produce benchmark: records/s and client CPU per record for 100-byte records
- * (acks=all) against a local broker, for kafka-turbo (each backend, both APIs), KafkaJS and
- * @platformatic/kafka in the same run, for one or every compression codec. Each case runs in
- * its own child process so that one client's JIT state, heap and sockets do not colour
- * another's numbers.
+ * End-to-end produce benchmark: records/s, client CPU per record and the brokers' CPU per
+ * record for 100-byte records (acks=all) against a local 1- or 3-broker cluster, for
+ * kafka-turbo (each backend, both APIs), KafkaJS and @platformatic/kafka in the same run, for
+ * one or every compression codec. Each case runs in its own child process so that one
+ * client's JIT state, heap and sockets do not colour another's numbers.
  *
  *   npm run build && node out/bench/produce.bench.js [--records 500000] [--runs 3]
  *       [--codec none|gzip|snappy|lz4|zstd|all] [--bootstrap host:port]
- *       [--listener PLAINTEXT|SASL_SSL|both]
+ *       [--listener PLAINTEXT|SASL_SSL|both] [--brokers 1|3] [--only kind,kind]
+ *       [--turbo-variants '{"name": {"batch.size": 1048576}}'] [--awaited 1000] [--warmup 50000]
+ *       [--broker-pids 123,456 (with --bootstrap)]
+ *
+ * Broker CPU: when the harness started the brokers here, the child reads every broker JVM's
+ * utime + stime from /proc/<pid>/stat just before and just after its timed part, so the
+ * column is what the brokers spent while that client ran (their background work included:
+ * compare within a run). In production the brokers, not the client, are usually the limit,
+ * and the client's batching decides their cost per record (issue 16).
+ *
+ * --brokers 3 starts the harness's 3-broker cluster (topics with replication factor 3, so
+ * acks=all waits for two followers). --only keeps the cases of those kinds (turbo-java,
+ * turbo-kafkajs, kafkajs, platformatic). --turbo-variants adds kafka-turbo cases with extra
+ * producer settings (Java keys, given to both APIs), named `[name]`, beside the defaults: to
+ * compare batching choices in one run. --awaited N adds, per kafka-turbo case, N awaited
+ * single sends (one record, wait for it, the next) and reports p50/p99; the Java-style API
+ * also with linger.ms 0, its floor. --warmup N runs each throughput case once with N records
+ * before the counted rounds (a fresh broker JVM is several times slower for its first
+ * minute); 0 skips it. The order of the cases is rotated every round.
  *
  * --listener SASL_SSL (or both) starts the harness's secure broker instead and runs every case
  * over its SASL_SSL listener (TLS + SCRAM-SHA-512, each client configured its own way) too:
@@ -26,9 +44,11 @@
  * A (client, codec) pair that cannot run here (a codec plugin that does not load, a codec the
  * client does not offer on this Node) is dropped from the table with a printed note.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { benchMain, runChild } from './lib/child.js';
+import { makeValueBlock, splitValues } from './lib/values.js';
 
 const RECORD_SIZE = 100;
 const PER_CALL = 1000;
@@ -42,6 +62,8 @@ type Codec = (typeof CODECS)[number];
 const KAFKAJS_CODEC_KEY = { none: 'None', gzip: 'GZIP', snappy: 'Snappy', lz4: 'LZ4', zstd: 'ZSTD' } as const;
 
 type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic';
+type Shape = 'throughput' | 'awaited';
+const KINDS: readonly CaseKind[] = ['turbo-java', 'turbo-kafkajs', 'kafkajs', 'platformatic'];
 type Listener = 'PLAINTEXT' | 'SASL_SSL';
 
 /** What a child needs to reach the SASL_SSL listener (SECURITY in its environment, as JSON). */
@@ -57,14 +79,32 @@ interface CaseDef {
   env: Record<string, string>;
   /** kafka-turbo cases: the codecs the backend reports (backendInfo().codecs). */
   codecs?: string[];
+  /** kafka-turbo cases: extra producer settings (Java keys) of a --turbo-variants entry. */
+  tuning?: Record<string, unknown>;
+  shape: Shape;
 }
 
 interface CaseResult {
   codec: Codec;
   listener: Listener;
   name: string;
+  shape: Shape;
   recordsPerSec: number;
   cpuUsPerRecord: number;
+  /** The brokers' utime + stime over the timed part, per record (NaN: brokers not ours). */
+  brokerCpuUsPerRecord: number;
+  p50Us?: number;
+  p99Us?: number;
+}
+
+/** What a child reports. */
+interface ChildOut {
+  seconds: number;
+  cpuUs: number;
+  acked: number;
+  brokerCpuUs: number;
+  p50Us?: number;
+  p99Us?: number;
 }
 
 function arg(name: string, dflt: string): string {
@@ -102,24 +142,54 @@ function turboBackend(backend: 'native' | 'fallback'): { backend: string; codecs
   }
 }
 
-/** Cases. The native backend's cases appear when it loads. */
-function cases(): CaseDef[] {
+/**
+ * Cases. The native backend's cases appear when it loads. `variants`: name → extra
+ * kafka-turbo settings ('' = the defaults). `awaited`: add the awaited single-send cases.
+ */
+function cases(variants: Record<string, Record<string, unknown>>, awaited: boolean): CaseDef[] {
   const list: CaseDef[] = [];
   for (const backend of ['native', 'fallback'] as const) {
     const info = turboBackend(backend);
     if (!info && backend === 'native') continue; // no native backend here: fallback cases only
     const env = { KAFKA_TURBO_BACKEND: backend };
     const codecs = info ? { codecs: info.codecs } : {};
-    list.push(
-      { name: `kafka-turbo java-api (${backend})`, kind: 'turbo-java', env, ...codecs },
-      { name: `kafka-turbo kafkajs-api (${backend})`, kind: 'turbo-kafkajs', env, ...codecs },
-    );
+    for (const [variant, tuning] of Object.entries(variants)) {
+      const tag = variant ? ` [${variant}]` : '';
+      for (const shape of awaited ? (['throughput', 'awaited'] as const) : (['throughput'] as const)) {
+        const what = shape === 'awaited' ? ' awaited' : '';
+        list.push(
+          { name: `kafka-turbo java-api${what} (${backend})${tag}`, kind: 'turbo-java', env, ...codecs, tuning, shape },
+          { name: `kafka-turbo kafkajs-api${what} (${backend})${tag}`, kind: 'turbo-kafkajs', env, ...codecs, tuning, shape },
+        );
+        if (shape === 'awaited' && variant === '') {
+          // The floor for the Java-style API: no linger at all.
+          list.push({ name: `kafka-turbo java-api awaited (${backend}) [linger.ms 0]`, kind: 'turbo-java', env, ...codecs, tuning: { 'linger.ms': 0 }, shape });
+        }
+      }
+    }
   }
   list.push(
-    { name: `kafkajs ${pkgVersion('kafkajs')}`, kind: 'kafkajs', env: {} },
-    { name: `@platformatic/kafka ${pkgVersion('@platformatic/kafka')}`, kind: 'platformatic', env: {} },
+    { name: `kafkajs ${pkgVersion('kafkajs')}`, kind: 'kafkajs', env: {}, shape: 'throughput' },
+    { name: `@platformatic/kafka ${pkgVersion('@platformatic/kafka')}`, kind: 'platformatic', env: {}, shape: 'throughput' },
   );
   return list;
+}
+
+/** Sum of utime + stime of these processes, in µs (/proc/<pid>/stat fields 14 and 15). */
+function processesCpuUs(pids: readonly number[], clockTicks: number): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / clockTicks;
+}
+
+/** The p-th percentile (0..1) of sorted numbers. */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 /** KafkaJS's codec plugins, registered the KafkaJS way. gzip is built into KafkaJS. */
@@ -173,30 +243,7 @@ async function unavailable(c: CaseDef, codec: Codec): Promise<string | null> {
  * vary; deterministic, so every client sends the same bytes), as views into one buffer.
  */
 function makeValues(count: number): Buffer[] {
-  const events = ['click', 'view', 'purchase', 'add_to_cart', 'search', 'login', 'logout', 'share'];
-  const countries = ['DE', 'FR', 'US', 'BR', 'IN', 'JP', 'GB', 'ES', 'IT', 'NL'];
-  const filler = 'the quick brown fox jumps over the lazy dog ';
-  let seed = 0x2545f491;
-  const rand = (n: number) => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
-  const all = Buffer.alloc(count * RECORD_SIZE);
-  const values: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const head =
-      `{"id":${100000 + i},"user":"user-${rand(10000)}","event":"${events[rand(events.length)]}",` +
-      `"amount":${rand(100000)},"country":"${countries[rand(countries.length)]}","note":"`;
-    const tail = '"}';
-    const fill = RECORD_SIZE - head.length - tail.length;
-    if (fill < 0) throw new Error('value template longer than RECORD_SIZE');
-    const start = rand(filler.length);
-    const note = (filler + filler + filler).slice(start, start + fill);
-    const s = head + note + tail;
-    all.write(s, i * RECORD_SIZE, 'latin1');
-    values.push(all.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE));
-  }
-  return values;
+  return splitValues(makeValueBlock(count, RECORD_SIZE), RECORD_SIZE);
 }
 
 /** Throws unless a KafkaJS-shaped send result has one error-free entry with an offset per partition written. */
@@ -257,7 +304,7 @@ async function platformaticStyle(
   const producer = new Producer({
     ...(sec ? { tls: { ca: [caPem] }, sasl: { mechanism: 'SCRAM-SHA-512' as const, username: sec.username, password: sec.password } } : {}),
     clientId: 'bench',
-    bootstrapBrokers: [bootstrap],
+    bootstrapBrokers: bootstrap.split(','),
     acks: ProduceAcks.ALL,
     compression: codec,
     // Its own defaults otherwise, as for the other clients (maxInflights stays at its default 5
@@ -300,6 +347,10 @@ async function child(): Promise<void> {
   const codec = process.env['CODEC'] as Codec;
   const sec: SecurityEnv | null = process.env['SECURITY'] ? JSON.parse(process.env['SECURITY']) : null;
   const caPem = sec ? readFileSync(sec.ca, 'utf8') : '';
+  const tuning: Record<string, unknown> = process.env['TUNING'] ? JSON.parse(process.env['TUNING']) : {};
+  const shape = (process.env['SHAPE'] ?? 'throughput') as Shape;
+  const brokerPids: number[] = process.env['BROKER_PIDS'] ? JSON.parse(process.env['BROKER_PIDS']) : [];
+  const clockTicks = Number(process.env['CLK_TCK'] ?? '100');
   // KafkaJS's options (also kafka-turbo's facade): TLS trusting the test CA, SCRAM-SHA-512.
   const kafkajsSecurity = sec ? { ssl: { ca: [caPem] }, sasl: { mechanism: 'scram-sha-512' as const, username: sec.username, password: sec.password } } : {};
 
@@ -308,7 +359,39 @@ async function child(): Promise<void> {
   const batches: { value: Buffer }[][] = [];
   for (let i = 0; i < values.length; i += PER_CALL) batches.push(values.slice(i, i + PER_CALL).map((value) => ({ value })));
   let run: () => Promise<number>;
-  if (which === 'turbo-java') {
+  // Awaited shape: per-send latencies (µs) of one-at-a-time sends, filled by `run`.
+  const latencies: number[] = [];
+  const AWAITED_WARMUP = 100;
+  if (shape === 'awaited' && which === 'turbo-java') {
+    const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
+    run = async () => {
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'compression.type': codec, ...tuning } as never);
+      await producer.connect([topic]);
+      for (let i = 0; i < records + AWAITED_WARMUP; i++) {
+        const t = process.hrtime.bigint();
+        const md = await producer.send({ topic, value: values[i % values.length]! });
+        if (!(md.offset >= 0)) throw new Error(`bad record metadata ${JSON.stringify(md)}`);
+        if (i >= AWAITED_WARMUP) latencies.push(Number(process.hrtime.bigint() - t) / 1e3);
+      }
+      await producer.close();
+      return records + AWAITED_WARMUP;
+    };
+  } else if (shape === 'awaited' && which === 'turbo-kafkajs') {
+    const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
+    const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
+    run = async () => {
+      const producer = kafka.producer(tuning as never);
+      await producer.connect();
+      for (let i = 0; i < records + AWAITED_WARMUP; i++) {
+        const t = process.hrtime.bigint();
+        const r = await producer.send({ topic, messages: [{ value: values[i % values.length]! }], acks: -1, compression: CompressionTypes[KAFKAJS_CODEC_KEY[codec]] });
+        checkKafkajsResult(r);
+        if (i >= AWAITED_WARMUP) latencies.push(Number(process.hrtime.bigint() - t) / 1e3);
+      }
+      await producer.disconnect();
+      return records + AWAITED_WARMUP;
+    };
+  } else if (which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
     run = async () => {
       const javaSecurity = sec
@@ -319,7 +402,8 @@ async function child(): Promise<void> {
             'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="${sec.username}" password="${sec.password}";`,
           }
         : {};
-      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'compression.type': codec, ...javaSecurity });
+      // The producer's own defaults (linger.ms 5, batch.size ...), unless a variant says otherwise.
+      const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'compression.type': codec, ...javaSecurity, ...tuning } as never);
       await producer.connect([topic]);
       let acked = 0;
       let bad: unknown = null;
@@ -355,12 +439,12 @@ async function child(): Promise<void> {
     };
   } else if (which === 'turbo-kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...kafkajsSecurity });
-    run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
+    const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
+    run = () => kafkajsStyle(kafka.producer(tuning as never) as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
   } else if (which === 'kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
     registerKafkajsCodec(codec);
-    const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...kafkajsSecurity });
+    const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
     run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, CompressionTypes[KAFKAJS_CODEC_KEY[codec]]);
   } else if (which === 'platformatic') {
     await import('@platformatic/kafka');
@@ -369,37 +453,27 @@ async function child(): Promise<void> {
     throw new Error(`unknown case ${String(which)}`);
   }
 
+  const broker0 = processesCpuUs(brokerPids, clockTicks);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const acked = await run();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  if (acked !== records) throw new Error(`only ${acked} of ${records} records acknowledged`);
-  process.stdout.write(JSON.stringify({ seconds, cpuUs: cpu.user + cpu.system, acked }) + '\n');
+  const brokerCpuUs = brokerPids.length > 0 ? processesCpuUs(brokerPids, clockTicks) - broker0 : NaN;
+  const expected = shape === 'awaited' ? records + AWAITED_WARMUP : records;
+  if (acked !== expected) throw new Error(`only ${acked} of ${expected} records acknowledged`);
+  const out: ChildOut = { seconds, cpuUs: cpu.user + cpu.system, acked, brokerCpuUs };
+  if (shape === 'awaited') {
+    latencies.sort((a, b) => a - b);
+    out.p50Us = percentile(latencies, 0.5);
+    out.p99Us = percentile(latencies, 0.99);
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 // ---------------------------------------------------------------------------------------
 // Parent side.
 
-function runChild(env: Record<string, string>, timeoutMs: number): Promise<{ seconds: number; cpuUs: number; acked: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename, '--child'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    let timedOut = false;
-    // A case that stops making progress (e.g. a lost acknowledgement) fails instead of hanging the run.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      p.kill('SIGKILL');
-    }, timeoutMs);
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      if (timedOut) reject(new Error(`case killed after ${Math.round(timeoutMs / 1000)} s without finishing`));
-      else if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
-      else reject(new Error(`case failed (exit ${code})`));
-    });
-  });
-}
 
 /** The records a topic holds: the sum of its partitions' end offsets (a fresh topic per case). */
 async function topicRecords(admin: import('kafkajs').Admin, topic: string): Promise<number> {
@@ -418,10 +492,22 @@ async function parent(): Promise<void> {
   const listeners: Listener[] = listenerArg === 'both' ? ['PLAINTEXT', 'SASL_SSL'] : [listenerArg as Listener];
   if (!listeners.every((l) => l === 'PLAINTEXT' || l === 'SASL_SSL')) throw new Error(`--listener: expected PLAINTEXT|SASL_SSL|both, got ${listenerArg}`);
   const secure = listeners.includes('SASL_SSL');
+  const brokers = Number(arg('brokers', '1'));
+  if (brokers !== 1 && brokers !== 3) throw new Error(`--brokers: expected 1 or 3, got ${arg('brokers', '')}`);
+  if (brokers === 3 && secure) throw new Error('--listener SASL_SSL runs on the 1-broker secure cluster: leave out --brokers 3');
+  const onlyArg = arg('only', '');
+  const only = onlyArg ? onlyArg.split(',') : [...KINDS];
+  for (const k of only) if (!(KINDS as readonly string[]).includes(k)) throw new Error(`--only: expected some of ${KINDS.join(',')}, got ${k}`);
+  const variantsArg = JSON.parse(arg('turbo-variants', '{}')) as Record<string, Record<string, unknown>>;
+  if (typeof variantsArg !== 'object' || variantsArg === null || Array.isArray(variantsArg)) throw new Error('--turbo-variants: expected a JSON object {name: {java key: value}}');
+  const variants: Record<string, Record<string, unknown>> = { '': {}, ...variantsArg };
+  const awaited = Number(arg('awaited', '0'));
+  const warmup = Number(arg('warmup', String(Math.min(records, 50_000))));
+  if (!(awaited >= 0) || !(warmup >= 0)) throw new Error('--awaited and --warmup must be >= 0');
 
-  const list = cases();
+  const list = cases(variants, awaited > 0).filter((c) => only.includes(c.kind));
   // Generous: the slowest client here does ~40k records/s with compression.
-  const caseTimeoutMs = 60_000 + records * 0.5;
+  const caseTimeoutMs = 60_000 + records * 0.5 + awaited * 20;
   // Which (case, codec) pairs run: the others are dropped with a note.
   const plan: { codec: Codec; c: CaseDef }[] = [];
   const notes: string[] = [];
@@ -438,32 +524,93 @@ async function parent(): Promise<void> {
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
   if (given && secure) throw new Error('--listener SASL_SSL starts its own secure broker: leave out --bootstrap');
-  const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers: 1, secure });
+  const cluster = given ? await harness.connectCluster(given) : await harness.startCluster({ brokers, secure });
   const secEnv: SecurityEnv | null = secure
     ? { ca: harness.ensureCertificates().ca, username: 'alice', password: 'alice-secret' }
     : null;
+  // The brokers' CPU is read by each child from /proc: only for brokers started here.
+  // --broker-pids names them for a cluster given with --bootstrap (to compare two builds of
+  // kafka-turbo on one cluster, run after run).
+  const pidsArg = arg('broker-pids', '');
+  const brokerPids: number[] = pidsArg
+    ? pidsArg.split(',').map(Number)
+    : typeof cluster.brokerPids === 'function'
+      ? cluster.brokerPids()
+      : [];
+  if (!brokerPids.every((pid) => Number.isInteger(pid) && pid > 0)) throw new Error(`--broker-pids: expected process ids, got ${pidsArg}`);
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
-  const admin = new Kafka({ clientId: 'bench-check', brokers: [cluster.bootstrap], logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'bench-check', brokers: String(cluster.bootstrap).split(','), logLevel: logLevel.NOTHING }).admin();
   const results: CaseResult[] = [];
   const failures: string[] = [];
+  const replicationFactor = given ? Number(arg('brokers', '-1')) : brokers;
+  let n = 0;
+  /** One case once: its result, checked against the topic, or throws. */
+  const runCase = async (codec: Codec, c: CaseDef, listener: Listener, count: number): Promise<ChildOut> => {
+    const topic = `bench-${Date.now().toString(36)}-${n++}`;
+    await cluster.createTopic(topic, { partitions: PARTITIONS, replicationFactor, configs: { 'compression.type': 'producer' } });
+    const target = listener === 'SASL_SSL' ? cluster.listeners.SASL_SSL : cluster.bootstrap;
+    const security: Record<string, string> = listener === 'SASL_SSL' ? { SECURITY: JSON.stringify(secEnv) } : {};
+    const r = await runChild<ChildOut>(
+      __filename,
+      {
+        ...c.env,
+        ...security,
+        CASE: c.kind,
+        SHAPE: c.shape,
+        TUNING: JSON.stringify(c.tuning ?? {}),
+        CODEC: codec,
+        BOOTSTRAP: target,
+        TOPIC: topic,
+        RECORDS: String(count),
+        BROKER_PIDS: JSON.stringify(brokerPids),
+        CLK_TCK: String(clockTicks),
+      },
+      { timeoutMs: caseTimeoutMs },
+    );
+    const expected = c.shape === 'awaited' ? count + 100 : count;
+    if (r.acked !== expected) throw new Error(`${r.acked} of ${expected} records acknowledged`);
+    const stored = await topicRecords(admin, topic);
+    if (stored !== expected) throw new Error(`the topic holds ${stored} records, ${expected} were sent`);
+    return r;
+  };
   try {
     await admin.connect();
-    let n = 0;
+    if (warmup > 0) {
+      // A fresh broker JVM is slow for its first minute: every throughput case once, not counted.
+      for (const { codec, c } of plan) {
+        if (c.shape !== 'throughput') continue;
+        await runCase(codec, c, listeners[0]!, warmup).catch((e) => console.error(`warm-up ${c.name}: ${(e as Error).message}`));
+      }
+      console.error('warm-up done');
+    }
     for (let run = 0; run < runs; run++) {
+      // The order is rotated every round, so no case always gets the same neighbours.
+      // (--rotate N starts the rotation N places on: for runs of one round each.)
+      const k = plan.length > 0 ? (run + Number(arg('rotate', '0'))) % plan.length : 0;
+      const order = [...plan.slice(k), ...plan.slice(0, k)];
       // Listeners alternate case by case, so neither gets the quieter moments of the run.
-      for (const { codec, c } of plan) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
+      for (const { codec, c } of order) for (const listener of run % 2 === 0 ? listeners : [...listeners].reverse()) {
         const label = `${codec} / ${listener} / ${c.name}`;
-        const topic = `bench-${Date.now().toString(36)}-${n++}`;
-        await cluster.createTopic(topic, { partitions: PARTITIONS, configs: { 'compression.type': 'producer' } });
+        const count = c.shape === 'awaited' ? awaited : records;
         try {
-          const target = listener === 'SASL_SSL' ? cluster.listeners.SASL_SSL : cluster.bootstrap;
-          const security: Record<string, string> = listener === 'SASL_SSL' ? { SECURITY: JSON.stringify(secEnv) } : {};
-          const r = await runChild({ ...c.env, ...security, CASE: c.kind, CODEC: codec, BOOTSTRAP: target, TOPIC: topic, RECORDS: String(records) }, caseTimeoutMs);
-          if (r.acked !== records) throw new Error(`${r.acked} of ${records} records acknowledged`);
-          const stored = await topicRecords(admin, topic);
-          if (stored !== records) throw new Error(`the topic holds ${stored} records, ${records} were sent`);
-          results.push({ codec, listener, name: c.name, recordsPerSec: records / r.seconds, cpuUsPerRecord: r.cpuUs / records });
-          console.error(`${label}: ${Math.round(records / r.seconds).toLocaleString('en-US')} records/s, ${(r.cpuUs / records).toFixed(2)} µs CPU/record`);
+          const r = await runCase(codec, c, listener, count);
+          const res: CaseResult = {
+            codec,
+            listener,
+            name: c.name,
+            shape: c.shape,
+            recordsPerSec: r.acked / r.seconds,
+            cpuUsPerRecord: r.cpuUs / r.acked,
+            brokerCpuUsPerRecord: r.brokerCpuUs / r.acked,
+            ...(r.p50Us !== undefined ? { p50Us: r.p50Us, p99Us: r.p99Us } : {}),
+          };
+          results.push(res);
+          console.error(
+            `${label}: ${Math.round(res.recordsPerSec).toLocaleString('en-US')} records/s, ${res.cpuUsPerRecord.toFixed(2)} µs CPU/record, ` +
+              `brokers ${res.brokerCpuUsPerRecord.toFixed(2)} µs CPU/record` +
+              (res.p50Us !== undefined ? `, p50 ${Math.round(res.p50Us)} µs, p99 ${Math.round(res.p99Us!)} µs` : ''),
+          );
         } catch (e) {
           failures.push(`${label} (run ${run + 1}): ${(e as Error).message}`);
           console.error(`${label}: FAILED: ${(e as Error).message}`);
@@ -475,21 +622,53 @@ async function parent(): Promise<void> {
     if (!given) await cluster.stop();
   }
 
-  // Median per (codec, case) over the runs, and ratios against KafkaJS with the same codec.
+  // Medians per (codec, listener, case) over the runs; ratios against the best peer of the
+  // same codec and listener (the highest throughput, the lowest broker CPU per record).
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`| codec | listener | case | records/s (median of ${runs}) | CPU µs/record | throughput vs KafkaJS | CPU vs KafkaJS |`);
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`${brokers} broker(s), acks=all, ${records} records of ${RECORD_SIZE} B, ${PARTITIONS} partitions, medians of ${runs} rounds`);
+  console.log('');
+  console.log(
+    `| codec | listener | case | records/s | client CPU µs/record | broker CPU µs/record | throughput vs best peer | broker CPU vs best peer |`,
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  const peerKinds = new Set(list.filter((c) => c.kind === 'kafkajs' || c.kind === 'platformatic').map((c) => c.name));
   for (const codec of codecs) for (const listener of listeners) {
     const rows = list
+      .filter((c) => c.shape === 'throughput')
       .map((c) => results.filter((r) => r.codec === codec && r.listener === listener && r.name === c.name))
       .filter((rs) => rs.length > 0)
-      .map((rs) => ({ name: rs[0]!.name, n: rs.length, rps: median(rs.map((r) => r.recordsPerSec)), cpu: median(rs.map((r) => r.cpuUsPerRecord)) }));
-    const ref = rows.find((r) => r.name.startsWith('kafkajs'));
+      .map((rs) => ({
+        name: rs[0]!.name,
+        n: rs.length,
+        rps: median(rs.map((r) => r.recordsPerSec)),
+        cpu: median(rs.map((r) => r.cpuUsPerRecord)),
+        broker: median(rs.map((r) => r.brokerCpuUsPerRecord)),
+      }));
+    const peers = rows.filter((r) => peerKinds.has(r.name));
+    const bestRps = peers.length ? Math.max(...peers.map((r) => r.rps)) : NaN;
+    const bestBroker = peers.length ? Math.min(...peers.map((r) => r.broker)) : NaN;
     for (const r of rows) {
       const runsNote = r.n < runs ? ` (${r.n} of ${runs} runs)` : '';
       console.log(
         `| ${codec} | ${listener} | ${r.name}${runsNote} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ` +
-          `${ref ? `${(r.rps / ref.rps).toFixed(2)}×` : 'n/a'} | ${ref ? `${(ref.cpu / r.cpu).toFixed(2)}× less` : 'n/a'} |`,
+          `${r.broker.toFixed(2)} | ${Number.isFinite(bestRps) ? `${(r.rps / bestRps).toFixed(2)}×` : 'n/a'} | ` +
+          `${Number.isFinite(bestBroker) && Number.isFinite(r.broker) ? `${(r.broker / bestBroker).toFixed(2)}×` : 'n/a'} |`,
+      );
+    }
+  }
+  const awaitedRows = list.filter((c) => c.shape === 'awaited');
+  if (awaitedRows.length > 0) {
+    console.log('');
+    console.log(`Awaited single sends (${awaited} per round, one at a time), medians of the rounds' p50 and p99:`);
+    console.log('');
+    console.log('| codec | listener | case | p50 µs | p99 µs | client CPU µs/record |');
+    console.log('|---|---|---|---|---|---|');
+    for (const codec of codecs) for (const listener of listeners) for (const c of awaitedRows) {
+      const rs = results.filter((r) => r.codec === codec && r.listener === listener && r.name === c.name);
+      if (rs.length === 0) continue;
+      console.log(
+        `| ${codec} | ${listener} | ${c.name} | ${Math.round(median(rs.map((r) => r.p50Us!)))} | ${Math.round(median(rs.map((r) => r.p99Us!)))} | ` +
+          `${median(rs.map((r) => r.cpuUsPerRecord)).toFixed(1)} |`,
       );
     }
   }
@@ -502,14 +681,4 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  parent().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+benchMain(parent, child);

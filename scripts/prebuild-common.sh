@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Shared by scripts/prebuild.sh (the host build) and scripts/prebuild-zig.sh (the cross
-# builds): fetching the Debian source package of a library the prebuilt binaries link in
-# statically. Sourced, not run; the caller defines ROOT, SRC (where sources are unpacked) and
+# Used by scripts/prebuild-zig.sh (the cross builds of the prebuilt binaries): fetching the
+# Debian source package of a library the prebuilt binaries link in statically. Sourced, not run; the caller defines ROOT, SRC (where sources are unpacked) and
 # log / die.
 
 # fetch_source DEV_PACKAGE: prints the unpacked source dir of the source package that built

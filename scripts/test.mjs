@@ -147,14 +147,18 @@ try {
   // Unit and parity tests cover every backend inside one process (forEachBackend). The
   // integration tests use whatever backend the loader picks, so they run once per backend
   // with KAFKA_TURBO_BACKEND forcing it: a native addon that fails to load fails the run.
-  const backends = (process.env.KAFKA_TURBO_TEST_BACKENDS ?? 'native,fallback').split(',').map((b) => b.trim()).filter(Boolean);
+  // `native` is the native backend on its default transport (io_uring where the kernel allows
+  // it); `native:net` forces node:net under it, so both transports run the same suite.
+  const backends = (process.env.KAFKA_TURBO_TEST_BACKENDS ?? 'native,native:net,fallback').split(',').map((b) => b.trim()).filter(Boolean);
   const integration = join(buildDir, 'test', 'integration') + sep;
   const perBackend = files.filter((f) => f.startsWith(integration));
   const once = files.filter((f) => !f.startsWith(integration));
   const runs = [];
   if (once.length) runs.push({ label: 'unit and parity', files: once, env: {} });
   for (const b of perBackend.length ? backends : []) {
-    runs.push({ label: `integration, ${b} backend`, files: perBackend, env: { KAFKA_TURBO_BACKEND: b } });
+    const [backend, io] = b.split(':');
+    const env = { KAFKA_TURBO_BACKEND: backend, ...(io ? { KAFKA_TURBO_IO: io } : {}) };
+    runs.push({ label: `integration, ${backend} backend${io ? ` on ${io}` : ''}`, files: perBackend, env });
   }
   const totals = { pass: 0, fail: 0, skipped: 0 };
   code = 0;

@@ -20,6 +20,13 @@ export type {
   ProducerOptions as KafkaProducerOptions,
 } from './producer/producer.js';
 export type { ProducerConfig as KafkaProducerConfig } from './producer/options.js';
+export type { NodeInfo, PartitionInfo } from './producer/producer.js';
+export type { ProducerInterceptor } from './producer/interceptors.js';
+export type { Serializer, SerializerName, SerializerSpec } from './producer/serializers.js';
+export { toPrometheusText } from './metrics/prometheus.js';
+export type { Metric, MetricName } from './metrics/producer-metrics.js';
+export { SEND_CHANNEL, PRODUCE_CHANNEL } from './metrics/tracing.js';
+export type { SendTraceContext, ProduceTraceContext } from './metrics/tracing.js';
 export type { PartitionFn, PartitionerContext } from './producer/partitioners.js';
 export { murmur2 } from './producer/partitioners.js';
 export { backendInfo } from './backend/load.js';

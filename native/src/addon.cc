@@ -28,6 +28,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::RegisterAccumulator(env, exports);
   binding::RegisterBufferPool(env, exports);
   binding::RegisterMemoryStats(env, exports);
+#if defined(KAFKA_TURBO_IO_URING)
+  binding::RegisterUring(env, exports);
+#endif
   return exports;
 }
 

@@ -61,3 +61,8 @@ compress_src="$root/native/src/compress"
   "$core/compress_worker.cc" "$compress_src/gzip.cc" "$compress_src/lz4.cc" "$compress_src/snappy.cc" \
   "$compress_src/zstd.cc" "${objs[@]}" -o "$out/core_test" -lz -llz4 -lzstd -lsnappy
 echo "built $out/crc32c_test $out/crc32c_bench $out/core_test"
+# The io_uring transport core (Linux, Debian's liburing-dev; linked statically as in the addon).
+if [[ "$(uname -s)" == Linux && -f /usr/include/liburing.h ]]; then
+  "$cxx" "${flags[@]}" "$root/native/test/ring_test.cc" "$root/native/src/io/ring.cc" -o "$out/ring_test" -l:liburing.a
+  echo "built $out/ring_test"
+fi

@@ -297,7 +297,8 @@ std::vector<core::RecordView> Views(const std::vector<Owned>& owned, size_t from
 
 core::AccumulatorConfig Config(double batch_size = 1024, double linger = 50,
                                double memory = 1 << 20) {
-  return core::AccumulatorConfig{batch_size, linger, memory, 0, kafka_turbo::compress::kDefaultLevel};
+  // max_batch_size 0: batch.size bounds every record (TestCallRunGrowsBatch sets it).
+  return core::AccumulatorConfig{batch_size, linger, memory, 0, kafka_turbo::compress::kDefaultLevel, 0};
 }
 
 const core::DrainStamp kNoStamp{-1, -1, false, nullptr};
@@ -356,6 +357,56 @@ void TestAppendFillsBatches() {
     }
     at += runs[i].count;
   }
+  Release(&drained);
+}
+
+// One Append() call's run of records past batch.size grows its batch (realloc, several
+// times here) up to max_batch_size instead of opening batches of batch.size; the batch is
+// then byte for byte what the one-shot encoder makes, and closed to the next call's records.
+void TestCallRunGrowsBatch() {
+  core::AccumulatorConfig config = Config(200);
+  config.max_batch_size = 4000;
+  core::RecordAccumulator acc(config);
+  auto owned = MakeRecords(60, 20);
+  auto views = Views(owned);
+  size_t appended = 0;
+  std::vector<core::AppendedRun> runs;
+  CHECK(acc.Append(0, views.data(), views.size(), 1000, &appended, &runs) ==
+        core::AppendStatus::kOk);
+  CHECK(appended == 60);
+  CHECK(runs.size() == 1 && runs[0].count == 60);
+  CHECK(acc.HeldBytes() >= 2000);  // the block grew past batch.size + 61
+  std::vector<uint32_t> ready;
+  double next = 0;
+  acc.Ready(1000, false, &ready, &next);
+  CHECK(ready.size() == 1);  // it ended the call past batch.size: full
+  std::vector<core::AppendedRun> later;
+  CHECK(acc.Append(0, views.data(), 1, 1000, &appended, &later) == core::AppendStatus::kOk);
+  CHECK(later.size() == 1 && later[0].batch_id != runs[0].batch_id);
+  std::vector<core::DrainedBatch> drained;
+  const uint32_t p0 = 0;
+  acc.Drain(&p0, 1, 1e18, kNoStamp, &drained);
+  CHECK(drained.size() == 1 && drained[0].record_count == 60);
+  std::vector<uint64_t> bodies(60);
+  uint64_t size = 0;
+  core::RecordBatchSize(views.data(), 60, bodies.data(), &size);
+  CHECK(size > 200 && size <= 4000);
+  Bytes one_shot(size);
+  core::EncodeRecordBatch(views.data(), 60, bodies.data(), core::BatchInput{-1, -1, -1, false, 0},
+                          one_shot.data(), size);
+  CheckBytes("grown batch == one-shot", drained[0].bytes, drained[0].size, one_shot);
+  Release(&drained);
+  // Past max_batch_size the run opens the next batch; none is larger.
+  core::RecordAccumulator small(config);
+  auto many = MakeRecords(400, 20);
+  auto many_views = Views(many);
+  CHECK(small.Append(1, many_views.data(), many_views.size(), 0, &appended, &runs) ==
+        core::AppendStatus::kOk);
+  CHECK(appended == 400 && runs.size() > 1);
+  const uint32_t p1 = 1;
+  while (small.HasUndrained()) small.Drain(&p1, 1, 1e18, kNoStamp, &drained);
+  CHECK(drained.size() == runs.size());
+  for (const core::DrainedBatch& d : drained) CHECK(d.size <= 4000);
   Release(&drained);
 }
 
@@ -835,6 +886,7 @@ int main() {
   TestRecords();
   TestBatch();
   TestAppendFillsBatches();
+  TestCallRunGrowsBatch();
   TestLargeRecordAndLinger();
   TestDrainOrderAndStamp();
   TestMemory();

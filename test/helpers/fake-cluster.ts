@@ -69,6 +69,21 @@ import { decodeRecordBatches, type DecodedBatch } from '../../ts/protocol/record
 import { readRequestHeader } from '../../ts/protocol/request-header.js';
 import { Writer } from '../../ts/protocol/writer.js';
 import {
+  decodeAddOffsetsToTxnRequest,
+  decodeAddPartitionsToTxnRequest,
+  decodeEndTxnRequest,
+  decodeFindCoordinatorRequest,
+  decodeTxnOffsetCommitRequest,
+  encodeAddPartitionsToTxnResponse,
+  encodeEndTxnResponse,
+  encodeErrorOnlyTxnResponse,
+  encodeFindCoordinatorResponse,
+  encodeTxnOffsetCommitResponse,
+  type AddOffsetsToTxnRequestBody,
+  type AddPartitionsToTxnRequestBody,
+  type EndTxnRequestBody,
+  type FindCoordinatorRequestBody,
+  type TxnOffsetCommitRequestBody,
   decodeApiVersionsRequest,
   decodeInitProducerIdRequest,
   decodeMetadataRequest,
@@ -98,6 +113,20 @@ export const DEFAULT_API_VERSIONS: readonly ApiRange[] = [
   { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
   { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 5 },
 ];
+
+/** What a broker advertises for transactions, after Kafka 4.1: with transaction.version 2
+ * (KIP-890) also Produce v12, EndTxn v5 and TxnOffsetCommit v5; with 1 the versions before them. */
+export function transactionApiVersions(transactionVersion: 0 | 1 | 2): ApiRange[] {
+  const v2 = transactionVersion >= 2;
+  return [
+    ...DEFAULT_API_VERSIONS.map((k) => (k.apiKey === ApiKey.Produce && v2 ? { ...k, maxVersion: 12 } : k)),
+    { apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 5 },
+    { apiKey: ApiKey.AddPartitionsToTxn, minVersion: 0, maxVersion: 3 },
+    { apiKey: ApiKey.AddOffsetsToTxn, minVersion: 0, maxVersion: 4 },
+    { apiKey: ApiKey.EndTxn, minVersion: 0, maxVersion: v2 ? 5 : 4 },
+    { apiKey: ApiKey.TxnOffsetCommit, minVersion: 0, maxVersion: v2 ? 5 : 4 },
+  ];
+}
 
 export interface FakeTopicSpec {
   name: string;
@@ -140,6 +169,34 @@ export interface FakeClusterOptions {
   autoCreatePartitions?: number;
   /** The first producer id InitProducerId hands out. Default 1000. */
   firstProducerId?: number;
+  /**
+   * The transaction.version feature the brokers report as finalized (ApiVersions v3), and the
+   * transaction APIs they advertise with it (transactionApiVersions) unless `apiVersions` is
+   * given. 2 (as a new Kafka 4.1 cluster): transactions V2, where Produce v12 adds partitions,
+   * TxnOffsetCommit v5 adds the group and EndTxn v5 bumps the epoch. 1 (default, as a cluster
+   * upgraded from 3.x that has not raised the feature): the V1 protocol.
+   */
+  transactionVersion?: 0 | 1 | 2;
+  /** The node that coordinates every transactional id and group. Default 0 (setCoordinator moves it). */
+  coordinator?: number;
+}
+
+/** What the fake's transaction coordinator keeps per transactional id. */
+export interface FakeTransaction {
+  producerId: number;
+  epoch: number;
+  state: 'Empty' | 'Ongoing' | 'CompleteCommit' | 'CompleteAbort';
+  partitions: Set<string>;
+  groups: Set<string>;
+  /** Offsets sent in the open transaction, per group, by 'topic:partition'. */
+  pendingOffsets: Map<string, Map<string, number>>;
+  /** Ended transactions, in order. */
+  outcomes: ('commit' | 'abort')[];
+}
+
+/** A generic one-error script for the transaction APIs (every partition of the request gets it). */
+export interface TxnScript extends ScriptTiming {
+  errorCode?: number;
 }
 
 // ---- what the fake records -----------------------------------------------------------------
@@ -181,6 +238,11 @@ export interface RequestBodies {
   [ApiKey.Metadata]: MetadataRequestBody;
   [ApiKey.ApiVersions]: ApiVersionsRequestBody;
   [ApiKey.InitProducerId]: InitProducerIdRequestBody;
+  [ApiKey.FindCoordinator]: FindCoordinatorRequestBody;
+  [ApiKey.AddPartitionsToTxn]: AddPartitionsToTxnRequestBody;
+  [ApiKey.AddOffsetsToTxn]: AddOffsetsToTxnRequestBody;
+  [ApiKey.EndTxn]: EndTxnRequestBody;
+  [ApiKey.TxnOffsetCommit]: TxnOffsetCommitRequestBody;
 }
 export type KnownApiKey = keyof RequestBodies;
 type BodyOf<K extends number> = K extends KnownApiKey ? RequestBodies[K] : unknown;
@@ -233,6 +295,9 @@ export interface FakeLogBatch {
   epoch: number;
   baseSequence: number;
   transactional: boolean;
+  /** Transactional batches: 'open' until the transaction ends, then its outcome (the
+   * markers a real broker writes; a read_committed reader sees only 'committed' ones). */
+  txn?: 'open' | 'committed' | 'aborted';
   codec: CodecId;
   /** The broker that appended it (the leader then). */
   nodeId: number;
@@ -323,6 +388,11 @@ export interface Scripts {
   [ApiKey.Metadata]: MetadataScript;
   [ApiKey.InitProducerId]: InitProducerIdScript;
   [ApiKey.ApiVersions]: ApiVersionsScript;
+  [ApiKey.FindCoordinator]: TxnScript;
+  [ApiKey.AddPartitionsToTxn]: TxnScript;
+  [ApiKey.AddOffsetsToTxn]: TxnScript;
+  [ApiKey.EndTxn]: TxnScript;
+  [ApiKey.TxnOffsetCommit]: TxnScript;
 }
 export type ScriptFor<K extends number> = K extends keyof Scripts ? Scripts[K] : ScriptTiming;
 
@@ -467,7 +537,11 @@ export class FakeCluster {
   /** Producer ids handed out (null transactional id) and their current epoch. */
   private readonly producerEpochs = new Map<number, number>();
   /** Transactional ids seen by InitProducerId and their id / epoch. */
-  private readonly transactionalIds = new Map<string, { producerId: number; epoch: number }>();
+  private readonly transactionalIds = new Map<string, FakeTransaction>();
+  /** Committed offsets per group, by 'topic:partition'. */
+  private readonly groupOffsets = new Map<string, Map<string, number>>();
+  private coordinatorNode: number;
+  private readonly transactionVersion: 0 | 1 | 2;
   private stopped = false;
   /** Resolves when stop() begins: whatever waits (until, delays) gives up then. */
   private readonly stopping: Promise<void>;
@@ -476,7 +550,9 @@ export class FakeCluster {
   private advertised: number[] | null = null;
 
   private constructor(opts: FakeClusterOptions) {
-    const apiVersions = opts.apiVersions ?? DEFAULT_API_VERSIONS;
+    this.transactionVersion = opts.transactionVersion ?? 1;
+    this.coordinatorNode = opts.coordinator ?? 0;
+    const apiVersions = opts.apiVersions ?? transactionApiVersions(this.transactionVersion);
     this.opts = {
       brokers: opts.brokers ?? 1,
       clusterId: opts.clusterId ?? 'fake-cluster',
@@ -485,6 +561,8 @@ export class FakeCluster {
       initProducerIdWithExisting: opts.initProducerIdWithExisting ?? 'bump-epoch',
       autoCreatePartitions: opts.autoCreatePartitions ?? 0,
       firstProducerId: opts.firstProducerId ?? 1000,
+      transactionVersion: this.transactionVersion,
+      coordinator: this.coordinatorNode,
       apiVersions: typeof apiVersions === 'function' ? apiVersions : () => apiVersions,
     };
     this.nextProducerId = this.opts.firstProducerId;
@@ -533,6 +611,32 @@ export class FakeCluster {
    * every socket is destroyed. Metadata still lists it and it keeps its leaderships until
    * setLeader moves them, as in the seconds before a controller notices.
    */
+  /** Moves the coordinator of every transactional id and group to `nodeId`: the old one
+   * answers NOT_COORDINATOR from now on (its state moves along, as a partition leader move of
+   * __transaction_state would carry it). */
+  setCoordinator(nodeId: number): void {
+    this.checkNode(nodeId, false);
+    this.coordinatorNode = nodeId;
+  }
+
+  /** The coordinator's state for a transactional id (undefined when never initialized). */
+  transaction(transactionalId: string): FakeTransaction | undefined {
+    return this.transactionalIds.get(transactionalId);
+  }
+
+  /** A group's committed offsets, by 'topic:partition' (offsets of open or aborted
+   * transactions are not there). */
+  committedOffsets(groupId: string): Record<string, number> {
+    return Object.fromEntries(this.groupOffsets.get(groupId) ?? []);
+  }
+
+  /** The values a read_committed consumer reads: no aborted or still open transactional batch. */
+  committedValues(topic: string, partition: number): (string | null)[] {
+    return this.log(topic, partition)
+      .filter((b) => !b.transactional || b.txn === 'committed')
+      .flatMap((b) => b.records.map((r) => (r.value === null ? null : r.value.toString())));
+  }
+
   async stopBroker(nodeId: number): Promise<void> {
     this.checkNode(nodeId, false);
     const b = this.brokers[nodeId];
@@ -946,6 +1050,22 @@ export class FakeCluster {
       case ApiKey.InitProducerId:
         req.body = decodeInitProducerIdRequest(v, r);
         return;
+      case ApiKey.FindCoordinator:
+        req.body = decodeFindCoordinatorRequest(v, r);
+        return;
+      case ApiKey.AddPartitionsToTxn:
+        if (v > 3) throw new Error('AddPartitionsToTxn v4+ is for brokers, not clients');
+        req.body = decodeAddPartitionsToTxnRequest(v, r);
+        return;
+      case ApiKey.AddOffsetsToTxn:
+        req.body = decodeAddOffsetsToTxnRequest(v, r);
+        return;
+      case ApiKey.EndTxn:
+        req.body = decodeEndTxnRequest(v, r);
+        return;
+      case ApiKey.TxnOffsetCommit:
+        req.body = decodeTxnOffsetCommitRequest(v, r);
+        return;
       case ApiKey.Produce: {
         const raw = decodeProduceRequest(v, r);
         const partitions: FakeProducePartitionRequest[] = [];
@@ -1048,6 +1168,13 @@ export class FakeCluster {
         case ApiKey.InitProducerId:
           body = lost ? null : this.handleInitProducerId(req as FakeRequest<InitProducerIdRequestBody>, script as InitProducerIdScript);
           break;
+        case ApiKey.FindCoordinator:
+        case ApiKey.AddPartitionsToTxn:
+        case ApiKey.AddOffsetsToTxn:
+        case ApiKey.EndTxn:
+        case ApiKey.TxnOffsetCommit:
+          body = lost ? null : this.handleTxn(conn, req, script as TxnScript);
+          break;
         case ApiKey.Produce: {
           if (lost && !(script as ProduceScript).append) break;
           const out = this.handleProduce(conn, job, lost);
@@ -1127,7 +1254,8 @@ export class FakeCluster {
     }
     const errorCode = script.errorCode ?? ErrorCode.NONE;
     const apiKeys = errorCode === ErrorCode.UNSUPPORTED_VERSION ? [ownRange] : script.apiKeys ?? own;
-    return encodeApiVersionsResponse(version, { errorCode, apiKeys, throttleTimeMs });
+    const finalizedFeatures = this.transactionVersion > 0 ? new Map([['transaction.version', this.transactionVersion]]) : undefined;
+    return encodeApiVersionsResponse(version, { errorCode, apiKeys, throttleTimeMs, finalizedFeatures });
   }
 
   private handleMetadata(req: FakeRequest<MetadataRequestBody>, script: MetadataScript): Buffer {
@@ -1203,14 +1331,22 @@ export class FakeCluster {
     };
     if (body.transactionalId !== null) {
       // A minimal transaction coordinator: one id per transactional id, each init bumps its
-      // epoch (fencing the previous instance), a new id when the epoch would overflow.
+      // epoch (fencing the previous instance) after aborting a transaction it left open, a new
+      // id when the epoch would overflow. With the current id and epoch (KIP-360) it bumps
+      // that epoch; a stale one is fenced.
+      if (this.coordinatorNode !== req.nodeId) return answer(ErrorCode.NOT_COORDINATOR, -1, -1);
       const known = this.transactionalIds.get(body.transactionalId);
-      let next: { producerId: number; epoch: number };
+      if (known !== undefined && body.producerId >= 0) {
+        if (body.producerId !== known.producerId) return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        if (body.producerEpoch !== known.epoch) return answer(ErrorCode.PRODUCER_FENCED, -1, -1);
+      }
+      if (known !== undefined && known.state === 'Ongoing') this.endTransaction(known, false);
+      let next: FakeTransaction;
       if (known === undefined || known.epoch >= 0x7ffe) {
         const [id] = fresh();
-        next = { producerId: id, epoch: 0 };
+        next = { producerId: id, epoch: 0, state: 'Empty', partitions: new Set(), groups: new Set(), pendingOffsets: new Map(), outcomes: known?.outcomes ?? [] };
       } else {
-        next = { producerId: known.producerId, epoch: known.epoch + 1 };
+        next = { ...known, epoch: known.epoch + 1, state: 'Empty' };
       }
       this.transactionalIds.set(body.transactionalId, next);
       this.producerEpochs.set(next.producerId, next.epoch);
@@ -1233,6 +1369,143 @@ export class FakeCluster {
     return answer(ErrorCode.NONE, body.producerId, current + 1);
   }
 
+  /** FindCoordinator, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit: a small
+   * transaction coordinator and group coordinator (no groups' membership: generation -1 and
+   * any member are accepted). A scripted errorCode answers every partition with it. */
+  private handleTxn(conn: FakeConnection, req: FakeRequest, script: TxnScript): Buffer {
+    const v = req.apiVersion;
+    const throttleTimeMs = script.throttleTimeMs ?? 0;
+    const scripted = script.errorCode;
+    const notCoordinator = conn.nodeId !== this.coordinatorNode;
+    const check = (transactionalId: string, producerId: number, epoch: number): [number, FakeTransaction | undefined] => {
+      if (notCoordinator) return [ErrorCode.NOT_COORDINATOR, undefined];
+      const t = this.transactionalIds.get(transactionalId);
+      if (t === undefined || t.producerId !== producerId) return [ErrorCode.INVALID_PRODUCER_ID_MAPPING, t];
+      if (epoch < t.epoch) return [v >= 2 ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH, t];
+      if (epoch > t.epoch) return [ErrorCode.INVALID_PRODUCER_EPOCH, t];
+      return [ErrorCode.NONE, t];
+    };
+    switch (req.apiKey) {
+      case ApiKey.FindCoordinator: {
+        const body = req.body as FindCoordinatorRequestBody;
+        const node = this.coordinatorNode;
+        return encodeFindCoordinatorResponse(v, {
+          throttleTimeMs,
+          coordinators: body.keys.map((key) => ({
+            key,
+            nodeId: scripted ? -1 : node,
+            host: HOST,
+            port: scripted ? -1 : this.brokers[node].port,
+            errorCode: scripted ?? ErrorCode.NONE,
+            errorMessage: null,
+          })),
+        });
+      }
+      case ApiKey.AddPartitionsToTxn: {
+        const body = req.body as AddPartitionsToTxnRequestBody;
+        let [code, t] = check(body.transactionalId, body.producerId, body.producerEpoch);
+        if (scripted !== undefined) code = scripted;
+        if (code === ErrorCode.NONE) {
+          for (const topic of body.topics) {
+            for (const p of topic.partitions) {
+              if (!this.topics.get(topic.name)?.partitions[p]) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+            }
+          }
+        }
+        if (code === ErrorCode.NONE) {
+          for (const topic of body.topics) for (const p of topic.partitions) t!.partitions.add(`${topic.name}:${p}`);
+          t!.state = 'Ongoing';
+        }
+        return encodeAddPartitionsToTxnResponse(v, {
+          throttleTimeMs,
+          results: body.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((p) => ({ partitionIndex: p, errorCode: code })) })),
+        });
+      }
+      case ApiKey.AddOffsetsToTxn: {
+        const body = req.body as AddOffsetsToTxnRequestBody;
+        let [code, t] = check(body.transactionalId, body.producerId, body.producerEpoch);
+        if (scripted !== undefined) code = scripted;
+        if (code === ErrorCode.NONE) {
+          t!.groups.add(body.groupId);
+          t!.state = 'Ongoing';
+        }
+        return encodeErrorOnlyTxnResponse(v, { throttleTimeMs, errorCode: code });
+      }
+      case ApiKey.TxnOffsetCommit: {
+        const body = req.body as TxnOffsetCommitRequestBody;
+        let [code, t] = check(body.transactionalId, body.producerId, body.producerEpoch);
+        // v5 (transactions V2) adds the group to the transaction itself; before, AddOffsetsToTxn must have.
+        if (code === ErrorCode.NONE && !t!.groups.has(body.groupId)) {
+          if (v >= 5) {
+            t!.groups.add(body.groupId);
+            t!.state = 'Ongoing';
+          } else {
+            code = ErrorCode.INVALID_TXN_STATE;
+          }
+        }
+        if (scripted !== undefined) code = scripted;
+        if (code === ErrorCode.NONE) {
+          const pending = t!.pendingOffsets.get(body.groupId) ?? new Map<string, number>();
+          for (const topic of body.topics) for (const p of topic.partitions) pending.set(`${topic.name}:${p.partitionIndex}`, p.committedOffset);
+          t!.pendingOffsets.set(body.groupId, pending);
+        }
+        return encodeTxnOffsetCommitResponse(v, {
+          throttleTimeMs,
+          topics: body.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code })) })),
+        });
+      }
+      case ApiKey.EndTxn: {
+        const body = req.body as EndTxnRequestBody;
+        let [code, t] = check(body.transactionalId, body.producerId, body.producerEpoch);
+        // Nothing ongoing: INVALID_TXN_STATE, except an abort at v5 (transactions V2), which
+        // Kafka 4.1 accepts and answers with a bumped epoch (checked on a real broker: a
+        // client that saw only failed sends still aborts to move its epoch on).
+        const emptyAbortV2 = v >= 5 && !body.committed;
+        if (code === ErrorCode.NONE && t!.state !== 'Ongoing' && !emptyAbortV2) code = ErrorCode.INVALID_TXN_STATE;
+        if (scripted !== undefined) code = scripted;
+        if (code === ErrorCode.NONE) {
+          this.endTransaction(t!, body.committed);
+          // Transactions V2: every EndTxn bumps the epoch, fencing the transaction's stragglers.
+          if (v >= 5) {
+            t!.epoch++;
+            this.producerEpochs.set(t!.producerId, t!.epoch);
+          }
+        }
+        return encodeEndTxnResponse(v, {
+          throttleTimeMs,
+          errorCode: code,
+          producerId: code === ErrorCode.NONE ? t!.producerId : -1,
+          producerEpoch: code === ErrorCode.NONE ? t!.epoch : -1,
+        });
+      }
+      default:
+        throw new Error(`handleTxn: ${req.apiName}`);
+    }
+  }
+
+  /** Writes the markers: the transaction's open batches become committed or aborted, its
+   * offsets the groups' committed offsets (or are dropped). */
+  private endTransaction(t: FakeTransaction, commit: boolean): void {
+    for (const topic of this.topics.values()) {
+      for (const p of topic.partitions) {
+        if (!t.partitions.has(`${topic.name}:${p.partition}`)) continue;
+        for (const b of p.log) if (b.producerId === t.producerId && b.txn === 'open') b.txn = commit ? 'committed' : 'aborted';
+      }
+    }
+    if (commit) {
+      for (const [group, offsets] of t.pendingOffsets) {
+        const committed = this.groupOffsets.get(group) ?? new Map<string, number>();
+        for (const [k, o] of offsets) committed.set(k, o);
+        this.groupOffsets.set(group, committed);
+      }
+    }
+    t.pendingOffsets.clear();
+    t.partitions.clear();
+    t.groups.clear();
+    t.state = commit ? 'CompleteCommit' : 'CompleteAbort';
+    t.outcomes.push(commit ? 'commit' : 'abort');
+  }
+
   /**
    * Appends (or refuses) each partition of a Produce request and builds the response.
    * `writeOnly`: the answer is lost anyway (noResponse / closeAfterReceive with append: true).
@@ -1249,7 +1522,7 @@ export class FakeCluster {
       const scripted = script.errors?.find((e) => e.topic === entry.topic && (e.partition === undefined || e.partition === entry.partition));
       let res: ProducePartitionResponseBody;
       if (scripted !== undefined && !writeOnly) {
-        if (script.append) this.appendPartition(conn.nodeId, entry, job.batches![i]);
+        if (script.append) this.appendPartition(conn.nodeId, entry, job.batches![i], version);
         res = {
           index: entry.partition,
           errorCode: scripted.errorCode,
@@ -1262,7 +1535,7 @@ export class FakeCluster {
         };
         if (scripted.currentLeader && scripted.currentLeader.leaderId >= 0) endpoints.add(scripted.currentLeader.leaderId);
       } else {
-        res = this.appendPartition(conn.nodeId, entry, job.batches![i]);
+        res = this.appendPartition(conn.nodeId, entry, job.batches![i], version);
         if (res.currentLeader && res.currentLeader.leaderId >= 0) endpoints.add(res.currentLeader.leaderId);
       }
       if (res.errorCode !== ErrorCode.NONE) anyError = true;
@@ -1286,7 +1559,7 @@ export class FakeCluster {
   }
 
   /** The default handling of one partition of a Produce request on broker `nodeId`. */
-  private appendPartition(nodeId: number, entry: FakeProducePartitionRequest, batches: DecodedBatch[] | null): ProducePartitionResponseBody {
+  private appendPartition(nodeId: number, entry: FakeProducePartitionRequest, batches: DecodedBatch[] | null, produceVersion = 11): ProducePartitionResponseBody {
     const fail = (errorCode: number, errorMessage: string | null, currentLeader: ProducePartitionResponseBody['currentLeader'] = null) => ({
       index: entry.partition,
       errorCode,
@@ -1325,6 +1598,22 @@ export class FakeCluster {
       const dup = st.batches.find((x) => x.firstSeq === b.baseSequence && x.lastSeq === lastSeq);
       if (dup) {
         return { index: entry.partition, errorCode: ErrorCode.NONE, baseOffset: dup.firstOffset, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null, currentLeader: null };
+      }
+    }
+
+    // Transactional batches (the coordinator's side of KIP-890): the producer must hold the
+    // transactional id's current epoch, and the partition must be in its open transaction;
+    // Produce v12 (transactions V2) adds it, earlier versions need AddPartitionsToTxn first.
+    for (const b of batches) {
+      if ((b.attributes & 0x10) === 0) continue;
+      const txn = [...this.transactionalIds.values()].find((t) => t.producerId === Number(b.producerId));
+      if (txn === undefined) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING, `No transactional id for producer ${b.producerId}`);
+      if (b.producerEpoch < txn.epoch) return fail(ErrorCode.INVALID_PRODUCER_EPOCH, `Producer epoch ${b.producerEpoch} is older than ${txn.epoch}`);
+      const key = `${entry.topic}:${entry.partition}`;
+      if (!txn.partitions.has(key) || txn.state !== 'Ongoing') {
+        if (produceVersion < 12) return fail(ErrorCode.INVALID_TXN_STATE, `${key} is not in the transaction of producer ${b.producerId}`);
+        txn.partitions.add(key);
+        txn.state = 'Ongoing';
       }
     }
 
@@ -1380,6 +1669,7 @@ export class FakeCluster {
         epoch: b.producerEpoch,
         baseSequence: b.baseSequence,
         transactional: (b.attributes & 0x10) !== 0,
+        ...((b.attributes & 0x10) !== 0 ? { txn: 'open' as const } : {}),
         codec: (b.attributes & 0x07) as CodecId,
         nodeId,
         records: b.records.map((r) => ({

@@ -4,7 +4,8 @@
  * the client's half (encode requests, decode responses); this file is the mirror image, built
  * on the same Reader and Writer, so the fake speaks exactly the grammar the client's codecs
  * document (see the grammar comments in ts/protocol/{api-versions,metadata,produce}.ts).
- * InitProducerId has no codec in ts/ yet, so its grammar is given here.
+ * InitProducerId's grammar is given here too; the transaction APIs' grammars are in their
+ * ts/protocol files.
  *
  * Test-side only: none of this ships. The unit tests round-trip every encoder here through the
  * client's decoders (test/unit/helpers/fake-protocol.test.ts), so a mistake in either half shows.
@@ -22,6 +23,11 @@ export const FLEXIBLE_FROM: Readonly<Record<number, number>> = {
   [ApiKey.Metadata]: 9,
   [ApiKey.ApiVersions]: 3,
   [ApiKey.InitProducerId]: 2,
+  [ApiKey.FindCoordinator]: 3,
+  [ApiKey.AddPartitionsToTxn]: 3,
+  [ApiKey.AddOffsetsToTxn]: 3,
+  [ApiKey.EndTxn]: 3,
+  [ApiKey.TxnOffsetCommit]: 3,
 };
 
 /** Whether `apiKey` at `version` is a flexible version; false for APIs the fake does not know
@@ -78,7 +84,7 @@ export interface ApiRange {
  */
 export function encodeApiVersionsResponse(
   version: number,
-  res: { errorCode: number; apiKeys: readonly ApiRange[]; throttleTimeMs: number },
+  res: { errorCode: number; apiKeys: readonly ApiRange[]; throttleTimeMs: number; finalizedFeatures?: ReadonlyMap<string, number> },
 ): Buffer {
   const w = new Writer(256);
   w.int16(res.errorCode);
@@ -88,7 +94,17 @@ export function encodeApiVersionsResponse(
     return w.finish();
   }
   w.compactArray(res.apiKeys, (aw, k) => aw.int16(k.apiKey).int16(k.minVersion).int16(k.maxVersion).emptyTaggedFields());
-  w.int32(res.throttleTimeMs).emptyTaggedFields();
+  w.int32(res.throttleTimeMs);
+  if (res.finalizedFeatures && res.finalizedFeatures.size > 0) {
+    // Tagged fields 1 (finalized_features_epoch) and 2 (finalized_features), as a KRaft broker sends them.
+    const epoch = new Writer(8).int64n(1).finish();
+    const features = new Writer(64)
+      .compactArray([...res.finalizedFeatures], (fw, [name, level]) => fw.compactString(name).int16(level).int16(level === 0 ? 0 : 1).emptyTaggedFields())
+      .finish();
+    w.uvarint(2).uvarint(1).uvarint(epoch.length).raw(epoch).uvarint(2).uvarint(features.length).raw(features);
+  } else {
+    w.emptyTaggedFields();
+  }
   return w.finish();
 }
 
@@ -357,4 +373,210 @@ export function decodeInitProducerIdResponse(version: number, r: Reader): InitPr
   };
   if (version >= 2) r.skipTaggedFields();
   return res;
+}
+
+// ---- transactions: FindCoordinator (10), AddPartitionsToTxn (24), AddOffsetsToTxn (25),
+// EndTxn (26), TxnOffsetCommit (28) ------------------------------------------------------------
+//
+// The grammars are in the client's codecs (ts/protocol/find-coordinator.ts,
+// add-partitions-to-txn.ts, add-offsets-to-txn.ts, end-txn.ts, txn-offset-commit.ts); here is
+// the broker's half: decode the request, encode the response. Every one is flexible from v3.
+
+export interface FindCoordinatorRequestBody {
+  keyType: number;
+  keys: string[];
+}
+
+export function decodeFindCoordinatorRequest(version: number, r: Reader): FindCoordinatorRequestBody {
+  const flexible = version >= 3;
+  if (version >= 4) {
+    const keyType = r.int8();
+    const keys = r.compactArray((kr) => kr.compactString());
+    r.skipTaggedFields();
+    return { keyType, keys };
+  }
+  const key = flexible ? r.compactString() : r.string();
+  const keyType = version >= 1 ? r.int8() : 0;
+  if (flexible) r.skipTaggedFields();
+  return { keyType, keys: [key] };
+}
+
+export interface FindCoordinatorResponseBody {
+  throttleTimeMs: number;
+  coordinators: { key: string; nodeId: number; host: string; port: number; errorCode: number; errorMessage: string | null }[];
+}
+
+export function encodeFindCoordinatorResponse(version: number, res: FindCoordinatorResponseBody): Buffer {
+  const w = new Writer(128);
+  w.int32(res.throttleTimeMs);
+  if (version >= 4) {
+    w.compactArray(res.coordinators, (cw, c) =>
+      cw.compactString(c.key).int32(c.nodeId).compactString(c.host).int32(c.port).int16(c.errorCode).compactString(c.errorMessage).emptyTaggedFields(),
+    );
+    return w.emptyTaggedFields().finish();
+  }
+  const flexible = version >= 3;
+  const c = res.coordinators[0]!;
+  const { str, tags } = writers(w, flexible);
+  w.int16(c.errorCode);
+  str(c.errorMessage);
+  w.int32(c.nodeId);
+  str(c.host);
+  w.int32(c.port);
+  tags();
+  return w.finish();
+}
+
+export interface TxnTopicPartitions {
+  name: string;
+  partitions: number[];
+}
+
+export interface AddPartitionsToTxnRequestBody {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  topics: TxnTopicPartitions[];
+}
+
+/** v0-3 (the client versions). */
+export function decodeAddPartitionsToTxnRequest(version: number, r: Reader): AddPartitionsToTxnRequestBody {
+  const flexible = version >= 3;
+  const { str, arr, tags } = readers(r, flexible);
+  const transactionalId = str();
+  const producerId = Number(r.int64());
+  const producerEpoch = r.int16();
+  const topics =
+    arr((tr) => {
+      const name = flexible ? tr.compactString() : tr.string();
+      const partitions = (flexible ? tr.compactNullableArray((pr) => pr.int32()) : tr.nullableArray((pr) => pr.int32())) ?? [];
+      if (flexible) tr.skipTaggedFields();
+      return { name, partitions };
+    }) ?? [];
+  tags();
+  return { transactionalId, producerId, producerEpoch, topics };
+}
+
+export function encodeAddPartitionsToTxnResponse(
+  version: number,
+  res: { throttleTimeMs: number; results: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] },
+): Buffer {
+  const flexible = version >= 3;
+  const w = new Writer(128);
+  const { str, arr, tags } = writers(w, flexible);
+  w.int32(res.throttleTimeMs);
+  arr(res.results, (tw, t) => {
+    str(t.name);
+    arr(t.partitions, (pw, p) => {
+      pw.int32(p.partitionIndex).int16(p.errorCode);
+      tags();
+    });
+    tags();
+  });
+  tags();
+  return w.finish();
+}
+
+export interface AddOffsetsToTxnRequestBody {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  groupId: string;
+}
+
+export function decodeAddOffsetsToTxnRequest(version: number, r: Reader): AddOffsetsToTxnRequestBody {
+  const flexible = version >= 3;
+  const { str, tags } = readers(r, flexible);
+  const transactionalId = str();
+  const producerId = Number(r.int64());
+  const producerEpoch = r.int16();
+  const groupId = str();
+  tags();
+  return { transactionalId, producerId, producerEpoch, groupId };
+}
+
+/** AddOffsetsToTxn and EndTxn before v5 answer the same two fields. */
+export function encodeErrorOnlyTxnResponse(version: number, res: { throttleTimeMs: number; errorCode: number }): Buffer {
+  const w = new Writer(16);
+  w.int32(res.throttleTimeMs).int16(res.errorCode);
+  if (version >= 3) w.emptyTaggedFields();
+  return w.finish();
+}
+
+export interface EndTxnRequestBody {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  committed: boolean;
+}
+
+export function decodeEndTxnRequest(version: number, r: Reader): EndTxnRequestBody {
+  const flexible = version >= 3;
+  const { str, tags } = readers(r, flexible);
+  const transactionalId = str();
+  const producerId = Number(r.int64());
+  const producerEpoch = r.int16();
+  const committed = r.boolean();
+  tags();
+  return { transactionalId, producerId, producerEpoch, committed };
+}
+
+export function encodeEndTxnResponse(version: number, res: { throttleTimeMs: number; errorCode: number; producerId: number; producerEpoch: number }): Buffer {
+  const w = new Writer(32);
+  w.int32(res.throttleTimeMs).int16(res.errorCode);
+  if (version >= 5) w.int64n(res.producerId).int16(res.producerEpoch);
+  if (version >= 3) w.emptyTaggedFields();
+  return w.finish();
+}
+
+export interface TxnOffsetCommitRequestBody {
+  transactionalId: string;
+  groupId: string;
+  producerId: number;
+  producerEpoch: number;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  topics: { name: string; partitions: { partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }[] }[];
+}
+
+export function decodeTxnOffsetCommitRequest(version: number, r: Reader): TxnOffsetCommitRequestBody {
+  const flexible = version >= 3;
+  const { str, nullableStr, arr, tags } = readers(r, flexible);
+  const transactionalId = str();
+  const groupId = str();
+  const producerId = Number(r.int64());
+  const producerEpoch = r.int16();
+  let generationId = -1;
+  let memberId = '';
+  let groupInstanceId: string | null = null;
+  if (version >= 3) {
+    generationId = r.int32();
+    memberId = str();
+    groupInstanceId = nullableStr();
+  }
+  const topics =
+    arr((tr) => {
+      const name = flexible ? tr.compactString() : tr.string();
+      const partitions =
+        (flexible ? tr.compactNullableArray.bind(tr) : tr.nullableArray.bind(tr))((pr: Reader) => {
+          const partitionIndex = pr.int32();
+          const committedOffset = Number(pr.int64());
+          const committedLeaderEpoch = version >= 2 ? pr.int32() : -1;
+          const committedMetadata = flexible ? pr.compactNullableString() : pr.nullableString();
+          if (flexible) pr.skipTaggedFields();
+          return { partitionIndex, committedOffset, committedLeaderEpoch, committedMetadata };
+        }) ?? [];
+      if (flexible) tr.skipTaggedFields();
+      return { name, partitions };
+    }) ?? [];
+  tags();
+  return { transactionalId, groupId, producerId, producerEpoch, generationId, memberId, groupInstanceId, topics };
+}
+
+export function encodeTxnOffsetCommitResponse(
+  version: number,
+  res: { throttleTimeMs: number; topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] },
+): Buffer {
+  return encodeAddPartitionsToTxnResponse(version, { throttleTimeMs: res.throttleTimeMs, results: res.topics });
 }

@@ -7,9 +7,12 @@
  * instead of a single look.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getBackend } from '../../ts/backend/load.js';
+import { UringTransport } from '../../ts/net/transport-uring.js';
 
-/** The kinds a producer can create: TCP sockets and servers, connects, TLS, timers. */
-export const PRODUCER_HANDLE_KINDS = ['TCPSocketWrap', 'TCPServerWrap', 'TCPWrap', 'ConnectWrap', 'TLSWrap', 'Timeout', 'Immediate'];
+/** The kinds a producer can create: TCP sockets and servers, connects, TLS, timers, and
+ * sockets on the native backend's io_uring ring (which Node does not list: counted here). */
+export const PRODUCER_HANDLE_KINDS = ['TCPSocketWrap', 'TCPServerWrap', 'TCPWrap', 'ConnectWrap', 'TLSWrap', 'Timeout', 'Immediate', 'IoUringSocket'];
 
 export type HandleCounts = Record<string, number>;
 
@@ -17,6 +20,8 @@ export type HandleCounts = Record<string, number>;
 export function handleCounts(): HandleCounts {
   const counts: HandleCounts = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  const transport = getBackend().transport;
+  if (transport instanceof UringTransport) counts['IoUringSocket'] = transport.openSockets();
   return counts;
 }
 

@@ -13,7 +13,7 @@ import { kafkaVersion } from './broker.js';
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 
 /** The partition's log directories (one per replica) under the harness's temp dirs. */
-function partitionDirs(topic: string, partition: number): string[] {
+export function partitionDirs(topic: string, partition: number): string[] {
   const want = `${topic}-${partition}`;
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {

@@ -260,6 +260,12 @@ describe(`record batch parity, native == fallback (PARITY_SEED=${SEED})`, { skip
     { label: 'batch.size 16384', config: { batchSize: 16384, lingerMs: 5, bufferMemory: 1 << 30, codec: CodecId.None } },
     { label: 'batch.size 1000, linger 0', config: { batchSize: 1000, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None } },
     { label: 'batch.size 0 (one record per batch)', config: { batchSize: 0, lingerMs: 10, bufferMemory: 1 << 30, codec: CodecId.None } },
+    // A call's run of records grows its batch past batch.size (the producer's maxBatchSize is
+    // max.request.size): once unbounded, once cut by a small maxBatchSize, once with
+    // buffer.memory stopping appends part way.
+    { label: 'batch.size 1000, maxBatchSize 1 MiB', config: { batchSize: 1000, maxBatchSize: 1 << 20, lingerMs: 5, bufferMemory: 1 << 30, codec: CodecId.None } },
+    { label: 'batch.size 300, maxBatchSize 2500', config: { batchSize: 300, maxBatchSize: 2500, lingerMs: 0, bufferMemory: 1 << 30, codec: CodecId.None } },
+    { label: 'batch.size 512, maxBatchSize 64 KiB, small buffer.memory', config: { batchSize: 512, maxBatchSize: 65536, lingerMs: 3, bufferMemory: 250_000, codec: CodecId.None } },
   ];
   // Random ones, two with buffer.memory small enough to stop appends (and a fractional size).
   for (let i = 0; i < 3; i++) {

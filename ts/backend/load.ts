@@ -1,5 +1,6 @@
 /**
- * The one loader. It decides, once per process, which backend runs the hot path:
+ * The one loader. It decides, once per process, which backend runs the hot path (and with
+ * it the transport of plain-TCP connections, KAFKA_TURBO_IO=uring|net, see native-backend.ts):
  *   1. KAFKA_TURBO_BACKEND=native|fallback forces a choice (native failing to load is then
  *      an error, not a silent fallback);
  *   2. otherwise the native addon, when it loads and passes its self-check;
@@ -10,6 +11,7 @@
 import type { Backend, BackendInfo, RefusedCandidate } from './types.js';
 import { createFallbackBackend } from './fallback/index.js';
 import { loadNativeAddon, type NativeAddon } from './native.js';
+import { netTransport, registerDefaultTransport } from '../net/transport.js';
 
 let chosen: Backend | undefined;
 
@@ -62,14 +64,21 @@ function pick(): Backend {
   if (forced && forced !== 'native' && forced !== 'fallback') {
     throw new Error(`KAFKA_TURBO_BACKEND must be "native" or "fallback", not ${JSON.stringify(forced)}`);
   }
+  const forcedIo = process.env['KAFKA_TURBO_IO']?.trim().toLowerCase();
+  // Checked here, before any backend is tried: a typo must not read as "the addon could not
+  // start" and switch to the fallback backend.
+  if (forcedIo && forcedIo !== 'uring' && forcedIo !== 'net') {
+    throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(forcedIo)}`);
+  }
   if (forced === 'fallback') {
+    if (forcedIo === 'uring') throw new Error('KAFKA_TURBO_IO=uring needs the native backend, but KAFKA_TURBO_BACKEND=fallback');
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });
   }
   const native = nativeFactory(refused);
   if (native) return native;
-  if (forced === 'native') {
+  if (forced === 'native' || forcedIo === 'uring') {
     const err = new Error(
-      `KAFKA_TURBO_BACKEND=native but the native addon could not be used: ${refused.map((r) => `${r.candidate}: ${r.reason}`).join('; ')}`,
+      `${forced === 'native' ? 'KAFKA_TURBO_BACKEND=native' : 'KAFKA_TURBO_IO=uring'} but the native addon could not be used: ${refused.map((r) => `${r.candidate}: ${r.reason}`).join('; ')}`,
     );
     (err as { cause?: unknown }).cause = refused[refused.length - 1]?.cause;
     throw err;
@@ -79,6 +88,10 @@ function pick(): Backend {
     refused,
   });
 }
+
+// Plain-TCP broker connections use the chosen backend's transport (io_uring on the native
+// backend when the probe passed), node:net otherwise.
+registerDefaultTransport(() => getBackend().transport ?? netTransport);
 
 /** The backend this process uses, chosen at first call. */
 export function getBackend(): Backend {

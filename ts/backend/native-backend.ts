@@ -24,6 +24,8 @@ import type {
   RefusedCandidate,
 } from './types.js';
 import { loadNativeAddon, type NativeAddon } from './native.js';
+import type { Transport } from '../net/transport.js';
+import { UringTransport } from '../net/transport-uring.js';
 
 /** Fields at least this long are passed by reference instead of copied into the scratch:
  * below it a copy in JavaScript is cheaper than the addon fetching the Buffer (~45 ns). */
@@ -193,16 +195,54 @@ function release(packer: RecordPacker): void {
   packer.trim();
 }
 
+/** KAFKA_TURBO_IO, checked: 'uring', 'net', or undefined (unset: the probe decides). */
+export function forcedIo(): 'uring' | 'net' | undefined {
+  const v = process.env['KAFKA_TURBO_IO']?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'uring' && v !== 'net') throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * The transport for plain-TCP connections, decided once with the backend: io_uring when the
+ * addon has it and the kernel lets this process use it (probed: io_uring_setup and the
+ * opcodes the ring submits), node:net otherwise, with the reason. KAFKA_TURBO_IO=net forces
+ * node:net; KAFKA_TURBO_IO=uring makes io_uring refused an error instead of a quiet fallback.
+ */
+function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'net'; ioReason: string } {
+  const forced = forcedIo();
+  if (forced === 'net') return { io: 'net', ioReason: 'node:net: KAFKA_TURBO_IO=net' };
+  let refusal: string | null;
+  if (typeof addon.ioUringProbe !== 'function' || typeof addon.createRing !== 'function') {
+    refusal = `this build of the addon has no io_uring transport (${process.platform}; it is built on Linux only)`;
+  } else {
+    refusal = addon.ioUringProbe();
+  }
+  if (refusal !== null) {
+    if (forced === 'uring') throw new Error(`KAFKA_TURBO_IO=uring but io_uring cannot be used here: ${refusal}`);
+    return { io: 'net', ioReason: `node:net: io_uring refused: ${refusal}` };
+  }
+  return {
+    transport: new UringTransport(addon.createRing!),
+    io: 'uring',
+    ioReason: forced === 'uring' ? 'io_uring: KAFKA_TURBO_IO=uring (probe passed)' : 'io_uring: the probe at load passed (ring setup and every opcode the transport submits)',
+  };
+}
+
 export function createNativeBackend(
   addon: NativeAddon = loadNativeAddon(),
   info: { reason: string; refused: RefusedCandidate[] } = { reason: 'native addon loaded', refused: [] },
 ): Backend {
   const packer = new RecordPacker();
+  const { transport, io, ioReason } = chooseIo(addon);
   return {
+    ...(transport ? { transport } : {}),
     info: {
       backend: 'native',
       crc32c: addon.crc32cImpl(),
-      ioUring: false,
+      ioUring: io === 'uring',
+      io,
+      ioReason,
       codecs: ['none', 'gzip', 'snappy', 'lz4', 'zstd'],
       reason: info.reason,
       refused: info.refused,

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { CreateRing } from '../net/transport-uring.js';
 import type { AccumulatorConfig, BatchHeaderInput, BufferPool, RecordAccumulator, RecordInput } from './types.js';
 
 /**
@@ -70,6 +71,11 @@ export interface NativeAddon {
   };
   /** Backend.createBufferPool: a native budget behind an opaque, type-tagged object. */
   createBufferPool(totalBytes: number): BufferPool;
+  /** Linux builds only (native/src/binding/uring.cc): null when io_uring works here, else
+   * what refused it, in one line. */
+  ioUringProbe?(): string | null;
+  /** Linux builds only: the io_uring ring the transport runs on (ts/net/transport-uring.ts). */
+  createRing?: CreateRing;
 }
 
 /**

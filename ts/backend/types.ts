@@ -11,6 +11,8 @@
  * TypeScript (ts/producer/).
  */
 
+import type { Transport } from '../net/transport.js';
+
 /** Which CRC32C implementation a backend runs. */
 export type Crc32cImpl = 'avx512-vpclmul' | 'sse42' | 'armv8-crc' | 'table' | 'ts';
 
@@ -35,7 +37,14 @@ export interface RefusedCandidate {
 export interface BackendInfo {
   backend: 'native' | 'fallback';
   crc32c: Crc32cImpl;
+  /** True when plain-TCP broker connections run on the io_uring transport (io === 'uring'). */
   ioUring: boolean;
+  /** The transport of plain-TCP connections: 'uring' (the native backend's ring) or 'net'
+   * (node:net). TLS connections use node:tls either way. */
+  io: 'uring' | 'net';
+  /** Why that transport: KAFKA_TURBO_IO, the probe's verdict, or what refused io_uring
+   * (kernel.io_uring_disabled, seccomp, an old kernel, a build without it). */
+  ioReason: string;
   codecs: string[];
   /** Why this backend was picked (environment override, addon loaded, addon refused, ...). */
   reason: string;
@@ -88,8 +97,16 @@ export interface BufferPool {
 }
 
 export interface AccumulatorConfig {
-  /** batch.size: a batch closes when the next record would take it past this many bytes. */
+  /** batch.size: a batch closes when the next record would take it past this many bytes
+   * (header included), or when an append() call ends with it at this size or more. */
   batchSize: number;
+  /** How far the records of one append() call after its first may grow a batch (bytes,
+   * header included; batchSize <= maxBatchSize <= 2147483586; undefined: batchSize). The
+   * producer passes max.request.size, so that a send of many records to a partition is one
+   * batch (as KafkaJS makes) rather than a batch every batch.size bytes: the brokers' cost is
+   * per batch and per request. A record on its own (a call's first) still closes a batch at
+   * batch.size, as in the Java producer. */
+  maxBatchSize?: number;
   /** linger.ms: how long a non-full batch waits for more records. */
   lingerMs: number;
   /** buffer.memory: bytes of records the accumulator may hold, drained or not, until complete().
@@ -200,6 +217,9 @@ export interface RecordAccumulator {
 
 export interface Backend {
   readonly info: BackendInfo;
+  /** The byte stream this backend brings for plain-TCP connections (the native backend's
+   * io_uring ring); absent: node:net. */
+  readonly transport?: Transport;
   /** CRC32C (Castagnoli) of buf, continuing from `init` (0 to start). */
   crc32c(buf: Uint8Array, init?: number): number;
   /** Encode one whole record batch v2 with offsets 0..n-1 (used by tests and benches; the

@@ -1,106 +1,123 @@
 /**
- * The producer performance test behind `kafka-turbo perf` and bench/produce.bench.ts:
- * send N records of a fixed size as fast as the producer takes them, keeping a bounded
- * number in flight, and report throughput, client CPU per record and send→ack latency.
+ * `kafka-turbo perf`: kafka-producer-perf-test (org.apache.kafka.tools.ProducerPerformance)
+ * on kafka-turbo's producer. Same payloads (one of random upper-case letters of --record-size
+ * bytes, a line of --payload-file picked at random, or the record's number with
+ * --payload-monotonic), same throttle (--throughput N records/s; negative: none), the same
+ * accounting (failed records are not "sent"; latency is send() to acknowledgement), so the two
+ * can be run with one command line and compared.
+ *
+ * One difference, on purpose: the Java tool's send() blocks the thread when buffer.memory is
+ * full; ours never blocks, so the loop itself bounds the records not yet acknowledged
+ * (`window`, --max-in-flight-records), as an application has to.
  */
 import { Producer } from '../producer/producer.js';
-import { backendInfo } from '../backend/load.js';
+import type { ProducerConfig } from '../producer/options.js';
+import { Stats } from './report.js';
+import { SendWindow } from './send-window.js';
+import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface PerfOptions {
-  bootstrap: string;
+  config: ProducerConfig;
   topic: string;
-  records: number;
-  recordSize: number;
-  acks: string;
-  lingerMs: number;
-  batchSize: number;
-  /** Records allowed in flight at once (the app's own backpressure). */
+  numRecords: number;
+  /** Exactly one payload source. */
+  recordSize?: number;
+  payloads?: Buffer[];
+  payloadMonotonic?: boolean;
+  /** Records per second; negative: as fast as the producer takes them. */
+  throughput: number;
+  /** Records sent and not yet settled, at most. */
   window: number;
+  /** Ctrl-C: stop sending, close the producer (bounded), report what was done. */
+  signal?: AbortSignal;
+  /** Called once the producer exists and records are about to flow (to start a progress line). */
+  onStart?: (stats: Stats, inFlight: () => number) => void;
+  /** Where per-record failures are told (the first few of them). */
+  warn?: (line: string) => void;
+  /** With transactional.id in config: commit after a transaction has been open this long
+   * (ProducerPerformance's --transaction-duration-ms), and once more at the end. */
+  transactionDurationMs?: number;
 }
 
-export interface PerfReport {
-  backend: string;
-  crc32c: string;
-  records: number;
-  recordSize: number;
+export interface PerfResult {
+  stats: Stats;
   seconds: number;
-  recordsPerSec: number;
-  mbPerSec: number;
-  cpuUsPerRecord: number;
-  latencyMs: { p50: number; p99: number; max: number };
-  errors: number;
+  cpu: NodeJS.CpuUsage;
+  producer: Producer;
+  /** producer.metrics() after the last acknowledgement, before close (as the Java tool prints them). */
+  metrics: Metric[];
+  interrupted: boolean;
 }
 
-export async function runPerf(o: PerfOptions): Promise<PerfReport> {
-  const producer = new Producer({
-    'bootstrap.servers': o.bootstrap,
-    acks: o.acks,
-    'linger.ms': o.lingerMs,
-    'batch.size': o.batchSize,
-  });
-  await producer.connect([o.topic]);
-  const value = Buffer.alloc(o.recordSize, 0x61);
-  // Latency is sampled (every 64th record) so measuring does not cost more than producing.
-  const latencies: number[] = [];
-  let errors = 0;
-  let inFlight = 0;
-  let resume: (() => void) | null = null;
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < o.records; i++) {
-    if (inFlight >= o.window) await new Promise<void>((r) => (resume = r));
-    inFlight++;
-    const sampled = (i & 63) === 0;
-    const start = sampled ? performance.now() : 0;
-    producer.send({ topic: o.topic, value }).then(
-      () => {
-        if (sampled) latencies.push(performance.now() - start);
-        inFlight--;
-        if (resume && inFlight < o.window / 2) {
-          const r = resume as () => void;
-          resume = null;
-          r();
-        }
-      },
-      () => {
-        errors++;
-        inFlight--;
-        if (resume) {
-          const r = resume as () => void;
-          resume = null;
-          r();
-        }
-      },
-    );
+/** Random upper-case ASCII letters, as the Java tool's payload (it draws them anew per record;
+ * one draw here: the producer copies the bytes at send(), and the mix of letters — what a codec
+ * sees — is the same). */
+export function randomPayload(size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) b[i] = 65 + Math.floor(Math.random() * 26);
+  return b;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runPerf(o: PerfOptions): Promise<PerfResult> {
+  const producer = new Producer(o.config);
+  const warn = o.warn ?? (() => {});
+  const stats = new Stats(o.numRecords);
+  const fixed = o.recordSize !== undefined ? randomPayload(o.recordSize) : null;
+  const txnMs = o.config['transactional.id'] !== undefined ? (o.transactionDurationMs ?? 3000) : 0;
+  let txnStart = 0;
+  let txnOpen = false;
+  try {
+    await producer.connect([o.topic]);
+    if (txnMs > 0) await producer.initTransactions();
+  } catch (e) {
+    await producer.close({ timeoutMs: 1000 }).catch(() => undefined);
+    throw e;
   }
-  await producer.flush();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const win = new SendWindow(o.window, stats, warn, o.signal);
+  const clock = win.clock;
+  o.onStart?.(stats, () => win.inFlight);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < o.numRecords && !o.signal?.aborted; i++) {
+    if (await win.waitForRoom()) {
+      if (o.signal?.aborted) break;
+      clock.resync();
+    }
+    // As ProducerPerformance: a transaction begins with the first record after a commit and is
+    // committed (which flushes it) once it has been open for the duration.
+    if (txnMs > 0 && !txnOpen) {
+      producer.beginTransaction();
+      txnOpen = true;
+      txnStart = performance.now();
+    }
+    const value = fixed ?? (o.payloads ? o.payloads[Math.floor(Math.random() * o.payloads.length)]! : Buffer.from(String(i)));
+    const size = value.length;
+    const start = clock.sendTime();
+    win.track(producer.send({ topic: o.topic, value }), i, start, size);
+    if (txnOpen && performance.now() - txnStart >= txnMs) {
+      await producer.commitTransaction();
+      txnOpen = false;
+    }
+    // ThroughputThrottler's rule: when ahead of the target rate, sleep the difference off
+    // (in steps of at least 2 ms, as its MIN_SLEEP_NS).
+    if (o.throughput > 0) {
+      const due = t0 + ((i + 1) * 1000) / o.throughput;
+      const ahead = due - performance.now();
+      if (ahead >= 2) {
+        await sleep(ahead);
+        clock.resync();
+      }
+    }
+  }
+  const interrupted = o.signal?.aborted === true;
+  win.close();
+  if (txnOpen && !interrupted) await producer.commitTransaction();
+  if (!interrupted) await producer.flush();
+  const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  await producer.close();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! : 0);
-  const info = backendInfo();
-  return {
-    backend: info.backend,
-    crc32c: info.crc32c,
-    records: o.records,
-    recordSize: o.recordSize,
-    seconds,
-    recordsPerSec: o.records / seconds,
-    mbPerSec: (o.records * o.recordSize) / seconds / 1e6,
-    cpuUsPerRecord: (cpu.user + cpu.system) / o.records,
-    latencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0 },
-    errors,
-  };
-}
-
-export function formatReport(r: PerfReport): string {
-  return [
-    `backend: ${r.backend} (crc32c ${r.crc32c})`,
-    `${r.records} records of ${r.recordSize} B in ${r.seconds.toFixed(2)} s`,
-    `throughput: ${Math.round(r.recordsPerSec).toLocaleString('en-US')} records/s, ${r.mbPerSec.toFixed(1)} MB/s`,
-    `client CPU: ${r.cpuUsPerRecord.toFixed(2)} µs per record`,
-    `latency (send → ack): p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms, max ${r.latencyMs.max.toFixed(1)} ms`,
-    `errors: ${r.errors}`,
-  ].join('\n');
+  const metrics = producer.metrics();
+  await producer.close(interrupted ? { timeoutMs: 3000 } : {});
+  return { stats, seconds, cpu, producer, metrics, interrupted };
 }

@@ -13,6 +13,8 @@
  * batches and requests, and retries happen per batch inside the core.
  */
 import { EventEmitter } from 'node:events';
+import type { Metric } from '../metrics/producer-metrics.js';
+import { sendChannel, subscribed } from '../metrics/tracing.js';
 import type { CodecId } from '../backend/types.js';
 import {
   KafkaJSConnectionError,
@@ -33,11 +35,13 @@ import {
   type ResolvedConfig,
 } from '../producer/options.js';
 import { PendingRecord, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
+import type { TxnOffset } from '../producer/transaction-manager.js';
 import type { Logger } from './logger.js';
 import type { ICustomPartitioner, PartitionMetadata, PartitionerArgs, PartitionerMessage } from './partitioners.js';
 import type {
   InstrumentationEvent,
   Message,
+  Offsets,
   Producer,
   ProducerBatch,
   ProducerEvents,
@@ -60,6 +64,8 @@ export interface RetrySettings {
 export interface ProducerSettings {
   /** KafkaConfig.brokers as the app gave it; checked at connect(), as KafkaJS does. */
   brokers: unknown;
+  /** producer({ idempotent }) as given (a transactional producer is idempotent either way). */
+  idempotent?: boolean;
   /** The core's configuration in Java keys, everything but bootstrap.servers. */
   config: Omit<JavaProducerConfig, 'bootstrap.servers'>;
   /** Used for connect() and for waiting on topic metadata; batches retry inside the core. */
@@ -248,6 +254,10 @@ export class KafkaJSProducer implements Producer {
   constructor(private readonly settings: ProducerSettings) {
     this.log = settings.logger.namespace('Producer');
     this.partitioner = settings.createPartitioner();
+    // The kafka-turbo:send TracingChannel, one trace per send()/sendBatch() call (send goes
+    // through sendBatch); the context's `record` is the call's { topicMessages, ... }.
+    const untraced = this.sendBatch;
+    this.sendBatch = (batch) => (subscribed(sendChannel) ? sendChannel.tracePromise(() => untraced(batch), { record: batch }) : untraced(batch));
   }
 
   // The API is made of own function properties, not prototype methods, because KafkaJS's
@@ -264,6 +274,8 @@ export class KafkaJSProducer implements Producer {
   /** Sends what is buffered, waits for every outstanding send to settle, then closes the sockets. */
   disconnect = async (): Promise<void> => {
     this.status = 'disconnecting';
+    // A transaction still open is aborted by close() (as the Java producer does) and ends here.
+    this.activeTransaction = null;
     this.disconnects++;
     this.wakeSleepers();
     try {
@@ -275,7 +287,7 @@ export class KafkaJSProducer implements Producer {
   };
 
   /** True for `kafka.producer({ idempotent: true })`. */
-  isIdempotent = (): boolean => this.settings.config['enable.idempotence'] === true;
+  isIdempotent = (): boolean => this.settings.idempotent ?? this.settings.config['enable.idempotence'] === true;
 
   /**
    * Not in KafkaJS (it has no flush; @confluentinc/kafka-javascript's KafkaJS-compatible
@@ -290,6 +302,13 @@ export class KafkaJSProducer implements Producer {
     }
     await this.core.flush(t ?? Infinity);
   };
+
+  /**
+   * Not in KafkaJS (it has no metrics): the Java producer's metrics, as the Java-style
+   * Producer.metrics() gives them, for the connection made by the last connect(): [] before
+   * the first, and the counts start again after a disconnect() and connect().
+   */
+  metrics = (): Metric[] => (this.core ? this.core.metrics.metrics() : []);
 
   logger = (): Logger => this.log;
 
@@ -326,6 +345,98 @@ export class KafkaJSProducer implements Producer {
     topicMessages = [],
   }: ProducerBatch): Promise<RecordMetadata[]> => {
     // The checks and their order are KafkaJS's (producer/messageProducer.js).
+    this.checkBatch(topicMessages);
+    this.checkAcceptingMessages();
+    this.checkOutsideTransaction();
+    return this.produce(mergeTopics(topicMessages), acks, timeout, compression);
+  };
+
+  /**
+   * KafkaJS's producer.transaction(): initializes the transactional id on first use
+   * (InitProducerId through the coordinator), begins a transaction and returns its methods.
+   * One transaction at a time; its methods fail once it has ended (KafkaJS's words).
+   */
+  transaction = async (): Promise<Transaction> => {
+    if (typeof this.settings.config['transactional.id'] !== 'string') {
+      throw new KafkaJSNonRetriableError('Must provide transactional id for transactional producer');
+    }
+    if (this.activeTransaction !== null) {
+      throw new KafkaJSNonRetriableError(
+        'There is already an ongoing transaction for this producer. Please end the transaction before beginning another.',
+      );
+    }
+    this.checkAcceptingMessages();
+    const core = this.core!;
+    const tm = core.transactions!;
+    if (tm.state === 'UNINITIALIZED') await tm.initTransactions();
+    tm.beginTransaction();
+    const token = {};
+    this.activeTransaction = token;
+    let ended = false;
+    const isActive = (): boolean => !ended && this.activeTransaction === token && this.core === core;
+    const end = (): void => {
+      ended = true;
+      if (this.activeTransaction === token) this.activeTransaction = null;
+    };
+    const guard =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> =>
+        isActive() ? fn(...args) : Promise.reject(new KafkaJSNonRetriableError('Cannot continue to use transaction once ended'));
+    const sendBatch = async ({ acks = -1, timeout = 30000, compression, topicMessages = [] }: ProducerBatch): Promise<RecordMetadata[]> => {
+      this.checkBatch(topicMessages);
+      this.checkAcceptingMessages();
+      return this.produce(mergeTopics(topicMessages), acks, timeout, compression);
+    };
+    return {
+      send: guard(({ acks, timeout, compression, topic, messages }: ProducerRecord) =>
+        sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] }),
+      ),
+      sendBatch: guard(sendBatch),
+      sendOffsets: guard(async ({ consumerGroupId, topics }: Offsets & { consumerGroupId: string }) => {
+        if (!consumerGroupId) throw new KafkaJSNonRetriableError('Missing consumerGroupId');
+        if (!topics) throw new KafkaJSNonRetriableError('Missing offset topics');
+        const offsets: TxnOffset[] = [];
+        for (const { topic, partitions } of topics) {
+          for (const { partition, offset } of partitions) {
+            let o: bigint;
+            try {
+              o = BigInt(offset);
+            } catch {
+              throw new KafkaJSNonRetriableError(`Invalid offset ${JSON.stringify(offset)} for ${topic}-${partition}`);
+            }
+            // KafkaJS commits the offset as given (the next one to consume, as in Java).
+            offsets.push({ topic, partition, offset: o });
+          }
+        }
+        await tm.sendOffsetsToTransaction(offsets, { groupId: consumerGroupId });
+      }),
+      commit: guard(async () => {
+        await tm.commitTransaction();
+        end();
+      }),
+      abort: guard(async () => {
+        await tm.abortTransaction();
+        end();
+      }),
+      isActive,
+    };
+  };
+
+  /** The transaction in progress (from transaction() until its commit or abort). */
+  private activeTransaction: object | null = null;
+
+  /** A transactional producer has one producer id, so it sends only inside its transaction. */
+  private checkOutsideTransaction(): void {
+    if (typeof this.settings.config['transactional.id'] !== 'string') return;
+    throw new KafkaJSNonRetriableError(
+      this.activeTransaction !== null
+        ? 'Cannot send outside the ongoing transaction: send with the transaction object, or end the transaction first'
+        : 'A transactional producer (transactionalId) sends inside transactions: call producer.transaction() and send with it',
+    );
+  }
+
+  /** KafkaJS's checks of a batch's topics and messages, in its order (producer/messageProducer.js). */
+  private checkBatch(topicMessages: ProducerBatch['topicMessages']): void {
     if (!Array.isArray(topicMessages) || topicMessages.some((tm) => !tm || !tm.topic || typeof tm.topic !== 'string')) {
       throw new KafkaJSNonRetriableError('Invalid topic');
     }
@@ -340,14 +451,7 @@ export class KafkaJSProducer implements Producer {
         );
       }
     }
-    this.checkAcceptingMessages();
-    return this.produce(mergeTopics(topicMessages), acks, timeout, compression);
-  };
-
-  transaction = async (): Promise<Transaction> => {
-    // A producer with a transactionalId is refused by Kafka.producer(), so this is all there is.
-    throw new KafkaJSNonRetriableError('Must provide transactional id for transactional producer');
-  };
+  }
 
   // -------------------------------------------------------------------------------------------
 

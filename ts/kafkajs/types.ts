@@ -119,7 +119,8 @@ export interface TurboProducerTuning {
   /** How long a batch waits for more records before it is sent. Default 0: a send() goes out
    * at once, as in KafkaJS (records sent in the same tick still share a request). */
   'linger.ms'?: number;
-  /** Bytes per record batch per partition (default 16384). */
+  /** Bytes per record batch per partition (default: max.request.size, 1048576 unless set; a
+   * batch is sent as soon as a request slot is free, so a large one costs no latency). */
   'batch.size'?: number;
   /** Bytes of records the producer may hold unsent (default 33554432). */
   'buffer.memory'?: number;

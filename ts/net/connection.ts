@@ -1,5 +1,7 @@
 /**
- * One TCP connection to one broker, over node:net: framing, pipelining, timeouts, reconnect.
+ * One TCP connection to one broker: framing, pipelining, timeouts, reconnect. The byte stream
+ * is a TransportSocket (transport.ts): node:net, node:tls, or the native backend's io_uring
+ * ring (transport-uring.ts), chosen once at load; this file is the same for all of them.
  *
  * Kafka answers the requests of one connection in the order it received them, so requests
  * are sent in order, at most `maxInFlight` awaiting an answer at a time (more wait in a FIFO
@@ -30,7 +32,6 @@
  */
 
 import { EventEmitter } from 'node:events';
-import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import {
   InvalidResponseError,
@@ -43,6 +44,7 @@ import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
 import { Writer } from '../protocol/writer.js';
 import { connectTls, tlsCertificateError } from './tls.js';
+import { defaultTransport, type Transport, type TransportSocket } from './transport.js';
 
 export interface BrokerConnectionOptions {
   host: string;
@@ -58,6 +60,9 @@ export interface BrokerConnectionOptions {
   reconnectBackoffMaxMs: number;
   /** TLS (node:tls) options, or null/undefined for plain TCP (ts/net/tls.ts). */
   tls?: tls.ConnectionOptions | null;
+  /** The byte stream for plain TCP (default: the one chosen at load, transport.ts). TLS
+   * connections always use node:tls. */
+  transport?: Transport;
 }
 
 export interface RequestOptions {
@@ -199,12 +204,12 @@ export class BrokerConnection extends EventEmitter {
   private state: State = 'disconnected';
   /** Set by close(), never cleared: a closed connection refuses to connect again. */
   private closed = false;
-  private socket: net.Socket | null = null;
+  private socket: TransportSocket | null = null;
   private connecting: Promise<void> | null = null;
   /** Bumped by close(): an attempt that started before a close() must not install its socket. */
   private generation = 0;
   /** The socket being opened, so close() can abort it. */
-  private openingSocket: net.Socket | null = null;
+  private openingSocket: TransportSocket | null = null;
   /** Ends the current reconnect-backoff wait early (close() uses it). */
   private cancelBackoff: (() => void) | null = null;
   private consecutiveFailures = 0;
@@ -305,7 +310,7 @@ export class BrokerConnection extends EventEmitter {
     const wait = this.nextAttemptAt - Date.now();
     if (wait > 0) await this.sleepBackoff(wait);
     if (generation !== this.generation) throw this.closedWhileConnecting();
-    let socket: net.Socket;
+    let socket: TransportSocket;
     try {
       socket = await this.open();
     } catch (err) {
@@ -360,11 +365,13 @@ export class BrokerConnection extends EventEmitter {
     });
   }
 
-  private open(): Promise<net.Socket> {
+  private open(): Promise<TransportSocket> {
     return new Promise((resolve, reject) => {
       // With TLS the connection is open once the handshake is done (secureConnect).
       const tlsOptions = this.opts.tls ?? null;
-      const socket = tlsOptions ? connectTls(this.host, this.port, tlsOptions) : net.connect({ host: this.host, port: this.port });
+      const socket: TransportSocket = tlsOptions
+        ? connectTls(this.host, this.port, tlsOptions)
+        : (this.opts.transport ?? defaultTransport()).connect(this.host, this.port);
       const connectEvent = tlsOptions ? 'secureConnect' : 'connect';
       this.openingSocket = socket;
       let settled = false;
@@ -406,7 +413,7 @@ export class BrokerConnection extends EventEmitter {
     });
   }
 
-  private install(socket: net.Socket): void {
+  private install(socket: TransportSocket): void {
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     let lastError: (Error & { code?: string }) | undefined;
@@ -422,7 +429,7 @@ export class BrokerConnection extends EventEmitter {
     this.frameSize = -1;
   }
 
-  private onSocketClosed(socket: net.Socket, err: (Error & { code?: string }) | undefined): void {
+  private onSocketClosed(socket: TransportSocket, err: (Error & { code?: string }) | undefined): void {
     if (this.socket !== socket) return; // already handled by close()
     this.socket = null;
     this.state = 'disconnected';
@@ -558,7 +565,7 @@ export class BrokerConnection extends EventEmitter {
     socket.uncork();
   }
 
-  private send(socket: net.Socket, p: PendingRequest): void {
+  private send(socket: TransportSocket, p: PendingRequest): void {
     // socket.write()'s backpressure signal is not waited on: the bytes are record batches the
     // producer already counts against buffer.memory until their request completes, and the
     // in-flight bound caps how many requests sit in the socket's buffer.
@@ -594,7 +601,7 @@ export class BrokerConnection extends EventEmitter {
     });
   }
 
-  private onData(socket: net.Socket, chunk: Buffer): void {
+  private onData(socket: TransportSocket, chunk: Buffer): void {
     if (this.socket !== socket) return;
     this.readChunks.push(chunk);
     this.readBuffered += chunk.length;
@@ -645,7 +652,7 @@ export class BrokerConnection extends EventEmitter {
     return out;
   }
 
-  private onFrame(socket: net.Socket, frame: Buffer): void {
+  private onFrame(socket: TransportSocket, frame: Buffer): void {
     const correlationId = frame.readInt32BE(0);
     const p = this.inFlight.peek();
     if (p === undefined || p.correlationId !== correlationId) {
@@ -688,7 +695,7 @@ export class BrokerConnection extends EventEmitter {
   }
 
   /** The stream cannot be trusted any more: fail everything and drop the socket. */
-  private dropCorrupt(socket: net.Socket, what: string): void {
+  private dropCorrupt(socket: TransportSocket, what: string): void {
     this.socket = null;
     this.state = 'disconnected';
     socket.destroy();
@@ -744,7 +751,7 @@ export class BrokerConnection extends EventEmitter {
 
   /** A sent request got no answer in time: the socket cannot be trusted to answer anything
    * (Java: NetworkClient disconnects the node). Fail the rest retriably and destroy it. */
-  private dropAfterTimeout(socket: net.Socket, p: PendingRequest): void {
+  private dropAfterTimeout(socket: TransportSocket, p: PendingRequest): void {
     this.socket = null;
     this.state = 'disconnected';
     socket.destroy();

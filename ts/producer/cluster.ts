@@ -47,6 +47,9 @@ export interface VersionRange {
 export class Broker {
   readonly conn: BrokerConnection;
   private versions: Map<number, VersionRange> | null = null;
+  /** The cluster's finalized feature levels as this broker last reported them (ApiVersions
+   * v3+): transaction.version >= 2 turns on transactions V2 (KIP-890). */
+  finalizedFeatures: ReadonlyMap<string, number> = new Map();
   private readying: Promise<void> | null = null;
   /** Set by close(): a handshake under way stops at its next step. */
   private closed = false;
@@ -130,6 +133,7 @@ export class Broker {
       }
     }
     this.versions = versions;
+    if (res.finalizedFeatures) this.finalizedFeatures = res.finalizedFeatures;
   }
 
   private requestApiVersions(version: number): Promise<ApiVersionsResponse> {
@@ -442,6 +446,15 @@ export class Cluster extends EventEmitter {
 
   broker(nodeId: number): Broker | undefined {
     return this.brokers.get(nodeId);
+  }
+
+  /** Connections open now, bootstrap and retiring ones included (the connection-count metric). */
+  connectionCount(): number {
+    let n = 0;
+    for (const b of this.brokers.values()) if (b.conn.isConnected()) n++;
+    for (const b of this.bootstrap) if (b.conn.isConnected()) n++;
+    for (const b of this.retiring) if (b.conn.isConnected()) n++;
+    return n;
   }
 
   /** Closes every connection (those retiring too) and stops refreshing, for good. Resolves

@@ -25,11 +25,13 @@ import {
   ProducerClosedError,
   RecordTooLargeError,
 } from '../errors.js';
+import { ProducerMetrics } from '../metrics/producer-metrics.js';
 import { Cluster, type TopicState } from './cluster.js';
 import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
 import type { PendingRecord } from './record.js';
 import { BatchEntry, FlushBarrier, Lane, Sender, type TopicPartition } from './sender.js';
+import type { TransactionManager } from './transaction-manager.js';
 
 /** One record ready to append: serialized, with its pending handle. `partition` is the
  * caller's explicit choice or undefined for the partitioner. */
@@ -68,6 +70,8 @@ export class ProducerCore extends EventEmitter {
   readonly backend: Backend;
   readonly cluster: Cluster;
   readonly sender: Sender;
+  /** Java's producer metrics (ts/metrics/), recorded by the sender per request and response. */
+  readonly metrics: ProducerMetrics;
   private readonly partitioner: ResolvedPartitioner;
   /** Appends waiting for topic metadata, by topic, in arrival order. */
   private readonly waitingMetadata = new Map<string, Waiting[]>();
@@ -93,13 +97,28 @@ export class ProducerCore extends EventEmitter {
     this.backend = backend;
     this.cluster = new Cluster(config);
     this.sender = new Sender(config, this.cluster);
-    this.partitioner = resolvePartitioner(partitioner, config.batchSize);
+    this.partitioner = resolvePartitioner(partitioner, config.batchSize, config.adaptivePartitioning ? this.sender : null);
+    this.metrics = new ProducerMetrics(config.clientId, { samples: config.metricsNumSamples, windowMs: config.metricsSampleWindowMs });
+    this.metrics.gauges = {
+      bufferAvailableBytes: () => (this.bufferPool ? this.bufferPool.available() : config.bufferMemory),
+      bufferTotalBytes: () => config.bufferMemory,
+      waitingSends: () => this.waitingMemory.length,
+      connectionCount: () => this.cluster.connectionCount(),
+    };
+    this.sender.metrics = this.metrics;
     this.sender.onMemoryFreed = () => this.retryWaitingMemory();
     this.sender.onRun = (now) => this.expireWaiting(now);
     this.sender.memoryWaiting = () => this.waitingMemory.length > 0;
     this.sender.onUserError = (err, what) => this.reportUserError(err, what);
     this.sender.encodeBatch = (records, header) => backend.encodeRecordBatch(records, header);
     this.sender.crc32c = (b, init) => backend.crc32c(b, init);
+    this.sender.txn?.attach({
+      cluster: this.cluster,
+      config,
+      wakeup: () => this.sender.wakeup(),
+      flush: () => this.flush(),
+      abortUndrained: (err) => this.abortUnsent(err),
+    });
     this.cluster.on('metadata', () => this.onMetadata());
     for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
       this.cluster.on(ev, (payload: unknown) => this.emit(ev, payload));
@@ -152,6 +171,9 @@ export class ProducerCore extends EventEmitter {
       }
       const accumulator = this.backend.createAccumulator({
         batchSize: this.config.batchSize,
+        // A send's run of records to one partition stays one batch up to max.request.size
+        // (issue 16: the brokers pay per batch); a record on its own still closes at batch.size.
+        maxBatchSize: Math.max(this.config.batchSize, Math.min(this.config.maxRequestSize, 2147483586)),
         lingerMs: this.config.lingerMs,
         bufferMemory: this.config.bufferMemory,
         codec: opts.codec,
@@ -185,6 +207,7 @@ export class ProducerCore extends EventEmitter {
   enqueue(topic: string, items: Outgoing[], lane: Lane): void {
     const refusal = this.refusal();
     if (refusal) {
+      this.metrics.recordErrors(topic, items.length, Date.now());
       for (const it of items) it.pending.sink.fail(it.pending, refusal);
       return;
     }
@@ -211,7 +234,24 @@ export class ProducerCore extends EventEmitter {
   /** Why sends are refused now (closing, closed, a fatal error), or null. */
   private refusal(): Error | null {
     if (this.closing !== null || this.closed) return new ProducerClosedError();
+    const txn = this.sender.txn;
+    if (txn !== null && txn.isTransactional) return txn.sendRefusal();
     return this.sender.fatalError;
+  }
+
+  /** The transaction manager, when the producer is transactional (transactional.id). */
+  get transactions(): TransactionManager | null {
+    const txn = this.sender.txn;
+    return txn !== null && txn.isTransactional ? txn : null;
+  }
+
+  /** Fail every record not sent yet, with `err` (an aborted transaction, a fatal error):
+   * appends waiting for metadata or memory, undrained batches and retry queues. */
+  abortUnsent(err: Error): void {
+    for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
+    this.waitingMetadata.clear();
+    for (const w of this.waitingMemory.splice(0)) this.failWaiting(w, err);
+    this.sender.abortUndrained(err);
   }
 
   /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
@@ -221,6 +261,7 @@ export class ProducerCore extends EventEmitter {
       this.closing !== null ||
       this.closed ||
       this.sender.fatalError !== null ||
+      (this.sender.txn !== null && this.sender.txn.isTransactional && this.sender.txn.state !== 'IN_TRANSACTION') ||
       state === undefined ||
       state.partitions.length === 0 ||
       this.waitingMetadata.size > 0 ||
@@ -247,6 +288,7 @@ export class ProducerCore extends EventEmitter {
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
     const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
       size > this.config.maxRequestSize
         ? ['max.request.size', this.config.maxRequestSize]
@@ -423,13 +465,17 @@ export class ProducerCore extends EventEmitter {
   ): number {
     const now = Date.now();
     const res = lane.accumulator.append(tp.id, inputs, now);
+    if (res.appended > 0 && this.sender.txn !== null && this.sender.txn.isTransactional) this.sender.txn.maybeAddPartition(tp);
     const b = res.batches;
     let k = 0;
     for (let i = 0; i < b.length; i += 2) {
       const id = b[i]!;
       const count = b[i + 1]!;
       let entry = lane.batches.get(id);
-      if (!entry) lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+      if (!entry) {
+        lane.batches.set(id, (entry = new BatchEntry(id, tp, now, lane)));
+        tp.queued++;
+      }
       if (barriers) for (const f of barriers) this.sender.addBarrier(entry, f);
       for (let c = 0; c < count; c++) {
         const pending = pendings[k++]!;
@@ -455,6 +501,8 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      const now = Date.now();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.releaseBarriers(w);
     }
     this.sender.wakeup();
@@ -471,6 +519,7 @@ export class ProducerCore extends EventEmitter {
         break;
       }
       this.waitingMemory.shift();
+      this.metrics.recordBufferWait(now - w.sinceMs, now);
       this.failWaiting(
         w,
         new BufferExhaustedError(
@@ -502,10 +551,12 @@ export class ProducerCore extends EventEmitter {
   }
 
   private failOne(pending: PendingRecord, err: Error): void {
+    this.metrics.recordErrors(pending.topic, 1, Date.now());
     pending.sink.fail(pending, err);
   }
 
   private failWaiting(w: Waiting, err: Error): void {
+    this.metrics.recordErrors(w.topic, w.items.length, Date.now());
     for (const it of w.items) {
       try {
         it.pending.sink.fail(it.pending, err);
@@ -555,10 +606,21 @@ export class ProducerCore extends EventEmitter {
     if (this.closed) return Promise.resolve();
     this.closing = (async () => {
       const limit = opts.force ? 0 : (opts.timeoutMs ?? Infinity);
+      const txn = this.transactions;
+      if (limit > 0 && txn !== null && txn.hasOngoingTransaction()) {
+        // As the Java producer's sender on shutdown: an open transaction is aborted, not left
+        // for the coordinator to time out (its records would hold back read_committed readers).
+        const aborted = txn.abortTransaction().catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        if (Number.isFinite(limit)) await Promise.race([aborted, new Promise((r) => (timer = setTimeout(r, limit)))]);
+        else await aborted;
+        clearTimeout(timer);
+      }
       // New sends are refused from here on, so flushing waits for everything sent before close();
       // a flush that runs out of time leaves the rest to fail below.
       if (limit > 0) await this.flush(limit).catch(() => undefined);
       this.closed = true;
+      this.sender.txn?.close();
       const err = new ProducerClosedError('The producer was closed before the record was sent');
       for (const list of this.waitingMetadata.values()) for (const w of list) this.failWaiting(w, err);
       this.waitingMetadata.clear();

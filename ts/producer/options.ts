@@ -9,10 +9,13 @@ import { ConfigError } from '../errors.js';
 import { CodecId } from '../backend/types.js';
 import { codecName, validateLevel } from '../compression/index.js';
 import { resolveSecurity, SECURITY_KEYS, type SecurityConfig, type SecuritySettings } from '../net/security.js';
+import { checkInterceptors, type ProducerInterceptor } from './interceptors.js';
+import { resolveSerializer, type ResolvedSerializer, type SerializerSpec } from './serializers.js';
 
 /** Java producer keys we accept. Values may be numbers or numeric strings, as in a .properties file. */
 /** The security keys (security.protocol, ssl.*, sasl.*) are described in ts/net/security.ts. */
-export interface ProducerConfig extends SecurityConfig {
+/** K and V: the key and value types send() takes, carried by the serializers and interceptors. */
+export interface ProducerConfig<K = unknown, V = unknown> extends SecurityConfig {
   'bootstrap.servers': string | readonly string[];
   'client.id'?: string;
   /** '0', '1', 'all' or '-1' (default 'all'). */
@@ -39,6 +42,23 @@ export interface ProducerConfig extends SecurityConfig {
   'enable.idempotence'?: boolean | string;
   'allow.auto.create.topics'?: boolean | string;
   'partitioner.ignore.keys'?: boolean | string;
+  /** Makes the producer transactional (initTransactions, beginTransaction, ...); needs idempotence. */
+  'transactional.id'?: string;
+  /** How long the coordinator lets a transaction stay open before it aborts it (default 60000). */
+  'transaction.timeout.ms'?: number | string;
+  /** KIP-794: keyless records favour partitions whose leaders drain faster (default true). */
+  'partitioner.adaptive.partitioning.enable'?: boolean | string;
+  /** KIP-794: a leader that has had sendable batches this long without taking any makes its
+   * partitions unavailable to keyless records (0, the default, turns this off). */
+  'partitioner.availability.timeout.ms'?: number | string;
+  'metrics.sample.window.ms'?: number | string;
+  'metrics.num.samples'?: number | string;
+  /** ts/producer/interceptors.ts. Typed loosely (any) on purpose: K and V are inferred from the
+   * serializers alone, and an interceptor typed for the app's records is accepted as it is. */
+  'interceptor.classes'?: readonly ProducerInterceptor<any, any>[];
+  /** ts/producer/serializers.ts */
+  'key.serializer'?: SerializerSpec<K>;
+  'value.serializer'?: SerializerSpec<V>;
 }
 
 export type Acks = 0 | 1 | -1;
@@ -67,9 +87,20 @@ export interface ResolvedConfig {
   compressionLevel: number | undefined;
   allowAutoTopicCreation: boolean;
   partitionerIgnoreKeys: boolean;
+  adaptivePartitioning: boolean;
+  partitionAvailabilityTimeoutMs: number;
+  metricsSampleWindowMs: number;
+  metricsNumSamples: number;
+  interceptors: readonly ProducerInterceptor[];
+  /** null: the default (Buffer, Uint8Array, string or null as they are). */
+  keySerializer: ResolvedSerializer | null;
+  valueSerializer: ResolvedSerializer | null;
   /** enable.idempotence as resolved: on by default, off when the user turns it off or (without
    * setting it) sets acks, retries or max.in.flight to values it does not allow. */
   idempotent: boolean;
+  /** transactional.id, or null for a producer that is not transactional. */
+  transactionalId: string | null;
+  transactionTimeoutMs: number;
   /** Backoff growth per retry (2 as in the Java client; KafkaJS's retry.multiplier). */
   retryMultiplier: number;
   /** Each backoff is spread by ±this fraction (0.2 as in the Java client; KafkaJS's retry.factor). */
@@ -104,10 +135,17 @@ export const DEFAULTS = {
   'enable.idempotence': true,
   'allow.auto.create.topics': true,
   'partitioner.ignore.keys': false,
+  'transaction.timeout.ms': 60000,
+  'partitioner.adaptive.partitioning.enable': true,
+  'partitioner.availability.timeout.ms': 0,
+  'metrics.sample.window.ms': 30000,
+  'metrics.num.samples': 2,
 } as const;
 
 const LEVEL_KEYS = ['compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level'] as const;
-const KNOWN = new Set<string>(['bootstrap.servers', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS]);
+/** Keys without a default value (objects and functions of the app's). */
+const EXTENSION_KEYS = ['interceptor.classes', 'key.serializer', 'value.serializer'] as const;
+const KNOWN = new Set<string>(['bootstrap.servers', 'transactional.id', ...Object.keys(DEFAULTS), ...LEVEL_KEYS, ...SECURITY_KEYS, ...EXTENSION_KEYS]);
 
 const CODECS: Record<string, CodecId> = {
   none: CodecId.None,
@@ -169,7 +207,7 @@ export function parseBroker(s: string, key = 'bootstrap.servers'): { host: strin
   return { host: m[1]!, port };
 }
 
-export function resolveConfig(config: ProducerConfig): ResolvedConfig {
+export function resolveConfig<K, V>(config: ProducerConfig<K, V>): ResolvedConfig {
   if (config === null || typeof config !== 'object') {
     throw new ConfigError('Producer configuration must be an object of Java producer keys');
   }
@@ -215,7 +253,8 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
   const acks = parseAcks(get('acks'));
   const retries = intValue('retries', get('retries'), 0);
   const maxInFlight = intValue('max.in.flight.requests.per.connection', get('max.in.flight.requests.per.connection'), 1);
-  const idempotent = resolveIdempotence(config['enable.idempotence'], acks, retries, maxInFlight);
+  const transactionalId = resolveTransactionalId(config['transactional.id']);
+  const idempotent = resolveIdempotence(config['enable.idempotence'], acks, retries, maxInFlight, transactionalId !== null);
   return {
     bootstrapServers,
     clientId,
@@ -239,7 +278,16 @@ export function resolveConfig(config: ProducerConfig): ResolvedConfig {
     compressionLevel: codec === CodecId.None ? undefined : levels[codecName(codec)],
     allowAutoTopicCreation: boolValue('allow.auto.create.topics', get('allow.auto.create.topics')),
     partitionerIgnoreKeys: boolValue('partitioner.ignore.keys', get('partitioner.ignore.keys')),
+    adaptivePartitioning: boolValue('partitioner.adaptive.partitioning.enable', get('partitioner.adaptive.partitioning.enable')),
+    partitionAvailabilityTimeoutMs: intValue('partitioner.availability.timeout.ms', get('partitioner.availability.timeout.ms'), 0, Number.MAX_SAFE_INTEGER),
+    metricsSampleWindowMs: intValue('metrics.sample.window.ms', get('metrics.sample.window.ms'), 1, Number.MAX_SAFE_INTEGER),
+    metricsNumSamples: intValue('metrics.num.samples', get('metrics.num.samples'), 1),
+    interceptors: checkInterceptors(config['interceptor.classes'], (m) => new ConfigError(m)),
+    keySerializer: resolveSerializer('key.serializer', config['key.serializer']),
+    valueSerializer: resolveSerializer('value.serializer', config['value.serializer']),
     idempotent,
+    transactionalId,
+    transactionTimeoutMs: intValue('transaction.timeout.ms', get('transaction.timeout.ms'), 1),
     retryMultiplier: 2,
     retryJitter: 0.2,
     security: resolveSecurity(config as unknown as Record<string, unknown>),
@@ -256,8 +304,15 @@ export const MAX_IDEMPOTENT_IN_FLIGHT = 5;
  * ConfigError; left unset, it is on unless one of those settings rules it out (then it is
  * quietly off, as in Java).
  */
-function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlight: number): boolean {
+function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlight: number, transactional: boolean): boolean {
   const conflicts: string[] = [];
+  if (transactional) {
+    // A transactional producer is an idempotent one (Java: ProducerConfig refuses the mix).
+    if (raw !== undefined && !boolValue('enable.idempotence', raw)) {
+      throw new ConfigError('Cannot set a transactional.id without also enabling idempotence (enable.idempotence=false was given)');
+    }
+    raw = true;
+  }
   if (acks !== -1) conflicts.push(`acks must be all (-1), not ${acks}`);
   if (retries === 0) conflicts.push('retries must be greater than 0');
   if (maxInFlight > MAX_IDEMPOTENT_IN_FLIGHT) {
@@ -267,8 +322,18 @@ function resolveIdempotence(raw: unknown, acks: Acks, retries: number, maxInFlig
   if (!boolValue('enable.idempotence', raw)) return false;
   if (conflicts.length > 0) {
     throw new ConfigError(
-      `enable.idempotence=true needs ${conflicts.join('; ')} (set enable.idempotence=false to use these settings)`,
+      `${transactional ? 'transactional.id (which needs enable.idempotence=true)' : 'enable.idempotence=true'} needs ${conflicts.join('; ')}${transactional ? '' : ' (set enable.idempotence=false to use these settings)'}`,
     );
   }
   return true;
+}
+
+/** transactional.id: a non-empty string (it names the producer to the transaction coordinator
+ * across restarts), or null when not given. */
+function resolveTransactionalId(raw: unknown): string | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'string' || raw.length === 0) {
+    throw new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration transactional.id: expected a non-empty string`);
+  }
+  return raw;
 }

@@ -93,6 +93,19 @@ export type PartitionFn = (ctx: PartitionerContext) => number;
 /** A random number in [0, 1), like Math.random. */
 export type RandomSource = () => number;
 
+/**
+ * What adaptive partitioning (KIP-794, partitioner.adaptive.partitioning.enable) knows of each
+ * partition. Asked only when the sticky partition changes (once per batch.size bytes), never
+ * per record.
+ */
+export interface PartitionLoad {
+  /** Batches of the partition waiting in the producer to be sent (Java: the deque's size). */
+  queueSize(topic: string, partition: number): number;
+  /** False while the partition's leader has had sendable batches for longer than
+   * partitioner.availability.timeout.ms without taking any (always true when it is 0). */
+  isAvailable(topic: string, partition: number): boolean;
+}
+
 /** The sticky choice for one topic. */
 interface StickyState {
   partition: number;
@@ -111,10 +124,13 @@ interface StickyState {
  * The keyless half of Java's built-in partitioner (KIP-794's BuiltInPartitioner), one
  * instance per producer with per-topic state.
  *
- * Two deliberate differences from Java:
- * - Adaptive partitioning (partitioner.adaptive.partitioning.enable: weighting the random
- *   choice by each partition's queue length, and partitioner.availability.timeout.ms) is
- *   not done; the choice is uniform.
+ * With a PartitionLoad (adaptive partitioning, on by default as in Java) the next partition is
+ * drawn with weight (longest queue + 1 − its queue) among the partitions whose leaders are
+ * available, so partitions behind slow leaders get fewer records; uniform when every queue is
+ * as long, or when no leader counts as available (Java's BuiltInPartitioner and its
+ * partition load stats).
+ *
+ * A deliberate difference from Java:
  * - The next partition always differs from the current one when more than one is
  *   available, as the older StickyPartitionCache (KIP-480) guaranteed. BuiltInPartitioner
  *   may draw the same partition again, which only wastes a switch.
@@ -129,7 +145,12 @@ export class UniformStickyPartitioner {
    *   as in Java, where batch.size=0 reaches the partitioner as 1)
    * @param rng random numbers in [0, 1); Math.random unless a test needs a fixed sequence
    */
-  constructor(batchSize: number, rng: RandomSource = Math.random) {
+  constructor(
+    batchSize: number,
+    rng: RandomSource = Math.random,
+    /** Adaptive partitioning's view of the queues; null for the uniform choice. */
+    private readonly load: PartitionLoad | null = null,
+  ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`UniformStickyPartitioner: batchSize must be an integer >= 1, got ${batchSize}`);
     }
@@ -142,7 +163,7 @@ export class UniformStickyPartitioner {
     let state = this.byTopic.get(topic);
     if (state === undefined) {
       state = {
-        partition: this.pick(numPartitions, availablePartitions, -1),
+        partition: this.pick(topic, numPartitions, availablePartitions, -1),
         producedBytes: 0,
         numPartitions,
         availablePartitions,
@@ -168,7 +189,7 @@ export class UniformStickyPartitioner {
     if (state === undefined || state.partition !== partition) return;
     state.producedBytes += bytes;
     if (state.producedBytes >= this.batchSize) {
-      state.partition = this.pick(state.numPartitions, state.availablePartitions, partition);
+      state.partition = this.pick(topic, state.numPartitions, state.availablePartitions, partition);
       state.producedBytes = 0;
     }
   }
@@ -178,7 +199,11 @@ export class UniformStickyPartitioner {
    * one of all partitions when none has a leader, as Java does rather than failing the send
    * (the batch waits in the accumulator for a leader).
    */
-  private pick(numPartitions: number, available: readonly number[], previous: number): number {
+  private pick(topic: string, numPartitions: number, available: readonly number[], previous: number): number {
+    if (this.load !== null && available.length > 1) {
+      const p = this.pickAdaptive(topic, available, previous);
+      if (p >= 0) return p;
+    }
     const n = available.length;
     if (n === 0) return this.randomIndex(numPartitions);
     if (n === 1) return available[0];
@@ -187,6 +212,44 @@ export class UniformStickyPartitioner {
     // Draw among the other n - 1 and step over the previous one's slot: uniform, no retry loop.
     const i = this.randomIndex(n - 1);
     return available[i < at ? i : i + 1];
+  }
+
+  /**
+   * KIP-794's weighted draw: weight (longest queue + 1 − queue) over the partitions whose
+   * leaders are available, the previous partition left out when there is another. Returns -1
+   * to fall back to the uniform draw (every queue equal, or no available partition).
+   */
+  private pickAdaptive(topic: string, available: readonly number[], previous: number): number {
+    const load = this.load!;
+    const ids: number[] = [];
+    const sizes: number[] = [];
+    for (let i = 0; i < available.length; i++) {
+      const p = available[i]!;
+      if (!load.isAvailable(topic, p)) continue;
+      ids.push(p);
+      sizes.push(Math.max(0, load.queueSize(topic, p)));
+    }
+    if (ids.length === 0) return -1;
+    let max = 0;
+    let min = Infinity;
+    for (const q of sizes) {
+      if (q > max) max = q;
+      if (q < min) min = q;
+    }
+    // Every leader available and every queue as long: the uniform draw is the same thing.
+    if (ids.length === available.length && max === min) return -1;
+    if (ids.length === 1) return ids[0]!;
+    let total = 0;
+    const weights = sizes.map((q, i) => (ids[i] === previous ? 0 : max + 1 - q));
+    for (const w of weights) total += w;
+    let r = this.random() * total;
+    for (let i = 0; i < ids.length; i++) {
+      r -= weights[i]!;
+      if (r < 0) return ids[i]!;
+    }
+    // Rounding (or an rng that returns 1): the last partition with any weight.
+    for (let i = ids.length - 1; i >= 0; i--) if (weights[i]! > 0) return ids[i]!;
+    return ids[0]!;
   }
 
   private randomIndex(n: number): number {
@@ -240,12 +303,17 @@ const noAppend = (): void => {};
  * A record with an explicit partition never reaches the partitioner; the caller handles it.
  * `batchSize` is batch.size; 0 (batching disabled) counts as 1, as in Java.
  */
-export function resolvePartitioner(name: PartitionerName | PartitionFn, batchSize: number): ResolvedPartitioner {
+export function resolvePartitioner(
+  name: PartitionerName | PartitionFn,
+  batchSize: number,
+  /** Adaptive partitioning for the sticky choice (null: uniform). */
+  load: PartitionLoad | null = null,
+): ResolvedPartitioner {
   if (typeof name === 'function') return checkedCustomPartitioner(name);
   const stickyBatchSize = Math.max(1, batchSize);
   switch (name) {
     case 'default': {
-      const sticky = new UniformStickyPartitioner(stickyBatchSize);
+      const sticky = new UniformStickyPartitioner(stickyBatchSize, Math.random, load);
       return {
         partition(ctx) {
           checkPartitionCount(ctx);
@@ -257,7 +325,7 @@ export function resolvePartitioner(name: PartitionerName | PartitionFn, batchSiz
       };
     }
     case 'sticky': {
-      const sticky = new UniformStickyPartitioner(stickyBatchSize);
+      const sticky = new UniformStickyPartitioner(stickyBatchSize, Math.random, load);
       return {
         partition(ctx) {
           checkPartitionCount(ctx);

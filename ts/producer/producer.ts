@@ -2,19 +2,34 @@
  * The Java-style producer: Java producer configuration keys, one record per send(), a
  * promise (and optionally a callback) per record that settles with its RecordMetadata when
  * the broker has answered (or, with acks=0, when the request was written).
+ *
+ * send() path, as Java's doSend: interceptors' onSend → key/value serializers → the core
+ * (partitioner, accumulator); each record's outcome → interceptors' onAcknowledgement → its
+ * promise and callback. Traced on the kafka-turbo:send channel when anyone subscribes
+ * (ts/metrics/tracing.ts).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, KafkaJSProtocolError, KafkaJSTimeout, ProducerClosedError } from '../errors.js';
+import type { Metric } from '../metrics/producer-metrics.js';
+import { sendChannel, subscribed } from '../metrics/tracing.js';
+import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
+import { IllegalTransactionStateError, type TransactionManager, type TxnGroupMetadata, type TxnOffset } from './transaction-manager.js';
 import { ProducerCore, type CoreLogger, type Outgoing } from './core.js';
+import { ProducerInterceptors } from './interceptors.js';
 import { resolveConfig, type ProducerConfig, type ResolvedConfig } from './options.js';
 import type { PartitionFn } from './partitioners.js';
 import { PendingRecord, toBytes, toHeaders, toTimestamp, type HeadersInput, type RecordSink } from './record.js';
 import type { Lane } from './sender.js';
 
-export interface ProducerRecord {
+/** What send() takes when no serializer is set. */
+export type DefaultData = Buffer | Uint8Array | string | null;
+
+/** K and V are the key and value types: bytes or strings by default, anything a
+ * key.serializer / value.serializer takes when one is set. */
+export interface ProducerRecord<K = DefaultData, V = DefaultData> {
   topic: string;
   partition?: number;
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
+  key?: K | null;
+  value: V | null;
   headers?: HeadersInput;
   /** ms since the epoch (number, numeric string, bigint or Date); default now. */
   timestamp?: number | string | bigint | Date;
@@ -31,7 +46,43 @@ export interface RecordMetadata {
   serializedValueSize: number;
 }
 
+/** One consumed position for sendOffsetsToTransaction: `offset` is the next one to consume
+ * (the last processed + 1), as in Java's OffsetAndMetadata. */
+export interface TransactionOffset {
+  topic: string;
+  partition: number;
+  offset: number | bigint | string;
+  metadata?: string | null;
+  leaderEpoch?: number;
+}
+
+/** Java's ConsumerGroupMetadata (groupId, and generation / member for fencing, KIP-447). */
+export interface ConsumerGroupMetadata {
+  groupId: string;
+  generationId?: number;
+  memberId?: string;
+  groupInstanceId?: string | null;
+}
+
 export type SendCallback = (err: Error | null, metadata: RecordMetadata | null) => void;
+
+/** A broker as partitionsFor() describes it (Java's Node). */
+export interface NodeInfo {
+  id: number;
+  host: string;
+  port: number;
+}
+
+/** One partition as partitionsFor() describes it (Java's PartitionInfo). */
+export interface PartitionInfo {
+  topic: string;
+  partition: number;
+  /** null while the partition has no leader. */
+  leader: NodeInfo | null;
+  replicas: NodeInfo[];
+  inSyncReplicas: NodeInfo[];
+  offlineReplicas: NodeInfo[];
+}
 
 export interface ProducerOptions {
   /** 'default' (murmur2 for keyed records, uniform sticky for keyless, as the Java client),
@@ -59,6 +110,8 @@ class JavaRecord extends PendingRecord implements RecordSink {
   }
   /** Set by the producer: where a throwing callback is reported. */
   report!: (err: unknown, what: string) => void;
+  /** Set by the producer when interceptor.classes is not empty. */
+  interceptors: ProducerInterceptors<unknown, unknown> | null = null;
   ok(_rec: PendingRecord, offset: number, logAppendTime: number): void {
     const md: RecordMetadata = {
       topic: this.topic,
@@ -68,10 +121,12 @@ class JavaRecord extends PendingRecord implements RecordSink {
       serializedKeySize: this.keySize,
       serializedValueSize: this.valueSize,
     };
+    if (this.interceptors) this.interceptors.onAcknowledgement(md, null);
     this.resolve(md);
     if (this.callback) this.call(null, md);
   }
   fail(_rec: PendingRecord, err: Error): void {
+    if (this.interceptors) this.interceptors.onAcknowledgement(failedMetadata(this.topic, this.partition, this.keySize, this.valueSize), err);
     this.reject(err);
     if (this.callback) this.call(err, null);
   }
@@ -89,6 +144,11 @@ class JavaRecord extends PendingRecord implements RecordSink {
   }
 }
 
+/** What onAcknowledgement gets for a record that failed: offset and timestamp -1 (Java). */
+function failedMetadata(topic: string, partition: number, keySize: number, valueSize: number): RecordMetadata {
+  return { topic, partition, offset: -1, timestamp: -1, serializedKeySize: keySize, serializedValueSize: valueSize };
+}
+
 /** A rejected send, for input refused before a record exists. */
 function refused(err: Error, callback: SendCallback | undefined): Promise<RecordMetadata> {
   const p = Promise.reject(err);
@@ -99,16 +159,23 @@ function refused(err: Error, callback: SendCallback | undefined): Promise<Record
   return p;
 }
 
-export class Producer {
+export class Producer<K = DefaultData, V = DefaultData> {
   readonly config: ResolvedConfig;
   private readonly core: ProducerCore;
   private readonly lane: Lane;
+  /** null without interceptor.classes: the send path then pays nothing for them. */
+  /** Typed <any, any> so that K and V appear only in send()'s parameter: a Producer<unknown,
+   * unknown> (a config typed without serializers) then still passes as a Producer. */
+  private readonly interceptors: ProducerInterceptors<any, any> | null;
+  private interceptorsClosed = false;
 
-  constructor(config: ProducerConfig, options: ProducerOptions = {}) {
+  constructor(config: ProducerConfig<K, V>, options: ProducerOptions = {}) {
     this.config = resolveConfig(config);
     this.core = new ProducerCore(this.config, options.partitioner ?? 'default');
     if (options.logger) this.core.logger = options.logger;
     this.lane = this.core.lane({ acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs, codec: this.config.codec });
+    this.interceptors =
+      this.config.interceptors.length > 0 ? new ProducerInterceptors<any, any>(this.config.interceptors, this.report) : null;
   }
 
   /** Optional: fetch cluster metadata now (rejects when no broker answers). send() does it lazily. */
@@ -121,24 +188,43 @@ export class Producer {
    * answers. Bad input, a closed producer, a full buffer past max.block.ms: the promise
    * rejects (and the callback gets the error); nothing throws.
    */
-  send(record: ProducerRecord, callback?: SendCallback): Promise<RecordMetadata> {
+  send(record: ProducerRecord<K, V>, callback?: SendCallback): Promise<RecordMetadata> {
+    if (!subscribed(sendChannel)) return this.doSend(record, callback);
+    const traced = sendChannel.tracePromise(() => this.doSend(record, callback), { record });
+    if (callback) traced.catch(() => undefined);
+    return traced;
+  }
+
+  private doSend(original: ProducerRecord<K, V>, callback: SendCallback | undefined): Promise<RecordMetadata> {
     let rec: JavaRecord;
     let input: Outgoing['input'];
+    let record = original;
     try {
       if (record === null || typeof record !== 'object') throw new ConfigError('send() takes a record object');
+      if (this.interceptors) record = this.interceptors.onSend(record) as ProducerRecord<K, V>;
       if (typeof record.topic !== 'string' || record.topic.length === 0) {
         throw new ConfigError(`Invalid topic ${JSON.stringify(record.topic)}: expected a non-empty string`);
       }
       if (record.partition !== undefined && record.partition !== null && (!Number.isInteger(record.partition) || record.partition < 0)) {
         throw new ConfigError(`Invalid partition ${JSON.stringify(record.partition)}: expected a non-negative integer`);
       }
-      const key = toBytes(record.key, 'Record key');
-      const value = toBytes(record.value, 'Record value');
+      const ks = this.config.keySerializer;
+      const vs = this.config.valueSerializer;
+      const key = ks ? ks(record.key, record.topic, record.headers) : toBytes(record.key, 'Record key');
+      const value = vs ? vs(record.value, record.topic, record.headers) : toBytes(record.value, 'Record value');
       const timestamp = toTimestamp(record.timestamp, Date.now());
       input = { key, value, headers: toHeaders(record.headers), timestamp };
       rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback);
       rec.report = this.report;
+      rec.interceptors = this.interceptors;
     } catch (err) {
+      // Counted as Java's doSend counts it (the producer-wide errors only: the topic may be the problem).
+      this.core.metrics.recordErrors(null, 1, Date.now());
+      // Java's onSendError: the interceptors hear of a record refused before it was appended.
+      if (this.interceptors) {
+        const topic = record !== null && typeof record === 'object' && typeof record.topic === 'string' ? record.topic : '';
+        this.interceptors.onAcknowledgement(failedMetadata(topic, -1, -1, -1), err as Error);
+      }
       return refused(err as Error, callback);
     }
     const promise = new Promise<RecordMetadata>((resolve, reject) => {
@@ -152,6 +238,60 @@ export class Producer {
   }
 
   private readonly report = (err: unknown, what: string): void => this.core.reportUserError(err, what);
+
+  // ---- transactions (transactional.id), as the Java producer's methods -------------------
+
+  /**
+   * Registers transactional.id with its coordinator: a new epoch fences any earlier producer
+   * with the same id, and a transaction it left open is aborted (or finished) first. Call
+   * once, before the first beginTransaction(). Rejects after max.block.ms with a KafkaJSTimeout
+   * (call it again to keep waiting).
+   */
+  initTransactions(): Promise<void> {
+    return this.txnCall('initTransactions', (t) => t.initTransactions());
+  }
+
+  /** Starts a transaction (synchronous, as in Java: the coordinator hears of it with the first
+   * record or offsets). Throws when the state does not allow it. */
+  beginTransaction(): void {
+    this.txnManager('beginTransaction').beginTransaction();
+  }
+
+  /**
+   * Adds consumed offsets to the transaction: they become `group`'s committed offsets when
+   * it commits, and are dropped when it aborts. `group` is a group id or the consumer's group
+   * metadata (generation and member id let the coordinator fence a zombie, KIP-447).
+   */
+  sendOffsetsToTransaction(offsets: readonly TransactionOffset[], group: string | ConsumerGroupMetadata): Promise<void> {
+    return this.txnCall('sendOffsetsToTransaction', (t) => t.sendOffsetsToTransaction(toTxnOffsets(offsets), toGroupMetadata(group)));
+  }
+
+  /** Flushes, then commits: resolves when the commit is durable. An error sent in the
+   * transaction makes it reject; the transaction must then be aborted. */
+  commitTransaction(): Promise<void> {
+    return this.txnCall('commitTransaction', (t) => t.commitTransaction());
+  }
+
+  /** Drops what was not sent, waits for what is on the wire, then aborts: none of the
+   * transaction's records or offsets become visible to read_committed readers. */
+  abortTransaction(): Promise<void> {
+    return this.txnCall('abortTransaction', (t) => t.abortTransaction());
+  }
+
+  private txnManager(what: string): TransactionManager {
+    if (this.core.isClosing) throw new ProducerClosedError(`Cannot call ${what}(): the producer is closed`);
+    const t = this.core.transactions;
+    if (t === null) throw new IllegalTransactionStateError(`Cannot call ${what}() without transactional.id in the configuration`);
+    return t;
+  }
+
+  private txnCall(what: string, fn: (t: TransactionManager) => Promise<void>): Promise<void> {
+    try {
+      return fn(this.txnManager(what));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
 
   /** True when enable.idempotence is in effect (the default, unless acks/retries/max.in.flight rule it out). */
   isIdempotent(): boolean {
@@ -171,11 +311,91 @@ export class Producer {
    * what has not settled by then fails with ProducerClosedError.
    */
   close(opts: { timeoutMs?: number } = {}): Promise<void> {
-    return this.core.close({ timeoutMs: opts.timeoutMs });
+    return this.core.close({ timeoutMs: opts.timeoutMs }).then(() => {
+      // After every record has settled (each onAcknowledgement has run), once.
+      if (this.interceptors && !this.interceptorsClosed) {
+        this.interceptorsClosed = true;
+        this.interceptors.close();
+      }
+    });
   }
 
-  /** Buffered bytes, undrained batches and record counts, from the backend. */
-  metrics(): { bufferedBytes: number; undrainedBatches: number; recordsCompleted: number; recordsFailed: number } {
-    return this.lane.accumulator.stats();
+  /**
+   * The producer's metrics with the Java producer's names, groups and tags, each as
+   * `{ name, group, tags, value, description }` (ts/metrics/producer-metrics.ts);
+   * `toPrometheusText(producer.metrics())` renders them for a scrape.
+   */
+  metrics(): Metric[] {
+    return this.core.metrics.metrics();
   }
+
+  /**
+   * The topic's partitions, their leaders and replicas (Java's partitionsFor), fetching
+   * metadata when the producer has none for it yet, for up to max.block.ms.
+   */
+  async partitionsFor(topic: string): Promise<PartitionInfo[]> {
+    if (typeof topic !== 'string' || topic.length === 0) {
+      throw new ConfigError(`Invalid topic ${JSON.stringify(topic)}: expected a non-empty string`);
+    }
+    const cluster = this.core.cluster;
+    const deadline = Date.now() + this.config.maxBlockMs;
+    for (;;) {
+      if (this.core.isClosing) throw new ProducerClosedError();
+      const state = cluster.topics.get(topic);
+      if (state && state.partitions.length > 0) {
+        const node = (id: number): NodeInfo => {
+          const b = cluster.broker(id);
+          return { id, host: b ? b.host : '', port: b ? b.port : -1 };
+        };
+        return state.partitions.map((p) => ({
+          topic,
+          partition: p.partition,
+          leader: p.leader < 0 ? null : node(p.leader),
+          replicas: p.replicas.map(node),
+          inSyncReplicas: p.isr.map(node),
+          offlineReplicas: p.offlineReplicas.map(node),
+        }));
+      }
+      if (state && state.errorCode !== ErrorCode.NONE && !errorForCode(state.errorCode).retriable) {
+        throw new KafkaJSProtocolError(errorForCode(state.errorCode));
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new KafkaJSTimeout(`Topic ${topic} not present in metadata after ${this.config.maxBlockMs} ms`, { code: 'METADATA_TIMEOUT' });
+      }
+      const started = Date.now();
+      await cluster.refresh([topic]).catch(() => undefined);
+      // A refresh that answered at once without the topic (being created): wait before the next.
+      const waited = Date.now() - started;
+      if (!cluster.topics.get(topic)?.partitions.length && waited < this.config.retryBackoffMs) {
+        await new Promise((r) => setTimeout(r, Math.min(this.config.retryBackoffMs - waited, Math.max(0, deadline - Date.now()))));
+      }
+    }
+  }
+}
+
+function toTxnOffsets(offsets: readonly TransactionOffset[]): TxnOffset[] {
+  if (!Array.isArray(offsets)) throw new ConfigError('sendOffsetsToTransaction() takes an array of { topic, partition, offset }');
+  return offsets.map((o) => {
+    if (o === null || typeof o !== 'object' || typeof o.topic !== 'string' || o.topic.length === 0) {
+      throw new ConfigError(`Invalid offset entry ${JSON.stringify(o)}: expected { topic, partition, offset }`);
+    }
+    if (!Number.isInteger(o.partition) || o.partition < 0) throw new ConfigError(`Invalid partition ${JSON.stringify(o.partition)} for ${o.topic}`);
+    let offset: bigint;
+    try {
+      offset = BigInt(o.offset);
+    } catch {
+      throw new ConfigError(`Invalid offset ${JSON.stringify(String(o.offset))} for ${o.topic}-${o.partition}: expected an integer`);
+    }
+    if (offset < 0n) throw new ConfigError(`Invalid offset ${offset} for ${o.topic}-${o.partition}: must not be negative`);
+    return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null, leaderEpoch: o.leaderEpoch ?? -1 };
+  });
+}
+
+function toGroupMetadata(group: string | ConsumerGroupMetadata): TxnGroupMetadata {
+  const g = typeof group === 'string' ? { groupId: group } : group;
+  if (g === null || typeof g !== 'object' || typeof g.groupId !== 'string' || g.groupId.length === 0) {
+    throw new ConfigError('sendOffsetsToTransaction() needs a consumer group id (a non-empty string or { groupId })');
+  }
+  return g;
 }

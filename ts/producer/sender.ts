@@ -44,8 +44,11 @@ import {
   KafkaJSProtocolError,
   KafkaJSTimeout,
 } from '../errors.js';
+import type { ProducerMetrics } from '../metrics/producer-metrics.js';
+import { produceChannel, produceContext, subscribed } from '../metrics/tracing.js';
 import type { Broker, Cluster } from './cluster.js';
 import type { ResolvedConfig } from './options.js';
+import type { PartitionLoad } from './partitioners.js';
 import type { PendingRecord } from './record.js';
 import { TransactionManager } from './transaction-manager.js';
 
@@ -57,6 +60,9 @@ export class TopicPartition {
   readonly retries: BatchEntry[] = [];
   /** Batches of this partition in requests on the wire (for max.in.flight=1 ordering). */
   onWire = 0;
+  /** Batches of this partition in the accumulator, not drained yet (adaptive partitioning's
+   * queue size): counted when the core opens one, uncounted when drained or removed. */
+  queued = 0;
   constructor(
     readonly id: number,
     readonly topic: string,
@@ -146,7 +152,7 @@ interface InflightRequest {
 /** Encodes a whole batch with the backend (split batches). */
 export type BatchEncoder = (records: readonly RecordInput[], header: BatchHeaderInput) => Buffer;
 
-export class Sender {
+export class Sender implements PartitionLoad {
   readonly partitions: TopicPartition[] = [];
   private readonly byName = new Map<string, TopicPartition[]>();
   readonly lanes = new Map<string, Lane>();
@@ -180,12 +186,17 @@ export class Sender {
   encodeBatch: BatchEncoder | null = null;
   /** The backend's CRC32C, for re-stamping batches after an epoch bump. */
   crc32c: ((b: Uint8Array, init?: number) => number) | undefined = undefined;
+  /** Set by the producer: counted once per request, response and failed or retried batch. */
+  metrics: ProducerMetrics | null = null;
+  /** Per broker: when it last had sendable batches and when it last took some (Java's
+   * NodeLatencyStats), for partitioner.availability.timeout.ms. */
+  private readonly nodeTimes = new Map<number, { readyMs: number; drainMs: number }>();
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly cluster: Cluster,
   ) {
-    this.txn = config.idempotent ? new TransactionManager() : null;
+    this.txn = config.idempotent ? new TransactionManager(config) : null;
   }
 
   topicPartition(topic: string, partition: number): TopicPartition {
@@ -241,9 +252,12 @@ export class Sender {
     if (txn && canDrain) {
       txn.maybeResolveAndBump();
       if (!txn.hasProducerId()) {
-        this.initProducerId();
+        // A transactional producer gets its id from initTransactions(), through its coordinator.
+        if (!txn.isTransactional) this.initProducerId();
         canDrain = false;
       }
+      // Transactions: errors to act on, and AddPartitionsToTxn for new partitions (V1).
+      if (txn.isTransactional && !txn.beforeDrain((err) => this.abortUndrained(err))) canDrain = false;
     }
     const deliveryTimeoutMs = this.config.deliveryTimeoutMs;
     // Work per lane and node: retries first (in partition order), then fresh partitions.
@@ -307,6 +321,7 @@ export class Sender {
     }
     for (const [lane, byNode] of work) {
       for (const [node, w] of byNode) {
+        this.nodeReady(node, now);
         if ((this.nodeInflight.get(node) ?? 0) >= this.config.maxInFlight) continue;
         const until = this.throttledUntil.get(node) ?? 0;
         if (until > now) {
@@ -355,7 +370,7 @@ export class Sender {
     const drained = lane.accumulator.drain(partitions, maxBytes, {
       producerId: txn.producerId,
       producerEpoch: txn.producerEpoch,
-      transactional: false,
+      transactional: txn.isTransactional,
       baseSequences: partitions.map((id) => states.get(id)!.nextSequence),
     });
     for (const d of drained) {
@@ -368,6 +383,7 @@ export class Sender {
   private attach(lane: Lane, d: DrainedBatch): BatchEntry {
     const entry = lane.batches.get(d.batchId)!;
     entry.bytes = d.bytes;
+    entry.tp.queued--;
     return entry;
   }
 
@@ -423,6 +439,12 @@ export class Sender {
     }
     const inflight: InflightRequest = { batches, oldestCreatedMs: oldest };
     this.inflightRequests.add(inflight);
+    const metrics = this.metrics;
+    const sentAt = metrics ? performance.now() : 0;
+    const nowMs = Date.now();
+    if (metrics) metrics.requestSent(node, batches, nowMs);
+    const times = this.nodeTimes.get(node);
+    if (times) times.drainMs = nowMs;
     // Its batches' delivery deadline, even if the request never ends (a paused broker).
     this.scheduleIn(this.config.deliveryTimeoutMs - (Date.now() - oldest));
     const done = () => {
@@ -435,26 +457,32 @@ export class Sender {
     };
     const send = async (): Promise<ProduceResponse | null> => {
       await broker.ensureReady();
-      const version = broker.version(Produce);
+      // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
+      const produce = this.txn?.produceDescriptor() ?? Produce;
+      const version = broker.version(produce);
       const byTopic = new Map<string, { index: number; records: Buffer }[]>();
       for (const b of batches) {
         let list = byTopic.get(b.tp.topic);
         if (!list) byTopic.set(b.tp.topic, (list = []));
         list.push({ index: b.tp.partition, records: b.bytes! });
       }
-      const body = Produce.encode(version, {
-        transactionalId: null,
+      const body = produce.encode(version, {
+        transactionalId: this.txn?.transactionalId ?? null,
         acks: lane.acks,
         timeoutMs: lane.timeoutMs,
         topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })),
       });
-      return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, Produce.decode, {
+      return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, {
         expectResponse: lane.acks !== 0,
       });
     };
-    send().then(
+    const request = subscribed(produceChannel)
+      ? produceChannel.tracePromise(send, produceContext(node, broker.conn.broker, lane.acks, batches))
+      : send();
+    request.then(
       (res) => {
         done();
+        if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
         this.handleResponse(node, lane, batches, res);
         this.wakeup();
       },
@@ -550,6 +578,7 @@ export class Sender {
 
   private requeue(b: BatchEntry, now: number): void {
     b.attempts++;
+    this.metrics?.recordRetries(b.tp.topic, b.records.length, now);
     const backoff = Math.min(
       this.config.retryBackoffMaxMs,
       this.config.retryBackoffMs * this.config.retryMultiplier ** (b.attempts - 1),
@@ -615,7 +644,7 @@ export class Sender {
               producerId: piece.producerId,
               producerEpoch: piece.producerEpoch,
               baseSequence: piece.baseSequence,
-              transactional: false,
+              transactional: this.txn?.isTransactional ?? false,
               codec: b.lane.codec,
               compressionLevel: b.lane.compressionLevel,
             });
@@ -645,6 +674,7 @@ export class Sender {
       ...info,
       message: `Failed to append record because it was part of a batch which had one or more invalid records${p.errorMessage ? `: ${p.errorMessage}` : ''}`,
     });
+    this.txn?.batchFailed(b, batchError);
     this.finish(b, true, (r, i) => {
       if (byIndex.has(i)) {
         const msg = byIndex.get(i);
@@ -708,7 +738,9 @@ export class Sender {
   private finish(b: BatchEntry, drained: boolean, settle: (r: PendingRecord, index: number) => void): void {
     if (b.done) return;
     b.done = true;
+    this.metrics?.recordErrors(b.tp.topic, b.records.length, Date.now());
     if (b.split === null) {
+      if (!drained) b.tp.queued--;
       b.lane.batches.delete(b.id);
       if (drained && b.onWire) b.memoryPending = true;
       else if (drained) b.lane.accumulator.complete([{ batchId: b.id, errorCode: -1 }]);
@@ -721,6 +753,7 @@ export class Sender {
 
   /** Fail every record of a batch. `drained` says whether the accumulator still counts it. */
   failBatch(b: BatchEntry, err: Error, drained: boolean): void {
+    if (!b.done) this.txn?.batchFailed(b, err);
     this.finish(b, drained, (r) => this.safeFail(r, err));
   }
 
@@ -839,6 +872,27 @@ export class Sender {
     for (const lane of this.lanes.values()) {
       for (const b of [...lane.batches.values()]) if (!b.done) this.failBatch(b, err, true);
     }
+  }
+
+  /** PartitionLoad (adaptive partitioning): batches of the partition waiting to be drained. */
+  queueSize(topic: string, partition: number): number {
+    return this.byName.get(topic)?.[partition]?.queued ?? 0;
+  }
+
+  /** PartitionLoad: false while the partition's leader has had sendable batches for longer
+   * than partitioner.availability.timeout.ms without taking any (Java's RecordAccumulator). */
+  isAvailable(topic: string, partition: number): boolean {
+    const timeout = this.config.partitionAvailabilityTimeoutMs;
+    if (timeout <= 0) return true;
+    const leader = this.cluster.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+    const t = this.nodeTimes.get(leader);
+    return t === undefined || t.readyMs - t.drainMs <= timeout;
+  }
+
+  private nodeReady(node: number, now: number): void {
+    const t = this.nodeTimes.get(node);
+    if (t === undefined) this.nodeTimes.set(node, { readyMs: now, drainMs: now });
+    else t.readyMs = now;
   }
 
   stop(): void {

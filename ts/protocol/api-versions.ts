@@ -21,7 +21,12 @@
  *   ApiVersions Response (Version: 3) => error_code [api_keys]<compact> throttle_time_ms TAG_BUFFER
  *     api_keys => api_key min_version max_version TAG_BUFFER
  *     (response tagged fields: 0 supported_features, 1 finalized_features_epoch,
- *      2 finalized_features, 3 zk_migration_ready; a producer needs none of them)
+ *      2 finalized_features, 3 zk_migration_ready; the producer reads only the finalized
+ *      features, for transaction.version, which says whether transactions V2 (KIP-890) are on)
+ *     finalized_features => [name max_version_level min_version_level TAG_BUFFER]
+ *       name => COMPACT_STRING
+ *       max_version_level => INT16
+ *       min_version_level => INT16
  *
  * The response header is always v0, even for v3 (see request-header.ts).
  *
@@ -60,6 +65,9 @@ export interface ApiVersionsResponse {
   errorCode: number;
   apiKeys: ApiVersionRange[];
   throttleTimeMs: number;
+  /** v3+: the cluster's finalized feature levels (max_version_level by name); absent before
+   * v3 or when the broker sent none. */
+  finalizedFeatures?: Map<string, number>;
 }
 
 const FLEXIBLE_FROM = 3;
@@ -112,8 +120,22 @@ export const ApiVersions: ApiDescriptor<ApiVersionsRequest, ApiVersionsResponse>
         return range;
       });
       const throttleTimeMs = r.int32();
-      r.skipTaggedFields();
-      return { errorCode, apiKeys, throttleTimeMs };
+      let finalizedFeatures: Map<string, number> | undefined;
+      r.taggedFields((tag, fr) => {
+        if (tag !== 2) return false;
+        finalizedFeatures = new Map();
+        for (const f of fr.compactArray((e) => {
+          const name = e.compactString('finalized feature name');
+          const maxLevel = e.int16();
+          e.int16(); // min_version_level
+          e.skipTaggedFields();
+          return [name, maxLevel] as const;
+        })) {
+          finalizedFeatures.set(f[0], f[1]);
+        }
+        return true;
+      });
+      return finalizedFeatures ? { errorCode, apiKeys, throttleTimeMs, finalizedFeatures } : { errorCode, apiKeys, throttleTimeMs };
     }
     const apiKeys = r.array(readRange);
     const throttleTimeMs = version >= 1 ? r.int32() : 0;

@@ -1,5 +1,5 @@
 /**
- * Produce (key 0), versions 3 to 11: record batches to partition leaders.
+ * Produce (key 0), versions 3 to 11 (and 12 through ProduceTxnV2): record batches to partition leaders.
  *
  *   Produce Request (Version: 3-8) => transactional_id acks timeout_ms [topic_data]
  *     transactional_id => NULLABLE_STRING
@@ -34,6 +34,10 @@
  *     partition_responses tag 0: current_leader => leader_id INT32, leader_epoch INT32, TAG_BUFFER
  *     response tag 0: node_endpoints => [node_id INT32, host COMPACT_STRING, port INT32,
  *                                        rack COMPACT_NULLABLE_STRING, TAG_BUFFER]
+ *
+ * v12 is v11 on the wire (KIP-890): it tells the leader that a transactional producer relies on
+ * it to add the partition to the transaction (transactions V2). Only a transactional producer
+ * on a transaction.version 2 cluster sends it (ProduceTxnV2), as the Java client does.
  *
  * Encoding never copies record batches: encode() returns the request body as a list of chunks,
  * small framing buffers interleaved with the caller's batch buffers, for a vectored write.
@@ -233,3 +237,17 @@ function recordsSize(records: Buffer | readonly Buffer[]): number {
   for (const b of records) n += b.length;
   return n;
 }
+
+/** Produce up to v12, for a transactional producer using transactions V2: the same bytes as
+ * v11, under the version number that makes the leader add the partition to the transaction. */
+export const ProduceTxnV2: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> = {
+  ...Produce,
+  maxVersion: 12,
+  encode(version, req) {
+    checkVersion(ProduceTxnV2, version);
+    return Produce.encode(Math.min(version, 11), req);
+  },
+  decode(version, r) {
+    return Produce.decode(Math.min(version, 11), r);
+  },
+};

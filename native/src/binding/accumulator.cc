@@ -784,8 +784,8 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
-// Reads AccumulatorConfig {batchSize, lingerMs, bufferMemory, codec, compressionLevel?,
-// pool?}; *budget gets the pool's budget (borrowed) or null.
+// Reads AccumulatorConfig {batchSize, maxBatchSize?, lingerMs, bufferMemory, codec,
+// compressionLevel?, pool?}; *budget gets the pool's budget (borrowed) or null.
 bool ReadConfig(napi_env env, napi_value config, const char* fn, core::AccumulatorConfig* out,
                 core::MemoryBudget** budget) {
   napi_valuetype t = napi_undefined;
@@ -807,6 +807,25 @@ bool ReadConfig(napi_env env, napi_value config, const char* fn, core::Accumulat
                                           core::kRecordBatchOverhead))) {
     ThrowRangeError(env, fn, "config.batchSize must be in [0, 2147483586]");
     return false;
+  }
+  // maxBatchSize: read once per accumulator, so by name (no interned key needed).
+  double max_batch_size = batch_size;
+  if (napi_get_named_property(env, config, "maxBatchSize", &v) != napi_ok ||
+      napi_typeof(env, v, &t) != napi_ok) {
+    return false;
+  }
+  if (t != napi_undefined && t != napi_null) {
+    if (t != napi_number || napi_get_value_double(env, v, &max_batch_size) != napi_ok ||
+        std::isnan(max_batch_size)) {
+      ThrowTypeError(env, fn, "config.maxBatchSize must be a number");
+      return false;
+    }
+    if (!(max_batch_size >= batch_size &&
+          max_batch_size <= static_cast<double>(core::kMaxBatchSize - core::kLogOverhead -
+                                                core::kRecordBatchOverhead))) {
+      ThrowRangeError(env, fn, "config.maxBatchSize must be in [config.batchSize, 2147483586]");
+      return false;
+    }
   }
   if (!GetProperty(env, config, kKeyLingerMs, &v) ||
       !ReadNumber(env, v, fn, "config.lingerMs", &linger)) {
@@ -839,7 +858,8 @@ bool ReadConfig(napi_env env, napi_value config, const char* fn, core::Accumulat
     *budget = UnwrapBufferPool(env, v, fn);
     if (*budget == nullptr) return false;
   }
-  *out = core::AccumulatorConfig{batch_size, linger, memory, static_cast<uint16_t>(codec), level};
+  *out = core::AccumulatorConfig{batch_size, linger, memory, static_cast<uint16_t>(codec), level,
+                                 max_batch_size};
   return true;
 }
 

@@ -54,6 +54,12 @@ void RegisterMemoryStats(Napi::Env env, Napi::Object exports);
 // @thread JS (at module init)
 void RegisterBufferPool(Napi::Env env, Napi::Object exports);
 
+#if defined(KAFKA_TURBO_IO_URING)
+// ioUringProbe(): string | null and createRing(onEvents): the io_uring transport (uring.cc).
+// @thread JS (at module init)
+void RegisterUring(Napi::Env env, Napi::Object exports);
+#endif
+
 // ---- shared by record_batch.cc and accumulator.cc ----------------------------------------
 
 // Property names the bindings read and write, created once per environment as internalized

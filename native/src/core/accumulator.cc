@@ -27,6 +27,13 @@ constexpr size_t kShrinkSlack = 4096;
 // The pool keeps at most this many bytes of free blocks (and never more than buffer.memory).
 constexpr double kMaxPooledBytes = 32.0 * 1024 * 1024;
 
+// A batch's first block holds batch.size (+ the header) but at most this much: with a large
+// batch.size (the KafkaJS-style API's is max.request.size) most batches stay far smaller, and
+// an open batch per partition must not pin (and report to V8) a whole batch.size each. A
+// batch that needs more grows its block (realloc, doubling). The fallback starts its writer
+// at the same capacity (the bytes do not depend on it).
+constexpr size_t kMaxFirstBlock = 64 * 1024;
+
 // floor(x) and ceil(x) for 0 <= x, saturated to UINT64_MAX (x may be +infinity).
 uint64_t FloorToU64(double x) {
   return x >= 18446744073709549568.0 ? UINT64_MAX : static_cast<uint64_t>(std::floor(x));
@@ -120,9 +127,10 @@ RecordAccumulator::RecordAccumulator(const AccumulatorConfig& config, MemoryBudg
     : config_(config),
       batch_over_(FloorToU64(config.batch_size)),
       batch_full_(CeilToU64(config.batch_size)),
+      max_over_(FloorToU64(std::max(config.batch_size, config.max_batch_size))),
       budget_(TakeBudget(budget, config.buffer_memory)),
       pool_(new BatchBufferPool(
-          static_cast<size_t>(config.batch_size) + kRecordBatchOverhead,
+          std::min(static_cast<size_t>(config.batch_size), kMaxFirstBlock) + kRecordBatchOverhead,
           static_cast<size_t>(std::max(0.0, std::min(kMaxPooledBytes, budget_->total()))))) {}
 
 RecordAccumulator::~RecordAccumulator() {
@@ -269,6 +277,7 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
   // Elements of a deque stay where they are when others are pushed at the back.
   Batch* last = part.batches.empty() ? nullptr : &part.batches.back();
   size_t taken = 0;
+  AppendStatus status = AppendStatus::kOk;
 
   for (size_t i = 0; i < n; ++i) {
     const RecordView& r = records[i];
@@ -277,20 +286,35 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
       const int64_t timestamp_delta = r.timestamp - last->base_timestamp;
       const uint64_t body = RecordBodySize(fixed_sizes[i], offset_delta, timestamp_delta);
       const uint64_t grown = EncodedRecordSize(body);
-      if (last->size + grown > batch_over_) {
-        // Past batch.size: this batch is closed, the record opens the next one.
+      if (last->size + grown > (i == 0 ? batch_over_ : max_over_)) {
+        // Past its bound: this batch is closed, the record opens the next one.
         Close(last);
       } else if (budget_->WouldPass(grown)) {
         break;
       } else {
-        // last->size + grown <= batch.size < capacity: it fits the allocation.
+        const uint64_t need = last->size + grown;
+        if (need > last->capacity) {
+          // Past its first block (batch.size over kMaxFirstBlock, or a call's run past
+          // batch.size): the block grows (doubling, at most to the bound) rather than a new
+          // batch being opened. It is no longer the pool's size, so it goes back to malloc
+          // when done.
+          const uint64_t doubled = std::min<uint64_t>(uint64_t{last->capacity} * 2, max_over_);
+          const size_t capacity = static_cast<size_t>(std::max(need, doubled));
+          void* bigger = std::realloc(last->data, capacity);
+          if (bigger == nullptr) {
+            status = AppendStatus::kOutOfMemory;
+            break;
+          }
+          held_bytes_ += capacity - last->capacity;
+          last->data = static_cast<uint8_t*>(bigger);
+          last->capacity = capacity;
+        }
         EncodeRecord(last->data + last->size, r, body, offset_delta, timestamp_delta);
         last->size += grown;
         Charge(grown);
         NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                      r.timestamp, runs);
         ++taken;
-        if (last->size >= batch_full_) Close(last);
         continue;
       }
     }
@@ -301,14 +325,14 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
     const uint64_t body = RecordBodySize(fixed_sizes[i], 0, 0);
     const uint64_t needed = kRecordBatchOverhead + EncodedRecordSize(body);
     if (budget_->WouldPass(needed) && budget_->used() > 0) break;
-    // Room for batch.size (+ the header, as the fallback's writer reserves), or for this
-    // one record when it is larger.
+    // Room for batch.size (+ the header, as the fallback's writer reserves) up to
+    // kMaxFirstBlock, or for this one record when it is larger.
     const size_t capacity = std::max<size_t>(pool_->block_size(), static_cast<size_t>(needed));
     uint8_t* data = capacity == pool_->block_size() ? pool_->Take()
                                                     : static_cast<uint8_t*>(std::malloc(capacity));
     if (data == nullptr) {
-      *appended = taken;
-      return AppendStatus::kOutOfMemory;
+      status = AppendStatus::kOutOfMemory;
+      break;
     }
     held_bytes_ += capacity;
     if (last != nullptr && !last->full) Close(last);
@@ -322,10 +346,12 @@ AppendStatus RecordAccumulator::Append(uint32_t partition, const RecordView* rec
     NoteAppended(last->record_count, last->base_timestamp, last->max_timestamp, last->id,
                  r.timestamp, runs);
     ++taken;
-    if (last->size >= batch_full_) Close(last);
   }
+  // The call is over: its last batch takes more records later only while under batch.size
+  // (and, with a codec, starts compressing now if it is full).
+  if (last != nullptr && !last->full && last->size >= batch_full_) Close(last);
   *appended = taken;
-  return AppendStatus::kOk;
+  return status;
 }
 
 void RecordAccumulator::Ready(double now_ms, bool flushing, std::vector<uint32_t>* partitions,

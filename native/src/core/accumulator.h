@@ -6,8 +6,12 @@
 //  - Records are encoded (record batch v2 record format) into the last open batch of their
 //    partition as they are appended, after a 61-byte gap where drain() writes the header.
 //    A batch's size (header included) is therefore known exactly at all times.
-//  - A record that would take a non-empty batch past batch.size closes it and opens a new
-//    one; a batch always takes its first record, however large.
+//  - A record that would take a non-empty batch past its bound closes it and opens a new
+//    one; a batch always takes its first record, however large. The bound is batch.size for
+//    the first record of an Append() call and max_batch_size for the records after it, so a
+//    call's run of records to a partition stays one batch up to max.request.size (issue 16:
+//    the brokers' cost is per batch). A batch that ends a call at batch.size or more is full.
+//    Its block grows (realloc) past batch.size + 61 when the run needs it.
 //  - buffer.memory counts each record's encoded bytes plus 61 per batch, from append()
 //    until complete() (drained batches still count: the sender may retry them). A record
 //    that does not fit stops the append; when nothing is buffered a record is still taken.
@@ -51,6 +55,9 @@ struct AccumulatorConfig {
   uint16_t codec;
   // The codec's level, as compress::ResolveLevel takes it (compress::kDefaultLevel: default).
   int compression_level;
+  // How far the records of one Append() call after its first may grow a batch (bytes, header
+  // included). Below batch_size (0 when left out of an initializer) it means batch_size.
+  double max_batch_size;
 };
 
 // Where the records of one append() went: `count` records into batch `batch_id`.
@@ -285,7 +292,8 @@ class RecordAccumulator {
     uint8_t* data;
     size_t size;
     size_t capacity;
-    // No more records go in: it reached batch.size, or a later batch exists behind it.
+    // No more records go in: it reached batch.size (at the end of an Append() call), or a
+    // later batch exists behind it.
     bool full;
     // Its compression on the worker thread, started when it closed (codec set only).
     std::shared_ptr<CompressJob> job;
@@ -341,6 +349,8 @@ class RecordAccumulator {
   // n >= batch_size <=> n >= batch_full_.
   const uint64_t batch_over_;
   const uint64_t batch_full_;
+  // n > max(batch_size, max_batch_size) <=> n > max_over_: the bound of a call's later records.
+  const uint64_t max_over_;
   // buffer.memory: this accumulator's bytes count here with those of every other
   // accumulator sharing it; buffered_bytes_ below is this one's part.
   MemoryBudget* const budget_;

@@ -54,7 +54,9 @@ export function encodeApiVersionsResponse(version: number, res: ApiVersionsRespo
     if (flexible) writeTags(w, nextTags());
   });
   if (version >= 1) w.int32(res.throttleTimeMs);
-  if (flexible) writeTags(w, nextTags());
+  // Tag 2 of the response is finalized_features, which the decoder reads (transaction.version):
+  // unknown tags skip it.
+  if (flexible) writeTags(w, nextTags().map((t) => (t.tag >= 2 ? { tag: t.tag + 1, data: t.data } : t)));
   return w.finish();
 }
 

@@ -712,6 +712,12 @@ class LocalCluster {
     return this.nodes.filter((n) => n.proc && !n.exited);
   }
 
+  /** The running brokers' JVM process ids (setpriv execs java, so the pid is the JVM's):
+   * for benchmarks that read the brokers' CPU time from /proc/<pid>/stat. */
+  brokerPids() {
+    return this.running().map((n) => n.proc.pid).filter((pid) => pid > 0);
+  }
+
   /** Running and not paused: the brokers that answer requests. */
   answering() {
     return this.running().filter((n) => !n.paused);

@@ -40,6 +40,73 @@ for (const { name, backend } of availableBackends()) {
       assert.deepEqual(ready.partitions, [0]);
     });
 
+    test('the records of one append call stay in one batch past batch.size, up to maxBatchSize', () => {
+      const acc = backend.createAccumulator(config({ batchSize: 200, maxBatchSize: 4000 }));
+      const records = Array.from({ length: 20 }, (_, i) => rec(i, 20));
+      const res = acc.append(0, records, 1000);
+      assert.equal(res.appended, 20);
+      assert.equal(res.batches.length, 2, `one batch for the whole call: ${JSON.stringify(res.batches)}`);
+      assert.equal(res.batches[1], 20);
+      // It ended the call past batch.size: full, ready before linger, and closed to later records.
+      assert.deepEqual(acc.ready(1000, false).partitions, [0]);
+      const next = acc.append(0, [rec(20, 20)], 1000);
+      assert.notEqual(next.batches[0], res.batches[0], 'a later call opens the next batch');
+      const drained = acc.drain([0], 1 << 20, NO_STAMP);
+      assert.equal(drained.length, 1);
+      assert.ok(drained[0]!.bytes.length > 200 && drained[0]!.bytes.length <= 4000, `${drained[0]!.bytes.length} bytes`);
+      const [b] = decodeRecordBatches(drained[0]!.bytes);
+      assert.ok(b!.crcValid);
+      assert.deepEqual(b!.records.map((r) => r.value), records.map((r) => r.value));
+    });
+
+    test("a call's run past maxBatchSize opens the next batch; none passes maxBatchSize", () => {
+      const maxBatchSize = 3000;
+      const acc = backend.createAccumulator(config({ batchSize: 500, maxBatchSize }));
+      const records = Array.from({ length: 300 }, (_, i) => rec(i, 50));
+      const res = acc.append(3, records, 0);
+      assert.equal(res.appended, 300);
+      const values: (Buffer | null)[] = [];
+      while (acc.hasUndrained()) {
+        for (const d of acc.drain([3], 1 << 20, NO_STAMP)) {
+          assert.ok(d.bytes.length <= maxBatchSize, `a batch of ${d.bytes.length} bytes`);
+          const [b] = decodeRecordBatches(d.bytes);
+          assert.ok(b!.crcValid);
+          for (const r of b!.records) values.push(r.value);
+        }
+      }
+      assert.ok(res.batches.length / 2 >= 300 * 60 / maxBatchSize, `${res.batches.length / 2} batches`);
+      assert.deepEqual(values, records.map((r) => r.value));
+    });
+
+    test('records appended one call at a time still close a batch at batch.size', () => {
+      const acc = backend.createAccumulator(config({ batchSize: 300, maxBatchSize: 1 << 20 }));
+      const ids = new Set<number>();
+      for (let i = 0; i < 40; i++) ids.add(acc.append(0, [rec(i, 20)], 0).batches[0]!);
+      assert.ok(ids.size > 1, 'more than one batch');
+      while (acc.hasUndrained()) for (const d of acc.drain([0], 1 << 20, NO_STAMP)) assert.ok(d.bytes.length <= 300, `${d.bytes.length} bytes`);
+    });
+
+    test('a growing batch still stops at buffer.memory, and takes the rest once memory is freed', () => {
+      const acc = backend.createAccumulator(config({ batchSize: 1000, maxBatchSize: 1 << 20, bufferMemory: 5000 }));
+      const records = Array.from({ length: 100 }, (_, i) => rec(i, 100));
+      const first = acc.append(0, records, 0);
+      assert.ok(first.appended > 10 && first.appended < 100, `appended ${first.appended}`);
+      assert.equal(first.batches.length, 2, 'what fits is one batch');
+      assert.ok(acc.stats().bufferedBytes <= 5000, `${acc.stats().bufferedBytes} bytes held`);
+      const drained = acc.drain([0], 1 << 20, NO_STAMP);
+      acc.complete(drained.map((d) => ({ batchId: d.batchId, errorCode: 0 })));
+      assert.equal(acc.stats().bufferedBytes, 0);
+      assert.ok(acc.append(0, records.slice(first.appended), 0).appended > 0);
+    });
+
+    test('maxBatchSize below batchSize, or not a number, is refused', () => {
+      assert.throws(() => backend.createAccumulator(config({ batchSize: 1000, maxBatchSize: 999 })), RangeError);
+      assert.throws(() => backend.createAccumulator(config({ maxBatchSize: 2 ** 31 })), RangeError);
+      assert.throws(() => backend.createAccumulator(config({ maxBatchSize: NaN })), TypeError);
+      assert.throws(() => backend.createAccumulator(config({ maxBatchSize: '4096' as unknown as number })), TypeError);
+      backend.createAccumulator(config({ batchSize: 1000, maxBatchSize: 1000 })).destroy();
+    });
+
     test('one append call larger than any scratch space: every record intact (keys, values, headers)', () => {
       const acc = backend.createAccumulator(config({ batchSize: 1 << 16, bufferMemory: 1 << 26 }));
       const records = Array.from({ length: 5000 }, (_, i) => ({

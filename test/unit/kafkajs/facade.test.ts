@@ -256,7 +256,7 @@ describe('Kafka: configuration', () => {
     new turbo.Kafka({} as any).producer();
   });
 
-  it('takes idempotent producers as KafkaJS does, refuses transactional ones at producer()', () => {
+  it('takes idempotent and transactional producers as KafkaJS does; bad settings fail at producer()', () => {
     const kafka = new turbo.Kafka({ brokers: ['h:1'] });
     assert.equal(kafka.producer({ idempotent: true }).isIdempotent(), true);
     assert.equal(kafka.producer().isIdempotent(), false);
@@ -268,10 +268,10 @@ describe('Kafka: configuration', () => {
       name: 'KafkaJSNonRetriableError',
       message: /at most 5 requests in flight/,
     });
-    assert.throws(() => kafka.producer({ transactionalId: 'tx' }), {
-      name: 'KafkaJSNonRetriableError',
-      message: /Transactional.*not supported by kafka-turbo yet/,
-    });
+    // Transactions (issue 14) replaced the refusal that was here.
+    assert.equal(typeof kafka.producer({ transactionalId: 'tx' }).transaction, 'function');
+    assert.throws(() => kafka.producer({ transactionalId: '' as never, idempotent: true }), { name: 'KafkaJSNonRetriableError', message: /Invalid transactionalId/ });
+    assert.throws(() => kafka.producer({ transactionalId: 'tx', maxInFlightRequests: 6 }), /max.in.flight.requests.per.connection must be at most 5/);
   });
 
   it('consumer() and admin() throw KafkaJSNotImplemented', () => {

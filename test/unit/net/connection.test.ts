@@ -12,6 +12,46 @@ import {
   type RequestTimeoutEvent,
 } from '../../../ts/net/connection.js';
 import { Reader } from '../../../ts/protocol/reader.js';
+import { netTransport, type Transport } from '../../../ts/net/transport.js';
+import { UringTransport } from '../../../ts/net/transport-uring.js';
+import { loadNativeAddon } from '../../../ts/backend/native.js';
+
+/**
+ * Every test runs on each transport: node:net, the native io_uring ring, and the ring with
+ * tiny SO_SNDBUF/SO_RCVBUF on the client's sockets (4 KiB / 2 KiB), so that requests go out
+ * in short sends and responses arrive in short reads. Where the addon or the kernel refuses
+ * io_uring, the uring variants are replaced by one test that checks the refusal is reported.
+ */
+const addon = (() => {
+  try {
+    return loadNativeAddon();
+  } catch {
+    return null;
+  }
+})();
+const uringRefusal: string | null =
+  addon === null
+    ? 'the native addon does not load'
+    : typeof addon.ioUringProbe !== 'function'
+      ? 'this addon has no io_uring transport'
+      : addon.ioUringProbe();
+const transports: { name: string; make: () => Transport }[] = [{ name: 'node:net', make: () => netTransport }];
+if (uringRefusal === null) {
+  transports.push({ name: 'io_uring', make: () => new UringTransport(addon!.createRing!) });
+  transports.push({
+    name: 'io_uring, 4 KiB SO_SNDBUF / 2 KiB SO_RCVBUF',
+    make: () => new UringTransport(addon!.createRing!, { sendBuffer: 4096, recvBuffer: 2048 }),
+  });
+} else {
+  it('io_uring refused here is reported with its reason', async () => {
+    const { backendInfo, resetBackendForTest } = await import('../../../ts/backend/load.js');
+    resetBackendForTest();
+    const info = backendInfo();
+    assert.equal(info.io, 'net');
+    assert.equal(info.ioUring, false);
+    assert.match(info.ioReason, /^node:net: /);
+  });
+}
 
 interface ReceivedRequest {
   apiKey: number;
@@ -130,10 +170,13 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 2000): Pro
   }
 }
 
-describe('BrokerConnection', () => {
+for (const { name: transportName, make } of transports)
+describe(`BrokerConnection over ${transportName}`, () => {
   let broker: FakeBroker;
   let conn: BrokerConnection;
+  let transport: Transport;
   const options = (over: Partial<BrokerConnectionOptions> = {}): BrokerConnectionOptions => ({
+    transport,
     host: '127.0.0.1',
     port: broker.port,
     clientId: 'test-client',
@@ -147,6 +190,7 @@ describe('BrokerConnection', () => {
   });
 
   beforeEach(async () => {
+    transport = make();
     broker = new FakeBroker();
     await broker.start();
   });
@@ -154,6 +198,54 @@ describe('BrokerConnection', () => {
   afterEach(async () => {
     await conn?.close();
     await broker.stop();
+    // No socket is left behind on the ring (one the connection dropped itself -- a timeout, a
+    // corrupt stream -- finishes closing a poll cycle later, as a destroyed net.Socket does).
+    const ring = transport;
+    if (ring instanceof UringTransport) await waitFor(() => ring.openSockets() === 0, 'ring sockets to close');
+  });
+
+  it('a 1 MiB request of 64 chunks arrives whole, and its 1 MiB response is reassembled', async () => {
+    broker.onRequest = (req) => req.reply(req.rest);
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * 1024, i + 1));
+    const echoed = await conn.request(3, 1, false, chunks, (_v, r) => r.raw(r.remaining));
+    assert.equal(broker.requests.length, 1);
+    // The header's client_id is followed by the body as the broker read it.
+    assert.ok(broker.requests[0].rest.equals(Buffer.concat(chunks)), 'the broker read the chunks in order');
+    assert.ok((echoed as Buffer).equals(Buffer.concat(chunks)), 'the response came back whole');
+  });
+
+  it('pipelined requests written in one corked batch all get their own answers', async () => {
+    conn = new BrokerConnection(options({ maxInFlight: 5 }));
+    await conn.connect();
+    const body = Buffer.alloc(3000, 7);
+    const answers = await Promise.all(Array.from({ length: 40 }, () => conn.request(3, 1, false, [body, body], readInt32)));
+    assert.deepEqual(answers, Array.from({ length: 40 }, (_, i) => i));
+    assert.ok(broker.requests.every((r) => r.rest.length === 6000));
+  });
+
+  it('connection loss in the middle of a request fails it retriably, and a new connection works', async () => {
+    // The broker hangs up after reading part of a large request.
+    let seen = 0;
+    broker.onAccept = (s) => {
+      if (broker.connections > 1) return;
+      s.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen > 100_000) s.destroy();
+      });
+    };
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const big = Array.from({ length: 32 }, () => Buffer.alloc(32 * 1024, 3));
+    await assert.rejects(conn.request(3, 1, false, big, readInt32), (err: unknown) => {
+      assert.ok(err instanceof KafkaJSConnectionError);
+      assert.equal(err.retriable, true);
+      return true;
+    });
+    assert.equal(conn.isConnected(), false);
+    await conn.connect();
+    assert.equal(await conn.request(3, 1, false, Buffer.alloc(10), readInt32), 1);
   });
 
   it('connects once for concurrent callers and reports isConnected()', async () => {

@@ -3,6 +3,14 @@
  * are encoded (record-batch v2 record format) as they are appended, so that a batch's size
  * is known exactly and drain() only has to write the 61-byte header and the CRC.
  *
+ * Batch boundaries (the native accumulator makes the same ones, byte for byte): a record that
+ * arrives on its own (the first record of an append() call) goes into its partition's open
+ * batch only while that stays within batch.size; the records after it in the same call keep
+ * filling that batch up to maxBatchSize (max.request.size from the producer), so a KafkaJS-style
+ * send of many messages becomes one batch per partition, as KafkaJS makes, instead of being cut
+ * every batch.size bytes (issue 16: the brokers' cost is per batch). When the call ends, a
+ * batch at or past batch.size is full.
+ *
  * Memory accounting follows the Java producer in spirit: every record's encoded bytes and
  * every batch's header count against buffer.memory from append() until complete() frees them
  * (drained batches still count: they may be retried).
@@ -31,7 +39,8 @@ class OpenBatch {
   /** The first record's timestamp: every record's timestamp is stored as a delta from it. */
   baseTimestamp = 0;
   maxTimestamp = 0;
-  /** No more records go in: it reached batch.size, or a later batch exists behind it. */
+  /** No more records go in: it reached batch.size (at the end of an append call), or a later
+   * batch exists behind it. */
   full = false;
 
   constructor(
@@ -48,6 +57,27 @@ class OpenBatch {
     return this.writer.length;
   }
 }
+
+/** The largest batch a later record of one append() call may make (AccumulatorConfig.maxBatchSize):
+ * batch.size when not given. */
+function checkMaxBatchSize(config: AccumulatorConfig): number {
+  const m = config.maxBatchSize;
+  if (m === undefined || m === null) return config.batchSize;
+  if (typeof m !== 'number' || Number.isNaN(m)) throw new TypeError('createAccumulator: config.maxBatchSize must be a number');
+  if (!(m >= config.batchSize && m <= MAX_BATCH_BYTES)) {
+    throw new RangeError(`createAccumulator: config.maxBatchSize must be in [config.batchSize, ${MAX_BATCH_BYTES}]`);
+  }
+  return m;
+}
+
+/** The most a batch.size may be on either backend (the native binding's bound: a record batch's
+ * length field is an int32 that does not count the 12-byte log overhead, and 61 header bytes). */
+const MAX_BATCH_BYTES = 2147483586;
+
+/** A batch's writer starts with room for batch.size but at most this (as the native backend's
+ * first block): with a large batch.size most batches stay far smaller; a batch that needs
+ * more grows its buffer. */
+const MAX_FIRST_BLOCK = 64 * 1024;
 
 function destroyedError(fn: string): Error {
   return Object.assign(new Error(`${fn}: the RecordAccumulator was destroyed`), { code: 'ERR_ACCUMULATOR_DESTROYED' });
@@ -87,8 +117,11 @@ export class FallbackAccumulator implements RecordAccumulator {
 
   /** buffer.memory: shared with other accumulators, or this one's own. */
   private readonly pool: FallbackBufferPool;
+  /** How far the records of one append() call after its first may grow a batch. */
+  private readonly maxBatchSize: number;
 
   constructor(private readonly config: AccumulatorConfig) {
+    this.maxBatchSize = checkMaxBatchSize(config);
     const given = config.pool;
     if (given === undefined || given === null) {
       this.pool = new FallbackBufferPool(config.bufferMemory);
@@ -114,18 +147,21 @@ export class FallbackAccumulator implements RecordAccumulator {
     }
     const batches: number[] = [];
     const { batchSize } = this.config;
+    const maxBatchSize = this.maxBatchSize;
     const pool = this.pool;
     const limit = pool.total();
     let appended = 0;
-    for (const record of records) {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
       const last = queue.length > 0 ? queue[queue.length - 1]! : undefined;
       if (last && !last.full) {
-        // Encode in place, then undo if the record took the batch past batch.size (a batch
-        // always takes its first record, however large) or past buffer.memory.
+        // Encode in place, then undo if the record took the batch past its bound (batch.size
+        // for the call's first record, maxBatchSize for the ones after it; a batch always
+        // takes its first record, however large) or past buffer.memory.
         const mark = last.writer.length;
         encodeRecord(last.writer, record, last.recordCount, record.timestamp - last.baseTimestamp);
         const grown = last.writer.length - mark;
-        if (last.writer.length > batchSize) {
+        if (last.writer.length > (i === 0 ? batchSize : maxBatchSize)) {
           last.writer.truncate(mark);
           last.full = true;
         } else if (pool.used + grown > limit) {
@@ -135,7 +171,6 @@ export class FallbackAccumulator implements RecordAccumulator {
           this.charge(grown);
           this.noteAppended(last, record, batches);
           appended++;
-          if (last.writer.length >= batchSize) last.full = true;
           continue;
         }
       }
@@ -143,7 +178,7 @@ export class FallbackAccumulator implements RecordAccumulator {
       // buffered (by any accumulator sharing the pool), a record larger than buffer.memory is
       // still taken (the caller refuses records larger than buffer.memory before they get
       // here).
-      const fresh = new OpenBatch(this.nextBatchId, partition, nowMs, batchSize + RECORD_BATCH_OVERHEAD);
+      const fresh = new OpenBatch(this.nextBatchId, partition, nowMs, Math.min(batchSize, MAX_FIRST_BLOCK) + RECORD_BATCH_OVERHEAD);
       encodeRecord(fresh.writer, record, 0, 0);
       if (pool.used + fresh.sizeInBytes > limit && pool.used > 0) break;
       this.nextBatchId++;
@@ -154,8 +189,10 @@ export class FallbackAccumulator implements RecordAccumulator {
       this.charge(fresh.sizeInBytes);
       this.noteAppended(fresh, record, batches);
       appended++;
-      if (fresh.writer.length >= batchSize) fresh.full = true;
     }
+    // The call is over: its last batch takes more records later only while under batch.size.
+    const tail = queue.length > 0 ? queue[queue.length - 1]! : undefined;
+    if (tail && !tail.full && tail.writer.length >= batchSize) tail.full = true;
     return { appended, batches };
   }
 

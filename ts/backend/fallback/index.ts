@@ -8,9 +8,15 @@ import { encodeRecordBatch } from '../../protocol/record-batch.js';
 import { FallbackAccumulator, FallbackBufferPool } from './accumulator.js';
 import { availableCodecs } from '../../compression/index.js';
 
-export function createFallbackBackend(info: Omit<BackendInfo, 'backend' | 'crc32c' | 'ioUring' | 'codecs'>): Backend {
+export function createFallbackBackend(info: Omit<BackendInfo, 'backend' | 'crc32c' | 'ioUring' | 'io' | 'ioReason' | 'codecs'>): Backend {
   return {
-    info: { backend: 'fallback', crc32c: 'ts', ioUring: false, codecs: ['none', ...availableCodecs()], ...info },
+    info: {
+      backend: 'fallback',
+      crc32c: 'ts',
+      ioUring: false,
+      io: 'net',
+      ioReason: 'node:net: the fallback backend has no io_uring transport',
+      codecs: ['none', ...availableCodecs()], ...info },
     crc32c: (buf: Uint8Array, init = 0) => crc32c(buf, init),
     encodeRecordBatch: (records: readonly RecordInput[], header: BatchHeaderInput) => encodeRecordBatch(records, header, crc32c),
     createAccumulator: (config: AccumulatorConfig): RecordAccumulator => new FallbackAccumulator(config),

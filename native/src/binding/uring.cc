@@ -1,0 +1,451 @@
+// The io_uring transport's binding: ioUringProbe() and createRing(onEvents), over the core in
+// io/ring.cc. Design (b) of issue 15: the ring's eventfd is watched by libuv on the JS thread
+// (a uv_poll_t on the environment's own loop), so completions reach JavaScript without a
+// thread hop; all of one wake-up's completions go to JavaScript in one call, as a flat list
+// of numbers plus the received bytes (one Buffer per recv), never one call per completion.
+//
+// The poll handle holds the event loop open only while the ring has connections, as sockets
+// do: an idle producer lets the process exit. destroy(), the object's finalizer and the
+// environment's cleanup hook all end the same way: sockets closed at once, the poll handle
+// closed (freed in its close callback), the ring torn down.
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <string>
+#include <vector>
+
+#include "../io/ring.h"
+#include "bindings.h"
+
+namespace kafka_turbo {
+namespace binding {
+namespace {
+
+// Event kinds in the flat list handed to onEvents: [kind, connection id, value] triples.
+enum EventKind : int {
+  kEvConnected = 1,  // value 0
+  kEvData = 2,       // value: index into the Buffer list
+  kEvWritten = 3,    // value: how many of the oldest writes are in the kernel now
+  kEvClosed = 4,     // value: errno (0: closed by close()), see kEvEnd
+  kEvEnd = 5,        // closed: the peer ended the stream (recv returned 0)
+};
+
+struct RingHandle;
+
+// Collects one Process() call's completions as JS values. @thread JS
+class JsSink : public io::RingSink {
+ public:
+  JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred) : env_(env), deferred_(deferred) {}
+  void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0); }
+  void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
+    napi_value buf = nullptr;
+    void* copy = nullptr;
+    if (napi_create_buffer_copy(env_, size, data, &copy, &buf) != napi_ok) {
+      failed_ = true;
+      return;
+    }
+    Push(kEvData, conn, static_cast<double>(buffers_.size()));
+    buffers_.push_back(buf);
+  }
+  // Writes nobody waits on (no callback: a request whose response is what counts) are only
+  // counted, and told with the next call JavaScript gets anyway: a send completion then costs
+  // no JavaScript call of its own.
+  void OnWritten(uint32_t conn, uint32_t writes, bool notify) override {
+    if (!notify) {
+      (*deferred_)[conn] += writes;
+      return;
+    }
+    Push(kEvWritten, conn, writes + TakeDeferred(conn));
+  }
+  void OnClosed(uint32_t conn, int error, bool eof) override {
+    const uint32_t before = TakeDeferred(conn);
+    if (before > 0) Push(kEvWritten, conn, before);
+    Push(eof ? kEvEnd : kEvClosed, conn, error);
+  }
+  // Before handing events to JavaScript: the counted writes go with them.
+  void FlushDeferred() {
+    for (const auto& [conn, writes] : *deferred_) Push(kEvWritten, conn, writes);
+    deferred_->clear();
+  }
+
+  bool empty() const { return events_.empty(); }
+  bool failed() const { return failed_; }
+  const std::vector<double>& events() const { return events_; }
+  const std::vector<napi_value>& buffers() const { return buffers_; }
+
+ private:
+  uint32_t TakeDeferred(uint32_t conn) {
+    auto it = deferred_->find(conn);
+    if (it == deferred_->end()) return 0;
+    const uint32_t n = it->second;
+    deferred_->erase(it);
+    return n;
+  }
+  void Push(int kind, uint32_t conn, double value) {
+    events_.push_back(kind);
+    events_.push_back(conn);
+    events_.push_back(value);
+  }
+  napi_env env_;
+  std::unordered_map<uint32_t, uint32_t>* deferred_;
+  std::vector<double> events_;
+  std::vector<napi_value> buffers_;
+  bool failed_ = false;
+};
+
+struct RingHandle {
+  napi_env env = nullptr;
+  std::unique_ptr<io::Ring> ring{new io::Ring()};
+  uv_poll_t* poll = nullptr;  // freed in its close callback
+  bool referenced = false;
+  napi_ref callback = nullptr;
+  napi_async_context async = nullptr;
+  bool destroyed = false;
+  bool in_callback = false;
+  // Per connection, writes completed without notify and not yet told to JavaScript.
+  std::unordered_map<uint32_t, uint32_t> deferred_written;
+};
+
+void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+// Keeps the loop alive exactly while there are connections. @thread JS
+void UpdateRef(RingHandle* h) {
+  const bool want = h->ring->connections() > 0;
+  if (want == h->referenced || h->poll == nullptr) return;
+  h->referenced = want;
+  if (want) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(h->poll));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(h->poll));
+  }
+}
+
+// @thread JS
+void Teardown(RingHandle* h) {
+  if (h->destroyed) return;
+  h->destroyed = true;
+  if (h->poll != nullptr) {
+    uv_poll_stop(h->poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(h->poll), FreePoll);
+    h->poll = nullptr;
+  }
+  h->ring.reset();  // closes every socket and the ring now
+  if (h->callback != nullptr) {
+    napi_delete_reference(h->env, h->callback);
+    h->callback = nullptr;
+  }
+  if (h->async != nullptr) {
+    napi_async_destroy(h->env, h->async);
+    h->async = nullptr;
+  }
+}
+
+void CleanupHook(void* data) { Teardown(static_cast<RingHandle*>(data)); }
+
+void Finalize(napi_env env, void* data, void*) {
+  RingHandle* h = static_cast<RingHandle*>(data);
+  napi_remove_env_cleanup_hook(env, CleanupHook, h);
+  Teardown(h);
+  delete h;
+}
+
+// The eventfd is readable: hand every completion to JavaScript in one call. @thread JS
+void OnPoll(uv_poll_t* poll, int status, int) {
+  RingHandle* h = static_cast<RingHandle*>(poll->data);
+  if (h == nullptr || h->destroyed || status < 0) return;
+  napi_env env = h->env;
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  JsSink sink(env, &h->deferred_written);
+  h->ring->Process(&sink);
+  if (!sink.empty()) {
+    sink.FlushDeferred();
+    napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
+    const auto& ev = sink.events();
+    bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
+              napi_create_array_with_length(env, sink.buffers().size(), &buffers) == napi_ok;
+    for (size_t i = 0; ok && i < ev.size(); i++) {
+      napi_value n = nullptr;
+      ok = napi_create_double(env, ev[i], &n) == napi_ok && napi_set_element(env, events, i, n) == napi_ok;
+    }
+    for (size_t i = 0; ok && i < sink.buffers().size(); i++) {
+      ok = napi_set_element(env, buffers, i, sink.buffers()[i]) == napi_ok;
+    }
+    ok = ok && !sink.failed() && napi_get_reference_value(env, h->callback, &fn) == napi_ok &&
+         napi_get_global(env, &global) == napi_ok;
+    if (ok) {
+      napi_value argv[2] = {events, buffers};
+      h->in_callback = true;
+      // make_callback: the microtasks the callback queues (promise settlements) run before
+      // control goes back to libuv, as they do after a socket's 'data' event.
+      const napi_status st = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
+      h->in_callback = false;
+      if (st == napi_pending_exception) {
+        napi_value err = nullptr;
+        napi_get_and_clear_last_exception(env, &err);
+        napi_fatal_exception(env, err);
+      }
+    } else {
+      // Out of memory making the values: nothing sensible can continue on these sockets.
+      napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
+                       NAPI_AUTO_LENGTH);
+    }
+  }
+  if (!h->destroyed) UpdateRef(h);
+  napi_close_handle_scope(env, scope);
+}
+
+RingHandle* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, const char* fn) {
+  napi_value self = nullptr;
+  if (napi_get_cb_info(env, info, argc, argv, &self, nullptr) != napi_ok) return nullptr;
+  void* data = nullptr;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
+    ThrowTypeError(env, fn, "not a ring");
+    return nullptr;
+  }
+  RingHandle* h = static_cast<RingHandle*>(data);
+  if (h->destroyed) {
+    napi_throw_error(env, "ERR_RING_DESTROYED", "kafka-turbo: the io_uring ring was destroyed");
+    return nullptr;
+  }
+  return h;
+}
+
+napi_value ErrnoError(napi_env env, const char* fn, int err) {
+  std::string msg = std::string(fn) + ": " + std::strerror(err);
+  napi_value m = nullptr, e = nullptr, code = nullptr;
+  napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
+  napi_create_error(env, nullptr, m, &e);
+  napi_create_int32(env, -err, &code);
+  napi_set_named_property(env, e, "errno", code);
+  napi_throw(env, e);
+  return nullptr;
+}
+
+// connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number
+// A numeric IPv4 or IPv6 address (TypeScript resolves names first). @thread JS
+napi_value Connect(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "connect";
+  size_t argc = 4;
+  napi_value argv[4];
+  RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
+  if (h == nullptr) return nullptr;
+  if (argc < 4) return ThrowTypeError(env, kFn, "expected (ip, port, sendBuffer, recvBuffer)");
+  char ip[64];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &len) != napi_ok) {
+    return ThrowTypeError(env, kFn, "ip must be a string");
+  }
+  double port = 0, sndbuf = 0, rcvbuf = 0;
+  if (!GetFiniteNumber(env, argv[1], kFn, "port", &port) || !GetFiniteNumber(env, argv[2], kFn, "sendBuffer", &sndbuf) ||
+      !GetFiniteNumber(env, argv[3], kFn, "recvBuffer", &rcvbuf)) {
+    return nullptr;
+  }
+  if (!IsIntegerIn(port, 1, 65535)) return ThrowRangeError(env, kFn, "port must be an integer in [1, 65535]");
+  if (!IsIntegerIn(sndbuf, 0, 1 << 30) || !IsIntegerIn(rcvbuf, 0, 1 << 30)) {
+    return ThrowRangeError(env, kFn, "socket buffer sizes must be integers in [0, 2^30]");
+  }
+  sockaddr_storage addr{};
+  socklen_t alen = 0;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+    alen = sizeof *a4;
+  } else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    alen = sizeof *a6;
+  } else {
+    return ThrowTypeError(env, kFn, "ip must be a numeric IPv4 or IPv6 address");
+  }
+  int err = 0;
+  const uint32_t id = h->ring->Connect(reinterpret_cast<sockaddr*>(&addr), alen, static_cast<int>(sndbuf),
+                                      static_cast<int>(rcvbuf), &err);
+  if (id == 0) return ErrnoError(env, kFn, err);
+  UpdateRef(h);
+  napi_value out = nullptr;
+  napi_create_uint32(env, id, &out);
+  return out;
+}
+
+// write(id: number, chunks: Uint8Array[], notify: boolean): boolean -- false when the
+// connection is closing or gone. The chunks' memory must stay reachable until a written or
+// closed event covers it (the TypeScript side keeps them). notify false: its written event
+// may wait for the next event JavaScript gets (see JsSink::OnWritten). @thread JS
+napi_value Write(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "write";
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
+  RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
+  if (h == nullptr) return nullptr;
+  double id = 0;
+  bool is_array = false;
+  bool notify = true;
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &notify) != napi_ok) {
+    return ThrowTypeError(env, kFn, "notify must be a boolean");
+  }
+  if (argc < 2 || !GetFiniteNumber(env, argv[0], kFn, "id", &id) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array) {
+    return ThrowTypeError(env, kFn, "expected (id, chunks: Uint8Array[])");
+  }
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  if (n > io::Ring::kMaxIov) return ThrowRangeError(env, kFn, "at most 1024 chunks per write");
+  std::vector<iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value c = nullptr;
+    bool typed = false;
+    if (napi_get_element(env, argv[1], i, &c) != napi_ok || napi_is_typedarray(env, c, &typed) != napi_ok || !typed) {
+      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    }
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, c, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    }
+    iov[i] = {data, length};
+  }
+  const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Write(static_cast<uint32_t>(id), iov.data(), iov.size(), notify);
+  napi_value out = nullptr;
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+// close(id: number): boolean -- a closed event follows when true. @thread JS
+napi_value Close(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "close";
+  size_t argc = 1;
+  napi_value argv[1];
+  RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
+  if (h == nullptr) return nullptr;
+  double id = 0;
+  if (argc < 1 || !GetFiniteNumber(env, argv[0], kFn, "id", &id)) return nullptr;
+  const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Close(static_cast<uint32_t>(id));
+  napi_value out = nullptr;
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+// connections(): number @thread JS
+napi_value Connections(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  RingHandle* h = Unwrap(env, info, &argc, nullptr, "connections");
+  if (h == nullptr) return nullptr;
+  napi_value out = nullptr;
+  napi_create_uint32(env, static_cast<uint32_t>(h->ring->connections()), &out);
+  return out;
+}
+
+// destroy(): undefined -- every socket closed at once, no events after. @thread JS
+napi_value Destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value self = nullptr;
+  if (napi_get_cb_info(env, info, &argc, nullptr, &self, nullptr) != napi_ok) return nullptr;
+  void* data = nullptr;
+  if (napi_unwrap(env, self, &data) == napi_ok && data != nullptr) {
+    RingHandle* h = static_cast<RingHandle*>(data);
+    if (h->in_callback) {
+      napi_throw_error(env, "ERR_RING_BUSY", "kafka-turbo: destroy() from inside the ring's own callback");
+      return nullptr;
+    }
+    Teardown(h);
+  }
+  return Undefined(env);
+}
+
+// createRing(onEvents(events: number[], buffers: Buffer[])): Ring @thread JS
+napi_value CreateRing(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "createRing";
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_valuetype t = napi_undefined;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    return ThrowTypeError(env, kFn, "expected (onEvents: function)");
+  }
+  RingHandle* h = new RingHandle();
+  h->env = env;
+  std::string error;
+  if (!h->ring->Init(io::RingOptions(), &error)) {
+    delete h;
+    napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring ring: ") + error).c_str());
+    return nullptr;
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    delete h;
+    napi_throw_error(env, "ERR_IO_URING", "kafka-turbo: no libuv loop for this environment");
+    return nullptr;
+  }
+  h->poll = new uv_poll_t();
+  int rc = uv_poll_init(loop, h->poll, h->ring->event_fd());
+  if (rc != 0) {
+    delete h->poll;
+    h->poll = nullptr;
+    delete h;
+    napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: uv_poll_init: ") + uv_strerror(rc)).c_str());
+    return nullptr;
+  }
+  h->poll->data = h;
+  uv_poll_start(h->poll, UV_READABLE, OnPoll);
+  uv_unref(reinterpret_cast<uv_handle_t*>(h->poll));
+  napi_value name = nullptr;
+  napi_create_string_utf8(env, "kafka-turbo:io_uring", NAPI_AUTO_LENGTH, &name);
+  napi_value object = nullptr;
+  const napi_property_descriptor methods[] = {
+      {"connect", nullptr, Checked<Connect>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"write", nullptr, Checked<Write>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"close", nullptr, Checked<Close>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"connections", nullptr, Checked<Connections>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"destroy", nullptr, Checked<Destroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  if (napi_create_object(env, &object) != napi_ok ||
+      napi_define_properties(env, object, sizeof methods / sizeof methods[0], methods) != napi_ok ||
+      napi_create_reference(env, argv[0], 1, &h->callback) != napi_ok ||
+      napi_async_init(env, object, name, &h->async) != napi_ok) {
+    Teardown(h);
+    delete h;
+    return nullptr;
+  }
+  if (napi_wrap(env, object, h, Finalize, nullptr, nullptr) != napi_ok) {
+    Teardown(h);
+    delete h;
+    return nullptr;
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, h);
+  return object;
+}
+
+// ioUringProbe(): null when io_uring works here, else why not (one line). @thread JS
+napi_value Probe(napi_env env, napi_callback_info) {
+  std::string reason;
+  napi_value out = nullptr;
+  if (io::ProbeIoUring(&reason)) {
+    napi_get_null(env, &out);
+  } else {
+    napi_create_string_utf8(env, reason.c_str(), reason.size(), &out);
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterUring(Napi::Env env, Napi::Object exports) {
+  napi_value fn = nullptr;
+  napi_create_function(env, "ioUringProbe", NAPI_AUTO_LENGTH, Checked<Probe>, nullptr, &fn);
+  exports.Set("ioUringProbe", Napi::Value(env, fn));
+  napi_create_function(env, "createRing", NAPI_AUTO_LENGTH, Checked<CreateRing>, nullptr, &fn);
+  exports.Set("createRing", Napi::Value(env, fn));
+}
+
+}  // namespace binding
+}  // namespace kafka_turbo

@@ -1,0 +1,145 @@
+// The io_uring transport's core: one ring that owns TCP sockets to brokers, plain C++ (no
+// napi.h) so it is tested alone (native/test/ring_test.cc, also under ASan).
+//
+// Why it exists: the native backend's sockets go through io_uring instead of libuv's
+// epoll + writev/read (DESIGN.md). This is design (b) of issue 15: the ring's completions
+// signal an eventfd, which the binding (binding/uring.cc) has libuv watch on the JS thread with
+// a uv_poll_t, so a completion reaches JavaScript with no thread hop; Process() is called from
+// that poll callback. Everything here runs on that one thread (@thread owner): no locks.
+//
+// Per connection at most one send is in flight (a stream socket must not have two sends
+// racing, and a short send is finished before the next starts); writes queued meanwhile are
+// coalesced into the next sendmsg, up to kMaxIov buffers: one writev-shaped submission per
+// batch of requests. One recv is always armed while connected, into the connection's own
+// buffer; the sink copies the bytes out before the recv is re-armed.
+#ifndef KAFKA_TURBO_IO_RING_H_
+#define KAFKA_TURBO_IO_RING_H_
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+struct io_uring;
+struct io_uring_sqe;
+
+namespace kafka_turbo {
+namespace io {
+
+// Whether io_uring can be used here; on false, *reason says what refused it in one line
+// (kernel.io_uring_disabled, io_uring_setup's errno -- EPERM from seccomp or a sandbox,
+// ENOSYS from an old kernel --, or a missing opcode). @thread any
+bool ProbeIoUring(std::string* reason);
+
+// Receives completions from Process(). The byte pointers are valid only during the call.
+class RingSink {
+ public:
+  virtual ~RingSink() = default;
+  virtual void OnConnected(uint32_t conn) = 0;
+  virtual void OnData(uint32_t conn, const uint8_t* data, size_t size) = 0;
+  // The oldest `writes` Write() calls of `conn` are wholly in the kernel's send buffer;
+  // `notify`: one of them asked to be told (Write's notify).
+  virtual void OnWritten(uint32_t conn, uint32_t writes, bool notify) = 0;
+  // The socket is closed and forgotten; `error` is 0 for a close asked for (Close()) or an
+  // orderly end from the peer with `eof` set, else a positive errno. Writes not reported
+  // written never will be.
+  virtual void OnClosed(uint32_t conn, int error, bool eof) = 0;
+};
+
+struct RingOptions {
+  unsigned entries = 256;
+  size_t read_buffer = 64 * 1024;
+};
+
+class Ring {
+ public:
+  Ring();
+  ~Ring();  // closes every socket at once (no OnClosed), then the ring
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // Sets up the ring and its eventfd; false with *error on failure. @thread owner
+  bool Init(const RingOptions& options, std::string* error);
+  int event_fd() const { return event_fd_; }
+
+  // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
+  // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
+  // send_buffer / recv_buffer > 0 set SO_SNDBUF / SO_RCVBUF (tests: partial writes).
+  // @thread owner
+  uint32_t Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error);
+
+  // Queues the bytes of `iov` (the memory must stay valid until OnWritten counts this write,
+  // or OnClosed) and sends them now unless a send is already in flight. Returns false when the
+  // connection is unknown or closing. `notify` is passed on to OnWritten (the binding hands
+  // only such completions to JavaScript at once). @thread owner
+  bool Write(uint32_t conn, const iovec* iov, size_t count, bool notify = true);
+
+  // Starts closing: cancels what is in flight; OnClosed(conn, 0) follows once the kernel
+  // has given every operation back. Returns false when unknown or already closing.
+  // @thread owner
+  bool Close(uint32_t conn);
+
+  // Hands every completion waiting to `sink`, re-arms reads, submits. Returns the number
+  // of completions seen. @thread owner
+  size_t Process(RingSink* sink);
+
+  size_t connections() const { return conns_.size(); }
+
+  static constexpr size_t kMaxIov = 1024;
+
+ private:
+  struct PendingWrite {
+    std::vector<iovec> iov;
+    bool notify;
+  };
+  struct Conn {
+    int fd = -1;
+    bool connected = false;
+    bool closing = false;
+    bool eof = false;
+    int error = 0;
+    int ops = 0;  // operations the kernel has not given back yet
+    bool reading = false;
+    bool sending = false;
+    std::unique_ptr<uint8_t[]> rbuf;
+    std::deque<PendingWrite> queued;
+    // The send in flight: its buffers (advanced past what short sends took), and how many
+    // Write() calls it finishes.
+    std::vector<iovec> inflight;
+    size_t inflight_first = 0;
+    uint32_t inflight_writes = 0;
+    bool inflight_notify = false;
+    msghdr msg{};
+    sockaddr_storage addr{};  // kept until the connect completes
+    socklen_t addr_len = 0;
+  };
+  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
+
+  ::io_uring_sqe* Sqe();
+  void ArmRecv(uint32_t id, Conn* c);
+  void StartSend(uint32_t id, Conn* c);
+  void BeginClose(uint32_t id, Conn* c, int error);
+  // Closes and forgets `id` once nothing of it is in flight; true when it did.
+  bool MaybeFinish(uint32_t id, Conn* c, RingSink* sink);
+  void Complete(uint64_t user_data, int res, RingSink* sink);
+
+  std::unique_ptr<io_uring> ring_;
+  bool ready_ = false;
+  int event_fd_ = -1;
+  RingOptions options_;
+  uint32_t next_id_ = 1;
+  std::unordered_map<uint32_t, Conn> conns_;
+  // Connections closed by Close() whose OnClosed is due at the next Process().
+  std::vector<uint32_t> finishing_;
+};
+
+}  // namespace io
+}  // namespace kafka_turbo
+
+#endif  // KAFKA_TURBO_IO_RING_H_

@@ -1,0 +1,126 @@
+/**
+ * The `kafka-turbo` command as a user meets it, without a broker: --help per command, flag
+ * errors that name the flag (exit 2, before any broker starts or socket opens), the exit codes
+ * for "no Java for the local broker" (3) and "cluster unreachable" (1), JSON record files, and
+ * the local broker's Kafka version kept equal to the test harness's.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CONTROL_CHARS, runCli } from './run-cli.js';
+import { KAFKA_VERSION } from '../../../ts/cli/embedded-broker.js';
+import { parseJsonRecords } from '../../../ts/cli/produce.js';
+import { UsageError } from '../../../ts/cli/args.js';
+
+const root = join(__dirname, '..', '..', '..', '..');
+
+test('--help for each command, and the bare command prints the usage with exit 2', async () => {
+  const perf = await runCli(['perf', '--help']);
+  assert.equal(perf.code, 0);
+  for (const flag of ['--topic', '--num-records', '--record-size', '--throughput', '--producer-props', '--producer.config', '--print-metrics', '--bootstrap-server', '--json']) {
+    assert.ok(perf.stdout.includes(flag), `perf --help mentions ${flag}`);
+  }
+  const produce = await runCli(['produce', '-h']);
+  assert.equal(produce.code, 0);
+  for (const flag of ['--key-separator', '--header', '--file']) assert.ok(produce.stdout.includes(flag), `produce --help mentions ${flag}`);
+  assert.equal((await runCli(['help', 'produce'])).stdout, produce.stdout);
+  const bare = await runCli([]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stdout, /commands:/);
+  for (const r of [perf, produce, bare]) assert.ok(!CONTROL_CHARS.test(r.stdout + r.stderr));
+});
+
+test('flag mistakes exit 2 with a message naming the flag (and no broker is started)', async () => {
+  const cases: [string[], RegExp][] = [
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--bogus'], /Unknown option '--bogus'/],
+    [['perf', '--num-records', '10', '--throughput', '-1', '--record-size', '100'], /--topic is required/],
+    [['perf', '--topic', 't', '--throughput', '-1', '--record-size', '100'], /--num-records is required/],
+    [['perf', '--topic', 't', '--num-records', 'ten', '--throughput', '-1', '--record-size', '100'], /--num-records must be an integer >= 1, not "ten"/],
+    [['perf', '--topic', 't', '--num-records', '10', '--record-size', '100'], /--throughput is required/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '0', '--record-size', '100'], /--throughput must be > 0, or -1/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1'], /exactly one of --record-size, --payload-file, --payload-monotonic/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '1', '--payload-monotonic'], /\(got --record-size and --payload-monotonic\)/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--producer-props', 'acks'], /--producer-props takes key=value, not "acks"/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--producer-props', 'linger.ms=soon'], /linger\.ms/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--producer-props', 'lingr.ms=5'], /lingr\.ms/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--producer.config', '/nonexistent/p.properties'], /--producer\.config \/nonexistent\/p\.properties: ENOENT/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--transaction-duration-ms', '0'], /--transaction-duration-ms/],
+    [['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '100', '--transactional-id', ' '], /--transactional-id must not be empty/],
+    [['produce', '--topic', 't', '--producer-props', 'transactional.id=x'], /produce does not run transactions/],
+    [['produce', '--topic', 't', '--header', 'novalue'], /--header takes key=value, not "novalue"/],
+    [['produce', '--topic', 't', '--max-in-flight-records', '0'], /--max-in-flight-records must be an integer >= 1, not "0"/],
+    [['produce', '--topic', 't', '--file', '/nonexistent.json'], /--file \/nonexistent\.json: ENOENT/],
+    [['consume', '--topic', 't'], /unknown command "consume"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')} → exit 2 (got ${r.code}; ${r.stderr})`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.ok(!/starting a local Apache Kafka broker/.test(r.stderr), 'no broker for a bad command line');
+  }
+});
+
+test('no Java 17 for the local broker: exit 3, saying what to install or pass', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-java-'));
+  try {
+    // A Java that is too old...
+    const fake = join(dir, 'jdk', 'bin', 'java');
+    mkdirSync(dirname(fake), { recursive: true });
+    writeFileSync(fake, '#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n');
+    chmodSync(fake, 0o755);
+    const old = await runCli(['produce', '--topic', 't'], { input: 'x\n', env: { JAVA_HOME: join(dir, 'jdk') } });
+    assert.equal(old.code, 3, old.stderr);
+    assert.match(old.stderr, /needs Java 17 or newer; .* is Java 11/);
+    // ...and none at all (a PATH with only node on it: node's own folder may hold java too).
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const none = await runCli(['produce', '--topic', 't'], { input: 'x\n', env: { JAVA_HOME: '', PATH: bin } });
+    assert.equal(none.code, 3, none.stderr);
+    assert.match(none.stderr, /needs Java 17 or newer.*--bootstrap-server/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cluster that does not answer: exit 1 with the reason', async () => {
+  // A port that was free a moment ago: connection refused.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const r = await runCli(
+    ['perf', '--topic', 't', '--num-records', '10', '--throughput', '-1', '--record-size', '10', '--bootstrap-server', `127.0.0.1:${port}`,
+      '--producer-props', 'socket.connection.setup.timeout.ms=1000', 'reconnect.backoff.max.ms=200', 'max.block.ms=3000'],
+    { timeoutMs: 60000 },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.stderr.length > 0 && !CONTROL_CHARS.test(r.stderr));
+});
+
+test('JSON record files: an array or JSON Lines; a bad record names its line and sends nothing', () => {
+  const lines = parseJsonRecords('{"value":"a"}\n\n{"key":"k","value":{"n":1},"headers":{"h":"v"},"partition":2,"timestamp":5}\n', 'f.jsonl');
+  assert.deepEqual(lines, [
+    { key: null, value: 'a' },
+    { key: 'k', value: '{"n":1}', headers: { h: 'v' }, partition: 2, timestamp: 5 },
+  ]);
+  assert.deepEqual(parseJsonRecords('[{"value":null,"headers":[{"key":"a","value":"b"}]}]', 'f.json'), [
+    { key: null, value: null, headers: [{ key: 'a', value: 'b' }] },
+  ]);
+  const bad = (text: string, re: RegExp) => assert.throws(() => parseJsonRecords(text, 'f'), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  bad('{"value":"a"}\n{"value":', /--file f: line 2 is not valid JSON/);
+  bad('{"value":"a"}\n{"key":"k"}', /line 2: no "value"/);
+  bad('{"value":"a","partiton":1}', /line 1: unknown field "partiton"/);
+  bad('[{"value":"a"},{"value":"b","partition":-1}]', /record \[1\]: "partition" is a non-negative integer/);
+  bad('"just a string"', /line 1: a record is a JSON object/);
+});
+
+test("the local broker runs the Kafka version of the test harness's pom.xml", () => {
+  const pom = readFileSync(join(root, 'test', 'helpers', 'kafka', 'pom.xml'), 'utf8');
+  assert.equal(KAFKA_VERSION, /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)![1]);
+});

@@ -1,0 +1,122 @@
+/**
+ * The io_uring TransportSocket itself (ts/net/transport-uring.ts over native/src/binding/
+ * uring.cc), beside what the BrokerConnection tests cover on it: write callbacks on success
+ * and on close, destroy() before the socket exists, that the ring keeps the process alive only
+ * while it has sockets, and that the leak checks of test/helpers/handles.ts see its sockets
+ * (Node does not list an addon's libuv handles). Runs where io_uring is allowed; elsewhere the
+ * one test checks that the refusal is reported instead.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { loadNativeAddon } from '../../../ts/backend/native.js';
+import { UringTransport } from '../../../ts/net/transport-uring.js';
+import { handleCounts, handlesAbove } from '../../helpers/handles.js';
+import { getBackend } from '../../../ts/backend/load.js';
+
+const addon = loadNativeAddon();
+const refusal = typeof addon.ioUringProbe === 'function' ? addon.ioUringProbe() : 'no io_uring in this build';
+
+async function server(onSocket: (s: net.Socket) => void = () => undefined): Promise<{ port: number; close: () => Promise<void>; sockets: net.Socket[] }> {
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => undefined);
+    onSocket(s);
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    sockets,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => srv.close(() => r()));
+    },
+  };
+}
+
+if (refusal !== null) {
+  it('io_uring refused here is reported by backendInfo() with its reason', () => {
+    const info = getBackend().info;
+    assert.equal(info.io, 'net');
+    assert.ok(info.ioReason.includes(refusal), info.ioReason);
+  });
+} else {
+  describe('io_uring TransportSocket', () => {
+    it('write callbacks run in order once written; pending ones fail when the socket is destroyed', async () => {
+      const srv = await server((s) => s.pause()); // reads nothing: the send buffer fills
+      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
+      const s = t.connect('127.0.0.1', srv.port);
+      await once(s, 'connect');
+      const order: string[] = [];
+      s.write(Buffer.alloc(100, 1), (err) => order.push(`small ${err ? 'err' : 'ok'}`));
+      await new Promise<void>((r) => setTimeout(r, 50));
+      assert.deepEqual(order, ['small ok']);
+      // 64 MiB cannot fit in the buffers of a paused peer: its callback must wait, then fail.
+      let big: Error | null | undefined;
+      s.write(Buffer.alloc(64 << 20, 2), (err) => (big = err));
+      await new Promise<void>((r) => setTimeout(r, 50));
+      assert.equal(big, undefined, 'not written yet');
+      const closed = once(s, 'close');
+      s.destroy();
+      await closed;
+      assert.ok((big as unknown) instanceof Error, 'the pending write failed with the close');
+      assert.equal(s.closed, true);
+      assert.equal(t.openSockets(), 0);
+      // After destroy, a write fails at once rather than never.
+      const late = await new Promise<Error | null | undefined>((r) => s.write(Buffer.alloc(1), r));
+      assert.ok(late instanceof Error);
+      await srv.close();
+    });
+
+    it('destroy() while the name is still being looked up closes without a socket', async () => {
+      const srv = await server();
+      const t = new UringTransport(addon.createRing!);
+      const s = t.connect('localhost', srv.port);
+      let connected = false;
+      s.on('connect', () => (connected = true));
+      s.destroy();
+      await once(s, 'close');
+      await new Promise<void>((r) => setTimeout(r, 50));
+      assert.equal(connected, false);
+      assert.equal(t.openSockets(), 0);
+      await srv.close();
+    });
+
+    it("the leak checks see a ring socket left open (IoUringSocket), and not once it is closed", async () => {
+      const backend = getBackend();
+      assert.ok(backend.transport instanceof UringTransport, `the loader picked io_uring (${backend.info.ioReason})`);
+      const srv = await server();
+      const baseline = handleCounts();
+      const s = backend.transport.connect('127.0.0.1', srv.port);
+      await once(s, 'connect');
+      assert.deepEqual(handlesAbove(baseline, ['IoUringSocket']), ['IoUringSocket: 1 (baseline 0)']);
+      const closed = once(s, 'close');
+      s.destroy();
+      await closed;
+      assert.deepEqual(handlesAbove(baseline, ['IoUringSocket']), []);
+      await srv.close();
+    });
+
+    it('the ring keeps the process alive while a socket is open, and lets it exit after close', async () => {
+      const srv = await server();
+      const root = join(__dirname, '..', '..', '..', '..');
+      const script = `
+        const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
+        const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
+        const t = new UringTransport(addon.createRing);
+        const s = t.connect('127.0.0.1', ${srv.port});
+        // Nothing but the ring's socket holds the loop: the process must live until it closes.
+        s.on('connect', () => { process.stdout.write('connected '); setTimeout(() => s.destroy(), 300).unref(); });
+        s.on('close', () => process.stdout.write('closed'));
+      `;
+      const out = execFileSync(process.execPath, ['-e', script], { timeout: 10_000 }).toString();
+      assert.equal(out, 'connected closed');
+      await srv.close();
+    });
+  });
+}

@@ -1,0 +1,274 @@
+/**
+ * TransportSocket over the native addon's io_uring ring (native/src/io/ring.cc, bound in
+ * native/src/binding/uring.cc). The ring's completions arrive on the JS thread, all of one
+ * libuv wake-up in one call (onEvents), and are dispatched here to the sockets by id.
+ *
+ * Writes: chunks written between cork() and uncork() go to the ring as one write (one
+ * sendmsg of all their buffers, the batches' Buffers as they are, never copied); outside cork
+ * each write() is its own. A write's Buffers stay referenced here until the ring reports it
+ * written or the socket closed, because the kernel reads them in place. Write callbacks run
+ * in write order when the ring says their bytes are in the kernel, or with the close's error.
+ *
+ * The ring is one per process (per environment), made on first use and shared by every
+ * connection; its libuv handle keeps the process alive only while it has connections.
+ */
+import { lookup } from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import type { Transport, TransportSocket } from './transport.js';
+
+/** The ring object of the addon (createRing). */
+export interface NativeRing {
+  connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number;
+  /** notify false: no callback waits on it, so its written event may come late (with the
+   * next event JavaScript gets). */
+  write(id: number, chunks: Uint8Array[], notify: boolean): boolean;
+  close(id: number): boolean;
+  connections(): number;
+  destroy(): void;
+}
+
+export type CreateRing = (onEvents: (events: number[], buffers: Buffer[]) => void) => NativeRing;
+
+/** Event kinds of the flat [kind, id, value] list (binding/uring.cc). */
+const EV_CONNECTED = 1;
+const EV_DATA = 2;
+const EV_WRITTEN = 3;
+const EV_CLOSED = 4;
+const EV_END = 5;
+/** The ring takes at most this many buffers per write. */
+const MAX_IOV = 1024;
+
+export interface UringTransportOptions {
+  /** SO_SNDBUF / SO_RCVBUF for new sockets (0: the kernel's default). Tests make them tiny to
+   * force short sends and reads. */
+  sendBuffer?: number;
+  recvBuffer?: number;
+}
+
+interface WriteGroup {
+  chunks: Buffer[];
+  callbacks: ((err?: Error | null) => void)[];
+}
+
+function systemError(errno: number, syscall: string, address: string): Error & { code: string; errno: number } {
+  let code = 'EIO';
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    // not a known errno: keep EIO
+  }
+  return Object.assign(new Error(`${syscall} ${code} ${address}`), { code, errno: -errno, syscall });
+}
+
+export class UringTransport implements Transport {
+  readonly name = 'uring' as const;
+  private ring: NativeRing | null = null;
+  private readonly sockets = new Map<number, UringSocket>();
+
+  constructor(
+    private readonly createRing: CreateRing,
+    readonly options: UringTransportOptions = {},
+  ) {}
+
+  connect(host: string, port: number): TransportSocket {
+    return new UringSocket(this, host, port);
+  }
+
+  /** @internal */
+  open(socket: UringSocket, ip: string, port: number): number {
+    this.ring ??= this.createRing((events, buffers) => this.onEvents(events, buffers));
+    const id = this.ring.connect(ip, port, this.options.sendBuffer ?? 0, this.options.recvBuffer ?? 0);
+    this.sockets.set(id, socket);
+    return id;
+  }
+
+  /** @internal */
+  get native(): NativeRing {
+    return this.ring!;
+  }
+
+  /** @internal */
+  forget(id: number): void {
+    this.sockets.delete(id);
+  }
+
+  /** Sockets open on the ring (tests: nothing left after close). */
+  openSockets(): number {
+    return this.ring === null ? 0 : this.ring.connections();
+  }
+
+  private onEvents(events: number[], buffers: Buffer[]): void {
+    for (let i = 0; i < events.length; i += 3) {
+      const socket = this.sockets.get(events[i + 1]!);
+      if (socket === undefined) continue;
+      const kind = events[i]!;
+      const value = events[i + 2]!;
+      if (kind === EV_DATA) socket.onData(buffers[value]!);
+      else if (kind === EV_WRITTEN) socket.onWritten(value);
+      else if (kind === EV_CONNECTED) socket.onConnected();
+      else if (kind === EV_CLOSED || kind === EV_END) {
+        this.sockets.delete(events[i + 1]!);
+        socket.onClosed(value);
+      }
+    }
+  }
+}
+
+export class UringSocket extends EventEmitter implements TransportSocket {
+  closed = false;
+  private id = 0;
+  private destroyed = false;
+  private connected = false;
+  private corked = 0;
+  private group: WriteGroup | null = null;
+  /** Writes handed to the ring, oldest first, until it reports them written. */
+  private readonly inRing: WriteGroup[] = [];
+  private readonly address: string;
+
+  constructor(
+    private readonly transport: UringTransport,
+    host: string,
+    private readonly port: number,
+  ) {
+    super();
+    this.address = `${host}:${port}`;
+    if (isIP(host) !== 0) {
+      process.nextTick(() => this.start(host));
+    } else {
+      lookup(host, (err, ip) => {
+        if (this.destroyed) return;
+        if (err) this.fail(err);
+        else this.start(ip);
+      });
+    }
+  }
+
+  private start(ip: string): void {
+    if (this.destroyed) return;
+    try {
+      this.id = this.transport.open(this, ip, this.port);
+    } catch (err) {
+      const e = err as Error & { errno?: number };
+      this.fail(e.errno !== undefined ? systemError(-e.errno, 'socket', this.address) : e);
+      return;
+    }
+    // Writes made before the socket existed (none from BrokerConnection, which waits for
+    // 'connect') go out now, in order.
+    const pending = this.inRing.splice(0);
+    for (const g of pending) this.submit(g);
+  }
+
+  /** Emits 'error' then 'close' for a failure before the ring knew the socket. */
+  private fail(err: Error): void {
+    this.destroyed = true;
+    this.failWrites(err);
+    this.emit('error', err);
+    this.closed = true;
+    this.emit('close', true);
+  }
+
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean {
+    if (this.destroyed) {
+      if (cb) process.nextTick(cb, Object.assign(new Error('This socket has been destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
+      return false;
+    }
+    if (this.corked > 0) {
+      this.group ??= { chunks: [], callbacks: [] };
+      this.group.chunks.push(chunk);
+      if (cb) this.group.callbacks.push(cb);
+      if (this.group.chunks.length >= MAX_IOV) this.flushGroup();
+      return true;
+    }
+    this.submit({ chunks: [chunk], callbacks: cb ? [cb] : [] });
+    return true;
+  }
+
+  cork(): void {
+    this.corked++;
+  }
+
+  uncork(): void {
+    if (this.corked === 0) return;
+    if (--this.corked === 0) this.flushGroup();
+  }
+
+  private flushGroup(): void {
+    const g = this.group;
+    this.group = null;
+    if (g !== null && g.chunks.length > 0) this.submit(g);
+  }
+
+  private submit(g: WriteGroup): void {
+    if (this.id === 0) {
+      this.inRing.push(g); // not open yet: start() submits it
+      return;
+    }
+    this.inRing.push(g);
+    if (!this.transport.native.write(this.id, g.chunks, g.callbacks.length > 0)) {
+      // Closing already: its close event fails what is in inRing.
+    }
+  }
+
+  setNoDelay(): this {
+    return this; // the ring sets TCP_NODELAY on every socket
+  }
+
+  setKeepAlive(): this {
+    return this; // and SO_KEEPALIVE
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.id !== 0 && this.transport.native.close(this.id)) return; // 'close' follows from the ring
+    if (this.id !== 0) this.transport.forget(this.id);
+    // Not open yet (name lookup pending), or already closing on the ring's side.
+    process.nextTick(() => {
+      if (this.closed) return;
+      this.failWrites(Object.assign(new Error('This socket has been destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
+      this.closed = true;
+      this.emit('close', false);
+    });
+  }
+
+  /** @internal */
+  onConnected(): void {
+    this.connected = true;
+    if (!this.destroyed) this.emit('connect');
+  }
+
+  /** @internal */
+  onData(buf: Buffer): void {
+    if (!this.destroyed) this.emit('data', buf);
+  }
+
+  /** @internal */
+  onWritten(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const g = this.inRing.shift();
+      if (g === undefined) break;
+      for (const cb of g.callbacks) cb(null);
+    }
+  }
+
+  /** @internal errno 0: closed by destroy() or ended by the peer. */
+  onClosed(errno: number): void {
+    if (this.closed) return;
+    const err =
+      errno !== 0 ? systemError(errno, this.connected ? 'read' : 'connect', this.address) : null;
+    this.failWrites(err ?? Object.assign(new Error('socket closed'), { code: this.destroyed ? 'ERR_STREAM_DESTROYED' : 'EPIPE' }));
+    this.destroyed = true;
+    if (err !== null) this.emit('error', err);
+    this.closed = true;
+    this.emit('close', err !== null);
+  }
+
+  private failWrites(err: Error): void {
+    const groups = this.inRing.splice(0);
+    if (this.group !== null) groups.push(this.group);
+    this.group = null;
+    for (const g of groups) for (const cb of g.callbacks) cb(err);
+  }
+}
