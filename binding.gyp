@@ -17,6 +17,11 @@
 #                   Headers in <(kt_static_dir)/include come first (the cross builds of
 #                   scripts/prebuild-zig.sh have no host headers); liburing.a is linked too
 #                   when kt_static_uring=1 (replacing -luring / -l:liburing.a).
+#   kt_cxx_runtime=1
+#                   compile native/src/runtime/cxx_runtime.cc in: the few C++ runtime pieces
+#                   the addon uses, so it links with no C++ library (the zig cross builds
+#                   link with `zig cc`, which adds none; zig's libc++ would otherwise be built
+#                   from source for every target). Only with libc++'s headers (zig c++).
 #   kt_version_script=/abs/file.map
 #                   hide every symbol but the module's entry points with a linker version
 #                   script instead of --exclude-libs, which zig's linker lacks (the cross
@@ -28,6 +33,7 @@
     'kt_static_dir%': '',
     'kt_static_uring%': 0,
     'kt_version_script%': '',
+    'kt_cxx_runtime%': 0,
   },
   'target_defaults': {
     'cflags_cc!': ['-std=gnu++17', '-std=gnu++20'],
@@ -118,6 +124,9 @@
         }],
         ['target_arch=="arm64" and OS=="linux"', {
           'dependencies': ['crc32c_armv8'],
+        }],
+        ['kt_cxx_runtime==1', {
+          'sources': ['native/src/runtime/cxx_runtime.cc'],
         }],
       ],
     },

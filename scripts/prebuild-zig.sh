@@ -11,8 +11,13 @@
 # and each machine loads its own (ARCHITECTURE.md, "Prebuilt binaries").
 #
 # Each binary has zstd, lz4, snappy and liburing linked in statically (built here for the
-# target from Debian's source packages, -fPIC) and zig's libc++ linked in statically, so the
-# target needs only its C library: no libstdc++, no codec packages. zlib is Node's own
+# target from Debian's source packages, -fPIC) and no C++ library at all: the C++ sources are
+# compiled with `zig c++` (libc++'s headers) but linked with `zig cc`, and the few runtime
+# pieces they need come from native/src/runtime/cxx_runtime.cc (binding.gyp kt_cxx_runtime=1).
+# That spares building zig's libc++, libc++abi and libunwind from source for every target,
+# which was most of a cold build (ARCHITECTURE.md, "Toolchain", has the numbers); nothing
+# here links a C++ program with `zig c++` (check_binary fails on any undefined C++ symbol).
+# The target needs only its C library: no libstdc++, no codec packages. zlib is Node's own
 # (gzip.cc uses the zlib symbols Node exports to addons). glibc targets are linked against
 # zig's glibc 2.17 symbol stubs, so the binary asks for nothing newer (checked below with
 # objdump -T); Node 20 itself needs glibc 2.28, so 2.17 is below any system Node 20 runs on.
@@ -32,7 +37,8 @@ SRC="$CACHE/src"
 JOBS="${PREBUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 GLIBC_FLOOR=2.17
 
-log() { printf '[prebuild-zig] %s\n' "$*"; }
+T0=$SECONDS
+log() { printf '[prebuild-zig +%ss] %s\n' "$((SECONDS - T0))" "$*"; }
 die() { printf '[prebuild-zig] error: %s\n' "$*" >&2; exit 1; }
 
 [[ "$(uname -s)" == Linux ]] || die "only Linux hosts are supported"
@@ -133,10 +139,12 @@ build_target() {
   if stamped "$stamp" "$lib/libsnappy.a"; then log "$t: libsnappy.a cached"; else
     log "$t: building libsnappy.a ($snappy_ver)"
     rm -rf "$work/snappy-build"
+    # CMAKE_TRY_COMPILE_TARGET_TYPE: cmake's compiler checks make a static library instead of
+    # linking a C++ program (which would have zig build libc++ for the target).
     cmake -S "$snappy_dir" -B "$work/snappy-build" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="${CPU[$t]}" \
       -DCMAKE_C_COMPILER="$ZCC" -DCMAKE_CXX_COMPILER="$ZCXX" -DCMAKE_AR="$ZAR" \
-      -DCMAKE_RANLIB=/bin/true -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+      -DCMAKE_RANLIB=/bin/true -DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
       -DSNAPPY_BUILD_TESTS=OFF -DSNAPPY_BUILD_BENCHMARKS=OFF -DSNAPPY_INSTALL=OFF -Wno-dev >"$work/snappy-cmake.log" 2>&1 ||
       { tail -n 30 "$work/snappy-cmake.log" >&2; die "$t: snappy cmake failed"; }
     cmake --build "$work/snappy-build" --target snappy -j "$JOBS" >"$work/snappy-build.log" 2>&1 ||
@@ -152,7 +160,9 @@ build_target() {
   if stamped "$stamp" "$lib/liburing.a"; then log "$t: liburing.a cached"; else
     log "$t: building liburing.a ($uring_ver)"
     rm -rf "$work/liburing" && cp -a "$uring_dir" "$work/liburing"
-    (cd "$work/liburing" && ./configure --cc="$ZCC" --cxx="$ZCXX" >"$work/liburing-configure.log" 2>&1) ||
+    # --cxx=false: configure links a C++ program only to decide whether to build its C++
+    # test; with zig c++ that would build libc++ for the target.
+    (cd "$work/liburing" && ./configure --cc="$ZCC" --cxx=false >"$work/liburing-configure.log" 2>&1) ||
       { tail -n 30 "$work/liburing-configure.log" >&2; die "$t: liburing configure failed"; }
     make -s -C "$work/liburing/src" -j"$JOBS" liburing.a CC="$ZCC" AR="$ZAR" RANLIB=/bin/true \
       CFLAGS="-O3 -fPIC -g0" >"$work/liburing-build.log" 2>&1 ||
@@ -174,11 +184,12 @@ build_target() {
   ln -s "$ROOT/node_modules" "$tree/node_modules"
   local uring=0
   [[ -d "$ROOT/native/src/io" ]] && uring=1
-  (cd "$tree" && CC="$ZCC" CXX="$ZCXX" LINK="$ZCXX" AR="$ZAR" CC_host=cc CXX_host=c++ \
+  # LINK is zig cc: no C++ library is linked (kt_cxx_runtime=1 compiles in what is needed).
+  (cd "$tree" && CC="$ZCC" CXX="$ZCXX" LINK="$ZCC" AR="$ZAR" CC_host=cc CXX_host=c++ \
     LDFLAGS="-s" npm_config_nodedir="$node_prefix" \
     "$NODE_GYP" rebuild --arch="${GYP_ARCH[$t]}" --jobs="$JOBS" --kt_static_codecs=1 \
     --kt_static_dir="$lib" --kt_static_uring="$uring" \
-    --kt_version_script="$ROOT/scripts/zig/exports.map" >build.log 2>&1) || {
+    --kt_version_script="$ROOT/scripts/zig/exports.map" --kt_cxx_runtime=1 >build.log 2>&1) || {
     tail -n 40 "$tree/build.log" >&2
     die "$t: node-gyp rebuild failed (full log: $tree/build.log)"
   }
@@ -212,6 +223,11 @@ check_binary() {
       *) die "$f asks for $n: only the C library may be needed (needs: $needed)" ;;
     esac
   done
+  # Linked with no C++ library, an undefined C++ symbol would only show when Node loads the
+  # file: every symbol it imports must be the C library's or Node-API's.
+  local cxx_undef
+  cxx_undef="$("$objdump" -T "$f" | awk '$0 ~ /\*UND\*/ {print $NF}' | grep -E '^(_Z|__cxa_|__gxx_|_Unwind_)' || true)"
+  [[ -z "$cxx_undef" ]] || die "$f imports C++ runtime symbols: $(echo "$cxx_undef" | tr '\n' ' ')"
   local glibc="" floor_ok=1
   if [[ "${LIBC[$t]}" == glibc ]]; then
     glibc="$("$objdump" -T "$f" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)"
@@ -223,3 +239,4 @@ check_binary() {
 }
 
 for t in "${targets[@]}"; do build_target "$t"; done
+log "done: ${targets[*]}"

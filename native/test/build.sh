@@ -12,6 +12,10 @@
 #                                           cross-compiled (test/qemu/run.sh runs them under
 #                                           qemu-aarch64); CRC32C_ONLY skips core_test, which
 #                                           links the host's codec libraries
+#   ... LINK='zig cc -target ...' CXX_RUNTIME=1 -> the two CRC32C programs compiled with CXX but
+#                                           linked with LINK plus native/src/runtime/cxx_runtime.cc,
+#                                           so no C++ library is linked (as the prebuilt addon;
+#                                           zig would build its libc++ for the target first)
 # Then run native/build/c/crc32c_test and native/build/c/crc32c_bench.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -48,8 +52,20 @@ case "$arch" in
     ;;
 esac
 "$cxx" "${flags[@]}" -c "$src/dispatch.cc" -o "$out/dispatch.o"
-"$cxx" "${flags[@]}" "$root/native/test/crc32c_test.cc" "${objs[@]}" -o "$out/crc32c_test"
-"$cxx" "${flags[@]}" "$root/native/bench/crc32c_bench.cc" "${objs[@]}" -o "$out/crc32c_bench"
+if [[ -n "${LINK:-}" ]]; then
+  if [[ "${CXX_RUNTIME:-0}" == 1 ]]; then
+    "$cxx" "${flags[@]}" -fno-rtti -c "$root/native/src/runtime/cxx_runtime.cc" -o "$out/cxx_runtime.o"
+    objs+=("$out/cxx_runtime.o")
+  fi
+  for prog in test/crc32c_test bench/crc32c_bench; do
+    "$cxx" "${flags[@]}" -c "$root/native/$prog.cc" -o "$out/${prog#*/}.o"
+    # shellcheck disable=SC2086  # LINK is a command with its arguments
+    $LINK -pthread "$out/${prog#*/}.o" "${objs[@]}" -o "$out/${prog#*/}"
+  done
+else
+  "$cxx" "${flags[@]}" "$root/native/test/crc32c_test.cc" "${objs[@]}" -o "$out/crc32c_test"
+  "$cxx" "${flags[@]}" "$root/native/bench/crc32c_bench.cc" "${objs[@]}" -o "$out/crc32c_bench"
+fi
 if [[ "${CRC32C_ONLY:-0}" == 1 ]]; then
   echo "built $out/crc32c_test $out/crc32c_bench"
   exit 0

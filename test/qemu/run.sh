@@ -75,7 +75,9 @@ log "arm64 Node $("$node_arm" --version) under $(qemu-aarch64-static --version |
 # ---- 1. the C CRC32C test ----------------------------------------------------------------------
 KT_ZIG="$(bash "$ROOT/scripts/zig/setup.sh")"
 export KT_ZIG KT_ZIG_TARGET=aarch64-linux-gnu.2.17 ZIG_GLOBAL_CACHE_DIR="$ROOT/.cache/prebuild/zig/global"
-ARCH=aarch64 CXX="$ROOT/scripts/zig/c++" CRC32C_ONLY=1 bash "$ROOT/native/test/build.sh" >/dev/null
+# Linked with zig cc and the addon's own C++ runtime file, as the prebuilt is: no libc++ build.
+ARCH=aarch64 CXX="$ROOT/scripts/zig/c++" LINK="$ROOT/scripts/zig/cc" CXX_RUNTIME=1 CRC32C_ONLY=1 \
+  bash "$ROOT/native/test/build.sh" >/dev/null
 log "C CRC32C test (native/test/crc32c_test.cc) under qemu-aarch64"
 "$ROOT/native/build/c-aarch64/crc32c_test"
 

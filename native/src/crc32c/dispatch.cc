@@ -7,10 +7,11 @@
 // level the CPU cannot run, or an unknown value, is refused with a message (the addon
 // turns it into a load error) rather than quietly replaced, so a benchmark or a test that
 // asked for a level never measures another one.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 
 #include "crc32c.h"
@@ -149,7 +150,9 @@ struct Dispatch {
 };
 
 Dispatch* g_dispatch = nullptr;  // written once under g_once, never freed
-std::once_flag g_once;
+// pthread_once, not std::call_once: the latter is compiled into the C++ library, which the
+// prebuilt binaries do not link (core/sync.h says why).
+pthread_once_t g_once = PTHREAD_ONCE_INIT;
 uint32_t ExtendFirstCall(uint32_t crc, const uint8_t* data, size_t size);
 // The pointer every Extend() goes through: the resolver until the first call, then the
 // chosen level. Relaxed loads are enough: every value it ever holds is a correct function.
@@ -239,7 +242,7 @@ void Resolve() {
 }
 
 const Dispatch& Get() {
-  std::call_once(g_once, Resolve);
+  pthread_once(&g_once, Resolve);
   return *g_dispatch;
 }
 
