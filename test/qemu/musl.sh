@@ -10,8 +10,10 @@
 # runner spawns run on musl too.
 #
 # node-gyp-build decides "musl" from /etc/alpine-release, which this machine lacks; LIBC=musl
-# tells it instead (as on any non-Alpine musl system). Then the same files as test/qemu/run.sh:
-# the parity suite and the backend unit tests, against prebuilds/linux-x64/*.musl.node.
+# tells it instead (as on any non-Alpine musl system). Then the files of test/qemu/run.sh
+# (test/qemu/addon-tests.txt) plus the two it leaves out for qemu's sake (lifecycle,
+# io-select), in one Node process (test/qemu/one-process.cjs), against
+# prebuilds/linux-x64/*.musl.node.
 #
 #   bash test/qemu/musl.sh [FILES...]     FILES: paths under out/test to run instead
 set -euo pipefail
@@ -82,7 +84,10 @@ LIBC=musl KAFKA_TURBO_BACKEND=native PREBUILDS_ONLY=1 "$node_musl" -e '
   console.log("[musl] backendInfo(): native, crc32c " + b.crc32c + ", codecs " + b.codecs.join(",") + ", " + file.slice(process.cwd().length + 1));'
 files=("$@")
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(find out/test/parity out/test/unit/backend -name '*.test.js' | sort)
+  mapfile -t files < <(grep -v '^\s*\(#\|$\)' "$ROOT/test/qemu/addon-tests.txt")
+  files+=(out/test/unit/backend/lifecycle.test.js out/test/unit/backend/io-select.test.js)
 fi
-log "node --test on musl: ${#files[@]} files"
-LIBC=musl PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_musl" --test --test-concurrency=2 "${files[@]}"
+log "node tests on musl: ${#files[@]} files, one process"
+start=$SECONDS
+LIBC=musl PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_musl" "$ROOT/test/qemu/one-process.cjs" "${files[@]}"
+log "node tests passed in $((SECONDS - start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"

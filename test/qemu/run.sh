@@ -5,10 +5,11 @@
 #      the table and armv8-crc levels), cross-built with zig (native/test/build.sh);
 #   2. with the arm64 Node: test files from out/ (npm run build first) against
 #      prebuilds/linux-arm64/*.node, which node-gyp-build picks (PREBUILDS_ONLY=1 keeps it off
-#      the x86-64 build/Release). By default the parity suite and the backend unit tests that
-#      exercise the addon (CRC32C at every level, the prebuilt's own test with every codec,
-#      accumulator, buffer pool, lifecycle, load, bad input); --all-unit runs
-#      every unit test (slow: each file starts an emulated Node, about 4 s on an idle machine).
+#      the x86-64 build/Release). By default the files in test/qemu/addon-tests.txt (the parity
+#      suite and the backend unit tests that exercise the addon; it says what is left out and
+#      why), all in one emulated Node (test/qemu/one-process.cjs: an emulated Node takes
+#      seconds to start, more on a loaded machine); --all-unit runs every unit test, a Node
+#      per file (slow).
 #
 # The arm64 root (Debian stable's nodejs and libstdc++6, unpacked with mmdebstrap, no chroot)
 # is made once in .cache/roots/arm64. The kernel runs arm64 binaries through qemu by binfmt_misc
@@ -86,13 +87,7 @@ if ((${#files[@]} == 0)); then
   if ((all_unit)); then
     mapfile -t files < <(cd "$ROOT" && find out/test/unit out/test/parity -name '*.test.js' | sort)
   else
-    # Not native-core (it builds and runs the C++ core tests with the host's g++: nothing of
-    # arm64 in it) nor native-fuzz (20000 random calls: hours of emulation on a busy machine;
-    # native-bad-input covers the same entry points).
-    files=(out/test/parity/record-batch.parity.test.js)
-    for f in crc32c-native prebuilt accumulator buffer-pool lifecycle load native-bad-input; do
-      files+=("out/test/unit/backend/$f.test.js")
-    done
+    mapfile -t files < <(grep -v '^\s*\(#\|$\)' "$ROOT/test/qemu/addon-tests.txt")
   fi
 fi
 log "node --test under qemu: ${#files[@]} files"
@@ -102,4 +97,10 @@ KAFKA_TURBO_BACKEND=native PREBUILDS_ONLY=1 "$node_arm" -e '
     const b = require("./out/ts/backend/load.js").backendInfo();
     if (b.backend !== "native" || b.crc32c !== "armv8-crc") { console.error(b); process.exit(1); }
     console.log("[qemu] backendInfo(): native, crc32c " + b.crc32c);'
-PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_arm" --test --test-concurrency=2 "${files[@]}"
+start=$SECONDS
+if ((all_unit)); then
+  PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_arm" --test --test-concurrency=2 "${files[@]}"
+else
+  PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_arm" "$ROOT/test/qemu/one-process.cjs" "${files[@]}"
+fi
+log "node tests passed in $((SECONDS - start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
