@@ -5,8 +5,10 @@
  * loaded directly by path (not through node-gyp-build,
  * which would prefer a local build/Release). Checks that it works on its own, that every
  * codec's batches decode with the TypeScript decoder, that node-gyp-build would pick it
- * when there is no local build, and (Linux) that lz4, zstd and snappy are linked in
- * statically.
+ * when there is no local build, that worker threads which load it and exit leave the main
+ * thread working (their thread_local codec contexts are destroyed by the addon's own C++
+ * runtime, native/src/runtime/cxx_runtime.cc, since the binary links no C++ library), and
+ * (Linux) that lz4, zstd and snappy are linked in statically.
  *
  * Without a prebuilt binary the test is skipped, unless KAFKA_TURBO_REQUIRE_PREBUILT is
  * set (e.g. in a release job), when it fails.
@@ -14,6 +16,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CodecId, type AccumulatorConfig, type RecordInput } from '../../../ts/backend/types.js';
@@ -111,6 +114,51 @@ if (binaries.length === 0) {
           });
         });
       }
+
+      // Each codec keeps per-thread contexts in thread_local storage; a thread's exit runs
+      // their destructors through the addon's own __cxa_thread_atexit (a pthread key), so a
+      // broken one shows as a crash or a hang at worker exit, or a wrong batch afterwards.
+      test('worker threads that encode with every codec and exit leave the addon working', async () => {
+        const script = `
+          const { workerData, parentPort } = require('node:worker_threads');
+          const addon = require(workerData.file);
+          const value = Buffer.alloc(4096, 'kafka-turbo ');
+          const records = Array.from({ length: 50 }, (_, i) => ({ key: null, value, headers: null, timestamp: i }));
+          const sizes = workerData.codecs.map((codec) => addon.encodeRecordBatch(records, {
+            producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, codec,
+          }).length);
+          parentPort.postMessage(sizes);`;
+        const codecs = CODECS.map(([c]) => c);
+        for (let round = 0; round < 3; round++) {
+          const sizes = await Promise.all(
+            [0, 1].map(
+              () =>
+                new Promise<number[]>((resolve, reject) => {
+                  const w = new Worker(script, { eval: true, workerData: { file, codecs } });
+                  let got: number[] | undefined;
+                  w.on('message', (m: number[]) => (got = m));
+                  w.on('error', reject);
+                  w.on('exit', (code) => (code === 0 && got ? resolve(got) : reject(new Error(`worker exit ${code}`))));
+                }),
+            ),
+          );
+          // Uncompressed, the batch holds the 200 KiB of values; every codec shrinks them.
+          for (const s of sizes) {
+            s.forEach((n, i) => {
+              if (codecs[i] === CodecId.None) assert.ok(n > 50 * 4096, `uncompressed batch of ${n} bytes`);
+              else assert.ok(n > 61 && n < 50 * 4096, `${CODECS[i]![1]} batch of ${n} bytes`);
+            });
+          }
+        }
+        // The main thread still encodes (and decodes) after the workers are gone.
+        await initCodecs();
+        for (const [codec] of CODECS) {
+          const batch = addon.encodeRecordBatch(records(20), {
+            producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, codec,
+          });
+          assert.equal(decodeRecordBatches(batch)[0]!.records.length, 20);
+        }
+      });
 
       test('node-gyp-build picks a prebuilt binary when there is no local build', () => {
         // PREBUILDS_ONLY: node-gyp-build skips build/Release and build/Debug.
