@@ -3,7 +3,9 @@
 # The x86 SIMD CRC32C code sits in static libraries of its own, each compiled with the
 # -m flags it needs, so everything else in the binary stays baseline x86-64 and one build
 # runs on any x86-64 CPU; native/src/crc32c/dispatch.cc picks the level from CPUID at run
-# time. Other architectures build the portable table code only.
+# time. On arm64 the ARMv8 CRC32 + PMULL code sits likewise in a static library of its own
+# (crc32c_armv8, -mcpu=generic+crc+crypto, a spelling both GCC and clang/zig accept), chosen
+# from getauxval(AT_HWCAP). Other architectures build the portable table code only.
 #
 # Variables (node-gyp turns --name=value options into gyp variables):
 #   kt_sanitize=1   AddressSanitizer + UndefinedBehaviorSanitizer (npm run build:native:asan;
@@ -11,12 +13,27 @@
 #   kt_static_codecs=1 kt_static_dir=/abs/dir
 #                   link liblz4.a, libzstd.a and libsnappy.a from that directory (built
 #                   with -fPIC) instead of -llz4 -lzstd -lsnappy: the portable prebuilt binary
-#                   (scripts/prebuild.sh, npm run build:prebuilt). Linux only.
+#                   (scripts/prebuild-zig.sh, npm run build:prebuilt). Linux only.
+#                   Headers in <(kt_static_dir)/include come first (the cross builds of
+#                   scripts/prebuild-zig.sh have no host headers); liburing.a is linked too
+#                   when kt_static_uring=1 (replacing -luring / -l:liburing.a).
+#   kt_cxx_runtime=1
+#                   compile native/src/runtime/cxx_runtime.cc in: the few C++ runtime pieces
+#                   the addon uses, so it links with no C++ library (the zig cross builds
+#                   link with `zig cc`, which adds none; zig's libc++ would otherwise be built
+#                   from source for every target). Only with libc++'s headers (zig c++).
+#   kt_version_script=/abs/file.map
+#                   hide every symbol but the module's entry points with a linker version
+#                   script instead of --exclude-libs, which zig's linker lacks (the cross
+#                   builds of scripts/prebuild-zig.sh pass scripts/zig/exports.map).
 {
   'variables': {
     'kt_sanitize%': 0,
     'kt_static_codecs%': 0,
     'kt_static_dir%': '',
+    'kt_static_uring%': 0,
+    'kt_version_script%': '',
+    'kt_cxx_runtime%': 0,
   },
   'target_defaults': {
     'cflags_cc!': ['-std=gnu++17', '-std=gnu++20'],
@@ -32,6 +49,7 @@
     },
     'conditions': [
       ['target_arch=="x64"', {'defines': ['KAFKA_TURBO_CRC32C_X86']}],
+      ['target_arch=="arm64" and OS=="linux"', {'defines': ['KAFKA_TURBO_CRC32C_ARM64']}],
       ['kt_sanitize==1', {
         'cflags': ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-g'],
         'ldflags': ['-fsanitize=address,undefined'],
@@ -95,6 +113,21 @@
             '<(kt_static_dir)/liblz4.a',
           ],
           'ldflags': ['-Wl,--exclude-libs,ALL'],
+          'include_dirs': ['<(kt_static_dir)/include'],
+        }],
+        ['kt_version_script!=""', {
+          'ldflags!': ['-Wl,--exclude-libs,ALL'],
+          'ldflags': ['-Wl,--version-script=<(kt_version_script)'],
+        }],
+        ['kt_static_codecs==1 and kt_static_uring==1', {
+          'libraries!': ['-luring', '-l:liburing.a'],
+          'libraries': ['<(kt_static_dir)/liburing.a'],
+        }],
+        ['target_arch=="arm64" and OS=="linux"', {
+          'dependencies': ['crc32c_armv8'],
+        }],
+        ['kt_cxx_runtime==1', {
+          'sources': ['native/src/runtime/cxx_runtime.cc'],
         }],
       ],
     },
@@ -119,6 +152,16 @@
             'OTHER_CFLAGS': ['-mavx512f', '-mavx512vl', '-mavx512bw', '-mvpclmulqdq',
                              '-mpclmul'],
           },
+        },
+      ],
+    }],
+    ['target_arch=="arm64" and OS=="linux"', {
+      'targets': [
+        {
+          'target_name': 'crc32c_armv8',
+          'type': 'static_library',
+          'sources': ['native/src/crc32c/armv8.cc'],
+          'cflags': ['-fPIC', '-mcpu=generic+crc+crypto'],
         },
       ],
     }],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure apt knows Debian's source packages (deb-src entries), which scripts/prebuild.sh
+# Makes sure apt knows Debian's source packages (deb-src entries), which scripts/prebuild-zig.sh
 # needs for `apt-get source` of zstd and snappy. When there are none, it mirrors the Debian
 # "deb" entries (those signed by the Debian archive keyring, or unsigned ones for this release)
 # as deb-src in a file of its own, kafka-turbo-deb-src.sources, then runs apt-get update.

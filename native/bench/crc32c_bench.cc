@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     Fn f;
   };
   std::vector<Candidate> candidates;
-  for (crc::Level level : {crc::Level::kTable, crc::Level::kSse42, crc::Level::kAvx512}) {
+  for (crc::Level level : {crc::Level::kTable, crc::Level::kSse42, crc::Level::kAvx512,
+                           crc::Level::kArmv8}) {
     if (crc::ExtendFunction f = crc::ExtendFunctionFor(level)) {
       candidates.push_back({crc::LevelName(level), f});
     }

@@ -154,7 +154,8 @@ int main() {
     crc::ExtendFunction f;
   };
   std::vector<Implementation> implementations;
-  for (crc::Level level : {crc::Level::kTable, crc::Level::kSse42, crc::Level::kAvx512}) {
+  for (crc::Level level : {crc::Level::kTable, crc::Level::kSse42, crc::Level::kAvx512,
+                           crc::Level::kArmv8}) {
     if (crc::ExtendFunctionFor(level) == nullptr) {
       std::printf("%s: skipped, this CPU cannot run it\n", crc::LevelName(level));
     } else {

@@ -45,8 +45,9 @@ export interface NativeRecordAccumulator extends RecordAccumulator {
 export interface NativeAddon {
   /** CRC32C (Castagnoli) of buf, continuing from `init` (0 to start); unsigned 32-bit. */
   crc32c(buf: Uint8Array, init?: number): number;
-  /** The CRC32C level the addon picked at load (CPUID, or KAFKA_TURBO_CRC32C). */
-  crc32cImpl(): 'avx512-vpclmul' | 'sse42' | 'table';
+  /** The CRC32C level the addon picked at load (CPUID on x86-64, getauxval(AT_HWCAP) on
+   * Linux arm64, or KAFKA_TURBO_CRC32C). */
+  crc32cImpl(): 'avx512-vpclmul' | 'sse42' | 'armv8-crc' | 'table';
   /** Backend.encodeRecordBatch, reading the record objects through Node-API. */
   encodeRecordBatch(records: readonly RecordInput[], header: BatchHeaderInput): Buffer;
   /** Backend.encodeRecordBatch with `count` records packed in scratch (see above). */

@@ -14,7 +14,7 @@
 import type { Transport } from '../net/transport.js';
 
 /** Which CRC32C implementation a backend runs. */
-export type Crc32cImpl = 'avx512-vpclmul' | 'sse42' | 'table' | 'ts';
+export type Crc32cImpl = 'avx512-vpclmul' | 'sse42' | 'armv8-crc' | 'table' | 'ts';
 
 /** Compression codec ids as they appear in record-batch attributes (bits 0..2). */
 export const enum CodecId {

@@ -2,10 +2,10 @@
 #include "compress_worker.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
 
 #include "accumulator.h"
 
@@ -14,8 +14,9 @@ namespace core {
 namespace {
 
 size_t PoolSize() {
-  const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown
-  return std::min<size_t>(CompressPool::kMaxThreads, cores == 0 ? 1 : cores);
+  // The online cores, as std::thread::hardware_concurrency() reports them (-1 when unknown).
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return std::min<size_t>(CompressPool::kMaxThreads, cores < 1 ? 1 : static_cast<size_t>(cores));
 }
 
 }  // namespace
@@ -41,18 +42,18 @@ void* CompressPool::ThreadMain(void* self) {
 
 // @thread pool. Entered counted as idle (by the thread that started it).
 void CompressPool::Loop() {
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return !queue_.empty(); });
+    wake_.Wait(lock, [this] { return !queue_.empty(); });
     std::shared_ptr<CompressJob> job = std::move(queue_.front());
     queue_.pop_front();
     if (job->state != CompressJob::State::kQueued) continue;  // taken or cancelled already
     job->state = CompressJob::State::kRunning;
     job->ran_on_worker = true;
     --idle_;
-    lock.unlock();
+    lock.Unlock();
     Run(job.get());
-    lock.lock();
+    lock.Lock();
     ++idle_;
     ++ran_;
     job->state = CompressJob::State::kDone;
@@ -63,7 +64,7 @@ void CompressPool::Loop() {
       job->batch = nullptr;
       job->result = nullptr;
     } else {
-      finished_.notify_all();
+      finished_.NotifyAll();
     }
   }
 }
@@ -87,7 +88,7 @@ bool CompressPool::EnsureThreadsLocked() {
 bool CompressPool::Submit(const std::shared_ptr<CompressJob>* jobs, size_t n) {
   if (n == 0) return true;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     for (size_t i = 0; i < n; ++i) queue_.push_back(jobs[i]);
     if (!EnsureThreadsLocked()) {
       for (size_t i = 0; i < n; ++i) queue_.pop_back();
@@ -95,33 +96,33 @@ bool CompressPool::Submit(const std::shared_ptr<CompressJob>* jobs, size_t n) {
     }
   }
   if (n == 1) {
-    wake_.notify_one();
+    wake_.NotifyOne();
   } else {
-    wake_.notify_all();
+    wake_.NotifyAll();
   }
   return true;
 }
 
 void CompressPool::RunIfQueued(const std::shared_ptr<CompressJob>& job) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (job->state != CompressJob::State::kQueued) return;
     job->state = CompressJob::State::kRunning;  // the pool skips it
   }
   Run(job.get());
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   job->state = CompressJob::State::kDone;
 }
 
 void CompressPool::Take(const std::shared_ptr<CompressJob>& job) {
   // Not started: run it here rather than wait behind the queue.
   RunIfQueued(job);
-  std::unique_lock<std::mutex> lock(mutex_);
-  finished_.wait(lock, [&job] { return job->state == CompressJob::State::kDone; });
+  MutexLock lock(mutex_);
+  finished_.Wait(lock, [&job] { return job->state == CompressJob::State::kDone; });
 }
 
 bool CompressPool::Cancel(const std::shared_ptr<CompressJob>& job) {
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   switch (job->state) {
     case CompressJob::State::kQueued:
       job->state = CompressJob::State::kDone;  // the pool skips it
@@ -132,24 +133,24 @@ bool CompressPool::Cancel(const std::shared_ptr<CompressJob>& job) {
     case CompressJob::State::kDone:
       break;
   }
-  lock.unlock();
+  lock.Unlock();
   std::free(job->result);
   job->result = nullptr;
   return true;
 }
 
 size_t CompressPool::threads() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return threads_;
 }
 
 uint64_t CompressPool::ran() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return ran_;
 }
 
 void CompressPool::RefuseThreadsForTest(bool refuse) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   refuse_for_test_ = refuse;
 }
 

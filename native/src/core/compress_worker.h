@@ -29,15 +29,14 @@
 #ifndef KAFKA_TURBO_CORE_COMPRESS_WORKER_H_
 #define KAFKA_TURBO_CORE_COMPRESS_WORKER_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "../compress/codecs.h"
+#include "sync.h"
 
 namespace kafka_turbo {
 namespace core {
@@ -104,9 +103,10 @@ class CompressPool {
   void Loop();
 
   const size_t capacity_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable finished_;
+  // sync.h, not std::mutex: the prebuilt binaries link no C++ library.
+  mutable Mutex mutex_;
+  CondVar wake_;
+  CondVar finished_;
   std::deque<std::shared_ptr<CompressJob>> queue_;
   size_t threads_ = 0;
   // Threads waiting for work (so that a submit starts a new thread only when none is idle).

@@ -10,8 +10,11 @@
 //   avx512-vpclmul 512-bit VPCLMULQDQ folding, beside crc32 lanes on CPUs that start two
 //                  crc32 per cycle (x86-64 with AVX-512 F/VL/BW + VPCLMULQDQ, and an OS
 //                  that saves the AVX-512 state)
-// One of them is chosen once, on first use, from CPUID (or the KAFKA_TURBO_CRC32C
-// environment variable) and kept behind a function pointer.
+//   armv8-crc      the ARMv8 crc32c instructions on interleaved lanes, lanes joined with
+//                  PMULL (arm64 with the CRC32 and PMULL features)
+// One of them is chosen once, on first use, from CPUID on x86-64 or getauxval(AT_HWCAP) on
+// Linux arm64 (or the KAFKA_TURBO_CRC32C environment variable) and kept behind a function
+// pointer.
 #ifndef KAFKA_TURBO_CRC32C_CRC32C_H_
 #define KAFKA_TURBO_CRC32C_CRC32C_H_
 
@@ -25,6 +28,7 @@ enum class Level : int {
   kTable = 0,
   kSse42 = 1,
   kAvx512 = 2,
+  kArmv8 = 3,
 };
 
 // Every function here may be called from any thread (@thread any): the dispatch state is
@@ -35,8 +39,8 @@ enum class Level : int {
 // `data` may be null when size is 0. Any alignment.
 uint32_t Extend(uint32_t crc, const uint8_t* data, size_t size);
 
-// The environment variable that forces a level: table | sse42 | avx512 (avx512-vpclmul is
-// accepted too). Unset or empty: the best level the CPU supports.
+// The environment variable that forces a level: table | sse42 | avx512 | armv8
+// (avx512-vpclmul and armv8-crc are accepted too). Unset or empty: the best level the CPU supports.
 constexpr const char* kLevelEnvVar = "KAFKA_TURBO_CRC32C";
 
 // Null when dispatch went fine; otherwise one line saying why the forced level was refused
@@ -47,7 +51,7 @@ const char* DispatchError();
 // The level Extend() runs.
 Level ActiveLevel();
 
-// "table", "sse42" or "avx512-vpclmul" (the names BackendInfo.crc32c reports).
+// "table", "sse42", "avx512-vpclmul" or "armv8-crc" (the names BackendInfo.crc32c reports).
 const char* LevelName(Level level);
 
 // Whether this build has the level compiled in and this CPU + OS can run it.

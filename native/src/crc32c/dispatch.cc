@@ -1,14 +1,17 @@
 // Picks the CRC32C level once and keeps it behind a function pointer (built with the
 // baseline flags: nothing here may use an instruction the CPU might lack).
 //
-// The level is the best one CPUID allows, unless KAFKA_TURBO_CRC32C forces one. A forced
+// The level is the best one the CPU allows (CPUID on x86-64; on Linux arm64 the CPU
+// features the kernel reports in getauxval(AT_HWCAP), since the ID registers that say so
+// are not readable from user space everywhere), unless KAFKA_TURBO_CRC32C forces one. A forced
 // level the CPU cannot run, or an unknown value, is refused with a message (the addon
 // turns it into a load error) rather than quietly replaced, so a benchmark or a test that
 // asked for a level never measures another one.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 
 #include "crc32c.h"
@@ -22,6 +25,18 @@
 #endif
 #endif
 
+#if defined(KAFKA_TURBO_CRC32C_ARM64)
+#include <sys/auxv.h>
+// The AT_HWCAP bits of the Linux arm64 ABI (arch/arm64/include/uapi/asm/hwcap.h); spelled
+// out for C libraries whose headers lack them.
+#ifndef HWCAP_PMULL
+#define HWCAP_PMULL (1UL << 4)
+#endif
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1UL << 7)
+#endif
+#endif
+
 namespace kafka_turbo {
 namespace crc32c {
 namespace {
@@ -32,6 +47,7 @@ struct CpuLevels {
   // Starts two crc32 per cycle (AMD family 1Ah, Zen 5, and later): the AVX-512 level then
   // runs crc32 lanes beside the folding. Elsewhere they would compete with it for one port.
   bool wide_crc32 = false;
+  bool armv8 = false;  // arm64: the crc32c instructions + PMULL (the lanes are joined with it)
 };
 
 #if defined(KAFKA_TURBO_CRC32C_X86)
@@ -91,6 +107,13 @@ CpuLevels DetectCpu() {
   levels.avx512 = has_avx512f && has_avx512bw && has_avx512vl && has_vpclmulqdq;
   return levels;
 }
+#elif defined(KAFKA_TURBO_CRC32C_ARM64)
+CpuLevels DetectCpu() {
+  CpuLevels levels;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  levels.armv8 = (hwcap & HWCAP_CRC32) != 0 && (hwcap & HWCAP_PMULL) != 0;
+  return levels;
+}
 #else
 CpuLevels DetectCpu() { return CpuLevels{}; }
 #endif
@@ -113,6 +136,12 @@ uint32_t ExtendAvx512Lanes(uint32_t crc, const uint8_t* data, size_t size) {
 }
 #endif
 
+#if defined(KAFKA_TURBO_CRC32C_ARM64)
+uint32_t ExtendArmv8(uint32_t crc, const uint8_t* data, size_t size) {
+  return ~internal::Armv8State(~crc, data, size);
+}
+#endif
+
 struct Dispatch {
   CpuLevels cpu;
   Level level = Level::kTable;
@@ -121,7 +150,9 @@ struct Dispatch {
 };
 
 Dispatch* g_dispatch = nullptr;  // written once under g_once, never freed
-std::once_flag g_once;
+// pthread_once, not std::call_once: the latter is compiled into the C++ library, which the
+// prebuilt binaries do not link (core/sync.h says why).
+pthread_once_t g_once = PTHREAD_ONCE_INIT;
 uint32_t ExtendFirstCall(uint32_t crc, const uint8_t* data, size_t size);
 // The pointer every Extend() goes through: the resolver until the first call, then the
 // chosen level. Relaxed loads are enough: every value it ever holds is a correct function.
@@ -132,6 +163,7 @@ bool Supported(const CpuLevels& cpu, Level level) {
     case Level::kTable: return true;
     case Level::kSse42: return cpu.sse42;
     case Level::kAvx512: return cpu.avx512;
+    case Level::kArmv8: return cpu.armv8;
   }
   return false;
 }
@@ -142,11 +174,13 @@ ExtendFunction FunctionOf(const CpuLevels& cpu, Level level) {
 #if defined(KAFKA_TURBO_CRC32C_X86)
     case Level::kSse42: return &ExtendSse42;
     case Level::kAvx512: return cpu.wide_crc32 ? &ExtendAvx512Lanes : &ExtendAvx512;
-#else
+#endif
+#if defined(KAFKA_TURBO_CRC32C_ARM64)
+    case Level::kArmv8: return &ExtendArmv8;
+#endif
     default:
       (void)cpu;
       return nullptr;
-#endif
   }
   return nullptr;
 }
@@ -158,6 +192,8 @@ bool ParseLevel(const char* text, Level* level) {
     *level = Level::kSse42;
   } else if (std::strcmp(text, "avx512") == 0 || std::strcmp(text, "avx512-vpclmul") == 0) {
     *level = Level::kAvx512;
+  } else if (std::strcmp(text, "armv8") == 0 || std::strcmp(text, "armv8-crc") == 0) {
+    *level = Level::kArmv8;
   } else {
     return false;
   }
@@ -171,6 +207,8 @@ const char* Missing(Level level) {
     case Level::kAvx512:
       return "it needs an x86-64 CPU with AVX-512 F/VL/BW and VPCLMULQDQ, and an OS that "
              "enables the AVX-512 register state";
+    case Level::kArmv8:
+      return "it needs an arm64 CPU with the CRC32 and PMULL features (AT_HWCAP)";
     case Level::kTable:
       break;
   }
@@ -180,14 +218,17 @@ const char* Missing(Level level) {
 void Resolve() {
   auto* d = new Dispatch();
   d->cpu = DetectCpu();
-  d->level = d->cpu.avx512 ? Level::kAvx512 : d->cpu.sse42 ? Level::kSse42 : Level::kTable;
+  d->level = d->cpu.avx512  ? Level::kAvx512
+             : d->cpu.sse42 ? Level::kSse42
+             : d->cpu.armv8 ? Level::kArmv8
+                            : Level::kTable;
 
   const char* forced = std::getenv(kLevelEnvVar);
   if (forced != nullptr && forced[0] != '\0') {
     Level wanted = Level::kTable;
     if (!ParseLevel(forced, &wanted)) {
       d->error = std::string(kLevelEnvVar) + "=" + forced +
-                 " is not a CRC32C level: use table, sse42 or avx512, or unset it";
+                 " is not a CRC32C level: use table, sse42, avx512 or armv8, or unset it";
     } else if (!Supported(d->cpu, wanted)) {
       d->error = std::string(kLevelEnvVar) + "=" + forced + " cannot run here: " +
                  Missing(wanted) + " (best level here: " + LevelName(d->level) + ")";
@@ -201,7 +242,7 @@ void Resolve() {
 }
 
 const Dispatch& Get() {
-  std::call_once(g_once, Resolve);
+  pthread_once(&g_once, Resolve);
   return *g_dispatch;
 }
 
@@ -227,6 +268,7 @@ const char* LevelName(Level level) {
     case Level::kTable: return "table";
     case Level::kSse42: return "sse42";
     case Level::kAvx512: return "avx512-vpclmul";
+    case Level::kArmv8: return "armv8-crc";
   }
   return "table";
 }

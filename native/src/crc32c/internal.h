@@ -39,6 +39,10 @@ uint32_t Avx512FoldLanesState(uint32_t state, const uint8_t* data, size_t size);
 // register c carried past S more bytes (sse42.cc says why).
 uint32_t Sse42ShiftMultiplier(size_t bytes);
 #endif
+#if defined(KAFKA_TURBO_CRC32C_ARM64)
+// The ARMv8 crc32c instructions on three interleaved lanes, joined with PMULL (armv8.cc).
+uint32_t Armv8State(uint32_t state, const uint8_t* data, size_t size);
+#endif
 
 constexpr uint32_t kPolyReflected = 0x82F63B78u;  // x^32 mod P, P = 0x1EDC6F41 reflected
 

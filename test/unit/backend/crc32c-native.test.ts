@@ -18,12 +18,22 @@ type Level = ReturnType<NativeAddon['crc32cImpl']>;
 
 const LEVEL_ENV = 'KAFKA_TURBO_CRC32C';
 const CHILD_ENV = 'CRC32C_NATIVE_TEST_CHILD';
-/** The env value that forces each level, best last. */
-const LEVELS: ReadonlyArray<{ env: string; impl: Level }> = [
-  { env: 'table', impl: 'table' },
-  { env: 'sse42', impl: 'sse42' },
-  { env: 'avx512', impl: 'avx512-vpclmul' },
-];
+/** The env value that forces each level this architecture has, best last. */
+const LEVELS: ReadonlyArray<{ env: string; impl: Level }> =
+  process.arch === 'x64'
+    ? [
+        { env: 'table', impl: 'table' },
+        { env: 'sse42', impl: 'sse42' },
+        { env: 'avx512', impl: 'avx512-vpclmul' },
+      ]
+    : process.arch === 'arm64' && process.platform === 'linux'
+      ? [
+          { env: 'table', impl: 'table' },
+          { env: 'armv8', impl: 'armv8-crc' },
+        ]
+      : [{ env: 'table', impl: 'table' }];
+/** Levels of the other architecture: forcing one must be refused here. */
+const FOREIGN_LEVELS: readonly string[] = process.arch === 'x64' ? ['armv8'] : ['sse42', 'avx512'];
 
 /** CRC32C one bit at a time: the definition, sharing nothing with the code under test. */
 function bitwiseRegister(register: number, buf: Uint8Array, from = 0, to = buf.length): number {
@@ -57,6 +67,7 @@ function childChecks(level: string): void {
   const addon = loadNativeAddon();
   const crc32c = addon.crc32c.bind(addon);
   const expected = LEVELS.find((l) => l.env === level)?.impl;
+  if (expected === undefined) throw new Error(`no level ${level} on ${process.arch}`);
 
   describe(`addon crc32c at KAFKA_TURBO_CRC32C=${level}`, () => {
     test('the forced level is the one running', () => {
@@ -174,7 +185,9 @@ function parentChecks(): void {
     if (value === undefined) delete env[LEVEL_ENV];
     else env[LEVEL_ENV] = value;
     delete env['NODE_TEST_CONTEXT']; // the child reports to its own stdout, not to our runner
-    return spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 120_000 });
+    // A bound, not a timing check: generous, since under qemu-user (test/qemu/run.sh) on a
+    // loaded machine one child took over 120 s.
+    return spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 900_000 });
   };
 
   describe('addon crc32c, one child process per level', () => {
@@ -204,6 +217,13 @@ function parentChecks(): void {
           assert.equal(r.status, 0, `child failed:\n${r.stdout}\n${r.stderr}`);
         });
       }
+    }
+
+    for (const foreign of FOREIGN_LEVELS) {
+      test(`KAFKA_TURBO_CRC32C=${foreign} (another architecture's level) is refused`, () => {
+        const r = run(foreign, 'refused');
+        assert.equal(r.status, 0, `child failed:\n${r.stdout}\n${r.stderr}`);
+      });
     }
 
     test('an unknown KAFKA_TURBO_CRC32C value is refused', () => {
