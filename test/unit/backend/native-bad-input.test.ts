@@ -109,7 +109,16 @@ if (nativeExpected()) {
         }
         process.stdout.write(JSON.stringify(out));
       `;
-      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+      // MALLOC_ARENA_MAX=1: a thread's first malloc otherwise reserves a 64 MiB arena of
+      // address space. Once in CI the child died of a V8 heap OOM (committing new space, in a
+      // GC that napi_adjust_external_memory started) before the append returned; the likely
+      // cause is V8's worker threads taking their arenas after the limit was set (concurrent
+      // marking started by the 256 MB Buffer), which 128 MiB of headroom cannot absorb.
+      const child = spawnSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+      });
       assert.equal(child.status, 0, child.stderr);
       assert.deepEqual(JSON.parse(child.stdout), { appended: 1, batches: 2, undrained: 1 });
     });
