@@ -39,10 +39,13 @@ function value(ms: Metric[], name: string, group = 'producer-metrics', tags: Rec
   return m.value;
 }
 
-test('producer.metrics() after 20k records: counts agree with kcat and with each other', async () => {
+test('producer.metrics() after 20k records: counts agree with kcat and with each other', async (t) => {
   const topic = `metrics-${runId}`;
   await cluster.createTopic(topic, { partitions: 3 });
   const p = new Producer({ 'bootstrap.servers': cluster.bootstrap, 'client.id': 'kt-metrics', 'linger.ms': 2 });
+  // A failed check must not leave the producer's sockets open: the file's process would
+  // never exit and the runner would wait for it (seen in CI).
+  t.after(() => p.close());
   const total = 20_000;
   const sends: Promise<unknown>[] = [];
   for (let i = 0; i < total; i++) sends.push(p.send({ topic, key: i % 3 === 0 ? null : `k${i % 101}`, value: `v${i}`.padEnd(100, '-') }));
