@@ -29,21 +29,10 @@ import {
   type RecordHeaderInput,
   type RecordInput,
 } from '../../ts/backend/types.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env['PARITY_SEED'] ?? 20240611) >>> 0;
 const RECORDS = 10_000;
-
-/** mulberry32: small, fast, good enough to pick sizes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(SEED);
 const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));

@@ -11,17 +11,7 @@ import assert from 'node:assert/strict';
 import { availableBackends, nativeExpected } from '../../helpers/backends.js';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
 import { CodecId, type AccumulatorConfig, type RecordAccumulator, type RecordInput } from '../../../ts/backend/types.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../helpers/prng.js';
 
 const configs: { label: string; config: AccumulatorConfig }[] = [
   { label: 'batch.size 1000, maxBatchSize 1 MiB', config: { batchSize: 1000, maxBatchSize: 1 << 20, lingerMs: 5, bufferMemory: 1 << 30, codec: CodecId.None } },

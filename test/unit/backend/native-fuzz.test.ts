@@ -14,20 +14,10 @@ import assert from 'node:assert/strict';
 import { nativeExpected } from '../../helpers/backends.js';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
 import { CodecId } from '../../../ts/backend/types.js';
+import { prng } from '../../helpers/prng.js';
 
 const ITERATIONS = Number(process.env['KAFKA_TURBO_FUZZ_ITERATIONS'] ?? 20_000);
 const SEED = Number(process.env['KAFKA_TURBO_FUZZ_SEED'] ?? 0x5eed) >>> 0;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 if (nativeExpected()) {
   test(`random packed layouts and lists never crash the addon (${ITERATIONS} calls, seed ${SEED})`, () => {
