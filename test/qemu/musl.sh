@@ -46,6 +46,8 @@ if [[ ! -f "$loader" ]]; then
   [[ -n "$mirror" ]] || die "no Debian archive found in the apt sources"
   log "mmdebstrap amd64 root with Debian stable's musl into ${MUSL_ROOT#"$ROOT"/}"
   rm -rf "$MUSL_ROOT"
+  # mmdebstrap resolves the target with realpath: its parent must exist (a fresh clone has no .cache/roots).
+  mkdir -p "$(dirname "$MUSL_ROOT")"
   mmdebstrap --quiet --arch=amd64 --variant=extract --include=musl stable "$MUSL_ROOT" "$mirror"
 fi
 

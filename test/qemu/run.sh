@@ -55,6 +55,8 @@ if [[ ! -x "$ARM_ROOT/usr/bin/node" ]]; then
   [[ -n "$mirror" ]] || die "no Debian archive found in the apt sources"
   log "mmdebstrap arm64 root (nodejs, libstdc++6) into ${ARM_ROOT#"$ROOT"/}"
   rm -rf "$ARM_ROOT"
+  # mmdebstrap resolves the target with realpath: its parent must exist (a fresh clone has no .cache/roots).
+  mkdir -p "$(dirname "$ARM_ROOT")"
   mmdebstrap --quiet --arch=arm64 --variant=extract --include=nodejs,libstdc++6 stable "$ARM_ROOT" "$mirror"
 fi
 # The extract variant makes no merged-/usr links; the loader is looked up in /lib.
