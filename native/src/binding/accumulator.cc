@@ -549,6 +549,36 @@ bool ReadSequence(napi_env env, double d, const char* fn, int32_t* out) {
   return true;
 }
 
+// A `partitions: number[]` argument (drain, setBlocked) into `out`, each id through
+// PartitionOrNone; false with a TypeError/RangeError pending (or the getter's exception).
+// The length is checked before anything is sized from it: a sparse array can claim four
+// billion elements (it used to end in std::bad_alloc and abort). @thread JS
+bool ReadPartitionList(napi_env env, napi_value list, const char* kFn, std::vector<uint32_t>* out) {
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, list, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, list, &n) != napi_ok) {
+    ThrowTypeError(env, kFn, "partitions must be an array of numbers");
+    return false;
+  }
+  if (n > kMaxListLength) {
+    ThrowRangeError(env, kFn, "partitions has more than 16777216 entries");
+    return false;
+  }
+  out->reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e = nullptr;
+    double d = -1;
+    if (napi_get_element(env, list, i, &e) != napi_ok) return false;
+    if (napi_get_value_double(env, e, &d) != napi_ok) {
+      ThrowTypeError(env, kFn, "partitions must be an array of numbers (a hole or another type found)");
+      return false;
+    }
+    out->push_back(PartitionOrNone(d));
+  }
+  return true;
+}
+
 // drain(partitions: number[], maxBytes, stamp): DrainedBatch[]
 // @thread JS; argument getters are the only JS it may run, all before the core call.
 napi_value Drain(napi_env env, napi_callback_info info) {
@@ -558,26 +588,8 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
   if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
   if (argc < 3) return ThrowTypeError(env, kFn, "expected (partitions, maxBytes, stamp)");
-  bool is_array = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[0], &n) != napi_ok) {
-    return ThrowTypeError(env, kFn, "partitions must be an array of numbers");
-  }
-  // Checked before anything is sized from it: a sparse array can claim four billion
-  // elements (it used to end in std::bad_alloc and abort).
-  if (n > kMaxListLength) return ThrowRangeError(env, kFn, "partitions has more than 16777216 entries");
   std::vector<uint32_t> partitions;
-  partitions.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e = nullptr;
-    double d = -1;
-    if (napi_get_element(env, argv[0], i, &e) != napi_ok) return nullptr;
-    if (napi_get_value_double(env, e, &d) != napi_ok) {
-      return ThrowTypeError(env, kFn, "partitions must be an array of numbers (a hole or another type found)");
-    }
-    partitions.push_back(PartitionOrNone(d));
-  }
+  if (!ReadPartitionList(env, argv[0], kFn, &partitions)) return nullptr;
   double max_bytes = 0;
   if (!ReadNumber(env, argv[1], kFn, "maxBytes", &max_bytes)) return nullptr;
   napi_valuetype t = napi_undefined;
@@ -598,7 +610,9 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   }
   std::vector<int32_t> sequences;
   stamp.base_sequences = nullptr;
+  const uint32_t n = static_cast<uint32_t>(partitions.size());
   if (t != napi_null && t != napi_undefined) {
+    bool is_array = false;
     uint32_t length = 0;
     if (napi_is_array(env, v, &is_array) != napi_ok || !is_array ||
         napi_get_array_length(env, v, &length) != napi_ok || length < n) {
@@ -818,24 +832,8 @@ napi_value SetBlocked(napi_env env, napi_callback_info info) {
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
   if (handle == nullptr) return nullptr;
   if (argc < 1) return ThrowTypeError(env, kFn, "expected (partitions)");
-  bool is_array = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[0], &n) != napi_ok) {
-    return ThrowTypeError(env, kFn, "partitions must be an array of numbers");
-  }
-  if (n > kMaxListLength) return ThrowRangeError(env, kFn, "partitions has more than 16777216 entries");
   std::vector<uint32_t> partitions;
-  partitions.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e = nullptr;
-    double d = -1;
-    if (napi_get_element(env, argv[0], i, &e) != napi_ok) return nullptr;
-    if (napi_get_value_double(env, e, &d) != napi_ok) {
-      return ThrowTypeError(env, kFn, "partitions must be an array of numbers (a hole or another type found)");
-    }
-    partitions.push_back(PartitionOrNone(d));
-  }
+  if (!ReadPartitionList(env, argv[0], kFn, &partitions)) return nullptr;
   handle->accumulator.SetBlocked(partitions.data(), partitions.size());
   Report(env, handle);
   return Undefined(env);
