@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { Kafka, logLevel } from '../../../ts/kafkajs/index.js';
 import { Producer } from '../../../ts/producer/producer.js';
+import { RUN_GROUP_LIMIT } from '../../../ts/producer/core.js';
 import { getBackend } from '../../../ts/backend/load.js';
 import type { Backend, RecordAccumulator } from '../../../ts/backend/types.js';
 import { availableBackends, useBackend } from '../../helpers/backends.js';
@@ -72,6 +73,25 @@ for (const { name } of availableBackends()) {
       assert.deepEqual(mds.map((m) => m.offset), Array.from({ length: 100 }, (_, i) => i));
       assert.deepEqual(fake.values('t', 0), Array.from({ length: 100 }, (_, i) => `v${i}`));
       assert.equal(fake.log('t', 0).length, 1);
+    });
+
+    it('a loop of more sends than RUN_GROUP_LIMIT: appended in runs of the limit while the loop runs, in order', async () => {
+      const { fake, calls } = await setup(name);
+      const p = javaProducer(fake);
+      await p.connect(['t']);
+      const n = 2 * RUN_GROUP_LIMIT + 176;
+      const sent: Promise<{ offset: number }>[] = [];
+      const seenDuringLoop: number[] = [];
+      for (let i = 0; i < n; i++) {
+        sent.push(p.send({ topic: 't', partition: 0, value: `v${i}` }));
+        if (i === RUN_GROUP_LIMIT - 1 || i === 2 * RUN_GROUP_LIMIT - 1) seenDuringLoop.push(calls.appendEach.length);
+      }
+      // Each full run crossed into the backend at once, not at the end of the tick.
+      assert.deepEqual(seenDuringLoop, [1, 2]);
+      const mds = await Promise.all(sent);
+      assert.deepEqual(calls, { append: [], appendEach: [RUN_GROUP_LIMIT, RUN_GROUP_LIMIT, 176] });
+      assert.deepEqual(mds.map((m) => m.offset), Array.from({ length: n }, (_, i) => i));
+      assert.deepEqual(fake.values('t', 0), Array.from({ length: n }, (_, i) => `v${i}`));
     });
 
     it('sends alternating between partitions: one call per partition, order kept in each', async () => {
