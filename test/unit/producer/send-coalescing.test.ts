@@ -147,6 +147,36 @@ for (const { name } of availableBackends()) {
       assert.deepEqual(fake.values('t', 0), Array.from({ length: 60 }, (_, i) => value(i)));
     });
 
+    it("KafkaJS-style send() of one message (its fast path): sendBatch()'s results and errors", async () => {
+      const { fake } = await setup(name, 3);
+      const kafka = new Kafka({ brokers: [fake.bootstrap], logLevel: logLevel.NOTHING });
+      const producer = kafka.producer({ createPartitioner: () => ({ message }) => (message.key === 'far' ? 7 : 1) });
+      await producer.connect();
+      cleanup.push(() => producer.disconnect());
+      await producer.send({ topic: 't', messages: [{ value: 'first' }] }); // metadata known from here on
+      const viaSend = await producer.send({ topic: 't', messages: [{ value: 'a', timestamp: '1700000000000' }], acks: 1 });
+      const viaBatch = await producer.sendBatch({ topicMessages: [{ topic: 't', messages: [{ value: 'b', timestamp: '1700000000000' }] }], acks: 1 });
+      assert.deepEqual(viaSend, [{ ...viaBatch[0]!, baseOffset: String(Number(viaBatch[0]!.baseOffset) - 1) }]);
+      assert.deepEqual(await producer.send({ topic: 't', messages: [{ value: 'c' }], acks: 0 }), []);
+      const bad: { messages: unknown[]; acks?: number }[] = [
+        { messages: [{ key: 'far', value: 'x' }] }, // partitioner out of range
+        { messages: [{ value: 'x', timestamp: 'soon' }] },
+        { messages: [{ value: 'x', headers: 5 }] },
+        { messages: [{ key: 'k' }] }, // no value
+        { messages: [null] },
+        { messages: [{ value: 'x' }], acks: 7 },
+      ];
+      for (const b of bad) {
+        const one = await producer.send({ topic: 't', messages: b.messages as never, acks: b.acks }).then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+        const batch = await producer
+          .sendBatch({ topicMessages: [{ topic: 't', messages: b.messages as never }], acks: b.acks })
+          .then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+        assert.notEqual(one, 'resolved', JSON.stringify(b));
+        assert.equal(one, batch, JSON.stringify(b));
+      }
+      assert.deepEqual(fake.values('t', 1).slice(0, 3), ['first', 'a', 'b']);
+    });
+
     it('KafkaJS-style sends of one message in one tick: one backend call per partition', async () => {
       const { fake, calls } = await setup(name, 3);
       const kafka = new Kafka({ brokers: [fake.bootstrap], logLevel: logLevel.NOTHING });
