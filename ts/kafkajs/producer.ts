@@ -636,9 +636,13 @@ export class KafkaJSProducer implements Producer {
         const value = messageBytes(message.value);
         const headers = toHeaders(message.headers);
         const timestamp = toTimestamp(message.timestamp || now, now);
-        const pending = new PendingRecord(sink, topic, index++, timestamp, key ? key.length : -1, value ? value.length : -1);
+        index++;
         let run = byPartition.get(partition);
         if (!run) byPartition.set(partition, (run = []));
+        // The call's records in one partition share one PendingRecord: the CallSink reads only
+        // its topic and partition, and one object instead of one per record is a quarter less
+        // to allocate and to scavenge while the call is in flight.
+        const pending = run.length > 0 ? run[0]!.pending : new PendingRecord(sink, topic, -1, -1, -1, -1);
         run.push({ partition, input: { key, value, headers, timestamp }, pending });
       }
       const partitions = new Map<number, { leader: number; count: number }>();

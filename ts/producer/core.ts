@@ -79,6 +79,11 @@ function toOutgoing(tp: TopicPartition, inputs: readonly RecordInput[], pendings
   return items;
 }
 
+/** A key's or value's serialized size, -1 for null (as PendingRecord's sizes). */
+function sizeOf(b: Buffer | null | undefined): number {
+  return b ? b.length : -1;
+}
+
 /** Where the core reports what it cannot throw at anyone: exceptions from user callbacks. */
 export interface CoreLogger {
   error(message: string, extra?: Record<string, unknown>): void;
@@ -379,7 +384,7 @@ export class ProducerCore extends EventEmitter {
 
   /** Fails a record too large for any request or for the whole buffer (it fails alone, at once). */
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
-    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
+    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(sizeOf(input.key), sizeOf(input.value), input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
     this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
@@ -514,7 +519,7 @@ export class ProducerCore extends EventEmitter {
         availablePartitions: state.availablePartitions,
       });
       // Only keyless records move the sticky partition along (as in the Java client).
-      if (key === null) this.partitioner.onAppend(topic, p, pending.keySize + pending.valueSize);
+      if (key === null) this.partitioner.onAppend(topic, p, sizeOf(input.key) + sizeOf(input.value));
       return p;
     } catch (err) {
       this.failOne(pending, err as Error);
