@@ -224,9 +224,9 @@ export class CallSink implements RecordSink {
   }
 }
 
-/** The sink whose promise is being made: one module-level executor instead of a closure per
- * call (it runs synchronously inside `new Promise`). */
-let capturing: OneMessageSink | null = null;
+/** The record whose promise is being made: one module-level executor instead of a closure
+ * per call (it runs synchronously inside `new Promise`). */
+let capturing: OneMessageRecord | null = null;
 function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) => void): void {
   capturing!.resolve = resolve;
   capturing!.reject = reject;
@@ -235,30 +235,37 @@ function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) =
 /**
  * CallSink for a call of one message (the shape of a service producing one event per
  * request): the same result and errors, without the per-topic bookkeeping a call of many
- * needs, so a one-message send costs one small object and its promise.
+ * needs. The record is its own sink (as the Java-style API's), so a one-message send keeps
+ * one small object and its promise until the broker answers.
  */
-class OneMessageSink implements RecordSink {
+class OneMessageRecord extends PendingRecord implements RecordSink {
   readonly promise: Promise<RecordMetadata[]>;
   resolve!: (md: RecordMetadata[]) => void;
   reject!: (err: Error) => void;
 
   constructor(
+    topic: string,
+    timestamp: number,
+    keySize: number,
+    valueSize: number,
     private readonly acks: number,
     private readonly onError: (err: Error) => void,
   ) {
+    super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
+    this.sink = this;
     capturing = this;
     this.promise = new Promise(capture);
     capturing = null;
   }
 
-  ok(rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
+  ok(_rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
     // KafkaJS returns no metadata when it asked for no acknowledgement.
     if (this.acks === 0) return this.resolve([]);
     const known = offset >= 0;
     this.resolve([
       {
-        topicName: rec.topic,
-        partition: rec.partition,
+        topicName: this.topic,
+        partition: this.partition,
         errorCode: 0,
         baseOffset: String(offset),
         logAppendTime: known ? String(logAppendTime) : '-1',
@@ -385,8 +392,44 @@ export class KafkaJSProducer implements Producer {
     };
   }) as Producer['on'];
 
-  send = ({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> =>
-    this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] });
+  send = (record: ProducerRecord): Promise<RecordMetadata[]> => {
+    const one = this.sendOne(record);
+    if (one !== null) return one;
+    const { acks, timeout, compression, topic, messages } = record;
+    return this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] });
+  };
+
+  /**
+   * send() of one message to a topic whose partitions are known, on a connected producer
+   * outside transactions and tracing (a service producing one event per request), without
+   * building the sendBatch call: its three objects were a tenth of what a one-message send
+   * allocated. Anything else -- bad input included -- returns null and takes the general
+   * path, which gives the results and errors KafkaJS gives.
+   */
+  private sendOne(record: ProducerRecord): Promise<RecordMetadata[]> | null {
+    if (record === null || typeof record !== 'object' || subscribed(sendChannel)) return null;
+    const { topic, messages } = record;
+    if (typeof topic !== 'string' || topic.length === 0 || !Array.isArray(messages) || messages.length !== 1) return null;
+    const message = messages[0] as Message | null | undefined;
+    if (message === null || typeof message !== 'object' || message.value === undefined) return null;
+    const core = this.core;
+    if (this.status !== 'connected' || core === null || typeof this.settings.config['transactional.id'] === 'string') return null;
+    const state = core.cluster.topics.get(topic);
+    if (!hasPartitions(state)) return null;
+    let lane: Lane;
+    try {
+      const { acks = -1, timeout = 30000 } = record;
+      lane = this.laneFor(core, acks, timeout, record.compression);
+    } catch {
+      return null;
+    }
+    if (this.settings.config['enable.idempotence'] === true && lane.acks !== -1) return null;
+    try {
+      return this.enqueueOneMessage(core, topic, message, state!, lane, Date.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
 
   // Not an async function: with metadata known, a call runs to its enqueue without a
   // microtask in between (sends of one tick then reach the core's run together), and throws
@@ -571,19 +614,8 @@ export class KafkaJSProducer implements Producer {
   private enqueueCall(core: ProducerCore, topicMessages: TopicMessages[], requiredAcks: number, lane: Lane): Promise<RecordMetadata[]> {
     const now = Date.now();
     if (topicMessages.length === 1 && topicMessages[0]!.messages.length === 1) {
-      // One message: the core gathers it with the tick's other one-record sends.
       const topic = topicMessages[0]!.topic;
-      const message = topicMessages[0]!.messages[0]!;
-      const state = core.cluster.topics.get(topic)!;
-      const partition = this.partitionOf(topic, state, message);
-      const key = messageBytes(message.key);
-      const value = messageBytes(message.value);
-      const headers = toHeaders(message.headers);
-      const timestamp = toTimestamp(message.timestamp || now, now);
-      const sink = new OneMessageSink(requiredAcks, this.logSendError);
-      const pending = new PendingRecord(sink, topic, 0, timestamp, key ? key.length : -1, value ? value.length : -1);
-      core.enqueueOne(topic, partition, { key, value, headers, timestamp }, pending, lane);
-      return sink.promise;
+      return this.enqueueOneMessage(core, topic, topicMessages[0]!.messages[0]!, core.cluster.topics.get(topic)!, lane, now);
     }
     // Everything is converted and partitioned before the first record is enqueued, so that a
     // bad message rejects the call without having sent part of it.
@@ -604,9 +636,13 @@ export class KafkaJSProducer implements Producer {
         const value = messageBytes(message.value);
         const headers = toHeaders(message.headers);
         const timestamp = toTimestamp(message.timestamp || now, now);
-        const pending = new PendingRecord(sink, topic, index++, timestamp, key ? key.length : -1, value ? value.length : -1);
+        index++;
         let run = byPartition.get(partition);
         if (!run) byPartition.set(partition, (run = []));
+        // The call's records in one partition share one PendingRecord: the CallSink reads only
+        // its topic and partition, and one object instead of one per record is a quarter less
+        // to allocate and to scavenge while the call is in flight.
+        const pending = run.length > 0 ? run[0]!.pending : new PendingRecord(sink, topic, -1, -1, -1, -1);
         run.push({ partition, input: { key, value, headers, timestamp }, pending });
       }
       const partitions = new Map<number, { leader: number; count: number }>();
@@ -623,6 +659,19 @@ export class KafkaJSProducer implements Producer {
     return sink.promise.catch((err: Error) => {
       throw asKafkaJSFailure(err);
     });
+  }
+
+  /** A call of one message: the core gathers it with the tick's other one-record sends.
+   * Throws for a bad message (partition, key, headers, timestamp) before anything is sent. */
+  private enqueueOneMessage(core: ProducerCore, topic: string, message: Message, state: TopicState, lane: Lane, now: number): Promise<RecordMetadata[]> {
+    const partition = this.partitionOf(topic, state, message);
+    const key = messageBytes(message.key);
+    const value = messageBytes(message.value);
+    const headers = toHeaders(message.headers);
+    const timestamp = toTimestamp(message.timestamp || now, now);
+    const rec = new OneMessageRecord(topic, timestamp, key ? key.length : -1, value ? value.length : -1, lane.acks, this.logSendError);
+    core.enqueueOne(topic, partition, { key, value, headers, timestamp }, rec, lane);
+    return rec.promise;
   }
 
   /** The partitioner's choice for one message, checked. */

@@ -47,6 +47,15 @@ export interface LaneOptions {
   codec: CodecId;
 }
 
+/**
+ * The most one-record sends a run group holds before they are appended without waiting for
+ * the tick's end. A loop that sends 200k records in one tick would otherwise keep every
+ * record's input object (and the scratch that packs them, regrown per call past what the
+ * native backend keeps) alive through the scavenges the loop triggers; runs of a few hundred
+ * already cost the backend as little per record as longer ones.
+ */
+export const RUN_GROUP_LIMIT = 512;
+
 /** One partition's share of ProducerCore's run (see runLane). */
 interface RunGroup {
   tp: TopicPartition;
@@ -68,6 +77,11 @@ function toOutgoing(tp: TopicPartition, inputs: readonly RecordInput[], pendings
   const items: Outgoing[] = [];
   for (let i = from; i < inputs.length; i++) items.push({ partition: tp.partition, input: inputs[i]!, pending: pendings[i]! });
   return items;
+}
+
+/** A key's or value's serialized size, -1 for null (as PendingRecord's sizes). */
+function sizeOf(b: Buffer | null | undefined): number {
+  return b ? b.length : -1;
 }
 
 /** Where the core reports what it cannot throw at anyone: exceptions from user callbacks. */
@@ -322,6 +336,15 @@ export class ProducerCore extends EventEmitter {
     group.pendings.push(pending);
     // A transaction registers its partitions at append: nothing waits there (kept simple).
     if (this.sender.txn !== null && this.sender.txn.isTransactional) this.flushRun();
+    else if (group.inputs.length >= RUN_GROUP_LIMIT) {
+      // A loop of many sends in one tick: hand this partition's share over now rather than
+      // hold every record's input until the tick ends (see RUN_GROUP_LIMIT).
+      // (Detached first: a failure's callback may send again, into this same group.)
+      const full: RunGroup = { tp, inputs: group.inputs, pendings: group.pendings };
+      group.inputs = [];
+      group.pendings = [];
+      this.appendGroup(lane, full);
+    }
     else if (!this.runScheduled) {
       this.runScheduled = true;
       queueMicrotask(this.runAtTickEnd);
@@ -337,28 +360,31 @@ export class ProducerCore extends EventEmitter {
     this.runLane = null;
     this.runGroups = new Map();
     this.runLast = null;
-    for (const { tp, inputs, pendings } of groups.values()) {
-      let taken = 0;
-      // Once a partition's records wait for memory, the rest wait behind them (arrival order).
-      if (this.waitingMemory.length === 0) {
-        try {
-          taken = this.tryAppend(lane, tp, inputs, pendings, null, true);
-        } catch (err) {
-          // The backend refused the records (e.g. destroyed): they fail, none is lost.
-          this.failWaiting({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, 0), lane, sinceMs: this.runSinceMs }, err as Error);
-          continue;
-        }
-      }
-      if (taken < inputs.length) {
-        this.waitingMemory.push({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, taken), lane, sinceMs: this.runSinceMs });
+    for (const group of groups.values()) if (group.inputs.length > 0) this.appendGroup(lane, group);
+    this.sender.wakeup();
+  }
+
+  /** Appends one run group's records (see flushRun); the caller wakes the sender. */
+  private appendGroup(lane: Lane, { tp, inputs, pendings }: RunGroup): void {
+    let taken = 0;
+    // Once a partition's records wait for memory, the rest wait behind them (arrival order).
+    if (this.waitingMemory.length === 0) {
+      try {
+        taken = this.tryAppend(lane, tp, inputs, pendings, null, true);
+      } catch (err) {
+        // The backend refused the records (e.g. destroyed): they fail, none is lost.
+        this.failWaiting({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, 0), lane, sinceMs: this.runSinceMs }, err as Error);
+        return;
       }
     }
-    this.sender.wakeup();
+    if (taken < inputs.length) {
+      this.waitingMemory.push({ topic: tp.topic, items: toOutgoing(tp, inputs, pendings, taken), lane, sinceMs: this.runSinceMs });
+    }
   }
 
   /** Fails a record too large for any request or for the whole buffer (it fails alone, at once). */
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
-    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(pending.keySize, pending.valueSize, input.headers);
+    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(sizeOf(input.key), sizeOf(input.value), input.headers);
     if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
     this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
@@ -493,7 +519,7 @@ export class ProducerCore extends EventEmitter {
         availablePartitions: state.availablePartitions,
       });
       // Only keyless records move the sticky partition along (as in the Java client).
-      if (key === null) this.partitioner.onAppend(topic, p, pending.keySize + pending.valueSize);
+      if (key === null) this.partitioner.onAppend(topic, p, sizeOf(input.key) + sizeOf(input.value));
       return p;
     } catch (err) {
       this.failOne(pending, err as Error);

@@ -13,6 +13,12 @@ export interface RecordSink {
   fail(rec: PendingRecord, err: Error): void;
 }
 
+/**
+ * A record as the sender settles it: one per record, except that a sink collecting a call's
+ * records (the KafkaJS facade's CallSink) may give all of that call's records in one
+ * partition the same PendingRecord, told once per record; its index, timestamp and sizes are
+ * then -1. Nothing below the sink reads them (sizes come from the record's RecordInput).
+ */
 export class PendingRecord {
   /** Filled in when the record is appended. */
   partition = -1;
@@ -20,7 +26,7 @@ export class PendingRecord {
     /** Not readonly: a record that is its own sink (the Java-style API) sets it to itself. */
     public sink: RecordSink,
     readonly topic: string,
-    /** Position of the record in its send call (for sinks that collect several). */
+    /** Position of the record in its send call, or -1. */
     readonly index: number,
     readonly timestamp: number,
     readonly keySize: number,

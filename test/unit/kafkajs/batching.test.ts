@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { Kafka } from '../../../ts/kafkajs/index.js';
 import { availableBackends, useBackend } from '../../helpers/backends.js';
-import { ApiKey, FakeCluster, type ProduceRequestSummary } from '../../helpers/fake-cluster.js';
+import { ApiKey, ErrorCode, FakeCluster, type ProduceRequestSummary } from '../../helpers/fake-cluster.js';
 
 const VALUE = Buffer.alloc(100, 0x61);
 const messages = (n: number) => Array.from({ length: n }, () => ({ value: VALUE, partition: 0 }));
@@ -30,6 +30,48 @@ afterEach(async () => {
 
 for (const { name } of availableBackends()) {
   describe(`KafkaJS-style batching, ${name} backend`, () => {
+    it("a call's records of one partition, settled together: a split batch and a partition error still settle the call once per record", async () => {
+      const { restore } = useBackend(name);
+      try {
+        fake = await FakeCluster.start({ brokers: 1, topics: [{ name: 't', partitions: 2 }] });
+        const producer = new Kafka({ brokers: [fake.bootstrap], logLevel: 0 }).producer();
+        await producer.connect();
+        try {
+          const call = (tag: string) =>
+            Array.from({ length: 40 }, (_, i) => ({ value: `${tag}${i}`, partition: i % 2 }));
+          await producer.send({ topic: 't', messages: [{ value: 'w', partition: 0 }, { value: 'w', partition: 1 }] });
+          // The first Produce of the next call: MESSAGE_TOO_LARGE on partition 0, which splits its batch.
+          fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 0, errorCode: ErrorCode.MESSAGE_TOO_LARGE }] });
+          const md = await producer.send({ topic: 't', messages: call('a') });
+          assert.deepEqual(
+            md.map((m) => [m.partition, m.baseOffset]),
+            [
+              [0, '1'],
+              [1, '1'],
+            ],
+          );
+          const expected = (tag: string, p: number) => Array.from({ length: 20 }, (_, i) => `${tag}${2 * i + p}`);
+          assert.deepEqual(fake.values('t', 0).slice(1), expected('a', 0));
+          assert.deepEqual(fake.values('t', 1).slice(1), expected('a', 1));
+          // A non-retriable error on partition 1: the call rejects, after partition 0's records are written.
+          fake.prepare(ApiKey.Produce, { errors: [{ topic: 't', partition: 1, errorCode: ErrorCode.INVALID_RECORD }] });
+          await assert.rejects(producer.send({ topic: 't', messages: call('b') }), /INVALID_RECORD|invalid/i);
+          assert.deepEqual(fake.values('t', 0).slice(21), expected('b', 0));
+          assert.deepEqual(fake.values('t', 1).slice(21), []);
+          // The producer goes on: a later call settles as usual.
+          const after = await producer.send({ topic: 't', messages: call('c') });
+          assert.deepEqual(after.map((m) => [m.partition, m.baseOffset]), [
+            [0, '41'],
+            [1, '21'],
+          ]);
+        } finally {
+          await producer.disconnect();
+        }
+      } finally {
+        restore();
+      }
+    });
+
     it('a send of 1000 messages of 100 B to one partition is one batch, not one per 16 KB', async () => {
       const { restore } = useBackend(name);
       try {

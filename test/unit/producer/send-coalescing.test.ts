@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { Kafka, logLevel } from '../../../ts/kafkajs/index.js';
 import { Producer } from '../../../ts/producer/producer.js';
+import { RUN_GROUP_LIMIT } from '../../../ts/producer/core.js';
 import { getBackend } from '../../../ts/backend/load.js';
 import type { Backend, RecordAccumulator } from '../../../ts/backend/types.js';
 import { availableBackends, useBackend } from '../../helpers/backends.js';
@@ -74,6 +75,25 @@ for (const { name } of availableBackends()) {
       assert.equal(fake.log('t', 0).length, 1);
     });
 
+    it('a loop of more sends than RUN_GROUP_LIMIT: appended in runs of the limit while the loop runs, in order', async () => {
+      const { fake, calls } = await setup(name);
+      const p = javaProducer(fake);
+      await p.connect(['t']);
+      const n = 2 * RUN_GROUP_LIMIT + 176;
+      const sent: Promise<{ offset: number }>[] = [];
+      const seenDuringLoop: number[] = [];
+      for (let i = 0; i < n; i++) {
+        sent.push(p.send({ topic: 't', partition: 0, value: `v${i}` }));
+        if (i === RUN_GROUP_LIMIT - 1 || i === 2 * RUN_GROUP_LIMIT - 1) seenDuringLoop.push(calls.appendEach.length);
+      }
+      // Each full run crossed into the backend at once, not at the end of the tick.
+      assert.deepEqual(seenDuringLoop, [1, 2]);
+      const mds = await Promise.all(sent);
+      assert.deepEqual(calls, { append: [], appendEach: [RUN_GROUP_LIMIT, RUN_GROUP_LIMIT, 176] });
+      assert.deepEqual(mds.map((m) => m.offset), Array.from({ length: n }, (_, i) => i));
+      assert.deepEqual(fake.values('t', 0), Array.from({ length: n }, (_, i) => `v${i}`));
+    });
+
     it('sends alternating between partitions: one call per partition, order kept in each', async () => {
       const { fake, calls } = await setup(name);
       const p = javaProducer(fake);
@@ -125,6 +145,36 @@ for (const { name } of availableBackends()) {
       const mds = await Promise.all(Array.from({ length: 60 }, (_, i) => p.send({ topic: 't', partition: 0, value: value(i) })));
       assert.deepEqual(mds.map((m) => m.offset), Array.from({ length: 60 }, (_, i) => i));
       assert.deepEqual(fake.values('t', 0), Array.from({ length: 60 }, (_, i) => value(i)));
+    });
+
+    it("KafkaJS-style send() of one message (its fast path): sendBatch()'s results and errors", async () => {
+      const { fake } = await setup(name, 3);
+      const kafka = new Kafka({ brokers: [fake.bootstrap], logLevel: logLevel.NOTHING });
+      const producer = kafka.producer({ createPartitioner: () => ({ message }) => (message.key === 'far' ? 7 : 1) });
+      await producer.connect();
+      cleanup.push(() => producer.disconnect());
+      await producer.send({ topic: 't', messages: [{ value: 'first' }] }); // metadata known from here on
+      const viaSend = await producer.send({ topic: 't', messages: [{ value: 'a', timestamp: '1700000000000' }], acks: 1 });
+      const viaBatch = await producer.sendBatch({ topicMessages: [{ topic: 't', messages: [{ value: 'b', timestamp: '1700000000000' }] }], acks: 1 });
+      assert.deepEqual(viaSend, [{ ...viaBatch[0]!, baseOffset: String(Number(viaBatch[0]!.baseOffset) - 1) }]);
+      assert.deepEqual(await producer.send({ topic: 't', messages: [{ value: 'c' }], acks: 0 }), []);
+      const bad: { messages: unknown[]; acks?: number }[] = [
+        { messages: [{ key: 'far', value: 'x' }] }, // partitioner out of range
+        { messages: [{ value: 'x', timestamp: 'soon' }] },
+        { messages: [{ value: 'x', headers: 5 }] },
+        { messages: [{ key: 'k' }] }, // no value
+        { messages: [null] },
+        { messages: [{ value: 'x' }], acks: 7 },
+      ];
+      for (const b of bad) {
+        const one = await producer.send({ topic: 't', messages: b.messages as never, acks: b.acks }).then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+        const batch = await producer
+          .sendBatch({ topicMessages: [{ topic: 't', messages: b.messages as never }], acks: b.acks })
+          .then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+        assert.notEqual(one, 'resolved', JSON.stringify(b));
+        assert.equal(one, batch, JSON.stringify(b));
+      }
+      assert.deepEqual(fake.values('t', 1).slice(0, 3), ['first', 'a', 'b']);
     });
 
     it('KafkaJS-style sends of one message in one tick: one backend call per partition', async () => {
