@@ -124,7 +124,9 @@ export class BatchEntry {
     readonly tp: TopicPartition,
     readonly createdMs: number,
     readonly lane: Lane,
-  ) {}
+  ) {
+    if (id >= 0 && createdMs < lane.createdAtLeastMs) lane.createdAtLeastMs = createdMs;
+  }
 }
 
 export class Lane {
@@ -136,6 +138,11 @@ export class Lane {
   readonly batches = new Map<number, BatchEntry>();
   /** The partitions last given to accumulator.setBlocked(). */
   blocked: readonly number[] = [];
+  /** No batch of the lane's accumulator was created before this (ms): a lower bound, lowered
+   * by every new batch (BatchEntry's constructor, with the time the accumulator was given) and
+   * made exact again only when delivery.timeout.ms passes it, so that a run asks the
+   * accumulator to expire batches only when one may be that old (Sender.run). */
+  createdAtLeastMs = Infinity;
   constructor(
     readonly acks: 0 | 1 | -1,
     readonly timeoutMs: number,
@@ -304,10 +311,20 @@ export class Sender implements PartitionLoad {
     for (const lane of this.lanes.values()) {
       if (lane.failure) this.failLane(lane, lane.failure);
       if (!lane.ready) continue;
-      // Batches that waited in the accumulator past delivery.timeout.ms fail here.
-      for (const r of lane.accumulator.expire(now - deliveryTimeoutMs)) {
-        const entry = lane.batches.get(r.batchId);
-        if (entry) this.failBatch(entry, this.deliveryTimeout(entry), false);
+      // Batches that waited in the accumulator past delivery.timeout.ms fail here. Every batch
+      // the accumulator holds has its entry in lane.batches until it finishes, so when none of
+      // those is that old the accumulator is not asked (a call into the backend per run).
+      const createdBefore = now - deliveryTimeoutMs;
+      if (lane.createdAtLeastMs <= createdBefore) {
+        let oldest = Infinity;
+        for (const b of lane.batches.values()) if (b.createdMs < oldest) oldest = b.createdMs;
+        lane.createdAtLeastMs = oldest;
+        if (oldest <= createdBefore) {
+          for (const r of lane.accumulator.expire(createdBefore)) {
+            const entry = lane.batches.get(r.batchId);
+            if (entry) this.failBatch(entry, this.deliveryTimeout(entry), false);
+          }
+        }
       }
     }
     if (canDrain) {
