@@ -593,6 +593,9 @@ export class ProducerCore extends EventEmitter {
 
   private retryWaitingMemory(): void {
     this.flushRun();
+    // Nobody waits for memory: there is nothing new to send (issue 15: this woke an empty
+    // sender run on every response; an append wakes its own).
+    if (this.waitingMemory.length === 0) return;
     while (this.waitingMemory.length > 0) {
       const w = this.waitingMemory[0]!;
       const tp = this.sender.topicPartition(w.topic, w.items[0]!.partition!);

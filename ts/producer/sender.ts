@@ -124,7 +124,9 @@ export class BatchEntry {
     readonly tp: TopicPartition,
     readonly createdMs: number,
     readonly lane: Lane,
-  ) {}
+  ) {
+    if (id >= 0 && createdMs < lane.createdAtLeastMs) lane.createdAtLeastMs = createdMs;
+  }
 }
 
 export class Lane {
@@ -136,6 +138,11 @@ export class Lane {
   readonly batches = new Map<number, BatchEntry>();
   /** The partitions last given to accumulator.setBlocked(). */
   blocked: readonly number[] = [];
+  /** No batch of the lane's accumulator was created before this (ms): a lower bound, lowered
+   * by every new batch (BatchEntry's constructor, with the time the accumulator was given) and
+   * made exact again only when delivery.timeout.ms passes it, so that a run asks the
+   * accumulator to expire batches only when one may be that old (Sender.run). */
+  createdAtLeastMs = Infinity;
   constructor(
     readonly acks: 0 | 1 | -1,
     readonly timeoutMs: number,
@@ -143,6 +150,29 @@ export class Lane {
     readonly codec: CodecId,
     readonly compressionLevel: number | undefined,
   ) {}
+}
+
+/** What one run may send to one leader in one lane. */
+interface Work {
+  lane: Lane;
+  node: number;
+  retry: BatchEntry[];
+  fresh: number[];
+}
+
+/** The work of (lane, node), added after the last entry of its lane so that a lane's nodes
+ * stay together, lanes in first-seen order and each lane's nodes in first-seen order. */
+function slot(work: Work[], lane: Lane, node: number): Work {
+  let at = work.length;
+  for (let i = 0; i < work.length; i++) {
+    const w = work[i]!;
+    if (w.lane !== lane) continue;
+    if (w.node === node) return w;
+    at = i + 1;
+  }
+  const w: Work = { lane, node, retry: [], fresh: [] };
+  work.splice(at, 0, w);
+  return w;
 }
 
 /** One ProduceRequest on its way, for the in-flight delivery timeout. */
@@ -292,22 +322,27 @@ export class Sender implements PartitionLoad {
       if (txn.isTransactional && !txn.beforeDrain((err) => this.abortUndrained(err))) canDrain = false;
     }
     const deliveryTimeoutMs = this.config.deliveryTimeoutMs;
-    // Work per lane and node: retries first (in partition order), then fresh partitions.
-    const work = new Map<Lane, Map<number, { retry: BatchEntry[]; fresh: number[] }>>();
-    const slot = (lane: Lane, node: number) => {
-      let byNode = work.get(lane);
-      if (!byNode) work.set(lane, (byNode = new Map()));
-      let s = byNode.get(node);
-      if (!s) byNode.set(node, (s = { retry: [], fresh: [] }));
-      return s;
-    };
+    // Work per lane and node: retries first (in partition order), then fresh partitions. A
+    // list searched in place (lanes × leaders is small), grouped by lane in first-seen order
+    // as a map of maps would be, without two maps and a closure on every run.
+    const work: Work[] = [];
     for (const lane of this.lanes.values()) {
       if (lane.failure) this.failLane(lane, lane.failure);
       if (!lane.ready) continue;
-      // Batches that waited in the accumulator past delivery.timeout.ms fail here.
-      for (const r of lane.accumulator.expire(now - deliveryTimeoutMs)) {
-        const entry = lane.batches.get(r.batchId);
-        if (entry) this.failBatch(entry, this.deliveryTimeout(entry), false);
+      // Batches that waited in the accumulator past delivery.timeout.ms fail here. Every batch
+      // the accumulator holds has its entry in lane.batches until it finishes, so when none of
+      // those is that old the accumulator is not asked (a call into the backend per run).
+      const createdBefore = now - deliveryTimeoutMs;
+      if (lane.createdAtLeastMs <= createdBefore) {
+        let oldest = Infinity;
+        for (const b of lane.batches.values()) if (b.createdMs < oldest) oldest = b.createdMs;
+        lane.createdAtLeastMs = oldest;
+        if (oldest <= createdBefore) {
+          for (const r of lane.accumulator.expire(createdBefore)) {
+            const entry = lane.batches.get(r.batchId);
+            if (entry) this.failBatch(entry, this.deliveryTimeout(entry), false);
+          }
+        }
       }
     }
     if (canDrain) {
@@ -331,7 +366,7 @@ export class Sender implements PartitionLoad {
           needMetadata = true;
           continue;
         }
-        slot(head.lane, leader).retry.push(head);
+        slot(work, head.lane, leader).retry.push(head);
       }
       const flushing = this.flushing > 0 || this.memoryWaiting();
       for (const lane of this.lanes.values()) {
@@ -347,41 +382,42 @@ export class Sender implements PartitionLoad {
             needMetadata = true;
             continue;
           }
-          slot(lane, leader).fresh.push(id);
+          slot(work, lane, leader).fresh.push(id);
         }
       }
     }
-    for (const [lane, byNode] of work) {
-      for (const [node, w] of byNode) {
-        this.nodeReady(node, now);
-        if ((this.nodeInflight.get(node) ?? 0) >= this.config.maxInFlight) continue;
-        const until = this.throttledUntil.get(node) ?? 0;
-        if (until > now) {
-          nextMs = Math.min(nextMs, until - now);
-          continue;
-        }
-        const broker = this.cluster.broker(node);
-        if (!broker) {
-          needMetadata = true;
-          continue;
-        }
-        const batches: BatchEntry[] = [];
-        let bytes = 0;
-        for (const entry of w.retry) {
-          if (bytes > 0 && bytes + entry.bytes!.length > this.config.maxRequestSize) break;
-          entry.tp.retries.shift();
-          if (entry.restamp) {
-            restampProducerState(entry.bytes!, entry.producerId, entry.producerEpoch, entry.baseSequence, this.crc32c);
-            entry.restamp = false;
-          }
-          batches.push(entry);
-          bytes += entry.bytes!.length;
-        }
-        if (w.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
-          this.drainFresh(lane, w.fresh, this.config.maxRequestSize - bytes, batches);
-        }
-        if (batches.length > 0) this.produce(node, broker, lane, batches);
+    for (let k = 0; k < work.length; k++) {
+      const w = work[k]!;
+      const lane = w.lane;
+      const node = w.node;
+      this.nodeReady(node, now);
+      if ((this.nodeInflight.get(node) ?? 0) >= this.config.maxInFlight) continue;
+      const until = this.throttledUntil.get(node) ?? 0;
+      if (until > now) {
+        nextMs = Math.min(nextMs, until - now);
+        continue;
       }
+      const broker = this.cluster.broker(node);
+      if (!broker) {
+        needMetadata = true;
+        continue;
+      }
+      const batches: BatchEntry[] = [];
+      let bytes = 0;
+      for (const entry of w.retry) {
+        if (bytes > 0 && bytes + entry.bytes!.length > this.config.maxRequestSize) break;
+        entry.tp.retries.shift();
+        if (entry.restamp) {
+          restampProducerState(entry.bytes!, entry.producerId, entry.producerEpoch, entry.baseSequence, this.crc32c);
+          entry.restamp = false;
+        }
+        batches.push(entry);
+        bytes += entry.bytes!.length;
+      }
+      if (w.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
+        this.drainFresh(lane, w.fresh, this.config.maxRequestSize - bytes, batches);
+      }
+      if (batches.length > 0) this.produce(node, broker, lane, batches);
     }
     if (needMetadata) {
       this.cluster.requestUpdate();
@@ -515,28 +551,17 @@ export class Sender implements PartitionLoad {
         b.onWire = false;
       }
     };
-    const send = async (): Promise<ProduceResponse | null> => {
-      // Not awaited when the connection is ready (the usual case): an await costs a microtask
-      // hop before the request is written, on every produce.
-      if (broker.isClosed() || !broker.isReady()) await broker.ensureReady();
-      // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
-      const produce = this.txn?.produceDescriptor() ?? Produce;
-      const version = broker.version(produce);
-      const byTopic = new Map<string, { index: number; records: Buffer }[]>();
-      for (const b of batches) {
-        let list = byTopic.get(b.tp.topic);
-        if (!list) byTopic.set(b.tp.topic, (list = []));
-        list.push({ index: b.tp.partition, records: b.bytes! });
+    // A plain function, not an async one: an async function that returns the request's
+    // promise resolves its own promise with it, which costs a promise and two more microtask
+    // jobs on every response before the handler below runs. Only a connection that is not
+    // ready yet goes through ensureReady's promise. A throw becomes a rejection, as before.
+    const send = (): Promise<ProduceResponse | null> => {
+      try {
+        if (broker.isClosed() || !broker.isReady()) return broker.ensureReady().then(() => this.writeProduce(broker, lane, batches));
+        return this.writeProduce(broker, lane, batches);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      const body = produce.encode(version, {
-        transactionalId: this.txn?.transactionalId ?? null,
-        acks: lane.acks,
-        timeoutMs: lane.timeoutMs,
-        topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })),
-      });
-      return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, {
-        expectResponse: lane.acks !== 0,
-      });
     };
     const request = subscribed(produceChannel)
       ? produceChannel.tracePromise(send, produceContext(node, broker.conn.broker, lane.acks, batches))
@@ -550,7 +575,7 @@ export class Sender implements PartitionLoad {
         // A slot is free: appends made before the next run (the settled sends' own
         // continuations) must not grow a batch that can now be sent.
         this.tellBlocked(Date.now());
-        this.wakeup();
+        if (this.runNeededAfterResponse()) this.wakeup();
       },
       (err: Error) => {
         done();
@@ -564,6 +589,37 @@ export class Sender implements PartitionLoad {
     );
   }
 
+  /** Encodes the ProduceRequest of `batches` (one lane, one leader) and hands it to the
+   * connection. */
+  private writeProduce(broker: Broker, lane: Lane, batches: BatchEntry[]): Promise<ProduceResponse | null> {
+    // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
+    const produce = this.txn?.produceDescriptor() ?? Produce;
+    const version = broker.version(produce);
+    const body = produce.encode(version, {
+      transactionalId: this.txn?.transactionalId ?? null,
+      acks: lane.acks,
+      timeoutMs: lane.timeoutMs,
+      topicData: topicData(batches),
+    });
+    return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, {
+      expectResponse: lane.acks !== 0,
+    });
+  }
+
+  /**
+   * Whether the run a response wakes could do anything. When no lane holds a batch (none
+   * waiting, in flight or to retry: each is in its lane's map until it finishes), nothing is
+   * being split, no append waits for memory and the idempotence state is settled, that run
+   * would find nothing, and it used to run before the settled sends' continuations could
+   * append the next record (~5 µs on every awaited send, then a second run for the append).
+   * The append wakes its own run; timers armed by earlier runs stay armed.
+   */
+  private runNeededAfterResponse(): boolean {
+    for (const lane of this.lanes.values()) if (lane.batches.size > 0 || lane.failure !== null) return true;
+    if (this.splitting.size > 0 || this.fatalError !== null || this.memoryWaiting()) return true;
+    return this.txn !== null && !this.txn.idle();
+  }
+
   private handleResponse(node: number, lane: Lane, batches: BatchEntry[], res: ProduceResponse | null): void {
     if (res === null) {
       // acks=0: written is all we will ever know.
@@ -571,18 +627,33 @@ export class Sender implements PartitionLoad {
       return;
     }
     if (res.throttleTimeMs > 0) this.throttledUntil.set(node, Date.now() + res.throttleTimeMs);
-    const byKey = new Map<string, BatchEntry>();
-    for (const b of batches) byKey.set(`${b.tp.topic}\u0000${b.tp.partition}`, b);
+    // Each partition response is matched to its batch once (a repeated one is ignored); the
+    // batches no response named are left. A small request (an awaited send's is one batch) is
+    // searched in place: no string key per batch and no map per response.
+    const answered = new Uint8Array(batches.length);
+    const byKey = batches.length > SMALL_REQUEST ? new Map<string, number>() : null;
+    if (byKey) for (let i = 0; i < batches.length; i++) byKey.set(`${batches[i]!.tp.topic}\u0000${batches[i]!.tp.partition}`, i);
     const ok: BatchEntry[] = [];
     const offsets: number[] = [];
     let stale = false;
     const failed: [BatchEntry, ProducePartitionResponse][] = [];
     for (const t of res.responses) {
       for (const p of t.partitionResponses) {
-        const key = `${t.name}\u0000${p.index}`;
-        const b = byKey.get(key);
-        if (!b) continue;
-        byKey.delete(key);
+        let i = -1;
+        if (byKey) {
+          i = byKey.get(`${t.name}\u0000${p.index}`) ?? -1;
+        } else {
+          for (let j = 0; j < batches.length; j++) {
+            const tp = batches[j]!.tp;
+            if (tp.partition === p.index && tp.topic === t.name) {
+              i = j;
+              break;
+            }
+          }
+        }
+        if (i < 0 || answered[i] === 1) continue;
+        answered[i] = 1;
+        const b = batches[i]!;
         if (p.errorCode === ErrorCode.NONE) {
           ok.push(b);
           offsets.push(Number(p.baseOffset), Number(p.logAppendTimeMs ?? -1n), Number(p.logStartOffset ?? -1n));
@@ -597,7 +668,9 @@ export class Sender implements PartitionLoad {
     }
     this.succeed(lane, ok, offsets);
     for (const [b, p] of failed) this.completeBatch(b, p, null, Number(p.logStartOffset ?? -1n));
-    for (const b of byKey.values()) {
+    for (let i = 0; i < batches.length; i++) {
+      if (answered[i] === 1) continue;
+      const b = batches[i]!;
       this.completeBatch(b, null, new KafkaJSError(`The broker did not answer for ${b.tp.topic}-${b.tp.partition}`, { retriable: true }), -1);
     }
     if (stale) this.cluster.requestUpdate();
@@ -969,6 +1042,10 @@ export class Sender implements PartitionLoad {
   }
 }
 
+/** Requests of at most this many batches match their partition responses by a scan, larger
+ * ones through a map (Sender.handleResponse). */
+const SMALL_REQUEST = 16;
+
 /** Microtask runs in a row before a wake-up waits for a loop turn (Sender.wakeup). */
 const EAGER_RUNS = 16;
 
@@ -999,4 +1076,29 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The request's topic_data: batches grouped by topic, topics in first-seen order, partitions
+ * in batch order. One topic (the usual request) needs no map. */
+function topicData(batches: readonly BatchEntry[]): { name: string; partitionData: { index: number; records: Buffer }[] }[] {
+  const first = batches[0]!.tp.topic;
+  let oneTopic = true;
+  for (let i = 1; i < batches.length; i++) {
+    if (batches[i]!.tp.topic !== first) {
+      oneTopic = false;
+      break;
+    }
+  }
+  if (oneTopic) {
+    const partitionData: { index: number; records: Buffer }[] = [];
+    for (let i = 0; i < batches.length; i++) partitionData.push({ index: batches[i]!.tp.partition, records: batches[i]!.bytes! });
+    return [{ name: first, partitionData }];
+  }
+  const byTopic = new Map<string, { index: number; records: Buffer }[]>();
+  for (const b of batches) {
+    let list = byTopic.get(b.tp.topic);
+    if (!list) byTopic.set(b.tp.topic, (list = []));
+    list.push({ index: b.tp.partition, records: b.bytes! });
+  }
+  return [...byTopic].map(([name, partitionData]) => ({ name, partitionData }));
 }

@@ -79,6 +79,15 @@ export class TransactionManager {
     return this.producerId >= 0n;
   }
 
+  /** Nothing for a sender run to do here: an id, no epoch bump due, no partition's sequences
+   * waiting to be resolved, not transactional. The sender then skips the run a response would
+   * wake when it left no batch behind (Sender.runNeededAfterResponse). */
+  idle(): boolean {
+    if (!this.hasProducerId() || this.epochBumpRequired || this.transactionalId !== null) return false;
+    for (const e of this.partitions.values()) if (e.unresolvedNext >= 0) return false;
+    return true;
+  }
+
   /** A new id from InitProducerId: every partition starts again at sequence 0. */
   setProducerIdAndEpoch(producerId: bigint, epoch: number): void {
     this.producerId = producerId;

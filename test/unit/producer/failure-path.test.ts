@@ -170,6 +170,28 @@ for (const { name } of backends) {
       assert.ok(took < 1900, `failed after ${took} ms`);
     });
 
+    it('(6) delivery.timeout.ms fails a batch that never left the accumulator', async () => {
+      choose();
+      const fake = await setup();
+      const p = producer(fake, { 'max.in.flight.requests.per.connection': 1, 'request.timeout.ms': 1500, 'delivery.timeout.ms': 1500 });
+      await p.send({ topic: 't', partition: 0, value: 'warm' });
+      // The next Produce is read and never answered: with one request in flight, the second
+      // record's batch waits in the accumulator until delivery.timeout.ms fails it there.
+      fake.onRequest(ApiKey.Produce, () => ({ noResponse: true }));
+      const written = fake.nextRequest(ApiKey.Produce);
+      const first = p.send({ topic: 't', partition: 0, value: 'a' }).catch((e: Error) => e);
+      await written; // 'a' is on the wire, in its own batch
+      const second = await p.send({ topic: 't', partition: 0, value: 'b' }).then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      );
+      assert.equal((second as { code?: string } | null)?.code, 'DELIVERY_TIMEOUT');
+      assert.match(second!.message, /^Expiring 1 record\(s\) for t-0/);
+      assert.ok((await first) instanceof Error);
+      const produced = fake.requests.filter((r) => r.apiKey === ApiKey.Produce).length;
+      assert.equal(produced, 2, 'the second batch was never written');
+    });
+
     it('(7) appends waiting for buffer.memory make batches sendable despite a long linger', async () => {
       choose();
       const fake = await setup();
