@@ -50,11 +50,17 @@ class RingSink {
   // orderly end from the peer with `eof` set, else a positive errno. Writes not reported
   // written never will be.
   virtual void OnClosed(uint32_t conn, int error, bool eof) = 0;
+  // The read armed by Watch() completed with `res` (bytes, or -errno; -ECANCELED after
+  // Unwatch()). The ring does not re-arm it.
+  virtual void OnWatch(int res) { (void)res; }
 };
 
 struct RingOptions {
   unsigned entries = 256;
   size_t read_buffer = 64 * 1024;
+  // Register an eventfd that completions signal (design (b): libuv polls it). The I/O
+  // thread of design (a) waits in io_uring_enter instead and needs none.
+  bool event_fd = true;
 };
 
 class Ring {
@@ -73,6 +79,26 @@ class Ring {
   // send_buffer / recv_buffer > 0 set SO_SNDBUF / SO_RCVBUF (tests: partial writes).
   // @thread owner
   uint32_t Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error);
+  // The two halves of Connect: OpenSocket makes the socket (any thread: the I/O thread's
+  // binding makes it on the JS thread, so socket()'s errno is thrown there at once), and
+  // ConnectFd takes ownership of `fd` (closing it on failure) under the id `id`, or a fresh
+  // one when `id` is 0 (an id in use, or >= 2^24, is refused with EEXIST / EINVAL).
+  static int OpenSocket(int family, int send_buffer, int recv_buffer, int* error);  // @thread any
+  uint32_t ConnectFd(int fd, const sockaddr* addr, socklen_t len, uint32_t id, int* error);
+  static constexpr uint32_t kMaxId = (1u << 24) - 1;
+
+  // Arms one read of `len` bytes from `fd` into `buf` (both valid until OnWatch): the I/O
+  // thread's wake-up eventfd, read inside the ring so the thread sleeps in one
+  // io_uring_enter for sockets and wake-ups alike. One at a time; false if one is armed.
+  bool Watch(int fd, void* buf, size_t len);
+  // Cancels the armed read; OnWatch(-ECANCELED) (or its real result) follows.
+  void Unwatch();
+  bool watching() const { return watch_armed_; }
+  // Starts closing every connection (Close() on each).
+  void CloseAll();
+  // Ends a hold, submits everything queued and sleeps until at least one completion is
+  // there, in one io_uring_enter (the I/O thread's wait). @thread owner
+  void SubmitAndWait();
 
   // Queues the bytes of `iov` (the memory must stay valid until OnWritten counts this write,
   // or OnClosed) and sends them now unless a send is already in flight. Returns false when the
@@ -141,7 +167,7 @@ class Ring {
     sockaddr_storage addr{};  // kept until the connect completes
     socklen_t addr_len = 0;
   };
-  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
+  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kWatch = 5 };
 
   ::io_uring_sqe* Sqe();
   // Enters the kernel with what is queued, unless held.
@@ -158,6 +184,8 @@ class Ring {
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
   int event_fd_ = -1;
+  int watch_fd_ = -1;
+  bool watch_armed_ = false;
   RingOptions options_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, Conn> conns_;
