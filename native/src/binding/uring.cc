@@ -421,20 +421,27 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// createRing(onEvents(events: number[], buffers: Buffer[])): Ring @thread JS
+// createRing(onEvents(events: number[], buffers: Buffer[]), deferTaskrun?: boolean): Ring
+// deferTaskrun: issue 15's IORING_SETUP_DEFER_TASKRUN experiment (RingOptions); the ring's
+// deferTaskrun property says whether the kernel took it. @thread JS
 napi_value CreateRing(napi_env env, napi_callback_info info) {
   static const char* const kFn = "createRing";
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   napi_valuetype t = napi_undefined;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
     return ThrowTypeError(env, kFn, "expected (onEvents: function)");
   }
+  io::RingOptions options;
+  if (argc >= 2 && napi_typeof(env, argv[1], &t) == napi_ok && t != napi_undefined) {
+    if (t != napi_boolean) return ThrowTypeError(env, kFn, "deferTaskrun must be a boolean");
+    napi_get_value_bool(env, argv[1], &options.defer_taskrun);
+  }
   RingHandle* h = new RingHandle();
   h->env = env;
   std::string error;
-  if (!h->ring->Init(io::RingOptions(), &error)) {
+  if (!h->ring->Init(options, &error)) {
     delete h;
     napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring ring: ") + error).c_str());
     return nullptr;
@@ -459,6 +466,8 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
   uv_unref(reinterpret_cast<uv_handle_t*>(h->poll));
   napi_value name = nullptr;
   napi_create_string_utf8(env, "kafka-turbo:io_uring", NAPI_AUTO_LENGTH, &name);
+  napi_value deferred = nullptr;
+  napi_get_boolean(env, h->ring->defer_taskrun(), &deferred);
   napi_value object = nullptr;
   const napi_property_descriptor methods[] = {
       {"connect", nullptr, Checked<Connect>, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -466,6 +475,7 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
       {"close", nullptr, Checked<Close>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"connections", nullptr, Checked<Connections>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Checked<Destroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"deferTaskrun", nullptr, nullptr, nullptr, nullptr, deferred, napi_default, nullptr},
   };
   if (napi_create_object(env, &object) != napi_ok ||
       napi_define_properties(env, object, sizeof methods / sizeof methods[0], methods) != napi_ok ||

@@ -107,7 +107,14 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
   // send armed, and the kernel keeps overflowing completions anyway (IORING_FEAT_NODROP).
   params.flags = IORING_SETUP_CQSIZE;
   params.cq_entries = options.entries * 8;
-  int rc = io_uring_queue_init_params(options.entries, ring_.get(), &params);
+  int rc = -EINVAL;
+  if (options.defer_taskrun) {
+    io_uring_params deferred = params;
+    deferred.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    rc = io_uring_queue_init_params(options.entries, ring_.get(), &deferred);
+    defer_ = rc == 0;
+  }
+  if (!defer_) rc = io_uring_queue_init_params(options.entries, ring_.get(), &params);
   if (rc < 0) {
     *error = Errno("io_uring_setup", -rc);
     return false;
@@ -195,7 +202,12 @@ void Ring::Wake() {
   }
 }
 
-bool Ring::HasCompletions() const { return io_uring_cq_ready(ring_.get()) > 0; }
+bool Ring::HasCompletions() const {
+  if (io_uring_cq_ready(ring_.get()) > 0) return true;
+  // Deferred: completions may wait as the ring's local work, posted by the next
+  // io_uring_get_events; TASKRUN_FLAG has the kernel say so in the shared flags.
+  return defer_ && (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
 
 void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
 
@@ -446,6 +458,9 @@ size_t Ring::Process(RingSink* sink, bool clear_event) {
   if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
     // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
+  // Deferred task work: run it now, which posts its completions (one io_uring_enter, in
+  // place of the task_work that would have interrupted the thread's epoll_wait).
+  if (defer_) io_uring_get_events(ring_.get());
   size_t seen = 0;
   for (;;) {
     io_uring_cqe* cqe = nullptr;

@@ -61,6 +61,12 @@ struct RingOptions {
   // Register an eventfd that completions signal (design (b): libuv polls it). The I/O
   // thread of design (a) waits in io_uring_enter instead and needs none.
   bool event_fd = true;
+  // Issue 15's experiment on design (b): IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER (+
+  // TASKRUN_FLAG), so a completion is not run as task_work that interrupts the JS thread's
+  // epoll_wait (EINTR) but queued until Process() asks for it (io_uring_get_events). Falls
+  // back to a plain ring when the kernel refuses the flags (older than 6.1); defer_taskrun()
+  // says which one Init made.
+  bool defer_taskrun = false;
 };
 
 class Ring {
@@ -73,6 +79,7 @@ class Ring {
   // Sets up the ring and its eventfd; false with *error on failure. @thread owner
   bool Init(const RingOptions& options, std::string* error);
   int event_fd() const { return event_fd_; }
+  bool defer_taskrun() const { return defer_; }
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
@@ -183,6 +190,7 @@ class Ring {
   bool ready_ = false;
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
+  bool defer_ = false;  // set up with IORING_SETUP_DEFER_TASKRUN
   int event_fd_ = -1;
   int watch_fd_ = -1;
   bool watch_armed_ = false;

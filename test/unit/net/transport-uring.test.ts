@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
-import { UringTransport } from '../../../ts/net/transport-uring.js';
+import { UringTransport, type CreateRing } from '../../../ts/net/transport-uring.js';
 import { handleCounts, handlesAbove } from '../../helpers/handles.js';
 import { getBackend } from '../../../ts/backend/load.js';
 
@@ -48,9 +48,17 @@ if (refusal !== null) {
 } else {
   // Both designs of issue 15 while both exist: (b) the ring's eventfd on the JS thread
   // (createRing, the default), (a) the ring on a native I/O thread (createRingThread).
+  // Also (b) on a ring with IORING_SETUP_DEFER_TASKRUN (issue 15's experiment). `method` is
+  // the same maker as JavaScript source, for the child processes.
+  const deferred: CreateRing = (onEvents) => {
+    const ring = addon.createRing!(onEvents, true);
+    assert.equal((ring as unknown as { deferTaskrun: boolean }).deferTaskrun, true, 'this kernel (6.1+) takes DEFER_TASKRUN');
+    return ring;
+  };
   for (const [design, create, method] of [
-    ['eventfd on the JS thread', addon.createRing!, 'createRing'],
-    ['native I/O thread', addon.createRingThread!, 'createRingThread'],
+    ['eventfd on the JS thread', addon.createRing!, 'addon.createRing'],
+    ['eventfd on the JS thread, DEFER_TASKRUN', deferred, '((cb) => addon.createRing(cb, true))'],
+    ['native I/O thread', addon.createRingThread!, 'addon.createRingThread'],
   ] as const) {
   describe(`io_uring TransportSocket (${design})`, () => {
     it('write callbacks run in order once written; pending ones fail when the socket is destroyed', async () => {
@@ -94,7 +102,7 @@ if (refusal !== null) {
     });
 
     it("the leak checks see a ring socket left open (IoUringSocket), and not once it is closed", async () => {
-      if (method !== 'createRing') {
+      if (method !== 'addon.createRing') {
         // The loader's transport is the default design; the counting (openSockets) is the
         // same TypeScript for both.
         const t = new UringTransport(create);
@@ -134,7 +142,7 @@ if (refusal !== null) {
         const script = `
           const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
           const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
-          const t = new UringTransport(addon.${method}, { sendBuffer: 4096 });
+          const t = new UringTransport(${method}, { sendBuffer: 4096 });
           const s = t.connect('127.0.0.1', ${srv.port});
           s.on('connect', () => {
             s.write(Buffer.alloc(64 << 20, 7), () => process.stdout.write('written?'));
@@ -156,7 +164,7 @@ if (refusal !== null) {
       const script = `
         const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
         const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
-        const t = new UringTransport(addon.${method});
+        const t = new UringTransport(${method});
         const s = t.connect('127.0.0.1', ${srv.port});
         // Nothing but the ring's socket holds the loop: the process must live until it closes.
         s.on('connect', () => { process.stdout.write('connected '); setTimeout(() => s.destroy(), 300).unref(); });
