@@ -369,7 +369,7 @@ void TestHeldSubmissions() {
 
 void TestDeferTaskrun() {
   // Design (b) with IORING_SETUP_DEFER_TASKRUN, driven as the binding drives it (poll the
-  // eventfd; Hold, Process, Flush, Wake): the kernel here (6.1+) takes the flags, and 2000
+  // ring fd; Hold, Process, Flush, Wake): the kernel here (6.1+) takes the flags, and 2000
   // awaited ping-pongs plus 1 MiB through tiny socket buffers come back whole. Completions
   // wait as local work until Process() runs io_uring_get_events; HasCompletions() sees them
   // through IORING_SQ_TASKRUN.
@@ -390,7 +390,8 @@ void TestDeferTaskrun() {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!done()) {
       if (std::chrono::steady_clock::now() > end) { std::fprintf(stderr, "stuck: connected %zu data %zu closed %zu\n", rec.connected.count(id), rec.data[id].size(), rec.closed.count(id)); std::exit(1); }
-      pollfd p{ring.event_fd(), POLLIN, 0};
+      CHECK(ring.event_fd() < 0 && ring.poll_fd() >= 0);  // the ring fd is polled, no eventfd
+      pollfd p{ring.poll_fd(), POLLIN, 0};
       ::poll(&p, 1, 20);
       // As the binding's OnPoll: work queued while quiet signalled nothing, so look again
       // after Wake() before sleeping.

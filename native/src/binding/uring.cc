@@ -453,7 +453,7 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   h->poll = new uv_poll_t();
-  int rc = uv_poll_init(loop, h->poll, h->ring->event_fd());
+  int rc = uv_poll_init(loop, h->poll, h->ring->poll_fd());
   if (rc != 0) {
     delete h->poll;
     h->poll = nullptr;

@@ -120,7 +120,7 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
     return false;
   }
   ready_ = true;
-  if (!options.event_fd) return true;
+  if (!options.event_fd || defer_) return true;
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) {
     *error = Errno("eventfd", errno);
@@ -209,7 +209,12 @@ bool Ring::HasCompletions() const {
   return defer_ && (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_TASKRUN) != 0;
 }
 
-void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
+void Ring::Signal() {
+  // The ring fd (DEFER_TASKRUN) stays readable by itself while completions wait.
+  if (event_fd_ >= 0) ::eventfd_write(event_fd_, 1);
+}
+
+int Ring::poll_fd() const { return defer_ ? ring_->ring_fd : event_fd_; }
 
 int Ring::OpenSocket(int family, int send_buffer, int recv_buffer, int* error) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -455,7 +460,7 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
 size_t Ring::Process(RingSink* sink, bool clear_event) {
   uint64_t counter = 0;
   // Clears the eventfd's count; completions posted after this signal it again.
-  if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
+  if (clear_event && event_fd_ >= 0 && ::read(event_fd_, &counter, sizeof counter) < 0) {
     // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
   // Deferred task work: run it now, which posts its completions (one io_uring_enter, in

@@ -63,7 +63,8 @@ struct RingOptions {
   bool event_fd = true;
   // Issue 15's experiment on design (b): IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER (+
   // TASKRUN_FLAG), so a completion is not run as task_work that interrupts the JS thread's
-  // epoll_wait (EINTR) but queued until Process() asks for it (io_uring_get_events). Falls
+  // epoll_wait (EINTR) but queued until Process() asks for it (io_uring_get_events); the
+  // ring fd is polled instead of an eventfd (poll_fd()). Falls
   // back to a plain ring when the kernel refuses the flags (older than 6.1); defer_taskrun()
   // says which one Init made.
   bool defer_taskrun = false;
@@ -80,6 +81,10 @@ class Ring {
   bool Init(const RingOptions& options, std::string* error);
   int event_fd() const { return event_fd_; }
   bool defer_taskrun() const { return defer_; }
+  // What to poll for completions: the eventfd, or with DEFER_TASKRUN the ring's own fd (no
+  // eventfd then: the ring fd is readable, level-triggered, while completions or deferred
+  // work wait, so a wake-up costs no eventfd read).
+  int poll_fd() const;
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
