@@ -94,7 +94,7 @@
         # Debian's liburing-dev linked statically (its liburing.a is -fPIC), so the addon
         # needs no liburing at run time and the portable prebuilt carries it.
         ['OS=="linux"', {
-          'sources': ['native/src/io/ring.cc', 'native/src/io/ring_thread.cc', 'native/src/binding/uring.cc'],
+          'sources': ['native/src/io/ring.cc', 'native/src/binding/uring.cc'],
           'defines': ['KAFKA_TURBO_IO_URING'],
           'libraries': ['-l:liburing.a'],
         }],

@@ -7,10 +7,6 @@
  *                  machine can at best reach (FACTS.md);
  *   native/net     kafka-turbo's native backend over node:net;
  *   native/uring   kafka-turbo's native backend over the io_uring transport (when it loads);
- *   native/uring-thread  the same on design (a) of issue 15: a native I/O thread owns the
- *                  ring (KAFKA_TURBO_IO=uring-thread);
- *   native/uring-defer   the default design (b) on a ring with IORING_SETUP_DEFER_TASKRUN
- *                  (KAFKA_TURBO_IO=uring-defer);
  *   fallback       kafka-turbo's pure-TypeScript backend;
  *   KafkaJS, @platformatic/kafka as peers.
  *
@@ -27,8 +23,7 @@
  * --cpu-prof DIR writes one V8 CPU profile per kafka-turbo child (for finding where a
  * microsecond goes).
  *
- * --batched N adds throughput cases, native/net batched and native/uring batched (and the
- * -thread and -defer variants of the latter): N
+ * --batched N adds two throughput cases, native/net batched and native/uring batched: N
  * records of 100 bytes sent with send() per record and up to 10,000 unsettled (the CLI's
  * window), the producer's defaults otherwise (linger.ms 5, batch.size 16 KiB), acks=1, after
  * 20,000 untimed ones; records/s and client CPU per record, medians of the rounds, in a
@@ -149,14 +144,6 @@ async function floor(bootstrap: string, topic: string, n: number): Promise<Child
   return result;
 }
 
-/** The io_uring design a case ran on, from backendInfo().ioReason: '-thread' (design (a)),
- * '-defer' (design (b) with DEFER_TASKRUN), '' (the default). */
-function ioVariant(reason: string | undefined): string {
-  if (reason?.includes('KAFKA_TURBO_IO=uring-thread')) return '-thread';
-  if (reason?.includes('KAFKA_TURBO_IO=uring-defer')) return '-defer';
-  return '';
-}
-
 async function child(): Promise<void> {
   const bootstrap = process.env['BOOTSTRAP']!;
   const topic = process.env['TOPIC']!;
@@ -176,8 +163,8 @@ async function child(): Promise<void> {
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string; ioReason?: string };
-    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')}${ioVariant(info.ioReason)}`;
+    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
+    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')}`;
     await p.close();
   } else if (kind === 'turbo-batched') {
     const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 1, 'enable.idempotence': false });
@@ -189,8 +176,8 @@ async function child(): Promise<void> {
     out = { sends: n + BATCHED_WARM, p50Us: NaN, p99Us: NaN, cpuUsPerSend: r.cpuUsPerRecord, recordsPerSec: r.recordsPerSec };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string; ioReason?: string };
-    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')}${ioVariant(info.ioReason)} batched`;
+    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
+    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')} batched`;
     await p.close();
   } else if (kind === 'kafkajs') {
     const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -234,8 +221,6 @@ async function parent(): Promise<void> {
     { name: 'floor', kind: 'floor', env: {} },
     { name: 'native/net', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
     { name: 'native/uring', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
-    { name: 'native/uring-thread', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring-thread' } },
-    { name: 'native/uring-defer', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring-defer' } },
     { name: 'fallback', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'fallback', KAFKA_TURBO_IO: 'net' } },
     { name: 'KafkaJS', kind: 'kafkajs', env: {} },
     { name: '@platformatic/kafka', kind: 'platformatic', env: {} },
@@ -245,8 +230,6 @@ async function parent(): Promise<void> {
     all.push(
       { name: 'native/net batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
-      { name: 'native/uring-thread batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring-thread' } },
-      { name: 'native/uring-defer batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring-defer' } },
     );
   }
   const only = arg('cases', '');

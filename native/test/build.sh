@@ -79,6 +79,6 @@ compress_src="$root/native/src/compress"
 echo "built $out/crc32c_test $out/crc32c_bench $out/core_test"
 # The io_uring transport core (Linux, Debian's liburing-dev; linked statically as in the addon).
 if [[ "$(uname -s)" == Linux && -f /usr/include/liburing.h ]]; then
-  "$cxx" "${flags[@]}" "$root/native/test/ring_test.cc" "$root/native/src/io/ring.cc" "$root/native/src/io/ring_thread.cc" -o "$out/ring_test" -l:liburing.a
+  "$cxx" "${flags[@]}" "$root/native/test/ring_test.cc" "$root/native/src/io/ring.cc" -o "$out/ring_test" -l:liburing.a
   echo "built $out/ring_test"
 fi

@@ -4,12 +4,6 @@
 // the peer closing mid-request, Close() with writes in flight, and a stress run of 6 servers'
 // worth of connections with 10k requests in flight (run it under ASan: SANITIZE=1
 // native/test/build.sh). Exits non-zero on the first failed check.
-//
-// The same cases run on design (a) too, io/ring_thread.cc (an I/O thread owning the ring,
-// batches handed back through a ready callback): this file plays the JS thread, waiting on
-// an eventfd that the ready callback writes (as the binding's uv_async_t), then Take().
-// Also: Stop() with megabytes of writes in flight joins the thread and leaks nothing (the
-// ASan build runs with leak detection), and many responses share one ready call.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -27,15 +21,10 @@
 #include <vector>
 
 #include "../src/io/ring.h"
-#include "../src/io/ring_thread.h"
-
-#include <sys/eventfd.h>
 
 using kafka_turbo::io::Ring;
 using kafka_turbo::io::RingOptions;
 using kafka_turbo::io::RingSink;
-using kafka_turbo::io::RingBatch;
-using kafka_turbo::io::RingThread;
 
 #define CHECK(cond)                                                          \
   do {                                                                       \
@@ -366,270 +355,6 @@ void TestHeldSubmissions() {
   std::puts("ok held submissions: nothing reaches the kernel before Flush(), all of it after; quiet until Wake()");
 }
 
-
-void TestDeferTaskrun() {
-  // Design (b) with IORING_SETUP_DEFER_TASKRUN, driven as the binding drives it (poll the
-  // ring fd; Hold, Process, Flush, Wake): the kernel here (6.1+) takes the flags, and 2000
-  // awaited ping-pongs plus 1 MiB through tiny socket buffers come back whole. Completions
-  // wait as local work until Process() runs io_uring_get_events; HasCompletions() sees them
-  // through IORING_SQ_TASKRUN.
-  EchoServer server(2048, 700);
-  Ring ring;
-  std::string err;
-  RingOptions o;
-  o.defer_taskrun = true;
-  o.read_buffer = 1000;
-  CHECK(ring.Init(o, &err));
-  CHECK(ring.defer_taskrun());
-  Recorder rec;
-  int e = 0;
-  const sockaddr_in a = server.Addr();
-  const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 4096, 2048, &e);
-  CHECK(id != 0);
-  auto drive = [&](auto done) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) { std::fprintf(stderr, "stuck: connected %zu data %zu closed %zu\n", rec.connected.count(id), rec.data[id].size(), rec.closed.count(id)); std::exit(1); }
-      CHECK(ring.event_fd() < 0 && ring.poll_fd() >= 0);  // the ring fd is polled, no eventfd
-      pollfd p{ring.poll_fd(), POLLIN, 0};
-      ::poll(&p, 1, 20);
-      // As the binding's OnPoll: work queued while quiet signalled nothing, so look again
-      // after Wake() before sleeping.
-      do {
-        ring.Hold();
-        ring.Process(&rec);
-        ring.Flush();
-        ring.Wake();
-      } while (ring.HasCompletions());
-    }
-  };
-  drive([&] { return rec.connected.count(id) == 1; });
-  const char ping[] = "ping";
-  for (int i = 0; i < 2000; i++) {
-    iovec v{const_cast<char*>(ping), 4};
-    CHECK(ring.Write(id, &v, 1, false));
-    const size_t want = static_cast<size_t>(i + 1) * 4;
-    drive([&] { return rec.data[id].size() >= want; });
-  }
-  const std::string payload = Pattern(1 << 20, 21);
-  iovec v{const_cast<char*>(payload.data()), payload.size()};
-  CHECK(ring.Write(id, &v, 1, true));
-  drive([&] { return rec.data[id].size() >= 8000 + payload.size(); });
-  CHECK(rec.data[id].substr(8000) == payload);
-  CHECK(ring.Close(id));
-  drive([&] { return rec.closed.count(id) == 1; });
-  std::puts("ok defer taskrun: the kernel took it; 2000 awaited ping-pongs and 1 MiB through 4 KiB / 2 KiB buffers");
-}
-
-// ---- Design (a): the I/O thread -----------------------------------------------------------
-
-// Plays the binding's JS side: the ready callback writes an eventfd (the uv_async_t's part),
-// Pump() waits on it, takes the batch and records it as Recorder does, counting batches.
-struct ThreadClient {
-  int ready_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  std::atomic<int> ready_calls{0};
-  RingThread io{&ThreadClient::Ready, this};
-  Recorder rec;
-  uint32_t next_id = 1;
-  int batches = 0;
-  size_t data_events = 0;
-
-  static void Ready(void* arg) {
-    auto* self = static_cast<ThreadClient*>(arg);
-    self->ready_calls++;
-    ::eventfd_write(self->ready_fd, 1);
-  }
-  ThreadClient() {
-    std::string err;
-    CHECK(ready_fd >= 0);
-    CHECK(io.Start(RingOptions(), &err));
-  }
-  explicit ThreadClient(const RingOptions& o) {
-    std::string err;
-    CHECK(ready_fd >= 0);
-    CHECK(io.Start(o, &err));
-  }
-  ~ThreadClient() {
-    io.Stop();
-    ::close(ready_fd);
-  }
-  uint32_t Connect(const sockaddr_in& a, int sndbuf = 0, int rcvbuf = 0) {
-    int e = 0;
-    const int fd = Ring::OpenSocket(AF_INET, sndbuf, rcvbuf, &e);
-    CHECK(fd >= 0);
-    const uint32_t id = next_id++;
-    io.Connect(id, fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-    return id;
-  }
-  void Pump(int timeout_ms) {
-    pollfd p{ready_fd, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return;
-    uint64_t n = 0;
-    (void)::read(ready_fd, &n, sizeof n);
-    RingBatch b;
-    io.Take(&b);
-    if (b.empty()) return;
-    batches++;
-    for (size_t i = 0; i < b.events.size(); i += 3) {
-      const int kind = static_cast<int>(b.events[i]);
-      const uint32_t id = static_cast<uint32_t>(b.events[i + 1]);
-      const double v = b.events[i + 2];
-      if (kind == kafka_turbo::io::kRingConnected) {
-        rec.OnConnected(id);
-      } else if (kind == kafka_turbo::io::kRingData) {
-        const auto& d = b.data.at(static_cast<size_t>(v));
-        rec.OnData(id, d.data(), d.size());
-        data_events++;
-      } else if (kind == kafka_turbo::io::kRingWritten) {
-        rec.OnWritten(id, static_cast<uint32_t>(v), true);
-      } else {
-        rec.OnClosed(id, static_cast<int>(v), kind == kafka_turbo::io::kRingEnd);
-      }
-    }
-  }
-  template <typename F>
-  bool RunUntil(F done, int timeout_ms = 20000) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      Pump(20);
-    }
-    return true;
-  }
-};
-
-void TestThreadShortWritesAndReads() {
-  // As TestShortWritesAndReads, through the I/O thread: 1 MiB in 3 writes of 40 buffers
-  // through 4 KiB / 2 KiB socket buffers and a server reading 700 bytes at a time.
-  EchoServer server(2048, 700);
-  RingOptions o;
-  o.read_buffer = 1000;
-  ThreadClient t(o);
-  const uint32_t id = t.Connect(server.Addr(), 4096, 2048);
-  const std::string payload = Pattern(1 << 20, 4);
-  size_t off = 0;
-  for (int w = 0; w < 3; w++) {
-    std::vector<iovec> iov;
-    const size_t part = w < 2 ? payload.size() / 3 : payload.size() - off;
-    const size_t piece = part / 40;
-    for (int i = 0; i < 40; i++) {
-      const size_t len = i < 39 ? piece : part - 39 * piece;
-      iov.push_back({const_cast<char*>(payload.data() + off), len});
-      off += len;
-    }
-    t.io.Write(id, iov.data(), iov.size(), true);
-  }
-  CHECK(t.RunUntil([&] { return t.rec.data[id].size() >= payload.size(); }));
-  CHECK(t.RunUntil([&] { return t.rec.written[id] == 3; }));
-  CHECK(t.rec.connected[id]);
-  CHECK(t.rec.data[id] == payload);
-  t.io.Close(id);
-  CHECK(t.RunUntil([&] { return t.rec.closed.count(id) == 1; }));
-  CHECK(t.rec.closed[id].first == 0);
-  std::puts("ok thread: short writes and reads (1 MiB through 4 KiB / 2 KiB socket buffers)");
-}
-
-void TestThreadRefused() {
-  int port;
-  {
-    EchoServer s;
-    port = s.port;
-  }
-  ThreadClient t;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const uint32_t id = t.Connect(a);
-  const char x[] = "hello";
-  iovec v{const_cast<char*>(x), 5};
-  t.io.Write(id, &v, 1, true);
-  CHECK(t.RunUntil([&] { return t.rec.closed.count(id) == 1; }));
-  CHECK(t.rec.closed[id].first == ECONNREFUSED);
-  CHECK(t.rec.written.count(id) == 0);
-  // An id the thread already has: refused there, told as a close (EEXIST), the first
-  // connection unharmed.
-  EchoServer s2;
-  const uint32_t ok = t.Connect(s2.Addr());
-  CHECK(t.RunUntil([&] { return t.rec.connected.count(ok) == 1; }));
-  int e = 0;
-  const int fd = Ring::OpenSocket(AF_INET, 0, 0, &e);
-  const sockaddr_in a2 = s2.Addr();
-  t.io.Connect(ok, fd, reinterpret_cast<const sockaddr*>(&a2), sizeof a2);
-  CHECK(t.RunUntil([&] { return t.rec.closed.count(ok) == 1; }));
-  CHECK(t.rec.closed[ok].first == EEXIST);
-  std::puts("ok thread: connect refused -> closed(ECONNREFUSED); a duplicate id -> closed(EEXIST)");
-}
-
-void TestThreadStressBatches() {
-  // 6 servers x 4 connections, 10k requests in flight queued at once from this thread; every
-  // echo whole and in order, and the responses come back in far fewer batches (ready calls)
-  // than data events: one wake-up of the client for many completions.
-  std::vector<std::unique_ptr<EchoServer>> servers;
-  for (int i = 0; i < 6; i++) servers.emplace_back(new EchoServer());
-  ThreadClient t;
-  std::vector<uint32_t> ids;
-  for (auto& s : servers)
-    for (int k = 0; k < 4; k++) ids.push_back(t.Connect(s->Addr()));
-  constexpr int kRequests = 10000;
-  std::vector<std::string> requests(kRequests);
-  std::map<uint32_t, std::string> expected;
-  for (int i = 0; i < kRequests; i++) {
-    requests[i] = Pattern(64 + (i % 7) * 300, i + 1);
-    const uint32_t id = ids[i % ids.size()];
-    iovec v[2] = {{const_cast<char*>(requests[i].data()), 10},
-                  {const_cast<char*>(requests[i].data() + 10), requests[i].size() - 10}};
-    t.io.Write(id, v, 2, /*notify=*/false);
-    expected[id] += requests[i];
-  }
-  CHECK(t.RunUntil([&] {
-    for (uint32_t id : ids)
-      if (t.rec.data[id].size() < expected[id].size()) return false;
-    return true;
-  }));
-  for (uint32_t id : ids) {
-    CHECK(t.rec.data[id] == expected[id]);
-    t.io.Close(id);
-  }
-  CHECK(t.RunUntil([&] {
-    for (uint32_t id : ids)
-      if (t.rec.closed.count(id) == 0) return false;
-    return true;
-  }));
-  uint32_t written = 0;
-  for (uint32_t id : ids) written += t.rec.written[id];
-  CHECK(written == kRequests);  // every unnotified write told, at the latest with its close
-  CHECK(t.batches > 0 && static_cast<size_t>(t.batches) < t.data_events);
-  std::printf("ok thread stress: %zu connections, %d requests in flight, %zu data events in %d batches (%d ready calls)\n",
-              ids.size(), kRequests, t.data_events, t.batches, t.ready_calls.load());
-}
-
-void TestThreadStopWhileBusy() {
-  // Stop() (the binding's destroy/finalizer/cleanup hook) with 16 MiB of writes stuck behind a
-  // server that reads one byte at a time through a 2 KiB buffer, a connect still in flight to
-  // a second server, and commands queued: it cancels everything, waits for the kernel to give
-  // every operation back, joins the thread and frees the ring (ASan: no leak, no use after
-  // free of the payload freed right after Stop()).
-  EchoServer slow(2048, 1, -1);
-  EchoServer other;
-  auto* payload = new std::string(Pattern(8 << 20, 11));
-  {
-    ThreadClient t;
-    const uint32_t id = t.Connect(slow.Addr(), 4096, 0);
-    iovec v{const_cast<char*>(payload->data()), payload->size()};
-    t.io.Write(id, &v, 1, true);
-    t.io.Write(id, &v, 1, true);
-    CHECK(t.RunUntil([&] { return t.rec.connected.count(id) == 1; }));
-    for (int i = 0; i < 8; i++) t.Connect(other.Addr());
-    t.io.Write(id, &v, 1, true);
-    t.io.Stop();
-    t.io.Stop();  // idempotent
-    CHECK(t.rec.written[id] == 0);
-  }
-  delete payload;
-  std::puts("ok thread: Stop() with 24 MiB of writes in flight and connects pending joins, frees everything");
-}
-
 }  // namespace
 
 int main() {
@@ -644,11 +369,6 @@ int main() {
   TestCloseWithWritesInFlight();
   TestStress();
   TestHeldSubmissions();
-  TestDeferTaskrun();
-  TestThreadShortWritesAndReads();
-  TestThreadRefused();
-  TestThreadStressBatches();
-  TestThreadStopWhileBusy();
   // The destructor path: a ring with open connections closes them at once.
   {
     EchoServer s;

@@ -67,22 +67,18 @@ function pick(): Backend {
   const forcedIo = process.env['KAFKA_TURBO_IO']?.trim().toLowerCase();
   // Checked here, before any backend is tried: a typo must not read as "the addon could not
   // start" and switch to the fallback backend.
-  // uring-thread (design (a), an I/O thread) and uring-defer (DEFER_TASKRUN on the default
-  // design): kept to be measured against the default (native-backend.ts chooseIo).
-  if (forcedIo && !['uring', 'uring-thread', 'uring-defer', 'net'].includes(forcedIo)) {
+  if (forcedIo && forcedIo !== 'uring' && forcedIo !== 'net') {
     throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(forcedIo)}`);
   }
   if (forced === 'fallback') {
-    if (forcedIo?.startsWith('uring')) {
-      throw new Error(`KAFKA_TURBO_IO=${forcedIo} needs the native backend, but KAFKA_TURBO_BACKEND=fallback`);
-    }
+    if (forcedIo === 'uring') throw new Error('KAFKA_TURBO_IO=uring needs the native backend, but KAFKA_TURBO_BACKEND=fallback');
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });
   }
   const native = nativeFactory(refused);
   if (native) return native;
-  if (forced === 'native' || forcedIo?.startsWith('uring')) {
+  if (forced === 'native' || forcedIo === 'uring') {
     const err = new Error(
-      `${forced === 'native' ? 'KAFKA_TURBO_BACKEND=native' : `KAFKA_TURBO_IO=${forcedIo}`} but the native addon could not be used: ${refused.map((r) => `${r.candidate}: ${r.reason}`).join('; ')}`,
+      `${forced === 'native' ? 'KAFKA_TURBO_BACKEND=native' : 'KAFKA_TURBO_IO=uring'} but the native addon could not be used: ${refused.map((r) => `${r.candidate}: ${r.reason}`).join('; ')}`,
     );
     (err as { cause?: unknown }).cause = refused[refused.length - 1]?.cause;
     throw err;

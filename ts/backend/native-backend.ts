@@ -195,16 +195,11 @@ function release(packer: RecordPacker): void {
   packer.trim();
 }
 
-/** KAFKA_TURBO_IO, checked: 'uring', 'net', or undefined (unset: the probe decides).
- * 'uring-thread' is io_uring on design (a) of issue 15 (a native I/O thread owning the ring,
- * createRingThread) instead of the default (b), kept for the bench to compare them;
- * 'uring-defer' is (b) on a ring set up with IORING_SETUP_DEFER_TASKRUN (the same bench). */
-export function forcedIo(): 'uring' | 'uring-thread' | 'uring-defer' | 'net' | undefined {
+/** KAFKA_TURBO_IO, checked: 'uring', 'net', or undefined (unset: the probe decides). */
+export function forcedIo(): 'uring' | 'net' | undefined {
   const v = process.env['KAFKA_TURBO_IO']?.trim().toLowerCase();
   if (v === undefined || v === '') return undefined;
-  if (v !== 'uring' && v !== 'uring-thread' && v !== 'uring-defer' && v !== 'net') {
-    throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(v)}`);
-  }
+  if (v !== 'uring' && v !== 'net') throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -223,29 +218,9 @@ function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'n
   } else {
     refusal = addon.ioUringProbe();
   }
-  if (refusal === null && forced === 'uring-thread' && typeof addon.createRingThread !== 'function') {
-    refusal = 'this build of the addon has no io_uring I/O thread (createRingThread)';
-  }
   if (refusal !== null) {
-    if (forced === 'uring' || forced === 'uring-thread' || forced === 'uring-defer') {
-      throw new Error(`KAFKA_TURBO_IO=${forced} but io_uring cannot be used here: ${refusal}`);
-    }
+    if (forced === 'uring') throw new Error(`KAFKA_TURBO_IO=uring but io_uring cannot be used here: ${refusal}`);
     return { io: 'net', ioReason: `node:net: io_uring refused: ${refusal}` };
-  }
-  if (forced === 'uring-thread') {
-    return {
-      transport: new UringTransport(addon.createRingThread!),
-      io: 'uring',
-      ioReason: 'io_uring: KAFKA_TURBO_IO=uring-thread (probe passed; the ring on a native I/O thread)',
-    };
-  }
-  if (forced === 'uring-defer') {
-    const create = addon.createRing!;
-    return {
-      transport: new UringTransport((onEvents) => create(onEvents, true)),
-      io: 'uring',
-      ioReason: 'io_uring: KAFKA_TURBO_IO=uring-defer (probe passed; IORING_SETUP_DEFER_TASKRUN asked for)',
-    };
   }
   return {
     transport: new UringTransport(addon.createRing!),

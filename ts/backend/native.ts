@@ -78,9 +78,6 @@ export interface NativeAddon {
   ioUringProbe?(): string | null;
   /** Linux builds only: the io_uring ring the transport runs on (ts/net/transport-uring.ts). */
   createRing?: CreateRing;
-  /** Linux builds only: the same ring object on a native I/O thread (design (a) of issue 15,
-   * native/src/io/ring_thread.h), selected by KAFKA_TURBO_IO=uring-thread. */
-  createRingThread?: CreateRing;
 }
 
 /**

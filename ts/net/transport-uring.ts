@@ -29,9 +29,7 @@ export interface NativeRing {
   destroy(): void;
 }
 
-/** deferTaskrun: createRing only (design (b)), issue 15's IORING_SETUP_DEFER_TASKRUN
- * experiment; the thread design ignores it. */
-export type CreateRing = (onEvents: (events: number[], buffers: Buffer[]) => void, deferTaskrun?: boolean) => NativeRing;
+export type CreateRing = (onEvents: (events: number[], buffers: Buffer[]) => void) => NativeRing;
 
 /** Event kinds of the flat [kind, id, value] list (binding/uring.cc). */
 const EV_CONNECTED = 1;

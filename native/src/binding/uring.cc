@@ -1,9 +1,5 @@
-// The io_uring transport's binding: ioUringProbe(), createRing(onEvents) and
-// createRingThread(onEvents), over the core in io/ring.cc. createRingThread is design (a) of
-// issue 15 (io/ring_thread.h: an I/O thread owns the ring, batches come back through a
-// uv_async_t this addon owns), with the same object and event list as createRing, so the
-// TypeScript transport takes either; it is kept beside (b) to be measured against it.
-// Design (b) of issue 15 (createRing): the ring's eventfd is watched by libuv on the JS thread
+// The io_uring transport's binding: ioUringProbe() and createRing(onEvents), over the core in
+// io/ring.cc. Design (b) of issue 15: the ring's eventfd is watched by libuv on the JS thread
 // (a uv_poll_t on the environment's own loop), so completions reach JavaScript without a
 // thread hop; all of one wake-up's completions go to JavaScript in one call, as a flat list
 // of numbers plus the received bytes (one Buffer per recv), never one call per completion,
@@ -23,12 +19,10 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
-#include <unordered_set>
 #include <string>
 #include <vector>
 
 #include "../io/ring.h"
-#include "../io/ring_thread.h"
 #include "bindings.h"
 
 namespace kafka_turbo {
@@ -163,43 +157,39 @@ void Finalize(napi_env env, void* data, void*) {
   delete h;
 }
 
-// Calls onEvents(events, buffers) with one batch; the callback's exception goes to the
-// process as an uncaught one. @thread JS
-void CallJs(napi_env env, napi_ref callback, napi_async_context async, bool* in_callback, const std::vector<double>& ev,
-            const std::vector<napi_value>& bufs, bool failed) {
+// Hands one Process() call's completions to JavaScript in one call. @thread JS
+void Dispatch(RingHandle* h, JsSink* sink) {
+  napi_env env = h->env;
+  sink->FlushDeferred();
   napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
+  const auto& ev = sink->events();
   bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
-            napi_create_array_with_length(env, bufs.size(), &buffers) == napi_ok;
+            napi_create_array_with_length(env, sink->buffers().size(), &buffers) == napi_ok;
   for (size_t i = 0; ok && i < ev.size(); i++) {
     napi_value n = nullptr;
     ok = napi_create_double(env, ev[i], &n) == napi_ok && napi_set_element(env, events, i, n) == napi_ok;
   }
-  for (size_t i = 0; ok && i < bufs.size(); i++) {
-    ok = napi_set_element(env, buffers, i, bufs[i]) == napi_ok;
+  for (size_t i = 0; ok && i < sink->buffers().size(); i++) {
+    ok = napi_set_element(env, buffers, i, sink->buffers()[i]) == napi_ok;
   }
-  ok = ok && !failed && napi_get_reference_value(env, callback, &fn) == napi_ok && napi_get_global(env, &global) == napi_ok;
+  ok = ok && !sink->failed() && napi_get_reference_value(env, h->callback, &fn) == napi_ok &&
+       napi_get_global(env, &global) == napi_ok;
   if (!ok) {
     // Out of memory making the values: nothing sensible can continue on these sockets.
     napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
                      NAPI_AUTO_LENGTH);
   }
   napi_value argv[2] = {events, buffers};
-  *in_callback = true;
+  h->in_callback = true;
   // make_callback: the microtasks the callback queues (promise settlements) run before
   // control goes back to libuv, as they do after a socket's 'data' event.
-  const napi_status st = napi_make_callback(env, async, global, fn, 2, argv, &result);
-  *in_callback = false;
+  const napi_status st = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
+  h->in_callback = false;
   if (st == napi_pending_exception) {
     napi_value err = nullptr;
     napi_get_and_clear_last_exception(env, &err);
     napi_fatal_exception(env, err);
   }
-}
-
-// Hands one Process() call's completions to JavaScript in one call. @thread JS
-void Dispatch(RingHandle* h, JsSink* sink) {
-  sink->FlushDeferred();
-  CallJs(h->env, h->callback, h->async, &h->in_callback, sink->events(), sink->buffers(), sink->failed());
 }
 
 // Rounds of completions taken in one wake-up before the rest waits for the next loop turn
@@ -268,91 +258,47 @@ napi_value ErrnoError(napi_env env, const char* fn, int err) {
   return nullptr;
 }
 
-// Reads connect's (ip, port, sendBuffer, recvBuffer); false with an exception pending.
+// connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number
 // A numeric IPv4 or IPv6 address (TypeScript resolves names first). @thread JS
-bool ParseConnect(napi_env env, size_t argc, napi_value* argv, sockaddr_storage* addr, socklen_t* alen, int* sndbuf,
-                  int* rcvbuf) {
-  static const char* const kFn = "connect";
-  if (argc < 4) return ThrowTypeError(env, kFn, "expected (ip, port, sendBuffer, recvBuffer)"), false;
-  char ip[64];
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &len) != napi_ok) {
-    return ThrowTypeError(env, kFn, "ip must be a string"), false;
-  }
-  double port = 0, snd = 0, rcv = 0;
-  if (!GetFiniteNumber(env, argv[1], kFn, "port", &port) || !GetFiniteNumber(env, argv[2], kFn, "sendBuffer", &snd) ||
-      !GetFiniteNumber(env, argv[3], kFn, "recvBuffer", &rcv)) {
-    return false;
-  }
-  if (!IsIntegerIn(port, 1, 65535)) return ThrowRangeError(env, kFn, "port must be an integer in [1, 65535]"), false;
-  if (!IsIntegerIn(snd, 0, 1 << 30) || !IsIntegerIn(rcv, 0, 1 << 30)) {
-    return ThrowRangeError(env, kFn, "socket buffer sizes must be integers in [0, 2^30]"), false;
-  }
-  *addr = sockaddr_storage{};
-  auto* a4 = reinterpret_cast<sockaddr_in*>(addr);
-  auto* a6 = reinterpret_cast<sockaddr_in6*>(addr);
-  if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    *alen = sizeof *a4;
-  } else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    *alen = sizeof *a6;
-  } else {
-    return ThrowTypeError(env, kFn, "ip must be a numeric IPv4 or IPv6 address"), false;
-  }
-  *sndbuf = static_cast<int>(snd);
-  *rcvbuf = static_cast<int>(rcv);
-  return true;
-}
-
-// Reads write's (id, chunks, notify?); false with an exception pending. @thread JS
-bool ParseWrite(napi_env env, size_t argc, napi_value* argv, double* id, std::vector<iovec>* iov, bool* notify) {
-  static const char* const kFn = "write";
-  *notify = true;
-  if (argc >= 3 && napi_get_value_bool(env, argv[2], notify) != napi_ok) {
-    return ThrowTypeError(env, kFn, "notify must be a boolean"), false;
-  }
-  bool is_array = false;
-  if (argc < 2 || !GetFiniteNumber(env, argv[0], kFn, "id", id) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !is_array) {
-    return ThrowTypeError(env, kFn, "expected (id, chunks: Uint8Array[])"), false;
-  }
-  uint32_t n = 0;
-  napi_get_array_length(env, argv[1], &n);
-  if (n > io::Ring::kMaxIov) return ThrowRangeError(env, kFn, "at most 1024 chunks per write"), false;
-  iov->resize(n);
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value c = nullptr;
-    bool typed = false;
-    if (napi_get_element(env, argv[1], i, &c) != napi_ok || napi_is_typedarray(env, c, &typed) != napi_ok || !typed) {
-      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays"), false;
-    }
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    if (napi_get_typedarray_info(env, c, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays"), false;
-    }
-    (*iov)[i] = {data, length};
-  }
-  return true;
-}
-
-// connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number @thread JS
 napi_value Connect(napi_env env, napi_callback_info info) {
   static const char* const kFn = "connect";
   size_t argc = 4;
   napi_value argv[4];
   RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
   if (h == nullptr) return nullptr;
-  sockaddr_storage addr;
+  if (argc < 4) return ThrowTypeError(env, kFn, "expected (ip, port, sendBuffer, recvBuffer)");
+  char ip[64];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &len) != napi_ok) {
+    return ThrowTypeError(env, kFn, "ip must be a string");
+  }
+  double port = 0, sndbuf = 0, rcvbuf = 0;
+  if (!GetFiniteNumber(env, argv[1], kFn, "port", &port) || !GetFiniteNumber(env, argv[2], kFn, "sendBuffer", &sndbuf) ||
+      !GetFiniteNumber(env, argv[3], kFn, "recvBuffer", &rcvbuf)) {
+    return nullptr;
+  }
+  if (!IsIntegerIn(port, 1, 65535)) return ThrowRangeError(env, kFn, "port must be an integer in [1, 65535]");
+  if (!IsIntegerIn(sndbuf, 0, 1 << 30) || !IsIntegerIn(rcvbuf, 0, 1 << 30)) {
+    return ThrowRangeError(env, kFn, "socket buffer sizes must be integers in [0, 2^30]");
+  }
+  sockaddr_storage addr{};
   socklen_t alen = 0;
-  int sndbuf = 0, rcvbuf = 0;
-  if (!ParseConnect(env, argc, argv, &addr, &alen, &sndbuf, &rcvbuf)) return nullptr;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+    alen = sizeof *a4;
+  } else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    alen = sizeof *a6;
+  } else {
+    return ThrowTypeError(env, kFn, "ip must be a numeric IPv4 or IPv6 address");
+  }
   int err = 0;
-  const uint32_t id = h->ring->Connect(reinterpret_cast<sockaddr*>(&addr), alen, sndbuf, rcvbuf, &err);
+  const uint32_t id = h->ring->Connect(reinterpret_cast<sockaddr*>(&addr), alen, static_cast<int>(sndbuf),
+                                      static_cast<int>(rcvbuf), &err);
   if (id == 0) return ErrnoError(env, kFn, err);
   UpdateRef(h);
   napi_value out = nullptr;
@@ -365,14 +311,39 @@ napi_value Connect(napi_env env, napi_callback_info info) {
 // closed event covers it (the TypeScript side keeps them). notify false: its written event
 // may wait for the next event JavaScript gets (see JsSink::OnWritten). @thread JS
 napi_value Write(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "write";
   size_t argc = 3;
   napi_value argv[3] = {nullptr, nullptr, nullptr};
-  RingHandle* h = Unwrap(env, info, &argc, argv, "write");
+  RingHandle* h = Unwrap(env, info, &argc, argv, kFn);
   if (h == nullptr) return nullptr;
   double id = 0;
+  bool is_array = false;
   bool notify = true;
-  std::vector<iovec> iov;
-  if (!ParseWrite(env, argc, argv, &id, &iov, &notify)) return nullptr;
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &notify) != napi_ok) {
+    return ThrowTypeError(env, kFn, "notify must be a boolean");
+  }
+  if (argc < 2 || !GetFiniteNumber(env, argv[0], kFn, "id", &id) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array) {
+    return ThrowTypeError(env, kFn, "expected (id, chunks: Uint8Array[])");
+  }
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  if (n > io::Ring::kMaxIov) return ThrowRangeError(env, kFn, "at most 1024 chunks per write");
+  std::vector<iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value c = nullptr;
+    bool typed = false;
+    if (napi_get_element(env, argv[1], i, &c) != napi_ok || napi_is_typedarray(env, c, &typed) != napi_ok || !typed) {
+      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    }
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, c, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    }
+    iov[i] = {data, length};
+  }
   const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Write(static_cast<uint32_t>(id), iov.data(), iov.size(), notify);
   napi_value out = nullptr;
   napi_get_boolean(env, ok, &out);
@@ -421,27 +392,20 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// createRing(onEvents(events: number[], buffers: Buffer[]), deferTaskrun?: boolean): Ring
-// deferTaskrun: issue 15's IORING_SETUP_DEFER_TASKRUN experiment (RingOptions); the ring's
-// deferTaskrun property says whether the kernel took it. @thread JS
+// createRing(onEvents(events: number[], buffers: Buffer[])): Ring @thread JS
 napi_value CreateRing(napi_env env, napi_callback_info info) {
   static const char* const kFn = "createRing";
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
+  size_t argc = 1;
+  napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   napi_valuetype t = napi_undefined;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
     return ThrowTypeError(env, kFn, "expected (onEvents: function)");
   }
-  io::RingOptions options;
-  if (argc >= 2 && napi_typeof(env, argv[1], &t) == napi_ok && t != napi_undefined) {
-    if (t != napi_boolean) return ThrowTypeError(env, kFn, "deferTaskrun must be a boolean");
-    napi_get_value_bool(env, argv[1], &options.defer_taskrun);
-  }
   RingHandle* h = new RingHandle();
   h->env = env;
   std::string error;
-  if (!h->ring->Init(options, &error)) {
+  if (!h->ring->Init(io::RingOptions(), &error)) {
     delete h;
     napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring ring: ") + error).c_str());
     return nullptr;
@@ -453,7 +417,7 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   h->poll = new uv_poll_t();
-  int rc = uv_poll_init(loop, h->poll, h->ring->poll_fd());
+  int rc = uv_poll_init(loop, h->poll, h->ring->event_fd());
   if (rc != 0) {
     delete h->poll;
     h->poll = nullptr;
@@ -466,8 +430,6 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
   uv_unref(reinterpret_cast<uv_handle_t*>(h->poll));
   napi_value name = nullptr;
   napi_create_string_utf8(env, "kafka-turbo:io_uring", NAPI_AUTO_LENGTH, &name);
-  napi_value deferred = nullptr;
-  napi_get_boolean(env, h->ring->defer_taskrun(), &deferred);
   napi_value object = nullptr;
   const napi_property_descriptor methods[] = {
       {"connect", nullptr, Checked<Connect>, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -475,7 +437,6 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
       {"close", nullptr, Checked<Close>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"connections", nullptr, Checked<Connections>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Checked<Destroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"deferTaskrun", nullptr, nullptr, nullptr, nullptr, deferred, napi_default, nullptr},
   };
   if (napi_create_object(env, &object) != napi_ok ||
       napi_define_properties(env, object, sizeof methods / sizeof methods[0], methods) != napi_ok ||
@@ -491,287 +452,6 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   napi_add_env_cleanup_hook(env, CleanupHook, h);
-  return object;
-}
-
-// ---- Design (a): createRingThread -------------------------------------------------------
-
-static_assert(static_cast<int>(io::kRingConnected) == kEvConnected && static_cast<int>(io::kRingData) == kEvData &&
-                  static_cast<int>(io::kRingWritten) == kEvWritten && static_cast<int>(io::kRingClosed) == kEvClosed &&
-                  static_cast<int>(io::kRingEnd) == kEvEnd,
-              "both designs hand JavaScript the same event list");
-
-// Native memory the thread design holds, told to V8 (napi_adjust_external_memory) so its GC
-// sees it: per connection the ring's read buffer, per ring its queues (entries of 64-byte
-// submissions and 8x as many 16-byte completions) and the thread's state.
-constexpr int64_t kPerConnectionBytes = 64 * 1024;
-constexpr int64_t kPerRingBytes = 256 * 64 + 256 * 8 * 16 + static_cast<int64_t>(sizeof(io::RingThread));
-
-struct ThreadHandle {
-  napi_env env = nullptr;
-  std::unique_ptr<io::RingThread> io;
-  uv_async_t* wake = nullptr;  // freed in its close callback, after the thread is joined
-  bool referenced = false;
-  napi_ref callback = nullptr;
-  napi_async_context async = nullptr;
-  bool destroyed = false;
-  bool in_callback = false;
-  // Connection ids this side gave out whose closed event has not come yet (the ring's own
-  // view is on the I/O thread).
-  std::unordered_set<uint32_t> live;
-  uint32_t next_id = 1;
-  int64_t reported = 0;  // bytes told to napi_adjust_external_memory
-  io::RingBatch batch;   // reused between wake-ups
-};
-
-void Report(ThreadHandle* h, int64_t delta) {
-  int64_t total = 0;
-  napi_adjust_external_memory(h->env, delta, &total);
-  h->reported += delta;
-}
-
-void FreeAsync(uv_handle_t* a) { delete reinterpret_cast<uv_async_t*>(a); }
-
-// Called on the I/O thread when a batch is published. uv_async_send is the one libuv call
-// that is safe from another thread; it coalesces, so many batches may meet one wake-up.
-void ThreadReady(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
-
-void UpdateRef(ThreadHandle* h) {
-  const bool want = !h->live.empty();
-  if (want == h->referenced || h->wake == nullptr) return;
-  h->referenced = want;
-  if (want) {
-    uv_ref(reinterpret_cast<uv_handle_t*>(h->wake));
-  } else {
-    uv_unref(reinterpret_cast<uv_handle_t*>(h->wake));
-  }
-}
-
-// @thread JS
-void Teardown(ThreadHandle* h) {
-  if (h->destroyed) return;
-  h->destroyed = true;
-  // Joins the thread: from here on nobody calls uv_async_send on `wake`.
-  if (h->io) h->io->Stop();
-  h->io.reset();
-  if (h->wake != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(h->wake), FreeAsync);
-    h->wake = nullptr;
-  }
-  h->live.clear();
-  h->batch = io::RingBatch();
-  if (h->reported != 0) Report(h, -h->reported);
-  if (h->callback != nullptr) {
-    napi_delete_reference(h->env, h->callback);
-    h->callback = nullptr;
-  }
-  if (h->async != nullptr) {
-    napi_async_destroy(h->env, h->async);
-    h->async = nullptr;
-  }
-}
-
-void ThreadCleanupHook(void* data) { Teardown(static_cast<ThreadHandle*>(data)); }
-
-void ThreadFinalize(napi_env env, void* data, void*) {
-  ThreadHandle* h = static_cast<ThreadHandle*>(data);
-  napi_remove_env_cleanup_hook(env, ThreadCleanupHook, h);
-  Teardown(h);
-  delete h;
-}
-
-// The I/O thread published completions: take them all and hand them to JavaScript in one
-// call. @thread JS
-void OnThreadAsync(uv_async_t* a) {
-  ThreadHandle* h = static_cast<ThreadHandle*>(a->data);
-  if (h == nullptr || h->destroyed) return;
-  h->io->Take(&h->batch);
-  if (h->batch.empty()) return;
-  napi_env env = h->env;
-  napi_handle_scope scope = nullptr;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  std::vector<napi_value> buffers;
-  buffers.reserve(h->batch.data.size());
-  bool failed = false;
-  for (const auto& d : h->batch.data) {
-    napi_value buf = nullptr;
-    void* copy = nullptr;
-    if (napi_create_buffer_copy(env, d.size(), d.data(), &copy, &buf) != napi_ok) failed = true;
-    buffers.push_back(buf);
-  }
-  const auto& ev = h->batch.events;
-  for (size_t i = 0; i < ev.size(); i += 3) {
-    if (ev[i] == kEvClosed || ev[i] == kEvEnd) {
-      if (h->live.erase(static_cast<uint32_t>(ev[i + 1])) != 0) Report(h, -kPerConnectionBytes);
-    }
-  }
-  CallJs(env, h->callback, h->async, &h->in_callback, ev, buffers, failed);
-  if (!h->destroyed) UpdateRef(h);
-  napi_close_handle_scope(env, scope);
-}
-
-ThreadHandle* UnwrapThread(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, const char* fn) {
-  napi_value self = nullptr;
-  if (napi_get_cb_info(env, info, argc, argv, &self, nullptr) != napi_ok) return nullptr;
-  void* data = nullptr;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
-    ThrowTypeError(env, fn, "not a ring");
-    return nullptr;
-  }
-  ThreadHandle* h = static_cast<ThreadHandle*>(data);
-  if (h->destroyed) {
-    napi_throw_error(env, "ERR_RING_DESTROYED", "kafka-turbo: the io_uring ring was destroyed");
-    return nullptr;
-  }
-  return h;
-}
-
-// connect(...): as the ring's; the socket is made here (its errno thrown at once), the
-// connect submitted by the I/O thread. @thread JS
-napi_value ThreadConnect(napi_env env, napi_callback_info info) {
-  static const char* const kFn = "connect";
-  size_t argc = 4;
-  napi_value argv[4];
-  ThreadHandle* h = UnwrapThread(env, info, &argc, argv, kFn);
-  if (h == nullptr) return nullptr;
-  sockaddr_storage addr;
-  socklen_t alen = 0;
-  int sndbuf = 0, rcvbuf = 0;
-  if (!ParseConnect(env, argc, argv, &addr, &alen, &sndbuf, &rcvbuf)) return nullptr;
-  if (h->live.size() >= io::Ring::kMaxId) return ErrnoError(env, kFn, EMFILE);
-  int err = 0;
-  const int fd = io::Ring::OpenSocket(addr.ss_family, sndbuf, rcvbuf, &err);
-  if (fd < 0) return ErrnoError(env, kFn, err);
-  uint32_t id = h->next_id;
-  while (h->live.count(id) != 0) id = id >= io::Ring::kMaxId ? 1 : id + 1;
-  h->next_id = id >= io::Ring::kMaxId ? 1 : id + 1;
-  h->live.insert(id);
-  Report(h, kPerConnectionBytes);
-  h->io->Connect(id, fd, reinterpret_cast<sockaddr*>(&addr), alen);
-  UpdateRef(h);
-  napi_value out = nullptr;
-  napi_create_uint32(env, id, &out);
-  return out;
-}
-
-// write(id, chunks, notify): true when handed to the I/O thread (a connection closing there
-// fails it with its closed event). @thread JS
-napi_value ThreadWrite(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3] = {nullptr, nullptr, nullptr};
-  ThreadHandle* h = UnwrapThread(env, info, &argc, argv, "write");
-  if (h == nullptr) return nullptr;
-  double id = 0;
-  bool notify = true;
-  std::vector<iovec> iov;
-  if (!ParseWrite(env, argc, argv, &id, &iov, &notify)) return nullptr;
-  const bool ok = IsIntegerIn(id, 1, io::Ring::kMaxId) && h->live.count(static_cast<uint32_t>(id)) != 0;
-  if (ok) h->io->Write(static_cast<uint32_t>(id), iov.data(), iov.size(), notify);
-  napi_value out = nullptr;
-  napi_get_boolean(env, ok, &out);
-  return out;
-}
-
-// close(id): true when a closed event will follow. A second close of the same id also
-// returns true (the I/O thread ignores it): this side does not know whether the first has
-// reached the ring. @thread JS
-napi_value ThreadClose(napi_env env, napi_callback_info info) {
-  static const char* const kFn = "close";
-  size_t argc = 1;
-  napi_value argv[1];
-  ThreadHandle* h = UnwrapThread(env, info, &argc, argv, kFn);
-  if (h == nullptr) return nullptr;
-  double id = 0;
-  if (argc < 1 || !GetFiniteNumber(env, argv[0], kFn, "id", &id)) return nullptr;
-  const bool ok = IsIntegerIn(id, 1, io::Ring::kMaxId) && h->live.count(static_cast<uint32_t>(id)) != 0;
-  if (ok) h->io->Close(static_cast<uint32_t>(id));
-  napi_value out = nullptr;
-  napi_get_boolean(env, ok, &out);
-  return out;
-}
-
-napi_value ThreadConnections(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  ThreadHandle* h = UnwrapThread(env, info, &argc, nullptr, "connections");
-  if (h == nullptr) return nullptr;
-  napi_value out = nullptr;
-  napi_create_uint32(env, static_cast<uint32_t>(h->live.size()), &out);
-  return out;
-}
-
-// destroy(): every socket closed, the thread joined, no events after. @thread JS
-napi_value ThreadDestroy(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  napi_value self = nullptr;
-  if (napi_get_cb_info(env, info, &argc, nullptr, &self, nullptr) != napi_ok) return nullptr;
-  void* data = nullptr;
-  if (napi_unwrap(env, self, &data) == napi_ok && data != nullptr) {
-    ThreadHandle* h = static_cast<ThreadHandle*>(data);
-    if (h->in_callback) {
-      napi_throw_error(env, "ERR_RING_BUSY", "kafka-turbo: destroy() from inside the ring's own callback");
-      return nullptr;
-    }
-    Teardown(h);
-  }
-  return Undefined(env);
-}
-
-// createRingThread(onEvents(events: number[], buffers: Buffer[])): Ring @thread JS
-napi_value CreateRingThread(napi_env env, napi_callback_info info) {
-  static const char* const kFn = "createRingThread";
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  napi_valuetype t = napi_undefined;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    return ThrowTypeError(env, kFn, "expected (onEvents: function)");
-  }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    napi_throw_error(env, "ERR_IO_URING", "kafka-turbo: no libuv loop for this environment");
-    return nullptr;
-  }
-  ThreadHandle* h = new ThreadHandle();
-  h->env = env;
-  h->wake = new uv_async_t();
-  int rc = uv_async_init(loop, h->wake, OnThreadAsync);
-  if (rc != 0) {
-    delete h->wake;
-    delete h;
-    napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: uv_async_init: ") + uv_strerror(rc)).c_str());
-    return nullptr;
-  }
-  h->wake->data = h;
-  uv_unref(reinterpret_cast<uv_handle_t*>(h->wake));
-  h->io.reset(new io::RingThread(ThreadReady, h->wake));
-  std::string error;
-  if (!h->io->Start(io::RingOptions(), &error)) {
-    Teardown(h);
-    delete h;
-    napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring thread: ") + error).c_str());
-    return nullptr;
-  }
-  Report(h, kPerRingBytes);
-  napi_value name = nullptr;
-  napi_create_string_utf8(env, "kafka-turbo:io_uring-thread", NAPI_AUTO_LENGTH, &name);
-  napi_value object = nullptr;
-  const napi_property_descriptor methods[] = {
-      {"connect", nullptr, Checked<ThreadConnect>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"write", nullptr, Checked<ThreadWrite>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"close", nullptr, Checked<ThreadClose>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"connections", nullptr, Checked<ThreadConnections>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"destroy", nullptr, Checked<ThreadDestroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
-  };
-  if (napi_create_object(env, &object) != napi_ok ||
-      napi_define_properties(env, object, sizeof methods / sizeof methods[0], methods) != napi_ok ||
-      napi_create_reference(env, argv[0], 1, &h->callback) != napi_ok ||
-      napi_async_init(env, object, name, &h->async) != napi_ok ||
-      napi_wrap(env, object, h, ThreadFinalize, nullptr, nullptr) != napi_ok) {
-    Teardown(h);
-    delete h;
-    return nullptr;
-  }
-  napi_add_env_cleanup_hook(env, ThreadCleanupHook, h);
   return object;
 }
 
@@ -795,8 +475,6 @@ void RegisterUring(Napi::Env env, Napi::Object exports) {
   exports.Set("ioUringProbe", Napi::Value(env, fn));
   napi_create_function(env, "createRing", NAPI_AUTO_LENGTH, Checked<CreateRing>, nullptr, &fn);
   exports.Set("createRing", Napi::Value(env, fn));
-  napi_create_function(env, "createRingThread", NAPI_AUTO_LENGTH, Checked<CreateRingThread>, nullptr, &fn);
-  exports.Set("createRingThread", Napi::Value(env, fn));
 }
 
 }  // namespace binding

@@ -107,20 +107,12 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
   // send armed, and the kernel keeps overflowing completions anyway (IORING_FEAT_NODROP).
   params.flags = IORING_SETUP_CQSIZE;
   params.cq_entries = options.entries * 8;
-  int rc = -EINVAL;
-  if (options.defer_taskrun) {
-    io_uring_params deferred = params;
-    deferred.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    rc = io_uring_queue_init_params(options.entries, ring_.get(), &deferred);
-    defer_ = rc == 0;
-  }
-  if (!defer_) rc = io_uring_queue_init_params(options.entries, ring_.get(), &params);
+  int rc = io_uring_queue_init_params(options.entries, ring_.get(), &params);
   if (rc < 0) {
     *error = Errno("io_uring_setup", -rc);
     return false;
   }
   ready_ = true;
-  if (!options.event_fd || defer_) return true;
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) {
     *error = Errno("eventfd", errno);
@@ -153,46 +145,11 @@ void Ring::Flush() {
   io_uring_submit(ring_.get());
 }
 
-void Ring::SubmitAndWait() {
-  held_ = false;
-  // EINTR (a signal) just returns early: the caller's loop takes what is there and waits
-  // again.
-  io_uring_submit_and_wait(ring_.get(), 1);
-}
-
-bool Ring::Watch(int fd, void* buf, size_t len) {
-  if (watch_armed_) return false;
-  io_uring_sqe* sqe = Sqe();
-  if (sqe == nullptr) return false;
-  io_uring_prep_read(sqe, fd, buf, static_cast<unsigned>(len), 0);
-  io_uring_sqe_set_data64(sqe, UserData(0, kWatch));
-  watch_fd_ = fd;
-  watch_armed_ = true;
-  Submit();
-  return true;
-}
-
-void Ring::Unwatch() {
-  if (!watch_armed_) return;
-  io_uring_sqe* sqe = Sqe();
-  if (sqe == nullptr) return;
-  io_uring_prep_cancel64(sqe, UserData(0, kWatch), 0);
-  io_uring_sqe_set_data64(sqe, UserData(0, kCancel));
-  Submit();
-}
-
-void Ring::CloseAll() {
-  std::vector<uint32_t> ids;
-  ids.reserve(conns_.size());
-  for (const auto& [id, c] : conns_) ids.push_back(id);
-  for (uint32_t id : ids) Close(id);
-}
-
 void Ring::Hold() {
   held_ = true;
   // Only kernels of 5.8+ have the flag; without it the ring just stays noisy (a wake-up
   // per completion, as before), which is correct, only slower.
-  if (event_fd_ >= 0 && !quiet_ && io_uring_cq_eventfd_toggle(ring_.get(), false) == 0) quiet_ = true;
+  if (!quiet_ && io_uring_cq_eventfd_toggle(ring_.get(), false) == 0) quiet_ = true;
 }
 
 void Ring::Wake() {
@@ -202,70 +159,34 @@ void Ring::Wake() {
   }
 }
 
-bool Ring::HasCompletions() const {
-  if (io_uring_cq_ready(ring_.get()) > 0) return true;
-  // Deferred: completions may wait as the ring's local work, posted by the next
-  // io_uring_get_events; TASKRUN_FLAG has the kernel say so in the shared flags.
-  return defer_ && (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_TASKRUN) != 0;
-}
+bool Ring::HasCompletions() const { return io_uring_cq_ready(ring_.get()) > 0; }
 
-void Ring::Signal() {
-  // The ring fd (DEFER_TASKRUN) stays readable by itself while completions wait.
-  if (event_fd_ >= 0) ::eventfd_write(event_fd_, 1);
-}
-
-int Ring::poll_fd() const { return defer_ ? ring_->ring_fd : event_fd_; }
-
-int Ring::OpenSocket(int family, int send_buffer, int recv_buffer, int* error) {
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = errno;
-    return -1;
-  }
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-  if (send_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
-  if (recv_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_buffer, sizeof recv_buffer);
-  return fd;
-}
+void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
 
 uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error) {
   if (len > sizeof(sockaddr_storage)) {
     *error = EINVAL;
     return 0;
   }
-  const int fd = OpenSocket(addr->sa_family, send_buffer, recv_buffer, error);
-  if (fd < 0) return 0;
-  return ConnectFd(fd, addr, len, 0, error);
-}
-
-uint32_t Ring::ConnectFd(int fd, const sockaddr* addr, socklen_t len, uint32_t want, int* error) {
-  if (len > sizeof(sockaddr_storage) || want > kMaxId) {
-    ::close(fd);
-    *error = EINVAL;
+  const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = errno;
     return 0;
   }
-  if (want != 0 && conns_.count(want) != 0) {
-    ::close(fd);
-    *error = EEXIST;
-    return 0;
-  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  if (send_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+  if (recv_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_buffer, sizeof recv_buffer);
   io_uring_sqe* sqe = Sqe();
   if (sqe == nullptr) {
     ::close(fd);
     *error = EBUSY;
     return 0;
   }
-  uint32_t id = want;
-  if (id == 0) {
-    id = next_id_++;
-    if (next_id_ > kMaxId) next_id_ = 1;  // ids fit in user_data beside the kind
-    while (conns_.count(id) != 0) {
-      id = next_id_++;
-      if (next_id_ > kMaxId) next_id_ = 1;
-    }
-  }
+  uint32_t id = next_id_++;
+  if (next_id_ >= (1u << 24)) next_id_ = 1;  // ids fit in user_data beside the kind
+  while (conns_.count(id) != 0) id = next_id_++;
   Conn& c = conns_[id];
   c.fd = fd;
   c.rbuf.reset(new uint8_t[options_.read_buffer]);
@@ -371,11 +292,6 @@ bool Ring::MaybeFinish(uint32_t id, Conn* c, RingSink* sink) {
 void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
   const uint32_t id = static_cast<uint32_t>(user_data >> kKindBits);
   const uint64_t kind = user_data & ((1u << kKindBits) - 1);
-  if (kind == kWatch) {
-    watch_armed_ = false;
-    sink->OnWatch(res);
-    return;
-  }
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Conn* c = &it->second;
@@ -460,12 +376,9 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
 size_t Ring::Process(RingSink* sink, bool clear_event) {
   uint64_t counter = 0;
   // Clears the eventfd's count; completions posted after this signal it again.
-  if (clear_event && event_fd_ >= 0 && ::read(event_fd_, &counter, sizeof counter) < 0) {
+  if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
     // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
-  // Deferred task work: run it now, which posts its completions (one io_uring_enter, in
-  // place of the task_work that would have interrupted the thread's epoll_wait).
-  if (defer_) io_uring_get_events(ring_.get());
   size_t seen = 0;
   for (;;) {
     io_uring_cqe* cqe = nullptr;

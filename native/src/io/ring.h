@@ -50,24 +50,11 @@ class RingSink {
   // orderly end from the peer with `eof` set, else a positive errno. Writes not reported
   // written never will be.
   virtual void OnClosed(uint32_t conn, int error, bool eof) = 0;
-  // The read armed by Watch() completed with `res` (bytes, or -errno; -ECANCELED after
-  // Unwatch()). The ring does not re-arm it.
-  virtual void OnWatch(int res) { (void)res; }
 };
 
 struct RingOptions {
   unsigned entries = 256;
   size_t read_buffer = 64 * 1024;
-  // Register an eventfd that completions signal (design (b): libuv polls it). The I/O
-  // thread of design (a) waits in io_uring_enter instead and needs none.
-  bool event_fd = true;
-  // Issue 15's experiment on design (b): IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER (+
-  // TASKRUN_FLAG), so a completion is not run as task_work that interrupts the JS thread's
-  // epoll_wait (EINTR) but queued until Process() asks for it (io_uring_get_events); the
-  // ring fd is polled instead of an eventfd (poll_fd()). Falls
-  // back to a plain ring when the kernel refuses the flags (older than 6.1); defer_taskrun()
-  // says which one Init made.
-  bool defer_taskrun = false;
 };
 
 class Ring {
@@ -80,37 +67,12 @@ class Ring {
   // Sets up the ring and its eventfd; false with *error on failure. @thread owner
   bool Init(const RingOptions& options, std::string* error);
   int event_fd() const { return event_fd_; }
-  bool defer_taskrun() const { return defer_; }
-  // What to poll for completions: the eventfd, or with DEFER_TASKRUN the ring's own fd (no
-  // eventfd then: the ring fd is readable, level-triggered, while completions or deferred
-  // work wait, so a wake-up costs no eventfd read).
-  int poll_fd() const;
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
   // send_buffer / recv_buffer > 0 set SO_SNDBUF / SO_RCVBUF (tests: partial writes).
   // @thread owner
   uint32_t Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error);
-  // The two halves of Connect: OpenSocket makes the socket (any thread: the I/O thread's
-  // binding makes it on the JS thread, so socket()'s errno is thrown there at once), and
-  // ConnectFd takes ownership of `fd` (closing it on failure) under the id `id`, or a fresh
-  // one when `id` is 0 (an id in use, or >= 2^24, is refused with EEXIST / EINVAL).
-  static int OpenSocket(int family, int send_buffer, int recv_buffer, int* error);  // @thread any
-  uint32_t ConnectFd(int fd, const sockaddr* addr, socklen_t len, uint32_t id, int* error);
-  static constexpr uint32_t kMaxId = (1u << 24) - 1;
-
-  // Arms one read of `len` bytes from `fd` into `buf` (both valid until OnWatch): the I/O
-  // thread's wake-up eventfd, read inside the ring so the thread sleeps in one
-  // io_uring_enter for sockets and wake-ups alike. One at a time; false if one is armed.
-  bool Watch(int fd, void* buf, size_t len);
-  // Cancels the armed read; OnWatch(-ECANCELED) (or its real result) follows.
-  void Unwatch();
-  bool watching() const { return watch_armed_; }
-  // Starts closing every connection (Close() on each).
-  void CloseAll();
-  // Ends a hold, submits everything queued and sleeps until at least one completion is
-  // there, in one io_uring_enter (the I/O thread's wait). @thread owner
-  void SubmitAndWait();
 
   // Queues the bytes of `iov` (the memory must stay valid until OnWritten counts this write,
   // or OnClosed) and sends them now unless a send is already in flight. Returns false when the
@@ -179,7 +141,7 @@ class Ring {
     sockaddr_storage addr{};  // kept until the connect completes
     socklen_t addr_len = 0;
   };
-  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kWatch = 5 };
+  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
 
   ::io_uring_sqe* Sqe();
   // Enters the kernel with what is queued, unless held.
@@ -195,10 +157,7 @@ class Ring {
   bool ready_ = false;
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
-  bool defer_ = false;  // set up with IORING_SETUP_DEFER_TASKRUN
   int event_fd_ = -1;
-  int watch_fd_ = -1;
-  bool watch_armed_ = false;
   RingOptions options_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, Conn> conns_;

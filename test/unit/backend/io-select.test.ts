@@ -71,19 +71,3 @@ it('a bad KAFKA_TURBO_IO, and uring with the fallback backend, are clear errors'
   assert.ok(ok.ok, ok.out);
   assert.equal(JSON.parse(ok.out).io, 'net');
 });
-
-it('KAFKA_TURBO_IO=uring-thread: io_uring on the I/O thread design, said so; an error with the fallback backend', () => {
-  const r = info({ KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring-thread' });
-  if (refusal === null) {
-    assert.ok(r.ok, r.out);
-    const i = JSON.parse(r.out);
-    assert.equal(i.io, 'uring');
-    assert.match(i.ioReason, /KAFKA_TURBO_IO=uring-thread .*native I\/O thread/);
-  } else {
-    assert.equal(r.ok, false);
-    assert.match(r.out, /KAFKA_TURBO_IO=uring-thread but io_uring cannot be used here/);
-  }
-  const fb = info({ KAFKA_TURBO_BACKEND: 'fallback', KAFKA_TURBO_IO: 'uring-thread' });
-  assert.equal(fb.ok, false);
-  assert.match(fb.out, /KAFKA_TURBO_IO=uring-thread needs the native backend/);
-});

@@ -42,13 +42,6 @@ if (uringRefusal === null) {
     name: 'io_uring, 4 KiB SO_SNDBUF / 2 KiB SO_RCVBUF',
     make: () => new UringTransport(addon!.createRing!, { sendBuffer: 4096, recvBuffer: 2048 }),
   });
-  // Design (a), the ring on a native I/O thread (KAFKA_TURBO_IO=uring-thread), while both
-  // designs exist (issue 15).
-  transports.push({ name: 'io_uring thread', make: () => new UringTransport(addon!.createRingThread!) });
-  transports.push({
-    name: 'io_uring thread, 4 KiB SO_SNDBUF / 2 KiB SO_RCVBUF',
-    make: () => new UringTransport(addon!.createRingThread!, { sendBuffer: 4096, recvBuffer: 2048 }),
-  });
 } else {
   it('io_uring refused here is reported with its reason', async () => {
     const { backendInfo, resetBackendForTest } = await import('../../../ts/backend/load.js');

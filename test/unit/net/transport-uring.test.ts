@@ -2,7 +2,8 @@
  * The io_uring TransportSocket itself (ts/net/transport-uring.ts over native/src/binding/
  * uring.cc), beside what the BrokerConnection tests cover on it: write callbacks on success
  * and on close, destroy() before the socket exists, that the ring keeps the process alive only
- * while it has sockets, and that the leak checks of test/helpers/handles.ts see its sockets
+ * while it has sockets, that destroying it (or the process exiting) with writes in flight
+ * ends cleanly, and that the leak checks of test/helpers/handles.ts see its sockets
  * (Node does not list an addon's libuv handles). Runs where io_uring is allowed; elsewhere the
  * one test checks that the refusal is reported instead.
  */
@@ -13,7 +14,7 @@ import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
-import { UringTransport, type CreateRing } from '../../../ts/net/transport-uring.js';
+import { UringTransport } from '../../../ts/net/transport-uring.js';
 import { handleCounts, handlesAbove } from '../../helpers/handles.js';
 import { getBackend } from '../../../ts/backend/load.js';
 
@@ -46,24 +47,10 @@ if (refusal !== null) {
     assert.ok(info.ioReason.includes(refusal), info.ioReason);
   });
 } else {
-  // Both designs of issue 15 while both exist: (b) the ring's eventfd on the JS thread
-  // (createRing, the default), (a) the ring on a native I/O thread (createRingThread).
-  // Also (b) on a ring with IORING_SETUP_DEFER_TASKRUN (issue 15's experiment). `method` is
-  // the same maker as JavaScript source, for the child processes.
-  const deferred: CreateRing = (onEvents) => {
-    const ring = addon.createRing!(onEvents, true);
-    assert.equal((ring as unknown as { deferTaskrun: boolean }).deferTaskrun, true, 'this kernel (6.1+) takes DEFER_TASKRUN');
-    return ring;
-  };
-  for (const [design, create, method] of [
-    ['eventfd on the JS thread', addon.createRing!, 'addon.createRing'],
-    ['eventfd on the JS thread, DEFER_TASKRUN', deferred, '((cb) => addon.createRing(cb, true))'],
-    ['native I/O thread', addon.createRingThread!, 'addon.createRingThread'],
-  ] as const) {
-  describe(`io_uring TransportSocket (${design})`, () => {
+  describe('io_uring TransportSocket', () => {
     it('write callbacks run in order once written; pending ones fail when the socket is destroyed', async () => {
       const srv = await server((s) => s.pause()); // reads nothing: the send buffer fills
-      const t = new UringTransport(create, { sendBuffer: 4096 });
+      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
       const s = t.connect('127.0.0.1', srv.port);
       await once(s, 'connect');
       const order: string[] = [];
@@ -89,7 +76,7 @@ if (refusal !== null) {
 
     it('destroy() while the name is still being looked up closes without a socket', async () => {
       const srv = await server();
-      const t = new UringTransport(create);
+      const t = new UringTransport(addon.createRing!);
       const s = t.connect('localhost', srv.port);
       let connected = false;
       s.on('connect', () => (connected = true));
@@ -102,21 +89,6 @@ if (refusal !== null) {
     });
 
     it("the leak checks see a ring socket left open (IoUringSocket), and not once it is closed", async () => {
-      if (method !== 'addon.createRing') {
-        // The loader's transport is the default design; the counting (openSockets) is the
-        // same TypeScript for both.
-        const t = new UringTransport(create);
-        const srv = await server();
-        const s = t.connect('127.0.0.1', srv.port);
-        await once(s, 'connect');
-        assert.equal(t.openSockets(), 1);
-        const closed = once(s, 'close');
-        s.destroy();
-        await closed;
-        assert.equal(t.openSockets(), 0);
-        await srv.close();
-        return;
-      }
       const backend = getBackend();
       assert.ok(backend.transport instanceof UringTransport, `the loader picked io_uring (${backend.info.ioReason})`);
       const srv = await server();
@@ -134,15 +106,15 @@ if (refusal !== null) {
     it('destroy() and the environment cleanup with 64 MiB in flight end cleanly (the ASan run checks the memory)', async () => {
       // A peer that reads nothing: the write stays in the kernel's hands. One child destroys
       // the ring object then exits; the other calls process.exit() with the ring still busy
-      // (the addon's environment cleanup hook). Both must exit 0 with nothing printed on
-      // stderr; for the I/O thread this is the join of a thread that has sends in flight.
+      // (the addon's environment cleanup hook). Both must exit 0 with only what they print on
+      // stdout, and a ring call after destroy() must throw ERR_RING_DESTROYED.
       const srv = await server((s) => s.pause());
       const root = join(__dirname, '..', '..', '..', '..');
       for (const end of ['t.native.destroy(); process.stdout.write("destroyed");', 'process.stdout.write("exiting"); process.exit(0);']) {
         const script = `
           const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
           const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
-          const t = new UringTransport(${method}, { sendBuffer: 4096 });
+          const t = new UringTransport(addon.createRing, { sendBuffer: 4096 });
           const s = t.connect('127.0.0.1', ${srv.port});
           s.on('connect', () => {
             s.write(Buffer.alloc(64 << 20, 7), () => process.stdout.write('written?'));
@@ -164,7 +136,7 @@ if (refusal !== null) {
       const script = `
         const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
         const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
-        const t = new UringTransport(${method});
+        const t = new UringTransport(addon.createRing);
         const s = t.connect('127.0.0.1', ${srv.port});
         // Nothing but the ring's socket holds the loop: the process must live until it closes.
         s.on('connect', () => { process.stdout.write('connected '); setTimeout(() => s.destroy(), 300).unref(); });
@@ -175,5 +147,4 @@ if (refusal !== null) {
       await srv.close();
     });
   });
-  }
 }
