@@ -2,7 +2,8 @@
  * The io_uring TransportSocket itself (ts/net/transport-uring.ts over native/src/binding/
  * uring.cc), beside what the BrokerConnection tests cover on it: write callbacks on success
  * and on close, destroy() before the socket exists, that the ring keeps the process alive only
- * while it has sockets, and that the leak checks of test/helpers/handles.ts see its sockets
+ * while it has sockets, that destroying it (or the process exiting) with writes in flight
+ * ends cleanly, and that the leak checks of test/helpers/handles.ts see its sockets
  * (Node does not list an addon's libuv handles). Runs where io_uring is allowed; elsewhere the
  * one test checks that the refusal is reported instead.
  */
@@ -99,6 +100,33 @@ if (refusal !== null) {
       s.destroy();
       await closed;
       assert.deepEqual(handlesAbove(baseline, ['IoUringSocket']), []);
+      await srv.close();
+    });
+
+    it('destroy() and the environment cleanup with 64 MiB in flight end cleanly (the ASan run checks the memory)', async () => {
+      // A peer that reads nothing: the write stays in the kernel's hands. One child destroys
+      // the ring object then exits; the other calls process.exit() with the ring still busy
+      // (the addon's environment cleanup hook). Both must exit 0 with only what they print on
+      // stdout, and a ring call after destroy() must throw ERR_RING_DESTROYED.
+      const srv = await server((s) => s.pause());
+      const root = join(__dirname, '..', '..', '..', '..');
+      for (const end of ['t.native.destroy(); process.stdout.write("destroyed");', 'process.stdout.write("exiting"); process.exit(0);']) {
+        const script = `
+          const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
+          const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
+          const t = new UringTransport(addon.createRing, { sendBuffer: 4096 });
+          const s = t.connect('127.0.0.1', ${srv.port});
+          s.on('connect', () => {
+            s.write(Buffer.alloc(64 << 20, 7), () => process.stdout.write('written?'));
+            setTimeout(() => {
+              ${end}
+              try { t.native.write(1, [Buffer.alloc(1)], true); } catch (e) { process.stdout.write(' ' + e.code); }
+            }, 100);
+          });
+        `;
+        const out = execFileSync(process.execPath, ['-e', script], { timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+        assert.equal(out, end.includes('destroy') ? 'destroyed ERR_RING_DESTROYED' : 'exiting');
+      }
       await srv.close();
     });
 
