@@ -542,6 +542,17 @@ describe(`BrokerConnection over ${transportName}`, () => {
   it('rejects with a retriable ConnectionError (code ECONNREFUSED) and backs off before retrying', async () => {
     const port = await freePort();
     conn = new BrokerConnection(options({ port, reconnectBackoffMs: 100, reconnectBackoffMaxMs: 1000 }));
+    // The backoff runs from the end of a failed attempt to the start of the next one: time
+    // exactly that, at the socket attempts themselves (the private open()), not around the
+    // test's own awaits, which a slow machine (qemu) stretches by tens of milliseconds.
+    const attempts: { start: number; end: number }[] = [];
+    const spied = conn as unknown as { open(): Promise<unknown> };
+    const open = spied.open.bind(conn);
+    spied.open = () => {
+      const a = { start: Date.now(), end: -1 };
+      attempts.push(a);
+      return open().finally(() => (a.end = Date.now()));
+    };
     await assert.rejects(conn.connect(), (err: unknown) => {
       assert.ok(err instanceof KafkaJSConnectionError);
       assert.equal(err.code, 'ECONNREFUSED');
@@ -550,14 +561,14 @@ describe(`BrokerConnection over ${transportName}`, () => {
       assert.match(err.message, /Failed to connect to 127\.0\.0\.1:\d+/);
       return true;
     });
-    const started = Date.now();
     await assert.rejects(conn.connect(), KafkaJSConnectionError);
-    const waited = Date.now() - started;
-    assert.ok(waited >= 75, `second attempt waited ${waited}ms, expected about 100ms (±20%)`);
-    const started3 = Date.now();
     await assert.rejects(conn.connect(), KafkaJSConnectionError);
-    const waited3 = Date.now() - started3;
-    assert.ok(waited3 >= 155, `third attempt waited ${waited3}ms, expected about 200ms (±20%)`);
+    assert.equal(attempts.length, 3);
+    // 100 ms then 200 ms, each jittered by ±20% (1 ms for Date.now()'s rounding).
+    const waited = attempts[1]!.start - attempts[0]!.end;
+    assert.ok(waited >= 79, `second attempt waited ${waited}ms, expected about 100ms (±20%)`);
+    const waited3 = attempts[2]!.start - attempts[1]!.end;
+    assert.ok(waited3 >= 159, `third attempt waited ${waited3}ms, expected about 200ms (±20%)`);
   });
 
   it('close() during the backoff wait aborts the attempt', async () => {
