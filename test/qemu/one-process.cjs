@@ -18,7 +18,7 @@
 //   node test/qemu/one-process.cjs out/test/a.test.js out/test/b.test.js ...
 'use strict';
 const path = require('node:path');
-const { describe } = require('node:test');
+const { after, describe } = require('node:test');
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -33,10 +33,24 @@ console.log(
     `${process.arch}, ${process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'}`,
 );
 
+// A bound per file, so that a test that never settles fails as its file and the other files
+// still run (without one, the process would wait for it for ever). Far above what any file
+// took under qemu on a loaded machine (cli/main, the longest: about 11 minutes at load 8-18).
+const fileTimeoutMs = Number(process.env.KT_FILE_TIMEOUT_S ?? 1800) * 1000;
+
 const start = Date.now();
 for (const f of files) {
-  describe(`file ${f}`, () => {
+  describe(`file ${f}`, { timeout: fileTimeoutMs }, () => {
     require(path.resolve(f));
   });
 }
+// After the last file: a process kept alive by what a file left open (a timed-out test's
+// sockets and timers, or a leak) is a failure too, said so instead of hanging. The timer is
+// unref'd: a process with nothing left open exits without waiting for it.
+after(() => {
+  setTimeout(() => {
+    console.log('# one-process: handles still open 60 s after the last test: exiting with 1');
+    process.exit(1);
+  }, 60_000).unref();
+});
 process.on('exit', () => console.log(`# one-process: ${files.length} files in ${((Date.now() - start) / 1000).toFixed(0)} s`));
