@@ -113,13 +113,19 @@ log "node tests under qemu: $(wc -l <<<"$listed") files in ${#shards[@]} emulate
 start=$SECONDS
 pids=()
 for i in "${!shards[@]}"; do
-  # Each file's result as it ends (the whole TAP goes to the log).
+  # Each file's result as it ends (the whole TAP goes to the log). A read loop, not awk:
+  # Debian's mawk buffers what it reads from a pipe, so nothing showed until the end.
   # shellcheck disable=SC2086 # the file list is split on purpose
-  "$node_arm" "$ROOT/test/qemu/one-process.cjs" ${shards[$i]} 2>&1 | tee "$logs/$i.tap" |
-    awk -v p="[qemu $i]" -v t0="$start" '
-      /^# backendInfo/ { print p, $0; fflush() }
-      /^(not )?ok [0-9]+ - file / { line = $0; next }
-      line != "" && /^  duration_ms:/ { printf "%s %s: %.0f s\n", p, line, $2 / 1000; fflush(); line = "" }' &
+  "$node_arm" "$ROOT/test/qemu/one-process.cjs" ${shards[$i]} 2>&1 | tee "$logs/$i.tap" | {
+    result=""
+    while IFS= read -r line; do
+      case "$line" in
+        '# backendInfo'*) log "process $i: ${line#\# }" ;;
+        'ok '*' - file '* | 'not ok '*' - file '*) result="$line" ;;
+        '  duration_ms: '*) [[ -z "$result" ]] || { log "process $i: $result: $(printf '%.0f' "${line#*: }e-3") s"; result=""; } ;;
+      esac
+    done
+  } &
   pids+=($!)
 done
 failed=()
