@@ -109,7 +109,7 @@ mapfile -t shards < <(sort -rn -k1,1 <<<"$listed" | awk -v n="$jobs" '
   END { for (i = 0; i < n; i++) if (files[i] != "") print files[i] }')
 logs="$ROOT/.cache/qemu-logs"
 rm -rf "$logs" && mkdir -p "$logs"
-log "node tests under qemu: $(wc -l <<<"$listed") files in ${#shards[@]} emulated Node processes (test/qemu/one-process.cjs); TAP in ${logs#"$ROOT"/}/"
+log "node tests under qemu: $(grep -c . <<<"$listed") files in ${#shards[@]} emulated Node processes (test/qemu/one-process.cjs); TAP in ${logs#"$ROOT"/}/"
 start=$SECONDS
 pids=()
 for i in "${!shards[@]}"; do
