@@ -10,9 +10,9 @@
 # runner spawns run on musl too.
 #
 # node-gyp-build decides "musl" from /etc/alpine-release, which this machine lacks; LIBC=musl
-# tells it instead (as on any non-Alpine musl system). Then the files of test/qemu/run.sh
-# (test/qemu/addon-tests.txt) plus the two it leaves out for qemu's sake (lifecycle,
-# io-select), in one Node process (test/qemu/one-process.cjs), against
+# tells it instead (as on any non-Alpine musl system). Then the whole unit suite and the
+# parity suite (test/qemu/tests.txt says which files are left out and why), in one Node
+# process (test/qemu/one-process.cjs; native speed, no need to share out), against
 # prebuilds/linux-x64/*.musl.node.
 #
 #   bash test/qemu/musl.sh [FILES...]     FILES: paths under out/test to run instead
@@ -86,10 +86,21 @@ LIBC=musl KAFKA_TURBO_BACKEND=native PREBUILDS_ONLY=1 "$node_musl" -e '
   console.log("[musl] backendInfo(): native, crc32c " + b.crc32c + ", codecs " + b.codecs.join(",") + ", " + file.slice(process.cwd().length + 1));'
 files=("$@")
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(grep -v '^\s*\(#\|$\)' "$ROOT/test/qemu/addon-tests.txt")
-  files+=(out/test/unit/backend/lifecycle.test.js out/test/unit/backend/io-select.test.js)
+  # shellcheck source=files.sh
+  source "$ROOT/test/qemu/files.sh"
+  listed="$(test_files musl)"
+  mapfile -t files < <(awk '{ print $2 }' <<<"$listed")
 fi
-log "node tests on musl: ${#files[@]} files, one process"
+log "node tests on musl: ${#files[@]} files, one process (test/qemu/one-process.cjs)"
 start=$SECONDS
-LIBC=musl PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 "$node_musl" "$ROOT/test/qemu/one-process.cjs" "${files[@]}"
-log "node tests passed in $((SECONDS - start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+# KAFKA_TURBO_BACKEND=native: the producer and KafkaJS tests run on the addon, or fail.
+tap="$(mktemp)"
+trap 'rm -f "$tap"; rm -rf "${dl:-}"' EXIT
+rc=0
+LIBC=musl PREBUILDS_ONLY=1 KAFKA_TURBO_REQUIRE_PREBUILT=1 KAFKA_TURBO_BACKEND=native \
+  "$node_musl" "$ROOT/test/qemu/one-process.cjs" "${files[@]}" 2>&1 | tee "$tap" || rc=$?
+grep -q '^# backendInfo(): native, .*, x64, musl$' "$tap" || { log "the tests did not run on the musl addon"; rc=1; }
+summary="$(awk '/^# (tests|pass|fail|cancelled|skipped|todo) [0-9]+$/ { n[$2] = $3 }
+  END { printf "%d tests, %d passed, %d failed, %d cancelled, %d skipped, %d todo", n["tests"], n["pass"], n["fail"], n["cancelled"], n["skipped"], n["todo"] }' "$tap")"
+((rc == 0)) || die "node tests failed: $summary, in $((SECONDS - start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "node tests passed: $summary, in $((SECONDS - start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"

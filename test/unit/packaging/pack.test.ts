@@ -87,9 +87,12 @@ if (!havePrebuilt) {
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
     symlinkSync('/bin/sh', join(bin, 'sh')); // npm runs install scripts with sh
-    // Only what reaches the registry is passed on (npm's registry, cache and proxy settings).
+    // Only what reaches the registry is passed on (npm's registry, cache and proxy settings),
+    // and what this Node needs to run and to pick its binary where test/qemu runs it:
+    // QEMU_LD_PREFIX (the arm64 root an emulated Node loads its libraries from) and LIBC
+    // (musl off Alpine, as the README tells such users to set).
     const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: bin };
-    for (const k of ['npm_config_cache', 'npm_config_registry', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']) {
+    for (const k of ['npm_config_cache', 'npm_config_registry', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'QEMU_LD_PREFIX', 'LIBC']) {
       if (process.env[k] !== undefined) env[k] = process.env[k];
     }
     const noTools = spawnSync('sh', ['-c', 'for c in gcc g++ cc c++ make python3 python; do command -v $c; done; true'], { env, encoding: 'utf8' });
