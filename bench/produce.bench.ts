@@ -306,7 +306,7 @@ function keepOpen(producer: KafkajsLike): KafkajsLike {
 }
 
 async function kafkajsStyle(
-  producer: { connect(): Promise<void>; send(a: unknown): Promise<unknown>; disconnect(): Promise<void> },
+  producer: KafkajsLike,
   topic: string,
   records: number,
   batches: { value: Buffer }[][],
@@ -344,7 +344,7 @@ async function kafkajsStyle(
 /** KafkaJS-style load of one message per call, up to 1000 calls in flight (--percall). A
  * counter and one wake-up instead of a Set and Promise.race, so the loop itself costs little. */
 async function kafkajsOnePerCall(
-  producer: { connect(): Promise<void>; send(a: unknown): Promise<unknown>; disconnect(): Promise<void> },
+  producer: KafkajsLike,
   topic: string,
   records: number,
   batches: { value: Buffer }[][],
@@ -462,6 +462,20 @@ async function child(): Promise<void> {
   const warm = Number(process.env['WARM'] ?? '0');
   let prepare: () => Promise<number> = async () => 0;
   let finish: () => Promise<void> = async () => {};
+  /** A KafkaJS-style case's run (with --percall-warm also its prepare and finish): `loop`
+   * sends `n` records (calls) through a producer `make` gives. */
+  const kafkajsCase = (make: () => KafkajsLike, loop: (producer: KafkajsLike, n: number) => Promise<number>) => {
+    if (warm === 0) return { prepare, finish, run: () => loop(make(), records) };
+    const producer = make();
+    return {
+      prepare: async () => {
+        await producer.connect();
+        return loop(keepOpen(producer), warm);
+      },
+      run: () => loop(keepOpen(producer), records),
+      finish: () => producer.disconnect(),
+    };
+  };
   // Awaited shape: per-send latencies (µs) of one-at-a-time sends, filled by `run`.
   const latencies: number[] = [];
   const AWAITED_WARMUP = 100;
@@ -469,17 +483,10 @@ async function child(): Promise<void> {
     // Either library's Kafka class, with the same (KafkaJS) options.
     const lib = (which === 'kafkajs' ? require('kafkajs') : require('../ts/index.js')) as typeof import('kafkajs');
     const kafka = new lib.Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: lib.logLevel.NOTHING, ...kafkajsSecurity });
-    if (warm > 0) {
-      const producer = kafka.producer(tuning as never) as never as KafkajsLike;
-      prepare = async () => {
-        await producer.connect();
-        return kafkajsOnePerCall(keepOpen(producer), topic, warm, batches, acks);
-      };
-      run = () => kafkajsOnePerCall(keepOpen(producer), topic, records, batches, acks);
-      finish = () => producer.disconnect();
-    } else {
-      run = () => kafkajsOnePerCall(kafka.producer(tuning as never) as never, topic, records, batches, acks);
-    }
+    ({ prepare, run, finish } = kafkajsCase(
+      () => kafka.producer(tuning as never) as never as KafkajsLike,
+      (producer, n) => kafkajsOnePerCall(producer, topic, n, batches, acks),
+    ));
   } else if (shape === 'java-loop' && which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
     const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: javaAcks, 'compression.type': codec, ...tuning } as never);
@@ -588,33 +595,19 @@ async function child(): Promise<void> {
     const { Kafka, logLevel, CompressionTypes } = require('../ts/index.js') as typeof import('../ts/index.js');
     const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
     const compression = CompressionTypes[KAFKAJS_CODEC_KEY[codec]];
-    if (warm > 0) {
-      const producer = kafka.producer(tuning as never) as never as KafkajsLike;
-      prepare = async () => {
-        await producer.connect();
-        return kafkajsStyle(keepOpen(producer), topic, warm, batches, compression, acks);
-      };
-      run = () => kafkajsStyle(keepOpen(producer), topic, records, batches, compression, acks);
-      finish = () => producer.disconnect();
-    } else {
-      run = () => kafkajsStyle(kafka.producer(tuning as never) as never, topic, records, batches, compression, acks);
-    }
+    ({ prepare, run, finish } = kafkajsCase(
+      () => kafka.producer(tuning as never) as never as KafkajsLike,
+      (producer, n) => kafkajsStyle(producer, topic, n, batches, compression, acks),
+    ));
   } else if (which === 'kafkajs') {
     const { Kafka, logLevel, CompressionTypes } = require('kafkajs') as typeof import('kafkajs');
     registerKafkajsCodec(codec);
     const kafka = new Kafka({ clientId: 'bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity });
     const compression = CompressionTypes[KAFKAJS_CODEC_KEY[codec]];
-    if (warm > 0) {
-      const producer = kafka.producer() as never as KafkajsLike;
-      prepare = async () => {
-        await producer.connect();
-        return kafkajsStyle(keepOpen(producer), topic, warm, batches, compression, acks);
-      };
-      run = () => kafkajsStyle(keepOpen(producer), topic, records, batches, compression, acks);
-      finish = () => producer.disconnect();
-    } else {
-      run = () => kafkajsStyle(kafka.producer() as never, topic, records, batches, compression, acks);
-    }
+    ({ prepare, run, finish } = kafkajsCase(
+      () => kafka.producer() as never as KafkajsLike,
+      (producer, n) => kafkajsStyle(producer, topic, n, batches, compression, acks),
+    ));
   } else if (which === 'platformatic') {
     await import('@platformatic/kafka');
     run = () => platformaticStyle(bootstrap, topic, records, batches, codec, sec, caPem);
