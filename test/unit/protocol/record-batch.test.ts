@@ -13,6 +13,7 @@ import {
 } from '../../../ts/protocol/record-batch.js';
 import { Writer } from '../../../ts/protocol/writer.js';
 import { KAFKAJS_BATCH_HEX, KAFKAJS_RECORDS, KAFKAJS_TIMESTAMP } from '../../vectors/kafkajs-produce-v3.js';
+import { prng } from '../../helpers/prng.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -172,18 +173,6 @@ describe('record batch v2: the KafkaJS vector', () => {
     );
   });
 });
-
-/** Deterministic PRNG so a failure reproduces. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, max: number): Buffer | null {
   if (rand() < 0.15) return null;

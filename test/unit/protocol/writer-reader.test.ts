@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Reader } from '../../../ts/protocol/reader.js';
 import { sizeOfUvarint, sizeOfVarint, sizeOfVarlong, Writer } from '../../../ts/protocol/writer.js';
+import { prng } from '../../helpers/prng.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytesOf = (fn: (w: Writer) => void): string => {
@@ -20,18 +21,6 @@ function refVarlong(v: bigint): string {
   }
   out.push(Number(zz));
   return Buffer.from(out).toString('hex');
-}
-
-/** Small deterministic PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('Writer fixed-width integers', () => {
