@@ -162,7 +162,13 @@ if (nativeExpected()) {
         assert.ok(peak.malloc - start.malloc < slack, `malloc peaked ${((peak.malloc - start.malloc) / 2 ** 20).toFixed(1)} MiB above its start`);
         assert.ok(end.rss - start.rss < slack, `RSS grew ${((end.rss - start.rss) / 2 ** 20).toFixed(1)} MiB`);
         assert.ok(peak.threads <= start.threads + addon.memoryStats().compressThreadLimit, `threads ${start.threads} -> ${peak.threads}`);
-        assert.equal(addon.memoryStats().externalBytes, externalStart);
+        // Every report the 200 cycles made to V8 was taken back. Not equality: the count is
+        // process-wide, and an accumulator another test file dropped without destroy() (the
+        // qemu and musl runs put many files in one process) can be collected meanwhile,
+        // taking its report back too; one accumulator of these cycles left reported would
+        // still show as a rise.
+        const externalEnd = addon.memoryStats().externalBytes;
+        assert.ok(externalEnd <= externalStart, `V8 still counts ${externalEnd - externalStart} bytes more than before the cycles`);
         // Drained Buffers still waiting for a collection: bounded, not 200 cycles' worth.
         assert.ok(addon.memoryStats().bufferBytes < slack, `${addon.memoryStats().bufferBytes} bytes of Buffers not collected`);
         t.diagnostic(`malloc +${((peak.malloc - start.malloc) / 2 ** 20).toFixed(1)} MiB at peak, RSS +${((end.rss - start.rss) / 2 ** 20).toFixed(1)} MiB at the end, threads ${start.threads} -> ${peak.threads}`);
