@@ -29,26 +29,14 @@ prebuilt="$ROOT/prebuilds/linux-x64/kafka-turbo.napi.musl.node"
 [[ -f "$prebuilt" ]] || die "no $prebuilt: run bash scripts/prebuild-zig.sh linux-x64-musl"
 [[ -d "$ROOT/out/test" ]] || die "no out/test: run npm run build"
 
-need=()
-for p in mmdebstrap patchelf; do
-  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *'install ok installed'* ]] || need+=("$p")
-done
-if ((${#need[@]})); then
-  log "apt-get install: ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+# shellcheck source=debian.sh
+source "$ROOT/test/qemu/debian.sh"
+need_packages mmdebstrap patchelf
 
 # ---- the musl loader ---------------------------------------------------------------------------
 loader="$MUSL_ROOT/usr/lib/x86_64-linux-musl/libc.so"
 if [[ ! -f "$loader" ]]; then
-  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
-  [[ -n "$mirror" ]] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
-  [[ -n "$mirror" ]] || die "no Debian archive found in the apt sources"
-  log "mmdebstrap amd64 root with Debian stable's musl into ${MUSL_ROOT#"$ROOT"/}"
-  rm -rf "$MUSL_ROOT"
-  # mmdebstrap resolves the target with realpath: its parent must exist (a fresh clone has no .cache/roots).
-  mkdir -p "$(dirname "$MUSL_ROOT")"
-  mmdebstrap --quiet --arch=amd64 --variant=extract --include=musl stable "$MUSL_ROOT" "$mirror"
+  debian_root amd64 musl "$MUSL_ROOT" "amd64 root with Debian stable's musl"
 fi
 
 # ---- the musl Node -----------------------------------------------------------------------------

@@ -34,26 +34,13 @@ prebuilt="$ROOT/prebuilds/linux-arm64/kafka-turbo.napi.glibc.node"
 [[ -f "$prebuilt" ]] || die "no $prebuilt: run bash scripts/prebuild-zig.sh linux-arm64-gnu"
 [[ -d "$ROOT/out/test" ]] || die "no out/test: run npm run build"
 
-need=()
-for p in qemu-user-static mmdebstrap; do
-  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *'install ok installed'* ]] || need+=("$p")
-done
-if ((${#need[@]})); then
-  log "apt-get install: ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+# shellcheck source=debian.sh
+source "$ROOT/test/qemu/debian.sh"
+need_packages qemu-user-static mmdebstrap
 
 # ---- the arm64 root ----------------------------------------------------------------------------
 if [[ ! -x "$ARM_ROOT/usr/bin/node" ]]; then
-  # The archive this machine's apt uses (deb822 or one-line sources).
-  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
-  [[ -n "$mirror" ]] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
-  [[ -n "$mirror" ]] || die "no Debian archive found in the apt sources"
-  log "mmdebstrap arm64 root (nodejs, libstdc++6) into ${ARM_ROOT#"$ROOT"/}"
-  rm -rf "$ARM_ROOT"
-  # mmdebstrap resolves the target with realpath: its parent must exist (a fresh clone has no .cache/roots).
-  mkdir -p "$(dirname "$ARM_ROOT")"
-  mmdebstrap --quiet --arch=arm64 --variant=extract --include=nodejs,libstdc++6 stable "$ARM_ROOT" "$mirror"
+  debian_root arm64 nodejs,libstdc++6 "$ARM_ROOT" "arm64 root (nodejs, libstdc++6)"
 fi
 # The extract variant makes no merged-/usr links; the loader is looked up in /lib.
 for d in lib bin sbin; do [[ -e "$ARM_ROOT/$d" ]] || ln -sfn "usr/$d" "$ARM_ROOT/$d"; done
