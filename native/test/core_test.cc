@@ -905,12 +905,19 @@ void TestDestroyDoesNotWaitForRunningJob() {
   core::RecordAccumulator acc(config);
   size_t appended = 0;
   std::vector<core::AppendedRun> runs;
+  const uint64_t started_before = pool.started();
   acc.Append(0, views.data(), 1, 0, &appended, &runs);
   acc.Append(0, small_views.data(), 1, 0, &appended, &runs);  // closes the big batch: submitted
   const uint64_t ran = pool.ran();
-  // A pool thread picks it up (the job itself takes about a second here, so Destroy() still
-  // finds it running; 50 ms was too short for a pool thread to start on a loaded machine).
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  // Wait until a pool thread has picked it up (the job itself takes about a second here, so
+  // Destroy() finds it running). A fixed sleep is not enough on a loaded CI machine: a pool
+  // thread that had not started yet left the job queued, Destroy() took it back, and it never
+  // ran. The bound is only for a stuck pool.
+  for (int i = 0; i < 6000 && pool.started() - started_before < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(pool.started() - started_before == 1);
+  CHECK(pool.ran() == ran);  // still running: the test means something only if it is
   std::vector<core::RemovedBatch> removed;
   acc.Destroy(&removed);
   CHECK(removed.size() == 2);

@@ -50,6 +50,7 @@ void CompressPool::Loop() {
     if (job->state != CompressJob::State::kQueued) continue;  // taken or cancelled already
     job->state = CompressJob::State::kRunning;
     job->ran_on_worker = true;
+    ++started_;
     --idle_;
     lock.Unlock();
     Run(job.get());
@@ -147,6 +148,11 @@ size_t CompressPool::threads() const {
 uint64_t CompressPool::ran() const {
   MutexLock lock(mutex_);
   return ran_;
+}
+
+uint64_t CompressPool::started() const {
+  MutexLock lock(mutex_);
+  return started_;
 }
 
 void CompressPool::RefuseThreadsForTest(bool refuse) {

@@ -86,6 +86,8 @@ class CompressPool {
   size_t threads() const;
   // Jobs the pool's threads finished so far.
   uint64_t ran() const;
+  // Jobs a pool thread has picked up so far (running or finished).
+  uint64_t started() const;
   // The most threads it will start.
   size_t capacity() const { return capacity_; }
   // Tests: behave as a process that can start no thread (Submit() refuses every job).
@@ -112,6 +114,7 @@ class CompressPool {
   // Threads waiting for work (so that a submit starts a new thread only when none is idle).
   size_t idle_ = 0;
   uint64_t ran_ = 0;
+  uint64_t started_ = 0;
   bool refuse_for_test_ = false;
 };
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..', '..', '..');
@@ -18,10 +18,17 @@ test('C++ core tests pass under ASan and UBSan', { timeout: 300_000 }, () => {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   for (const name of ['core_test', 'crc32c_test']) {
-    // A sanitizer report makes the binary exit non-zero, which execFileSync throws on.
-    const out = execFileSync(join(root, 'native', 'build', 'c-asan', name), {
+    // A sanitizer report or a failed check makes the binary exit non-zero. Its FAIL lines and
+    // the sanitizer's report are what a reader of the CI log needs, so they go into the
+    // assertion's message rather than only into the thrown error's buffers.
+    const r = spawnSync(join(root, 'native', 'build', 'c-asan', name), {
       env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'halt_on_error=1' },
-    }).toString();
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    const out = r.stdout ?? '';
+    const failed = out.split('\n').filter((l) => l.startsWith('FAIL '));
+    assert.ok(r.status === 0 && failed.length === 0, `${name} exited ${r.status ?? r.signal}:\n${failed.join('\n')}\n${(r.stderr ?? '').slice(-4000)}`);
     const m = /^(\d+) passed, (\d+) failed$/m.exec(out);
     assert.ok(m, `${name} printed its summary`);
     assert.equal(Number(m[2]), 0, `${name}: ${m[0]}`);
