@@ -426,6 +426,51 @@ describe('native argument checks: wrong shapes are TypeErrors (RangeErrors for r
     }
     assert.throws(() => raw.appendPacked(new Float64Array(4) as unknown as Uint8Array, null), TypeError);
     assert.equal(raw.hasUndrained(), false);
+    // readyPacked / completePacked: a capacity past the scratch, a count past the slots, a
+    // time that is not a number. First a layout that holds, so the refusals below are the
+    // entry points' own checks and not a missing method.
+    slots.fill(0);
+    slots.set([16, 5, 1]);
+    assert.equal(raw.readyPacked(scratch), undefined);
+    assert.deepEqual([slots[0], slots[1]], [0, Infinity], 'nothing ready, nothing lingering');
+    slots.set([16, 0]);
+    assert.equal(raw.completePacked(scratch), undefined);
+    slots.set([1000, 0, 0]);
+    assert.throws(() => raw.readyPacked(scratch), TypeError);
+    slots.set([16, NaN, 0]);
+    assert.throws(() => raw.readyPacked(scratch), TypeError);
+    slots.set([1000, 0]);
+    assert.throws(() => raw.completePacked(scratch), TypeError);
+    slots.set([16, 8]);
+    assert.throws(() => raw.completePacked(scratch), RangeError, 'eight results need 18 slots');
+    slots.set([16, 0.5]);
+    assert.throws(() => raw.completePacked(scratch), RangeError);
+    assert.throws(() => (raw.readyPacked as (x?: unknown) => unknown)(), TypeError);
+    assert.throws(() => (raw.completePacked as (x?: unknown) => unknown)('x'), TypeError);
+  });
+
+  test('ready() and complete() through the slots answer as the fallback, also past the slots', () => {
+    // 5000 ready partitions do not fit the packer's 4096 initial slots: readyPacked hands them
+    // back as an array then. complete() grows the slots for 5000 results.
+    const fallback = availableBackends().find((b) => b.name === 'fallback')!.backend;
+    const stamp = { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null };
+    for (const count of [1, 3, 5000]) {
+      const accs = [native.createAccumulator(config), fallback.createAccumulator(config)];
+      const seen = accs.map((acc) => {
+        for (let p = count - 1; p >= 0; p--) acc.append(p, [ok], 0);
+        const lingering = acc.ready(0, false);
+        const flushing = acc.ready(0, true);
+        const drained = acc.drain(flushing.partitions, Infinity, stamp);
+        // Every other batch fails: its records count as failed, the rest as completed.
+        acc.complete(drained.map((d, i) => ({ batchId: d.batchId, errorCode: i % 2 })));
+        const after = acc.ready(0, true);
+        return { lingering, flushing: flushing.partitions, drained: drained.length, after, stats: acc.stats() };
+      });
+      assert.deepEqual(seen[0], seen[1], `${count} partitions`);
+      assert.equal(seen[0]!.flushing.length, count);
+      assert.equal(seen[0]!.stats.recordsFailed, Math.floor(count / 2));
+      assert.equal(seen[0]!.stats.bufferedBytes, 0);
+    }
   });
 
   test('an empty batch is a RangeError on both backends', () => {

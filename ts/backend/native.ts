@@ -39,6 +39,13 @@ export interface NativeRecordAccumulator extends RecordAccumulator {
    * out: [0] batches drained, then [1 + 4i .. 4 + 4i] batch i's id, partition, record count,
    * createdMs. Returns the batches' bytes. Needs metaCapacity >= max(6 + 2n, 1 + 4n). */
   drainPacked(scratch: Uint8Array, producerId: bigint): Buffer[];
+  /** ready() with its numbers in scratch. Slots in: [0] metaCapacity, [1] nowMs, [2] flushing
+   * (0/1). Slots out: [0] count of ready partitions, [1] nextReadyInMs, then the partitions
+   * from slot 2; when they do not fit, they are returned as an array instead. */
+  readyPacked(scratch: Uint8Array): number[] | undefined;
+  /** complete() with the results in scratch. Slots in: [0] metaCapacity, [1] n, then
+   * [2 + 2i] batch id and [3 + 2i] error code (0 completes) of result i. */
+  completePacked(scratch: Uint8Array): void;
 }
 
 /** What the kafka_turbo addon exports (native/src/binding/, one file per member). */
@@ -69,6 +76,9 @@ export interface NativeAddon {
     bufferBytes: number;
     compressThreads: number;
     compressThreadLimit: number;
+    /** Drained batches of fewer bytes are copied into their Buffers (not counted in
+     * bufferBytes); larger ones are external Buffers over the accumulator's block. */
+    drainCopyBelow: number;
     mallocBytes: number;
   };
   /** Backend.createBufferPool: a native budget behind an opaque, type-tagged object. */

@@ -59,6 +59,10 @@ struct AccumulatorHandle {
   // appendPackedEach's scratch for one record's runs (re-entry cannot reach it: the unpacker
   // scope refuses a nested append before any record is appended).
   std::vector<core::AppendedRun> each_runs;
+  // readyPacked's and completePacked's lists, kept to reuse their capacity (neither calls
+  // back into JavaScript while it uses them, so no re-entrant call can reach them).
+  std::vector<uint32_t> ready_scratch;
+  std::vector<core::BatchResult> complete_scratch;
   // Bytes reported to V8 for this accumulator so far.
   int64_t reported = 0;
 };
@@ -425,6 +429,48 @@ napi_value Ready(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
+// readyPacked(scratch): undefined, or number[] when the partitions do not fit the slots
+// ready() without making an object per call (an awaited send makes one run, and one ready(),
+// per record; the object and its array through Node-API were most of that crossing):
+//   in:  [0] metaCapacity, [1] nowMs, [2] flushing (0 or 1);
+//   out: [0] count of ready partitions, [1] nextReadyInMs, then the partitions from slot 2
+//        -- unless 2 + count > metaCapacity: then the partitions come back as an array (the
+//        slots still hold count and nextReadyInMs).
+// @thread JS; runs to completion (no getters: the only argument is a typed array).
+constexpr size_t kReadySlots = 3;
+napi_value ReadyPacked(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "readyPacked";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (scratch)");
+  PackedScratch scratch;
+  if (!ReadPackedScratch(env, argv[0], nullptr, kReadySlots, kFn, &scratch)) return nullptr;
+  const double now = scratch.Load(1);
+  if (!std::isfinite(now)) return ThrowTypeError(env, kFn, "nowMs must be a finite number");
+  const bool flushing = scratch.Load(2) != 0;
+  std::vector<uint32_t>& partitions = handle->ready_scratch;
+  partitions.clear();
+  double next = 0;
+  handle->accumulator.Ready(now, flushing, &partitions, &next);
+  Report(env, handle);  // the idle block pool may have shrunk
+  scratch.Store(0, static_cast<double>(partitions.size()));
+  scratch.Store(1, next);
+  if (2 + partitions.size() <= scratch.slots()) {
+    for (size_t i = 0; i < partitions.size(); ++i) scratch.Store(2 + i, partitions[i]);
+    return Undefined(env);
+  }
+  napi_value array = nullptr;
+  if (napi_create_array_with_length(env, partitions.size(), &array) != napi_ok) return nullptr;
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (napi_set_element(env, array, static_cast<uint32_t>(i), Number(env, partitions[i])) != napi_ok) {
+      return nullptr;
+    }
+  }
+  return array;
+}
+
 // Test hook (setDrainFailureForTest): the next drain fails after handing this many batches
 // to Buffers, as a Node-API failure part way would; -1: never. @thread JS (one test at a time)
 std::atomic<int> g_fail_drain_after{-1};
@@ -480,6 +526,14 @@ bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core:
       g_fail_drain_after = -1;
       ok = false;
       break;
+    }
+    if (d.size < kCopyDrainedBelow) {
+      // A small batch (an awaited send's) is copied: a Buffer over V8's own memory costs no
+      // hint, no finalizer and no external-memory report, which together cost more than
+      // copying a few hundred bytes; the block goes back to the pool at the end of the drain.
+      void* copy = nullptr;
+      ok = napi_create_buffer_copy(env, d.size, d.bytes, &copy, &(*buffers)[i]) == napi_ok;
+      continue;
     }
     auto* hint = new DrainedHint{d.pool, d.size};
     const napi_status s = napi_create_external_buffer(env, d.size, d.bytes, FreeBatch, hint, &(*buffers)[i]);
@@ -822,6 +876,38 @@ napi_value Complete(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// completePacked(scratch): undefined -- complete() with the results in slots instead of
+// objects read through Node-API (two property reads per batch):
+//   in: [0] metaCapacity, [1] n, then per result [2 + 2i] batchId, [3 + 2i] errorCode
+//       (0 completes; anything else, NaN included, fails the batch).
+// Ids that are not positive integers match no batch, as in complete().
+// @thread JS; runs to completion.
+constexpr size_t kCompleteSlots = 2;
+napi_value CompletePacked(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "completePacked";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (scratch)");
+  PackedScratch scratch;
+  if (!ReadPackedScratch(env, argv[0], nullptr, kCompleteSlots, kFn, &scratch)) return nullptr;
+  size_t n = 0;
+  if (!ReadCount(scratch.Load(1), &n) || n > (scratch.slots() - kCompleteSlots) / 2) {
+    return ThrowRangeError(env, kFn, "the count of results does not fit the scratch");
+  }
+  std::vector<core::BatchResult>& results = handle->complete_scratch;
+  results.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const double id = scratch.Load(kCompleteSlots + 2 * i);
+    const double code = scratch.Load(kCompleteSlots + 2 * i + 1);
+    const bool valid_id = IsIntegerIn(id, 1, 9007199254740991.0);
+    results.push_back(core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, code == 0});
+  }
+  if (!handle->accumulator.destroyed()) handle->accumulator.Complete(results.data(), results.size());
+  return Undefined(env);
+}
+
 // setBlocked(partitions: number[]): the partitions the sender cannot send now (core
 // SetBlocked); ids that cannot be partitions are skipped. After destroy(): nothing to do.
 // @thread JS
@@ -969,6 +1055,8 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
       {"appendPacked", Checked<AppendPacked>},
       {"appendPackedEach", Checked<AppendPackedEach>},
       {"ready", Checked<Ready>},
+      {"readyPacked", Checked<ReadyPacked>},
+      {"completePacked", Checked<CompletePacked>},
       {"drain", Checked<Drain>},
       {"drainPacked", Checked<DrainPacked>},
       {"expire", Checked<Expire>},

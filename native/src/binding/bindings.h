@@ -42,6 +42,11 @@ void RegisterAccumulator(Napi::Env env, Napi::Object exports);
 int64_t ReportedExternalBytes();
 // Bytes of drained batches' Buffers reported to V8 and not yet finalized. @thread any
 int64_t ReportedBufferBytes();
+// Drained batches smaller than this are copied into their Buffers (V8's own memory: no hint,
+// finalizer or external-memory report, which cost more than copying an awaited send's few
+// hundred bytes); larger ones are handed over as external Buffers that free the block when
+// collected, and only those count in bufferBytes. memoryStats() reports it.
+constexpr size_t kCopyDrainedBelow = 4096;
 
 // Tests: the next drain fails after handing `after` batches to Buffers (-1: never), to
 // check that a drain is all-or-nothing (accumulator.cc). @thread JS

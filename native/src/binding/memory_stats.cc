@@ -26,7 +26,8 @@ double MallocInUse() {
 #endif
 }
 
-// memoryStats(): {externalBytes, bufferBytes, compressThreads, compressThreadLimit, mallocBytes}
+// memoryStats(): {externalBytes, bufferBytes, compressThreads, compressThreadLimit, mallocBytes,
+// drainCopyBelow}
 // @thread JS
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -37,6 +38,7 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   out.Set("compressThreads", Napi::Number::New(env, static_cast<double>(pool.threads())));
   out.Set("compressThreadLimit", Napi::Number::New(env, static_cast<double>(pool.capacity())));
   out.Set("mallocBytes", Napi::Number::New(env, MallocInUse()));
+  out.Set("drainCopyBelow", Napi::Number::New(env, static_cast<double>(kCopyDrainedBelow)));
   return out;
 }
 

@@ -1,5 +1,6 @@
 /**
- * A bounded random-input run over the addon's packed-append unpacker (appendPacked) and the
+ * A bounded random-input run over the addon's packed-append unpacker (appendPacked), the
+ * slot-based readyPacked / completePacked, and the
  * list-taking entry points (drain, complete): every call either works or throws a TypeError
  * or RangeError -- never a crash, an abort, or another error. The JavaScript-level companion
  * of the libFuzzer targets (native/fuzz, scripts/fuzz.sh, test/unit/backend/libfuzzer.test.ts),
@@ -69,6 +70,15 @@ if (nativeExpected()) {
         const list = Array.from({ length: int(0, 6) }, () => (random() < 0.8 ? int(-1, 6) : (edgy() as unknown as number)));
         if (random() < 0.1) list.length = random() < 0.5 ? 2 ** 32 - 1 : int(7, 100);
         expect(() => acc.drain(list, random() < 0.5 ? Infinity : edgy(), { producerId: -1n, producerEpoch: -1, transactional: false, baseSequences: null }));
+      } else if (u < 0.95) {
+        // readyPacked / completePacked: random slots, mostly with a capacity that holds.
+        const slots = int(0, 24);
+        const scratch = Buffer.alloc(8 * slots + int(0, 16));
+        const meta = new Float64Array(scratch.buffer, scratch.byteOffset, slots);
+        for (let s = 0; s < slots; s++) meta[s] = random() < 0.5 ? int(0, 50) : edgy();
+        if (slots >= 2 && random() < 0.8) meta[0] = slots;
+        const arg = random() < 0.97 ? scratch : (new Uint16Array(4) as unknown as Uint8Array);
+        expect(() => (random() < 0.5 ? acc.readyPacked(arg) : acc.completePacked(arg)));
       } else {
         const list = Array.from({ length: int(0, 6) }, () => (random() < 0.8 ? { batchId: int(0, 50), errorCode: int(-1, 1) } : (edgy() as unknown as { batchId: number; errorCode: number })));
         if (random() < 0.1) list.length = random() < 0.5 ? 2 ** 32 - 1 : int(7, 100);
