@@ -75,9 +75,9 @@ type Codec = (typeof CODECS)[number];
 /** The KafkaJS CompressionTypes key of each codec (the same numbers in kafka-turbo's facade). */
 const KAFKAJS_CODEC_KEY = { none: 'None', gzip: 'GZIP', snappy: 'Snappy', lz4: 'LZ4', zstd: 'ZSTD' } as const;
 
-type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic';
+type CaseKind = 'turbo-java' | 'turbo-kafkajs' | 'kafkajs' | 'platformatic' | 'promise-floor';
 type Shape = 'throughput' | 'awaited' | 'one-per-call' | 'java-loop';
-const KINDS: readonly CaseKind[] = ['turbo-java', 'turbo-kafkajs', 'kafkajs', 'platformatic'];
+const KINDS: readonly CaseKind[] = ['turbo-java', 'turbo-kafkajs', 'kafkajs', 'platformatic', 'promise-floor'];
 type Listener = 'PLAINTEXT' | 'SASL_SSL';
 
 /** What a child needs to reach the SASL_SSL listener (SECURITY in its environment, as JSON). */
@@ -178,6 +178,8 @@ function percallCases(awaited: boolean): CaseDef[] {
   }
   const kafkajs = `kafkajs ${pkgVersion('kafkajs')}`;
   list.push(
+    // The Java-style loop's floor, in the same run: the API's promises alone, no producer.
+    { name: 'promise floor: one loop, no producer', kind: 'promise-floor', env: {}, shape: 'java-loop' },
     { name: `${kafkajs} 1 per call`, kind: 'kafkajs', env: {}, shape: 'one-per-call' },
     { name: `${kafkajs} 1000 per call`, kind: 'kafkajs', env: {}, shape: 'throughput' },
   );
@@ -487,6 +489,33 @@ async function child(): Promise<void> {
       () => kafka.producer(tuning as never) as never as KafkajsLike,
       (producer, n) => kafkajsOnePerCall(producer, topic, n, batches, acks),
     ));
+  } else if (shape === 'java-loop' && which === 'promise-floor') {
+    // What `send(record) → Promise<RecordMetadata>` costs before any producer work: n promises
+    // made in one loop (each keeps its resolve function, as a pending send does), resolved
+    // later a response's worth at a time (one batch of records per event-loop turn) with a
+    // RecordMetadata-shaped object, then awaited together. No broker is involved.
+    type Md = { topic: string; partition: number; offset: number; timestamp: number; serializedKeySize: number; serializedValueSize: number };
+    const PER_RESPONSE = 1000;
+    const loop = async (n: number): Promise<number> => {
+      const resolvers = new Array<(md: Md) => void>(n);
+      const sent = new Array<Promise<Md>>(n);
+      for (let i = 0; i < n; i++) sent[i] = new Promise<Md>((resolve) => (resolvers[i] = resolve));
+      for (let from = 0; from < n; from += PER_RESPONSE) {
+        await new Promise<void>((r) => setImmediate(r));
+        const now = Date.now();
+        for (let i = from; i < Math.min(n, from + PER_RESPONSE); i++) {
+          resolvers[i]!({ topic, partition: i % PARTITIONS, offset: i, timestamp: now, serializedKeySize: -1, serializedValueSize: RECORD_SIZE });
+        }
+      }
+      let acked = 0;
+      for (const md of await Promise.all(sent)) {
+        if (!(md.offset >= 0 && md.topic === topic)) throw new Error(`bad record metadata ${JSON.stringify(md)}`);
+        acked++;
+      }
+      return acked;
+    };
+    if (warm > 0) prepare = () => loop(warm);
+    run = () => loop(records);
   } else if (shape === 'java-loop' && which === 'turbo-java') {
     const { Producer } = require('../ts/index.js') as typeof import('../ts/index.js');
     const producer = new Producer({ 'bootstrap.servers': bootstrap, acks: javaAcks, 'compression.type': codec, ...tuning } as never);
@@ -753,8 +782,10 @@ async function parent(): Promise<void> {
     );
     const expected = (c.shape === 'awaited' ? count + 100 : count) + warmOf(c);
     if (r.acked !== expected) throw new Error(`${r.acked} of ${expected} records acknowledged`);
+    // The promise floor sends nothing: its topic must stay empty.
     const stored = await topicRecords(admin, topic);
-    if (stored !== expected) throw new Error(`the topic holds ${stored} records, ${expected} were sent`);
+    const sent = c.kind === 'promise-floor' ? 0 : expected;
+    if (stored !== sent) throw new Error(`the topic holds ${stored} records, ${sent} were sent`);
     return r;
   };
   try {

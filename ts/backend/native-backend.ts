@@ -36,6 +36,9 @@ const BY_REFERENCE_BYTES = 1024;
 const APPEND_SLOTS = 5;
 const DRAIN_SLOTS = 6;
 const COMPLETE_SLOTS = 2;
+/** drainPacked's slots out per batch (after the count): id, partition, record count,
+ * createdMs, offset in the scratch's byte area (-1: a Buffer), size. */
+const DRAIN_OUT_SLOTS = 6;
 /** Scratch sizes to start with, and past which a call's growth is not kept. */
 const INITIAL_SLOTS = 4096;
 const INITIAL_BYTES = 64 * 1024;
@@ -292,7 +295,7 @@ export function createNativeBackend(
           const p = acquire(packer);
           try {
             const n = partitions.length;
-            p.ensureSlots(Math.max(DRAIN_SLOTS + 2 * n, 1 + 4 * n));
+            p.ensureSlots(Math.max(DRAIN_SLOTS + 2 * n, 1 + DRAIN_OUT_SLOTS * n));
             const meta = p.meta;
             const sequences = stamp.baseSequences;
             const withSequences = sequences !== null && sequences !== undefined;
@@ -306,15 +309,23 @@ export function createNativeBackend(
             // A missing or non-number sequence becomes NaN, which the addon refuses.
             if (withSequences) for (let i = 0; i < n; i++) meta[DRAIN_SLOTS + n + i] = sequences[i]!;
             const buffers = acc.drainPacked(p.scratch, stamp.producerId);
-            const out = new Array<DrainedBatch>(buffers.length);
-            for (let i = 0; i < buffers.length; i++) {
-              out[i] = {
-                batchId: meta[1 + 4 * i]!,
-                partition: meta[2 + 4 * i]!,
-                recordCount: meta[3 + 4 * i]!,
-                bytes: buffers[i]!,
-                createdMs: meta[4 + 4 * i]!,
-              };
+            const count = meta[0]!;
+            const out = new Array<DrainedBatch>(count);
+            const area = p.bytes;
+            for (let i = 0; i < count; i++) {
+              const at = 1 + DRAIN_OUT_SLOTS * i;
+              const offset = meta[at + 4]!;
+              let bytes: Buffer;
+              if (offset >= 0) {
+                // Copied into the scratch by the addon: a Buffer from Node's pool (allocUnsafe
+                // slices one shared slab for sizes under 4 KiB), filled from there.
+                const size = meta[at + 5]!;
+                bytes = Buffer.allocUnsafe(size);
+                area.copy(bytes, 0, offset, offset + size);
+              } else {
+                bytes = buffers![i]!;
+              }
+              out[i] = { batchId: meta[at]!, partition: meta[at + 1]!, recordCount: meta[at + 2]!, bytes, createdMs: meta[at + 3]! };
             }
             return out;
           } finally {

@@ -36,9 +36,12 @@ export interface NativeRecordAccumulator extends RecordAccumulator {
   /** drain() with the stamp's numbers in scratch. Slots in: [0] metaCapacity, [1] n (count
    * of partitions), [2] maxBytes, [3] producerEpoch, [4] transactional (0/1), [5] base
    * sequences given (0/1), the partitions from slot 6 and the sequences after them. Slots
-   * out: [0] batches drained, then [1 + 4i .. 4 + 4i] batch i's id, partition, record count,
-   * createdMs. Returns the batches' bytes. Needs metaCapacity >= max(6 + 2n, 1 + 4n). */
-  drainPacked(scratch: Uint8Array, producerId: bigint): Buffer[];
+   * out: [0] batches drained, then [1 + 6i .. 6 + 6i] batch i's id, partition, record count,
+   * createdMs, the offset of its bytes in the scratch's byte area (-1: not there) and its
+   * size. A small batch (under memoryStats().drainCopyBelow) that fits is copied into the
+   * byte area; the others are Buffers at their index in the returned array, which is
+   * undefined when there are none. Needs metaCapacity >= max(6 + 2n, 1 + 6n). */
+  drainPacked(scratch: Uint8Array, producerId: bigint): (Buffer | undefined)[] | undefined;
   /** ready() with its numbers in scratch. Slots in: [0] metaCapacity, [1] nowMs, [2] flushing
    * (0/1). Slots out: [0] count of ready partitions, [1] nextReadyInMs, then the partitions
    * from slot 2; when they do not fit, they are returned as an array instead. */

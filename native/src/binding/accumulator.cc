@@ -506,19 +506,27 @@ napi_value PutBack(napi_env env, AccumulatorHandle* handle, std::vector<core::Dr
   return nullptr;
 }
 
-// Hands each drained batch's bytes to a Buffer (external: no copy) in `buffers`; when one
-// cannot be made, puts every batch back (PutBack) and returns false with an exception
-// pending. On success in_buffer / originals say which bytes the Buffers own, for a PutBack
-// after a later failure.
+// drainPacked's slots out: the count, then per batch id, partition, record count, creation
+// time, byte offset in the scratch (-1: a Buffer), size.
+constexpr size_t kDrainOutOffset = 1;
+constexpr size_t kDrainOutSlots = 6;
+
+// Hands each drained batch's bytes to JavaScript: a small one copied (into `scratch`'s byte
+// area when given and there is room, else into a Buffer), a larger one as an external Buffer
+// over its block (no copy), in `buffers` (null for those in the scratch). When one cannot be
+// made, puts every batch back (PutBack) and returns false with an exception pending. On
+// success in_buffer / originals say which bytes the Buffers own, for a PutBack after a later
+// failure; the copied ones are still the accumulator's (ReleaseCopied frees them).
 bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core::DrainedBatch>* drained,
                       std::vector<napi_value>* buffers, std::vector<uint8_t>* in_buffer,
-                      std::vector<const uint8_t*>* originals, const char* fn) {
+                      std::vector<const uint8_t*>* originals, const char* fn, PackedScratch* scratch) {
   const size_t n = drained->size();
   buffers->assign(n, nullptr);
   in_buffer->assign(n, 0);
   originals->assign(n, nullptr);
   int fail_after = g_fail_drain_after.load();
   bool ok = true;
+  size_t scratch_used = 0;
   for (size_t i = 0; ok && i < n; ++i) {
     core::DrainedBatch& d = (*drained)[i];
     originals->at(i) = d.bytes;
@@ -526,6 +534,15 @@ bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core:
       g_fail_drain_after = -1;
       ok = false;
       break;
+    }
+    if (scratch != nullptr) scratch->Store(kDrainOutOffset + kDrainOutSlots * i + 4, -1);
+    if (scratch != nullptr && d.size < kCopyDrainedBelow && d.size <= scratch->bytes_length() - scratch_used) {
+      // drainPacked: a small batch goes into the scratch's byte area, and JavaScript makes its
+      // Buffer from there (a slice of Node's Buffer pool: no Node-API object at all).
+      std::memcpy(scratch->data + 8 * scratch->slots() + scratch_used, d.bytes, d.size);
+      scratch->Store(kDrainOutOffset + kDrainOutSlots * i + 4, static_cast<double>(scratch_used));
+      scratch_used += d.size;
+      continue;
     }
     if (d.size < kCopyDrainedBelow) {
       // A small batch (an awaited send's) is copied: a Buffer over V8's own memory costs no
@@ -690,7 +707,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   std::vector<napi_value> buffers;
   std::vector<uint8_t> in_buffer;
   std::vector<const uint8_t*> originals;
-  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn)) return nullptr;
+  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn, nullptr)) return nullptr;
 
   const PropertyKey ids[5] = {kKeyBatchId, kKeyPartition, kKeyRecordCount, kKeyBytes,
                               kKeyCreatedMs};
@@ -711,13 +728,17 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   return array;
 }
 
-// drainPacked(scratch, producerId: bigint): Buffer[]
+// drainPacked(scratch, producerId: bigint): (Buffer | undefined)[] | undefined
 // The fast path of drain(): its numbers in the PackedScratch's first slots --
 //   in:  [0] metaCapacity, [1] count of partitions, [2] maxBytes, [3] producerEpoch,
 //        [4] transactional (0 or 1), [5] base sequences given (0 or 1), then the partitions
 //        from slot 6 and, when given, their base sequences after them;
-//   out: [0] batches drained, then [1 + 4i .. 4 + 4i] batch i's id, partition, record
-//        count and creation time. Returns the batches' bytes.
+//   out: [0] batches drained, then [1 + 6i .. 6 + 6i] batch i's id, partition, record
+//        count, creation time, the offset of its bytes in the scratch's byte area (-1: not
+//        there) and its size.
+// A batch under kCopyDrainedBelow bytes that fits in the byte area is copied there (no
+// Node-API value made for it); the others come back as Buffers at their index in the
+// returned array, which is undefined when there are none.
 // @thread JS; runs to completion (no getters: the arguments are a typed array and a bigint).
 constexpr size_t kDrainSlots = 6;
 napi_value DrainPacked(napi_env env, napi_callback_info info) {
@@ -733,8 +754,9 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
   const double max_bytes = scratch.Load(2);
   const double epoch = scratch.Load(3);
   const bool with_sequences = scratch.Load(5) != 0;
-  // Room for the partitions (and sequences) in, and 1 + 4 slots per batch out.
-  if (!ReadCount(scratch.Load(1), &n) || n > scratch.slots() / 4 || 1 + 4 * n > scratch.slots() ||
+  // Room for the partitions (and sequences) in, and 1 + 6 slots per batch out.
+  if (!ReadCount(scratch.Load(1), &n) || n > scratch.slots() / kDrainOutSlots ||
+      kDrainOutOffset + kDrainOutSlots * n > scratch.slots() ||
       kDrainSlots + 2 * n > scratch.slots()) {
     return ThrowTypeError(env, kFn, "the count of partitions does not fit the scratch");
   }
@@ -765,29 +787,37 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
   scratch.Store(0, static_cast<double>(drained.size()));
   for (size_t i = 0; i < drained.size(); ++i) {
     const core::DrainedBatch& d = drained[i];
-    scratch.Store(1 + 4 * i, static_cast<double>(d.batch_id));
-    scratch.Store(2 + 4 * i, d.partition);
-    scratch.Store(3 + 4 * i, d.record_count);
-    scratch.Store(4 + 4 * i, d.created_ms);
+    const size_t at = kDrainOutOffset + kDrainOutSlots * i;
+    scratch.Store(at, static_cast<double>(d.batch_id));
+    scratch.Store(at + 1, d.partition);
+    scratch.Store(at + 2, d.record_count);
+    scratch.Store(at + 3, d.created_ms);
+    scratch.Store(at + 5, static_cast<double>(d.size));
   }
   std::vector<napi_value> buffers;
   std::vector<uint8_t> in_buffer;
   std::vector<const uint8_t*> originals;
-  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn)) {
+  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn, &scratch)) {
     scratch.Store(0, 0);  // nothing drained
     return nullptr;
   }
+  // Every batch in the scratch (an awaited send's): no array either.
+  bool any_buffer = false;
+  for (napi_value b : buffers) any_buffer = any_buffer || b != nullptr;
   napi_value array = nullptr;
-  bool ok = napi_create_array_with_length(env, drained.size(), &array) == napi_ok;
-  for (size_t i = 0; ok && i < drained.size(); ++i) {
-    ok = napi_set_element(env, array, static_cast<uint32_t>(i), buffers[i]) == napi_ok;
+  bool ok = true;
+  if (any_buffer) {
+    ok = napi_create_array_with_length(env, drained.size(), &array) == napi_ok;
+    for (size_t i = 0; ok && i < drained.size(); ++i) {
+      if (buffers[i] != nullptr) ok = napi_set_element(env, array, static_cast<uint32_t>(i), buffers[i]) == napi_ok;
+    }
   }
   if (!ok) {
     scratch.Store(0, 0);
     return PutBack(env, handle, &drained, in_buffer, originals.data(), kFn);
   }
   ReleaseCopied(&drained, in_buffer);
-  return array;
+  return any_buffer ? array : Undefined(env);
 }
 
 // expire(createdBeforeMs): RemovedBatch[]

@@ -1061,7 +1061,11 @@ async function startCluster(opts = {}) {
 
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
   fs.writeFileSync(path.join(baseDir, 'owner.pid'), String(process.pid));
-  const clusterId = crypto.randomBytes(16).toString('base64url');
+  // base64url's alphabet holds '-': one id in 64 would start with it, and the storage tool's
+  // argument parser would take it for an option (the format fails, no broker starts).
+  let clusterId;
+  do clusterId = crypto.randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-'));
   // The 3-broker cluster always carries a SASL_SSL listener per broker (see
   // replicatedSaslSslProperties): it costs a port and an acceptor, where a separate secure
   // 3-broker cluster would cost three more JVMs on a 2-core machine.
