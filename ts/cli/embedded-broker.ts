@@ -86,7 +86,7 @@ export function checkJava(): string {
   const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new EmbeddedBrokerError(
-      `the embedded Kafka broker needs Java 17 or newer, and \`${java} -version\` failed (${r.error?.message ?? `exit ${r.status}`}); ` +
+      `the embedded Kafka broker needs Java 17 or newer, and \`${java} -version\` failed (${r.error?.message ?? (r.signal ? `ended by ${r.signal}` : `exit ${r.status}`)}); ` +
         'install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME, or give --bootstrap-server',
     );
   }

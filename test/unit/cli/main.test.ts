@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, readFileSync, rmSync, w
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CONTROL_CHARS, runCli } from './run-cli.js';
+import { CONTROL_CHARS, runCli, runCliInPty, visible } from './run-cli.js';
 import { KAFKA_VERSION } from '../../../ts/cli/embedded-broker.js';
 import { parseJsonRecords } from '../../../ts/cli/produce.js';
 import { UsageError } from '../../../ts/cli/args.js';
@@ -81,6 +81,42 @@ test('no Java 17 for the local broker: exit 3, saying what to install or pass', 
     const none = await runCli(['produce', '--topic', 't'], { input: 'x\n', env: { JAVA_HOME: '', PATH: bin } });
     assert.equal(none.code, 3, none.stderr);
     assert.match(none.stderr, /needs Java 17 or newer.*--bootstrap-server/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C while the local broker\'s Java is being checked: exit 130, not "needs Java 17"', async () => {
+  // `java -version` runs in the terminal's foreground process group, so the Ctrl-C ends it as
+  // well as the CLI, and the CLI sees it fail before its own SIGINT handler has run. A stand-in
+  // java says on the terminal that it runs (its stdout and stderr go to the CLI) and waits.
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-java-'));
+  try {
+    const fake = join(dir, 'jdk', 'bin', 'java');
+    mkdirSync(dirname(fake), { recursive: true });
+    writeFileSync(fake, '#!/bin/sh\necho "stand-in java: $*" >/dev/tty\nexec sleep 30\n');
+    chmodSync(fake, 0o755);
+    let typed = false;
+    const r = await runCliInPty(['perf', '--topic', 't', '--num-records', '10', '--record-size', '10', '--throughput', '-1'], {
+      env: { JAVA_HOME: join(dir, 'jdk'), KAFKA_TURBO_CACHE_DIR: join(dir, 'cache') },
+      keepStdinOpen: true,
+      timeoutMs: 30_000,
+      onSpawn: (child, out) => {
+        const poll = setInterval(() => {
+          if (!typed && out.stdout().includes('stand-in java: -version')) {
+            typed = true;
+            clearInterval(poll);
+            child.stdin!.write('\x03');
+          }
+        }, 20);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    const text = visible(r.stdout);
+    assert.ok(typed, `Ctrl-C was typed while java -version ran; output: ${text}`);
+    assert.equal(r.code, 130, `exit code; output: ${text}`);
+    assert.match(r.stdout, /SIGINT: stopping/, `the interruption is told; output: ${text}`);
+    assert.doesNotMatch(r.stdout, /needs Java 17/, `a Java that was interrupted is not called missing; output: ${text}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

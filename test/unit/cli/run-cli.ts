@@ -65,5 +65,12 @@ export function runCliInPty(args: string[], opts: CliOptions = {}): Promise<CliR
   return collect(child, opts);
 }
 
+/** Terminal output made readable in an assertion message: CR LF as a newline, a lone carriage
+ * return and ESC as the two characters backslash-r and backslash-e (raw, a progress line's
+ * carriage return would overwrite the very log line that reports it). */
+export function visible(s: string): string {
+  return s.replace(/\r\n/g, '\n').replace(/\r/g, '\\r').replace(/\x1b/g, '\\e');
+}
+
 /** Control characters other than newline and tab (what must never reach a pipe). */
 export const CONTROL_CHARS = /[\x00-\x08\x0b-\x1f\x7f]/;
