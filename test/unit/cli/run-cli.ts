@@ -4,6 +4,7 @@
  * util-linux's `script` (so that stdout is a TTY and the progress line is drawn).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CLI = join(__dirname, '..', '..', '..', 'ts', 'cli', 'main.js');
@@ -71,6 +72,48 @@ export function runCliInPty(args: string[], opts: CliOptions = {}): Promise<CliR
 export function visible(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(/\r/g, '\\r').replace(/\x1b/g, '\\e');
 }
+
+/** A process as /proc/PID/stat shows it: enough to tell who a terminal's signals reach. */
+export interface ProcessInfo {
+  pid: number;
+  comm: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** The foreground process group of the process's controlling terminal (-1: it has none). */
+  tpgid: number;
+}
+
+/** Every process now (those that end while being read are left out). */
+export function processes(): ProcessInfo[] {
+  const list: ProcessInfo[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp session tty_nr tpgid ...": comm may hold spaces and parentheses.
+    const close = stat.lastIndexOf(')');
+    const f = stat.slice(close + 2).split(' ');
+    list.push({ pid: Number(e), comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), tpgid: Number(f[5]) });
+  }
+  return list;
+}
+
+/** The processes in the pseudo-terminal's foreground process group (the ones a Ctrl-C typed
+ * into it signals), for runCliInPty's child `script` (its child leads the terminal's session). */
+export function terminalForeground(scriptPid: number): ProcessInfo[] {
+  const all = processes();
+  const leader = all.find((p) => p.ppid === scriptPid);
+  if (!leader) return [];
+  return all.filter((p) => p.session === leader.pid && p.pgrp === leader.tpgid);
+}
+
+export const describeProcesses = (list: readonly ProcessInfo[]): string =>
+  list.map((p) => `${p.pid} ${p.comm} (group ${p.pgrp}, session ${p.session})`).join('; ') || 'none';
 
 /** Control characters other than newline and tab (what must never reach a pipe). */
 export const CONTROL_CHARS = /[\x00-\x08\x0b-\x1f\x7f]/;
