@@ -59,9 +59,14 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Through a pseudo-terminal (`script -q -e -c CMD /dev/null`): the CLI's stdin, stdout and
  * stderr are the terminal; what it wrote comes back on script's stdout (with \n as \r\n, as a
- * terminal's line discipline does); the exit code is the CLI's (-e). */
+ * terminal's line discipline does); the exit code is the CLI's (-e).
+ *
+ * script runs CMD with `$SHELL -c`: bash replaces itself with a lone command, dash stays as its
+ * parent, in the terminal's foreground process group, where a typed Ctrl-C signals it too. The
+ * `exec` makes the CLI the terminal's session leader under any shell, so that what a Ctrl-C
+ * reaches, and the exit status script reports, do not depend on the machine's $SHELL. */
 export function runCliInPty(args: string[], opts: CliOptions = {}): Promise<CliRun> {
-  const cmd = [process.execPath, CLI, ...args].map(shellQuote).join(' ');
+  const cmd = 'exec ' + [process.execPath, CLI, ...args].map(shellQuote).join(' ');
   const child = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   return collect(child, opts);
 }
