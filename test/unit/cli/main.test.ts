@@ -122,6 +122,59 @@ test('Ctrl-C while the local broker\'s Java is being checked: exit 130, not "nee
   }
 });
 
+test('Ctrl-C while the producer still waits for the cluster: exit 130 at once, not the request timeout\'s failure', async () => {
+  // A cluster that accepts connections and never answers: the producer's first request would
+  // wait out request.timeout.ms (two minutes here), then fail the run with exit 1; or the last flush would wait out
+  // delivery.timeout.ms.
+  const sockets = new Set<import('node:net').Socket>();
+  let accepted = 0;
+  const silent = createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const bootstrap = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-silent-'));
+  const file = join(dir, 'records.jsonl');
+  writeFileSync(file, '{"value": "x"}\n');
+  try {
+    // perf is still connecting; produce has sent its one record and waits in the last flush.
+    for (const cmd of [
+      ['perf', '--topic', 't', '--num-records', '10', '--record-size', '10', '--throughput', '-1'],
+      ['produce', '--topic', 't', '--file', file],
+    ]) {
+      let typed = false;
+      const before = accepted; // the previous command's connection may not be gone yet
+      const r = await runCliInPty([...cmd, '--bootstrap-server', bootstrap, '--producer-props', 'request.timeout.ms=120000', 'delivery.timeout.ms=300000'], {
+        keepStdinOpen: true,
+        timeoutMs: 60_000,
+        onSpawn: (child) => {
+          // Typed once this CLI's connection is open (its request is then waiting).
+          const poll = setInterval(() => {
+            if (!typed && accepted > before) {
+              typed = true;
+              clearInterval(poll);
+              child.stdin!.write('\x03');
+            }
+          }, 20);
+          child.on('close', () => clearInterval(poll));
+        },
+      });
+      const text = visible(r.stdout);
+      assert.ok(typed, `${cmd[0]}: Ctrl-C was typed; output: ${text}`);
+      assert.equal(r.code, 130, `${cmd[0]}: exit code; output: ${text}`);
+      assert.match(r.stdout, /SIGINT: stopping/, `${cmd[0]}: output: ${text}`);
+      // The report starts a line, or follows the erase that took the progress line away.
+      assert.match(r.stdout, /(^|\x1b\[K)interrupted: 0 records/m, `${cmd[0]}: a report of what was done; output: ${text}`);
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a cluster that does not answer: exit 1 with the reason', async () => {
   // A port that was free a moment ago: connection refused.
   const port = await new Promise<number>((resolve) => {

@@ -38,7 +38,7 @@ function collect(child: ChildProcess, opts: CliOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`kafka-turbo did not finish in ${opts.timeoutMs ?? 120000} ms; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(new Error(`kafka-turbo did not finish in ${opts.timeoutMs ?? 120000} ms; stdout:\n${visible(stdout)}\nstderr:\n${visible(stderr)}`));
     }, opts.timeoutMs ?? 120000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
