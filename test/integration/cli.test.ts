@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { backendInfo } from '../../ts/index.js';
 import { getCluster, kafkaVersion, uniqueTopic, type KafkaCluster } from '../helpers/broker.js';
 import { readTopic } from '../helpers/kcat.js';
-import { CONTROL_CHARS, runCli, runCliInPty } from '../unit/cli/run-cli.js';
+import { CONTROL_CHARS, describeProcesses, runCli, runCliInPty, terminalForeground, visible, type ProcessInfo } from '../unit/cli/run-cli.js';
+import { KAFKA_VERSION } from '../../ts/cli/embedded-broker.js';
 
 let cluster: KafkaCluster;
 
@@ -186,24 +187,29 @@ test('perf on a terminal: the progress line (records/s, MB/s, in flight, errors)
   assert.equal((await readTopic(cluster.bootstrap, topic, 3000)).length, 3000);
 });
 
-/** java processes whose command line names the folder. */
-function javaProcessesUsing(dir: string): number[] {
-  const pids: number[] = [];
+/** Processes whose command line names the folder (the broker JVM names it several times). */
+function processesUsing(dir: string): { pid: number; cmdline: string }[] {
+  const found: { pid: number; cmdline: string }[] = [];
+  if (!dir) return found;
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir)) pids.push(Number(e));
+      const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (cmdline.includes(dir)) found.push({ pid: Number(e), cmdline: cmdline.replace(/\0/g, ' ').slice(0, 200) });
     } catch {
       /* gone */
     }
   }
-  return pids;
+  return found;
 }
 
 test('no --bootstrap-server: the jars are fetched on first use, a local broker runs, and Ctrl-C in the terminal stops it', async () => {
   const cache = mkdtempSync(join(tmpdir(), 'kt-cli-cache-'));
   let brokerDir = '';
+  let brokerPid = 0;
   let sent = false;
+  // Who the Ctrl-C reaches: the terminal's foreground process group when it is typed.
+  let foreground: ProcessInfo[] = [];
   try {
     // Through a pseudo-terminal, as a user runs it: Ctrl-C is the byte 0x03 typed into the
     // terminal, which the line discipline turns into SIGINT for the foreground process group.
@@ -213,11 +219,12 @@ test('no --bootstrap-server: the jars are fetched on first use, a local broker r
       onSpawn: (child, out) => {
         // Ctrl-C once records flow (the progress line shows some sent): the broker is up and in use.
         const poll = setInterval(() => {
-          const m = /files in (\S+)\)/.exec(out.stdout());
-          if (m) brokerDir = m[1]!;
+          const m = /\(pid (\d+), files in (\S+)\)/.exec(out.stdout());
+          if (m) [brokerPid, brokerDir] = [Number(m[1]), m[2]!];
           if (brokerDir && /[1-9]\d* sent, \d+ records\/s/.test(out.stdout()) && !sent) {
             sent = true;
             clearInterval(poll);
+            foreground = terminalForeground(child.pid!);
             child.stdin!.write('\x03');
           }
         }, 100);
@@ -225,19 +232,27 @@ test('no --bootstrap-server: the jars are fetched on first use, a local broker r
       },
       keepStdinOpen: true,
     });
+    // Every message carries what the CLI wrote, escapes made visible: a failure in CI must say
+    // what happened, not only which line failed.
     const text = r.stdout.replace(/\r\n/g, '\n');
-    assert.ok(sent, `Ctrl-C was typed (output: ${text})`);
-    assert.match(text, /first use: fetching the Apache Kafka [\d.]+ broker jars .* with Maven/);
-    assert.match(text, /fetched \d+ jars in/);
-    assert.ok(existsSync(join(cache, readdirSync(cache)[0]!, 'lib', '.complete')), 'the jar cache is kept for next time');
-    assert.equal(r.code, 130, text);
-    assert.match(text, /SIGINT: stopping \(and the local broker\)/);
-    assert.match(text, /local broker stopped/);
-    assert.match(text, /^interrupted: [1-9]\d* records/m, 'a report of what was done');
-    assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone`);
-    assert.deepEqual(javaProcessesUsing(brokerDir), [], 'no java process left');
+    const seen = `\nexit code ${r.code}${r.signal ? `, signal ${r.signal}` : ''}; foreground group at Ctrl-C: ${describeProcesses(foreground)}; script's stderr: ${JSON.stringify(r.stderr)}; output:\n${visible(r.stdout)}`;
+    assert.ok(sent, `Ctrl-C was typed${seen}`);
+    assert.match(text, /first use: fetching the Apache Kafka [\d.]+ broker jars .* with Maven/, `the first use is told${seen}`);
+    assert.match(text, /fetched \d+ jars in/, `the fetch is told${seen}`);
+    const jars = join(cache, KAFKA_VERSION, 'lib');
+    assert.ok(existsSync(join(jars, '.complete')), `the jar cache ${jars} is kept for next time (the cache holds ${JSON.stringify(readdirSync(cache))})${seen}`);
+    // The CLI alone gets the terminal's SIGINT: the broker runs in a session of its own, so it
+    // stops when the CLI says so, after the producer's last requests; the start's helpers (mvn,
+    // the storage tool) are done by then.
+    assert.deepEqual(foreground.map((p) => p.comm), ['node'], `the CLI alone is in the terminal's foreground group (broker pid ${brokerPid})${seen}`);
+    assert.equal(r.code, 130, `exit code 130 (128 + SIGINT)${seen}`);
+    assert.match(text, /SIGINT: stopping \(and the local broker\)/, `the Ctrl-C is told${seen}`);
+    assert.match(text, /^interrupted: [1-9]\d* records/m, `a report of what was done${seen}`);
+    assert.match(text, /local broker stopped/, `the broker's stop is told${seen}`);
+    assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone${seen}`);
+    assert.deepEqual(processesUsing(brokerDir), [], `no process left that names ${brokerDir}${seen}`);
   } finally {
-    for (const pid of brokerDir ? javaProcessesUsing(brokerDir) : []) process.kill(pid, 'SIGKILL');
+    for (const { pid } of processesUsing(brokerDir)) process.kill(pid, 'SIGKILL');
     rmSync(cache, { recursive: true, force: true });
   }
 });
@@ -265,11 +280,16 @@ test('SIGINT sent to the CLI alone (as a wrapper forwards it) also stops the loc
       child.on('close', () => clearInterval(poll));
     },
   });
-  assert.ok(sent, r.stderr);
-  assert.equal(r.code, 130, r.stderr);
-  assert.match(r.stderr, /local broker stopped/);
-  assert.ok(!CONTROL_CHARS.test(r.stdout + r.stderr));
-  assert.match(r.stdout, /^interrupted: \d+ records/m);
-  assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone`);
-  assert.deepEqual(javaProcessesUsing(brokerDir), [], 'no java process left');
+  const seen = `\nexit code ${r.code}${r.signal ? `, signal ${r.signal}` : ''}; stdout:\n${visible(r.stdout)}\nstderr:\n${visible(r.stderr)}`;
+  try {
+    assert.ok(sent, `SIGINT was sent${seen}`);
+    assert.equal(r.code, 130, `exit code 130 (128 + SIGINT)${seen}`);
+    assert.match(r.stderr, /local broker stopped/, `the broker's stop is told${seen}`);
+    assert.ok(!CONTROL_CHARS.test(r.stdout + r.stderr), `plain output through pipes${seen}`);
+    assert.match(r.stdout, /^interrupted: \d+ records/m, `a report of what was done${seen}`);
+    assert.ok(!existsSync(brokerDir), `the broker's folder ${brokerDir} is gone${seen}`);
+    assert.deepEqual(processesUsing(brokerDir), [], `no process left that names ${brokerDir}${seen}`);
+  } finally {
+    for (const { pid } of processesUsing(brokerDir)) process.kill(pid, 'SIGKILL');
+  }
 });

@@ -17,7 +17,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -86,7 +86,7 @@ export function checkJava(): string {
   const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new EmbeddedBrokerError(
-      `the embedded Kafka broker needs Java 17 or newer, and \`${java} -version\` failed (${r.error?.message ?? `exit ${r.status}`}); ` +
+      `the embedded Kafka broker needs Java 17 or newer, and \`${java} -version\` failed (${r.error?.message ?? (r.signal ? `ended by ${r.signal}` : `exit ${r.status}`)}); ` +
         'install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME, or give --bootstrap-server',
     );
   }
@@ -155,15 +155,27 @@ function run(cmd: string, args: string[], opts: { cwd: string; track: (p: ChildP
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+/**
+ * `n` distinct free loopback ports. All of them are held at once before any is let go: asked
+ * one after another, the kernel may hand a just-released port out again (rarely: it starts
+ * each search at a random place, but nothing rules it out), and the broker, given one port as
+ * both its listener and its controller port, would fail to start.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? s.close(r) : r(undefined)))));
+  }
 }
 
 /**
@@ -204,6 +216,19 @@ function apiVersionsAnswered(port: number, timeoutMs: number): Promise<boolean> 
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A KRaft cluster id for `kafka-storage format -t`: 16 random bytes in base64url (22
+ * characters), drawn again while it starts with '-'. base64url's alphabet holds '-', so one id
+ * in 64 began with it, and the storage tool's argument parser then took it for an option
+ * ("argument --cluster-id/-t: expected one argument"): the broker did not start.
+ */
+export function newClusterId(random: (n: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 export class EmbeddedBroker {
   /** host:port of the PLAINTEXT listener, once started. */
@@ -246,7 +271,7 @@ export class EmbeddedBroker {
     const lib = await this.ensureJars();
     if (this.stopped) throw new EmbeddedBrokerError('stopped while starting');
     const t0 = Date.now();
-    const [port, controllerPort] = [await freePort(), await freePort()];
+    const [port, controllerPort] = (await freePorts(2)) as [number, number];
     const props = join(this.dir, 'server.properties');
     const data = join(this.dir, 'data');
     const logs = join(this.dir, 'logs');
@@ -255,7 +280,7 @@ export class EmbeddedBroker {
     const log4j = join(this.dir, 'log4j2.properties');
     writeFileSync(log4j, LOG4J2);
     const cp = join(lib, '*');
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     const fmt = await run(java, [`-Dlog4j2.configurationFile=${log4j}`, `-Dkafka.logs.dir=${logs}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
       cwd: this.dir,
       track: (p) => (this.helper = p),

@@ -278,6 +278,13 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       try {
         await created.started;
       } catch (e) {
+        // The start's helpers (java -version, mvn, the storage tool) run in the terminal's
+        // foreground process group, so a Ctrl-C ends them too, and their failure can reach this
+        // point before our own SIGINT handler has run: java -version runs synchronously, and
+        // its signal waits in libuv's signal pipe. One turn of the event loop (its poll phase
+        // reads that pipe before the check phase runs setImmediate) settles whether this
+        // failure was the user's Ctrl-C (exit 130) or a real one (exit 3).
+        await new Promise((resolve) => setImmediate(resolve));
         if (signal) return signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
         throw e;
       }

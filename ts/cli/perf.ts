@@ -13,7 +13,7 @@
 import { Producer } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { Stats } from './report.js';
-import { SendWindow } from './send-window.js';
+import { SendWindow, settledUnlessAborted } from './send-window.js';
 import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface PerfOptions {
@@ -68,12 +68,22 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
   const txnMs = o.config['transactional.id'] !== undefined ? (o.transactionDurationMs ?? 3000) : 0;
   let txnStart = 0;
   let txnOpen = false;
+  let ready: boolean;
   try {
-    await producer.connect([o.topic]);
-    if (txnMs > 0) await producer.initTransactions();
+    const prepare = async (): Promise<void> => {
+      await producer.connect([o.topic]);
+      if (txnMs > 0) await producer.initTransactions();
+    };
+    ready = await settledUnlessAborted(prepare(), o.signal);
   } catch (e) {
     await producer.close({ timeoutMs: 1000 }).catch(() => undefined);
     throw e;
+  }
+  if (!ready) {
+    // Ctrl-C before the first record: nothing to flush, and a report of nothing done.
+    const metrics = producer.metrics();
+    await producer.close({ timeoutMs: 0 });
+    return { stats, seconds: 0, cpu: { user: 0, system: 0 }, producer, metrics, interrupted: true };
   }
   const win = new SendWindow(o.window, stats, warn, o.signal);
   const clock = win.clock;
@@ -111,10 +121,12 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
       }
     }
   }
-  const interrupted = o.signal?.aborted === true;
+  let interrupted = o.signal?.aborted === true;
   win.close();
   if (txnOpen && !interrupted) await producer.commitTransaction();
-  if (!interrupted) await producer.flush();
+  // A Ctrl-C during the last flush stops the wait as one during the sends does (the bounded
+  // close below then gives the records in flight their last chance).
+  if (!interrupted) interrupted = !(await settledUnlessAborted(producer.flush(), o.signal));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const metrics = producer.metrics();

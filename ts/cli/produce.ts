@@ -10,7 +10,7 @@ import { Producer, type ProducerRecord } from '../producer/producer.js';
 import type { ProducerConfig } from '../producer/options.js';
 import { UsageError } from './args.js';
 import { Stats } from './report.js';
-import { SendWindow } from './send-window.js';
+import { SendWindow, settledUnlessAborted } from './send-window.js';
 import type { Metric } from '../metrics/producer-metrics.js';
 
 export interface ProduceOptions {
@@ -163,9 +163,11 @@ export async function runProduce(o: ProduceOptions): Promise<ProduceResult> {
     }
     o.signal?.removeEventListener('abort', stop);
   }
-  const interrupted = o.signal?.aborted === true;
+  let interrupted = o.signal?.aborted === true;
   win.close();
-  if (!interrupted) await producer.flush();
+  // A Ctrl-C during the last flush stops the wait as one during the sends does (the bounded
+  // close below then gives the records in flight their last chance).
+  if (!interrupted) interrupted = !(await settledUnlessAborted(producer.flush(), o.signal));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const metrics = producer.metrics();

@@ -2,7 +2,7 @@
  * What `perf` and `produce` share around each send: at most `size` records unsettled (our
  * send() never blocks, so the CLI bounds what it holds), the sender resumed once half the
  * window has settled (or at Ctrl-C), each outcome counted in Stats, and the first five
- * failures told by name.
+ * failures told by name; and the wait for the cluster before the first send, cut short by Ctrl-C.
  */
 import { LatencyClock, type Stats } from './report.js';
 
@@ -60,4 +60,30 @@ export class SendWindow {
     this.signal?.removeEventListener('abort', this.wake);
     if (this.warned > WARN_FIRST) this.warn(`... ${this.warned - WARN_FIRST} more records failed`);
   }
+}
+
+/**
+ * Resolves true once `p` has, false as soon as `signal` aborts first: a Ctrl-C while the
+ * producer still waits for the cluster (connect, initTransactions) must not wait out its
+ * request.timeout.ms (30 s by default, for a cluster that accepts and never answers). `p` is
+ * still observed after an abort (its rejection is not left unhandled); the caller closes the
+ * producer, which ends what `p` waits on.
+ */
+export function settledUnlessAborted(p: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
+  if (!signal) return p.then(() => true);
+  return new Promise<boolean>((resolve, reject) => {
+    const onAbort = (): void => resolve(false);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, readFileSync, rmSync, w
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CONTROL_CHARS, runCli } from './run-cli.js';
+import { CONTROL_CHARS, runCli, runCliInPty, visible } from './run-cli.js';
 import { KAFKA_VERSION } from '../../../ts/cli/embedded-broker.js';
 import { parseJsonRecords } from '../../../ts/cli/produce.js';
 import { UsageError } from '../../../ts/cli/args.js';
@@ -82,6 +82,95 @@ test('no Java 17 for the local broker: exit 3, saying what to install or pass', 
     assert.equal(none.code, 3, none.stderr);
     assert.match(none.stderr, /needs Java 17 or newer.*--bootstrap-server/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C while the local broker\'s Java is being checked: exit 130, not "needs Java 17"', async () => {
+  // `java -version` runs in the terminal's foreground process group, so the Ctrl-C ends it as
+  // well as the CLI, and the CLI sees it fail before its own SIGINT handler has run. A stand-in
+  // java says on the terminal that it runs (its stdout and stderr go to the CLI) and waits.
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-java-'));
+  try {
+    const fake = join(dir, 'jdk', 'bin', 'java');
+    mkdirSync(dirname(fake), { recursive: true });
+    writeFileSync(fake, '#!/bin/sh\necho "stand-in java: $*" >/dev/tty\nexec sleep 30\n');
+    chmodSync(fake, 0o755);
+    let typed = false;
+    const r = await runCliInPty(['perf', '--topic', 't', '--num-records', '10', '--record-size', '10', '--throughput', '-1'], {
+      env: { JAVA_HOME: join(dir, 'jdk'), KAFKA_TURBO_CACHE_DIR: join(dir, 'cache') },
+      keepStdinOpen: true,
+      timeoutMs: 30_000,
+      onSpawn: (child, out) => {
+        const poll = setInterval(() => {
+          if (!typed && out.stdout().includes('stand-in java: -version')) {
+            typed = true;
+            clearInterval(poll);
+            child.stdin!.write('\x03');
+          }
+        }, 20);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    const text = visible(r.stdout);
+    assert.ok(typed, `Ctrl-C was typed while java -version ran; output: ${text}`);
+    assert.equal(r.code, 130, `exit code; output: ${text}`);
+    assert.match(r.stdout, /SIGINT: stopping/, `the interruption is told; output: ${text}`);
+    assert.doesNotMatch(r.stdout, /needs Java 17/, `a Java that was interrupted is not called missing; output: ${text}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C while the producer still waits for the cluster: exit 130 at once, not the request timeout\'s failure', async () => {
+  // A cluster that accepts connections and never answers: the producer's first request would
+  // wait out request.timeout.ms (two minutes here), then fail the run with exit 1; or the last flush would wait out
+  // delivery.timeout.ms.
+  const sockets = new Set<import('node:net').Socket>();
+  let accepted = 0;
+  const silent = createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const bootstrap = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-silent-'));
+  const file = join(dir, 'records.jsonl');
+  writeFileSync(file, '{"value": "x"}\n');
+  try {
+    // perf is still connecting; produce has sent its one record and waits in the last flush.
+    for (const cmd of [
+      ['perf', '--topic', 't', '--num-records', '10', '--record-size', '10', '--throughput', '-1'],
+      ['produce', '--topic', 't', '--file', file],
+    ]) {
+      let typed = false;
+      const before = accepted; // the previous command's connection may not be gone yet
+      const r = await runCliInPty([...cmd, '--bootstrap-server', bootstrap, '--producer-props', 'request.timeout.ms=120000', 'delivery.timeout.ms=300000'], {
+        keepStdinOpen: true,
+        timeoutMs: 60_000,
+        onSpawn: (child) => {
+          // Typed once this CLI's connection is open (its request is then waiting).
+          const poll = setInterval(() => {
+            if (!typed && accepted > before) {
+              typed = true;
+              clearInterval(poll);
+              child.stdin!.write('\x03');
+            }
+          }, 20);
+          child.on('close', () => clearInterval(poll));
+        },
+      });
+      const text = visible(r.stdout);
+      assert.ok(typed, `${cmd[0]}: Ctrl-C was typed; output: ${text}`);
+      assert.equal(r.code, 130, `${cmd[0]}: exit code; output: ${text}`);
+      assert.match(r.stdout, /SIGINT: stopping/, `${cmd[0]}: output: ${text}`);
+      // The report starts a line, or follows the erase that took the progress line away.
+      assert.match(r.stdout, /(^|\x1b\[K)interrupted: 0 records/m, `${cmd[0]}: a report of what was done; output: ${text}`);
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
     rmSync(dir, { recursive: true, force: true });
   }
 });
