@@ -429,6 +429,22 @@ napi_value Ready(napi_env env, napi_callback_info info) {
   return MakeObject(env, keys, values);
 }
 
+// The start of the entry points whose one argument is the packed scratch (readyPacked,
+// completePacked): the handle, and *scratch opened with at least min_slots slots; null with
+// an exception pending otherwise. @thread JS
+AccumulatorHandle* ScratchCall(napi_env env, napi_callback_info info, const char* fn, size_t min_slots,
+                               PackedScratch* scratch) {
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  AccumulatorHandle* handle = Args(env, info, &argc, argv);
+  if (handle == nullptr) return nullptr;
+  if (argc < 1) {
+    ThrowTypeError(env, fn, "expected (scratch)");
+    return nullptr;
+  }
+  return ReadPackedScratch(env, argv[0], nullptr, min_slots, fn, scratch) ? handle : nullptr;
+}
+
 // readyPacked(scratch): undefined, or number[] when the partitions do not fit the slots
 // ready() without making an object per call (an awaited send makes one run, and one ready(),
 // per record; the object and its array through Node-API were most of that crossing):
@@ -440,13 +456,9 @@ napi_value Ready(napi_env env, napi_callback_info info) {
 constexpr size_t kReadySlots = 3;
 napi_value ReadyPacked(napi_env env, napi_callback_info info) {
   static const char* const kFn = "readyPacked";
-  size_t argc = 1;
-  napi_value argv[1] = {nullptr};
-  AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
-  if (argc < 1) return ThrowTypeError(env, kFn, "expected (scratch)");
   PackedScratch scratch;
-  if (!ReadPackedScratch(env, argv[0], nullptr, kReadySlots, kFn, &scratch)) return nullptr;
+  AccumulatorHandle* handle = ScratchCall(env, info, kFn, kReadySlots, &scratch);
+  if (handle == nullptr) return nullptr;
   const double now = scratch.Load(1);
   if (!std::isfinite(now)) return ThrowTypeError(env, kFn, "nowMs must be a finite number");
   const bool flushing = scratch.Load(2) != 0;
@@ -915,13 +927,9 @@ napi_value Complete(napi_env env, napi_callback_info info) {
 constexpr size_t kCompleteSlots = 2;
 napi_value CompletePacked(napi_env env, napi_callback_info info) {
   static const char* const kFn = "completePacked";
-  size_t argc = 1;
-  napi_value argv[1] = {nullptr};
-  AccumulatorHandle* handle = Args(env, info, &argc, argv);
-  if (handle == nullptr) return nullptr;
-  if (argc < 1) return ThrowTypeError(env, kFn, "expected (scratch)");
   PackedScratch scratch;
-  if (!ReadPackedScratch(env, argv[0], nullptr, kCompleteSlots, kFn, &scratch)) return nullptr;
+  AccumulatorHandle* handle = ScratchCall(env, info, kFn, kCompleteSlots, &scratch);
+  if (handle == nullptr) return nullptr;
   size_t n = 0;
   if (!ReadCount(scratch.Load(1), &n) || n > (scratch.slots() - kCompleteSlots) / 2) {
     return ThrowRangeError(env, kFn, "the count of results does not fit the scratch");

@@ -63,14 +63,19 @@ test('flag mistakes exit 2 with a message naming the flag (and no broker is star
   }
 });
 
+/** A stand-in `java` (the shell script given) at dir/jdk/bin/java, for JAVA_HOME=dir/jdk. */
+function fakeJava(dir: string, script: string): void {
+  const fake = join(dir, 'jdk', 'bin', 'java');
+  mkdirSync(dirname(fake), { recursive: true });
+  writeFileSync(fake, script);
+  chmodSync(fake, 0o755);
+}
+
 test('no Java 17 for the local broker: exit 3, saying what to install or pass', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kt-cli-java-'));
   try {
     // A Java that is too old...
-    const fake = join(dir, 'jdk', 'bin', 'java');
-    mkdirSync(dirname(fake), { recursive: true });
-    writeFileSync(fake, '#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n');
-    chmodSync(fake, 0o755);
+    fakeJava(dir, '#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n');
     const old = await runCli(['produce', '--topic', 't'], { input: 'x\n', env: { JAVA_HOME: join(dir, 'jdk') } });
     assert.equal(old.code, 3, old.stderr);
     assert.match(old.stderr, /needs Java 17 or newer; .* is Java 11/);
@@ -92,10 +97,7 @@ test('Ctrl-C while the local broker\'s Java is being checked: exit 130, not "nee
   // java says on the terminal that it runs (its stdout and stderr go to the CLI) and waits.
   const dir = mkdtempSync(join(tmpdir(), 'kt-cli-java-'));
   try {
-    const fake = join(dir, 'jdk', 'bin', 'java');
-    mkdirSync(dirname(fake), { recursive: true });
-    writeFileSync(fake, '#!/bin/sh\necho "stand-in java: $*" >/dev/tty\nexec sleep 30\n');
-    chmodSync(fake, 0o755);
+    fakeJava(dir, '#!/bin/sh\necho "stand-in java: $*" >/dev/tty\nexec sleep 30\n');
     let typed = false;
     const r = await runCliInPty(['perf', '--topic', 't', '--num-records', '10', '--record-size', '10', '--throughput', '-1'], {
       env: { JAVA_HOME: join(dir, 'jdk'), KAFKA_TURBO_CACHE_DIR: join(dir, 'cache') },
