@@ -169,67 +169,168 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
   },
 
   decode(version, r) {
-    r.context = `Produce v${version}`;
+    // Straight-line: no closure per array or item (this runs once per response of every
+    // produce request, on the awaited send's path).
+    r.context = DECODE_CONTEXTS[version] ?? `Produce v${version}`;
     const flexible = version >= FLEXIBLE_FROM;
-    const str = flexible ? (f: string) => r.compactString(f) : (f: string) => r.string(f);
-    const nullableStr = flexible ? (f: string) => r.compactNullableString(f) : (f: string) => r.nullableString(f);
-    const arr = <T>(field: string, each: (r: Reader) => T): T[] =>
-      flexible ? r.compactArray(each, field) : r.array(each, field);
-
-    const responses = arr('responses', (): ProduceTopicResponse => {
-      const name = str('topic name');
-      const partitionResponses = arr('partition_responses', (): ProducePartitionResponse => {
+    const topicCount = flexible ? r.compactArrayCount('responses') : r.arrayCount('responses');
+    const responses = new Array<ProduceTopicResponse>(topicCount);
+    for (let t = 0; t < topicCount; t++) {
+      const name = topicName(r, flexible);
+      const count = flexible ? r.compactArrayCount('partition_responses') : r.arrayCount('partition_responses');
+      const partitionResponses = new Array<ProducePartitionResponse>(count);
+      for (let i = 0; i < count; i++) {
+        const index = r.int32();
+        const errorCode = r.int16();
+        const baseOffset = r.int64();
+        const logAppendTimeMs = smallInt64(r);
+        const logStartOffset = version >= 5 ? smallInt64(r) : -1n;
+        let recordErrors: ProduceRecordError[];
+        let errorMessage: string | null = null;
+        if (version >= 8) {
+          const errors = flexible ? r.compactArrayCount('record_errors') : r.arrayCount('record_errors');
+          if (errors > 0) {
+            recordErrors = new Array<ProduceRecordError>(errors);
+            for (let e = 0; e < errors; e++) {
+              const batchIndex = r.int32();
+              const batchIndexErrorMessage = flexible
+                ? r.compactNullableString('batch_index_error_message')
+                : r.nullableString('batch_index_error_message');
+              if (flexible) r.skipTaggedFields();
+              recordErrors[e] = { batchIndex, batchIndexErrorMessage };
+            }
+          } else {
+            recordErrors = [];
+          }
+          errorMessage = flexible ? r.compactNullableString('error_message') : r.nullableString('error_message');
+        } else {
+          recordErrors = [];
+        }
         const p: ProducePartitionResponse = {
-          index: r.int32(),
-          errorCode: r.int16(),
-          baseOffset: r.int64(),
-          logAppendTimeMs: r.int64(),
-          logStartOffset: version >= 5 ? r.int64() : -1n,
-          recordErrors:
-            version >= 8
-              ? arr('record_errors', (): ProduceRecordError => {
-                  const e = { batchIndex: r.int32(), batchIndexErrorMessage: nullableStr('batch_index_error_message') };
-                  if (flexible) r.skipTaggedFields();
-                  return e;
-                })
-              : [],
-          errorMessage: version >= 8 ? nullableStr('error_message') : null,
+          index,
+          errorCode,
+          baseOffset,
+          logAppendTimeMs,
+          logStartOffset,
+          recordErrors,
+          errorMessage,
           currentLeader: null,
         };
         if (flexible) {
-          r.taggedFields((tag, tr) => {
-            if (version < 10 || tag !== CURRENT_LEADER_TAG) return false;
-            p.currentLeader = { leaderId: tr.int32(), leaderEpoch: tr.int32() };
-            tr.skipTaggedFields();
-            return true;
-          });
+          if (version >= 10) readPartitionTags(r, p);
+          else r.skipTaggedFields();
         }
-        return p;
-      });
+        partitionResponses[i] = p;
+      }
       if (flexible) r.skipTaggedFields();
-      return { name, partitionResponses };
-    });
+      responses[t] = { name, partitionResponses };
+    }
     const throttleTimeMs = r.int32();
     let nodeEndpoints: ProduceNodeEndpoint[] = [];
     if (flexible) {
-      r.taggedFields((tag, tr) => {
-        if (version < 10 || tag !== NODE_ENDPOINTS_TAG) return false;
-        nodeEndpoints = tr.compactArray((er): ProduceNodeEndpoint => {
-          const e = {
-            nodeId: er.int32(),
-            host: er.compactString('host'),
-            port: er.int32(),
-            rack: er.compactNullableString('rack'),
-          };
-          er.skipTaggedFields();
-          return e;
-        }, 'node_endpoints');
-        return true;
-      });
+      if (version >= 10 && r.remaining > 0 && r.buf[r.offset] !== 0) nodeEndpoints = readNodeEndpoints(r);
+      else r.skipTaggedFields();
     }
     return { responses, throttleTimeMs, nodeEndpoints };
   },
 };
+
+const DECODE_CONTEXTS: readonly string[] = Array.from({ length: 13 }, (_, v) => `Produce v${v}`);
+
+/** An int64 that is usually -1 or 0 (logAppendTime without LogAppendTime, a log start offset
+ * of a fresh log): those come back as the shared bigints, not as a new one each. */
+function smallInt64(r: Reader): bigint {
+  const buf = r.buf;
+  const at = r.offset;
+  if (at + 8 <= buf.length) {
+    const hi = buf.readInt32BE(at);
+    const lo = buf.readInt32BE(at + 4);
+    if (hi === -1 && lo === -1) {
+      r.offset = at + 8;
+      return -1n;
+    }
+    if (hi === 0 && lo === 0) {
+      r.offset = at + 8;
+      return 0n;
+    }
+  }
+  return r.int64();
+}
+
+/** The last topic name decoded, with its bytes: a producer's responses name the same few
+ * topics again and again, and comparing ~20 bytes costs less than decoding them. */
+let lastNameBytes: Buffer = Buffer.alloc(0);
+let lastName = '';
+
+function topicName(r: Reader, flexible: boolean): string {
+  const buf = r.buf;
+  const at = r.offset;
+  // Only the common shapes are looked up: a one-byte compact length, or an int16 length.
+  let len = -1;
+  let from = 0;
+  if (flexible) {
+    if (at < buf.length && buf[at]! > 1 && buf[at]! < 0x80) {
+      len = buf[at]! - 1;
+      from = at + 1;
+    }
+  } else if (at + 2 <= buf.length) {
+    len = buf.readInt16BE(at);
+    from = at + 2;
+  }
+  if (len > 0 && len === lastNameBytes.length && from + len <= buf.length) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (buf[from + i] !== lastNameBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      r.offset = from + len;
+      return lastName;
+    }
+  }
+  const name = flexible ? r.compactString('topic name') : r.string('topic name');
+  if (len > 0 && len <= 255 && r.offset === from + len) {
+    lastNameBytes = Buffer.from(buf.subarray(from, from + len));
+    lastName = name;
+  }
+  return name;
+}
+
+/** A partition response's tagged fields (v10+): currentLeader is tag 0. */
+function readPartitionTags(r: Reader, p: ProducePartitionResponse): void {
+  if (r.remaining > 0 && r.buf[r.offset] === 0) {
+    r.offset++;
+    return;
+  }
+  r.taggedFields((tag, tr) => {
+    if (tag !== CURRENT_LEADER_TAG) return false;
+    p.currentLeader = { leaderId: tr.int32(), leaderEpoch: tr.int32() };
+    tr.skipTaggedFields();
+    return true;
+  });
+}
+
+/** The response's tagged fields (v10+): nodeEndpoints is tag 0. */
+function readNodeEndpoints(r: Reader): ProduceNodeEndpoint[] {
+  let nodeEndpoints: ProduceNodeEndpoint[] = [];
+  r.taggedFields((tag, tr) => {
+    if (tag !== NODE_ENDPOINTS_TAG) return false;
+    nodeEndpoints = tr.compactArray((er): ProduceNodeEndpoint => {
+      const e = {
+        nodeId: er.int32(),
+        host: er.compactString('host'),
+        port: er.int32(),
+        rack: er.compactNullableString('rack'),
+      };
+      er.skipTaggedFields();
+      return e;
+    }, 'node_endpoints');
+    return true;
+  });
+  return nodeEndpoints;
+}
 
 function recordsSize(records: Buffer | readonly Buffer[]): number {
   if (Buffer.isBuffer(records)) return records.length;

@@ -270,11 +270,35 @@ export class Reader {
     return this.compactNullableArray(each, field, minItemBytes) ?? [];
   }
 
-  private items<T>(n: number, each: (r: Reader) => T, field: string, minItemBytes: number, at: number): T[] {
+  /** ARRAY's count alone, checked as the array readers check it (a null array counts 0), for
+   * decoders that read the items inline instead of through a callback per item. */
+  arrayCount(field = '', minItemBytes = 1): number {
+    const at = this.offset;
+    const n = this.int32();
+    if (n === -1) return 0;
+    this.checkCount(n, field, minItemBytes, at);
+    return n;
+  }
+
+  /** COMPACT_ARRAY's count alone (null counts 0); see arrayCount. */
+  compactArrayCount(field = '', minItemBytes = 1): number {
+    const at = this.offset;
+    const n = this.uvarint();
+    if (n === 0) return 0;
+    this.checkCount(n - 1, field, minItemBytes, at);
+    return n - 1;
+  }
+
+  private checkCount(n: number, field: string, minItemBytes: number, at: number): void {
     // A count that the bytes left cannot hold is corrupt input: refuse it before allocating.
+    if (n >= 0 && n * minItemBytes <= this.remaining) return;
     const what = field === '' ? 'array count' : `${field} array count`;
     if (n < 0) this.fail(`${what} ${n} at offset ${at} is negative`, at);
-    if (n * minItemBytes > this.remaining) this.fail(`${what} ${n} at offset ${at} exceeds the ${this.remaining} bytes left`, at);
+    this.fail(`${what} ${n} at offset ${at} exceeds the ${this.remaining} bytes left`, at);
+  }
+
+  private items<T>(n: number, each: (r: Reader) => T, field: string, minItemBytes: number, at: number): T[] {
+    this.checkCount(n, field, minItemBytes, at);
     const out = new Array<T>(n);
     for (let i = 0; i < n; i++) out[i] = each(this);
     return out;
@@ -310,6 +334,11 @@ export class Reader {
   }
 
   skipTaggedFields(): void {
+    // Nearly every section is empty: one zero byte (a count of 0).
+    if (this.offset < this.buf.length && this.buf[this.offset] === 0) {
+      this.offset++;
+      return;
+    }
     this.taggedFields();
   }
 }

@@ -83,6 +83,13 @@ export class Writer {
     return out;
   }
 
+  /** Copies the bytes written so far into `target` at `offset` (no allocation); returns how
+   * many were copied. */
+  copyTo(target: Uint8Array, offset: number): number {
+    target.set(this.buf.subarray(0, this.pos), offset);
+    return this.pos;
+  }
+
   /**
    * The bytes written so far as a view of the internal buffer, without copying; the writer
    * gives the buffer up and starts empty. For a writer that is used once (a batch in the

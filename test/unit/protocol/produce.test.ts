@@ -278,6 +278,25 @@ describe('Produce response', () => {
     }
   });
 
+  it('decodes each topic name from its own bytes when names repeat or differ by a byte', () => {
+    // The decoder keeps the last name it read to skip decoding it again: a name of the same
+    // length with other bytes, a multi-byte UTF-8 name and the first name again must each come
+    // back as written, on both string encodings.
+    const names = ['orders', 'ordert', 'orders', 'órders', 'orders', 'audit1', 'orders'];
+    for (const v of [8, 11]) {
+      for (const name of names) {
+        const res: ProduceResponse = {
+          responses: [{ name, partitionResponses: [{ index: 0, errorCode: 0, baseOffset: 5n, logAppendTimeMs: 0n, logStartOffset: 0n, recordErrors: [], errorMessage: null, currentLeader: null }] }],
+          throttleTimeMs: 0,
+          nodeEndpoints: [],
+        };
+        const r = new Reader(encodeResponse(v, res));
+        assert.equal(Produce.decode(v, r).responses[0]!.name, name, `v${v} ${name}`);
+        assert.equal(r.remaining, 0);
+      }
+    }
+  });
+
   it('skips unknown tagged fields', () => {
     const body =
       '01' + // no topics
