@@ -124,9 +124,13 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
   encode(version, req) {
     checkVersion(Produce, version);
     const flexible = version >= FLEXIBLE_FROM;
-    // All framing goes into one writer; `cuts` remembers where each partition's batches go, so
-    // one allocation holds every framing chunk and the batches are referenced, not copied.
-    const w = new Writer(64 + req.topicData.length * 64);
+    // All framing goes into one writer (shared by every call: finish() copies out); `cuts`
+    // remembers where each partition's batches go, so one allocation holds every framing chunk
+    // and the batches are referenced, not copied. A small request is the exception: its
+    // batches are copied into the framing and it comes back as one Buffer (fewer objects and
+    // socket writes for an awaited send's request).
+    const w = ENCODER.reset();
+    const inline = recordsTotal(req) <= INLINE_BELOW;
     const cuts: number[] = [];
     const batches: (Buffer | readonly Buffer[])[] = [];
     if (flexible) w.compactString(req.transactionalId);
@@ -136,15 +140,21 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
     if (flexible) w.uvarint(topics.length + 1);
     else w.int32(topics.length);
     for (const t of topics) {
-      if (flexible) w.compactString(t.name).uvarint(t.partitionData.length + 1);
-      else w.string(t.name).int32(t.partitionData.length);
+      const name = nameBytes(t.name);
+      if (flexible) w.uvarint(name.length + 1).raw(name).uvarint(t.partitionData.length + 1);
+      else w.int16(name.length).raw(name).int32(t.partitionData.length);
       for (const p of t.partitionData) {
         w.int32(p.index);
         const size = recordsSize(p.records);
         if (flexible) w.uvarint(size + 1);
         else w.int32(size);
-        cuts.push(w.length);
-        batches.push(p.records);
+        if (inline) {
+          if (Buffer.isBuffer(p.records)) w.raw(p.records);
+          else for (const b of p.records) w.raw(b);
+        } else {
+          cuts.push(w.length);
+          batches.push(p.records);
+        }
         if (flexible) w.emptyTaggedFields();
       }
       if (flexible) w.emptyTaggedFields();
@@ -152,6 +162,7 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
     if (flexible) w.emptyTaggedFields();
 
     const framing = w.finish();
+    if (inline) return [framing];
     const chunks: Buffer[] = [];
     let from = 0;
     for (let i = 0; i < cuts.length; i++) {
@@ -330,6 +341,30 @@ function readNodeEndpoints(r: Reader): ProduceNodeEndpoint[] {
     return true;
   });
   return nodeEndpoints;
+}
+
+/** The encoder's writer, reused by every call (encode is synchronous and finish() copies). */
+const ENCODER = new Writer(1024);
+/** Requests whose batches add up to at most this many bytes are encoded as one Buffer. */
+const INLINE_BELOW = 2048;
+
+/** A topic name's UTF-8 bytes, kept for the names a producer keeps sending to. */
+const NAME_BYTES = new Map<string, Buffer>();
+function nameBytes(name: string): Buffer {
+  let b = NAME_BYTES.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, 'utf8');
+    if (b.length > 0x7fff) throw new RangeError(`string of ${b.length} bytes does not fit an int16 length`);
+    if (NAME_BYTES.size >= 1024) NAME_BYTES.clear();
+    NAME_BYTES.set(name, b);
+  }
+  return b;
+}
+
+function recordsTotal(req: ProduceRequest): number {
+  let n = 0;
+  for (const t of req.topicData) for (const p of t.partitionData) n += recordsSize(p.records);
+  return n;
 }
 
 function recordsSize(records: Buffer | readonly Buffer[]): number {

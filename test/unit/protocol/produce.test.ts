@@ -99,8 +99,7 @@ describe('Produce request', () => {
       topicData: [{ name: KAFKAJS_TOPIC, partitionData: [{ index: 0, records: batch }] }],
     });
     assert.equal(Buffer.concat(chunks).toString('hex'), KAFKAJS_PRODUCE_V3_BODY_HEX);
-    assert.equal(chunks.length, 2);
-    assert.equal(chunks[1], batch, 'the batch is referenced, not copied');
+    assert.equal(chunks.length, 1, 'a small request comes back as one Buffer');
   });
 
   it('v9 (flexible) golden bytes', () => {
@@ -125,13 +124,14 @@ describe('Produce request', () => {
       '00' + // topic tags
       '00'; // request tags
     assert.equal(Buffer.concat(chunks).toString('hex'), expected);
-    assert.equal(chunks[1], batch);
+    assert.equal(chunks.length, 1, 'a small request comes back as one Buffer');
   });
 
   it('interleaves framing and caller buffers without copying, several batches per partition', () => {
-    const a = batchOf('a', 0);
+    // Batches adding up to more than 2 KiB are referenced (smaller requests are one copy).
+    const a = batchOf('a'.repeat(1500), 0);
     const b = batchOf('b', 1);
-    const c = batchOf('c', 0);
+    const c = batchOf('c'.repeat(700), 0);
     for (const version of [3, 8, 9, 11]) {
       const req: ProduceRequest = {
         transactionalId: null,
