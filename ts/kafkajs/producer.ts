@@ -26,7 +26,7 @@ import {
 } from '../errors.js';
 import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
 import type { TopicState } from '../producer/cluster.js';
-import { ProducerCore, type Outgoing } from '../producer/core.js';
+import { ProducerCore, type PartitionRun } from '../producer/core.js';
 import {
   parseAcks,
   parseCodec,
@@ -620,15 +620,19 @@ export class KafkaJSProducer implements Producer {
     // Everything is converted and partitioned before the first record is enqueued, so that a
     // bad message rejects the call without having sent part of it.
     const sink = new CallSink(requiredAcks, this.logSendError);
-    const plan: { topic: string; items: Outgoing[]; partitions: Map<number, { leader: number; count: number }> }[] = [];
+    const plan: { topic: string; runs: PartitionRun[]; partitions: Map<number, { leader: number; count: number }> }[] = [];
     let index = 0;
     for (const { topic, messages } of topicMessages) {
       const state = core.cluster.topics.get(topic)!;
       const partitionMetadata = this.partitionMetadataOf(state);
       const numPartitions = state.partitions.length;
-      // Records grouped by partition (order kept within each), so that the core appends each
-      // partition's run in one call even when the partitioner alternates partitions.
-      const byPartition = new Map<number, Outgoing[]>();
+      // Records grouped by partition (order kept within each; the runs in the order the call
+      // first reaches each partition), so that the core appends each partition's run in one
+      // call even when the partitioner alternates partitions. A run's records share one
+      // PendingRecord: the CallSink reads only its topic and partition, and one object instead
+      // of one per record is less to allocate and to scavenge while the call is in flight.
+      const byPartition: (PartitionRun | undefined)[] = new Array(numPartitions);
+      const runs: PartitionRun[] = [];
       for (const message of messages) {
         const partition = this.partitioner({ topic, partitionMetadata, message: message as PartitionerMessage });
         if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) throw badPartition(topic, partition, numPartitions);
@@ -637,25 +641,17 @@ export class KafkaJSProducer implements Producer {
         const headers = toHeaders(message.headers);
         const timestamp = toTimestamp(message.timestamp || now, now);
         index++;
-        let run = byPartition.get(partition);
-        if (!run) byPartition.set(partition, (run = []));
-        // The call's records in one partition share one PendingRecord: the CallSink reads only
-        // its topic and partition, and one object instead of one per record is a quarter less
-        // to allocate and to scavenge while the call is in flight.
-        const pending = run.length > 0 ? run[0]!.pending : new PendingRecord(sink, topic, -1, -1, -1, -1);
-        run.push({ partition, input: { key, value, headers, timestamp }, pending });
+        let run = byPartition[partition];
+        if (run === undefined) runs.push((byPartition[partition] = run = { partition, inputs: [], pending: new PendingRecord(sink, topic, -1, -1, -1, -1) }));
+        run.inputs.push({ key, value, headers, timestamp });
       }
       const partitions = new Map<number, { leader: number; count: number }>();
-      const items: Outgoing[] = [];
-      for (const [p, run] of byPartition) {
-        partitions.set(p, { leader: state.partitions[p]?.leader ?? -1, count: run.length });
-        for (const it of run) items.push(it);
-      }
-      plan.push({ topic, items, partitions });
+      for (const run of runs) partitions.set(run.partition, { leader: state.partitions[run.partition]?.leader ?? -1, count: run.inputs.length });
+      plan.push({ topic, runs, partitions });
     }
     if (index === 0) return Promise.resolve([]);
     sink.expect(plan);
-    for (const { topic, items } of plan) if (items.length > 0) core.enqueue(topic, items, lane);
+    for (const { topic, runs } of plan) if (runs.length > 0) core.enqueueRuns(topic, runs, lane);
     return sink.promise.catch((err: Error) => {
       throw asKafkaJSFailure(err);
     });
