@@ -34,7 +34,7 @@ import {
   type ProducerConfig as JavaProducerConfig,
   type ResolvedConfig,
 } from '../producer/options.js';
-import { PendingRecord, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
+import { PendingRecord, rejection, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
 import type { Lane } from '../producer/sender.js';
 import type { TxnOffset } from '../producer/transaction-manager.js';
 import type { Logger } from './logger.js';
@@ -225,11 +225,11 @@ export class CallSink implements RecordSink {
 }
 
 /** The record whose promise is being made: one module-level executor instead of a closure
- * per call (it runs synchronously inside `new Promise`). */
+ * per call (it runs synchronously inside `new Promise`). Only resolve is kept: a failure
+ * resolves with a rejected promise (see the Java-style API's capture). */
 let capturing: OneMessageRecord | null = null;
-function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) => void): void {
+function capture(resolve: (md: RecordMetadata[] | Promise<never>) => void): void {
   capturing!.resolve = resolve;
-  capturing!.reject = reject;
 }
 
 /**
@@ -239,23 +239,25 @@ function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) =
  * one small object and its promise until the broker answers.
  */
 class OneMessageRecord extends PendingRecord implements RecordSink {
-  readonly promise: Promise<RecordMetadata[]>;
-  resolve!: (md: RecordMetadata[]) => void;
-  reject!: (err: Error) => void;
+  resolve!: (md: RecordMetadata[] | Promise<never>) => void;
 
   constructor(
     topic: string,
-    timestamp: number,
     keySize: number,
     valueSize: number,
     private readonly acks: number,
     private readonly onError: (err: Error) => void,
   ) {
-    super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
+    super(null as unknown as RecordSink, topic, keySize, valueSize);
     this.sink = this;
+  }
+
+  /** The call's promise, settled by ok() / fail() (not kept here: the caller holds it). */
+  promise(): Promise<RecordMetadata[]> {
     capturing = this;
-    this.promise = new Promise(capture);
+    const p = new Promise<RecordMetadata[]>(capture);
     capturing = null;
+    return p;
   }
 
   ok(_rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
@@ -276,7 +278,7 @@ class OneMessageRecord extends PendingRecord implements RecordSink {
 
   fail(_rec: PendingRecord, err: Error): void {
     this.onError(err);
-    this.reject(asKafkaJSFailure(err));
+    this.resolve(rejection(asKafkaJSFailure(err)));
   }
 }
 
@@ -642,7 +644,7 @@ export class KafkaJSProducer implements Producer {
         const timestamp = toTimestamp(message.timestamp || now, now);
         index++;
         let run = byPartition[partition];
-        if (run === undefined) runs.push((byPartition[partition] = run = { partition, inputs: [], pending: new PendingRecord(sink, topic, -1, -1, -1, -1) }));
+        if (run === undefined) runs.push((byPartition[partition] = run = { partition, inputs: [], pending: new PendingRecord(sink, topic, -1, -1) }));
         run.inputs.push({ key, value, headers, timestamp });
       }
       const partitions = new Map<number, { leader: number; count: number }>();
@@ -665,9 +667,10 @@ export class KafkaJSProducer implements Producer {
     const value = messageBytes(message.value);
     const headers = toHeaders(message.headers);
     const timestamp = toTimestamp(message.timestamp || now, now);
-    const rec = new OneMessageRecord(topic, timestamp, key ? key.length : -1, value ? value.length : -1, lane.acks, this.logSendError);
+    const rec = new OneMessageRecord(topic, key ? key.length : -1, value ? value.length : -1, lane.acks, this.logSendError);
+    const promise = rec.promise();
     core.enqueueOne(topic, partition, { key, value, headers, timestamp }, rec, lane);
-    return rec.promise;
+    return promise;
   }
 
   /** The partitioner's choice for one message, checked. */
