@@ -26,7 +26,7 @@ import {
 } from '../errors.js';
 import { errorForCode, ErrorCode } from '../protocol/error-codes.js';
 import type { TopicState } from '../producer/cluster.js';
-import { ProducerCore, type Outgoing } from '../producer/core.js';
+import { ProducerCore, type PartitionRun } from '../producer/core.js';
 import {
   parseAcks,
   parseCodec,
@@ -34,7 +34,7 @@ import {
   type ProducerConfig as JavaProducerConfig,
   type ResolvedConfig,
 } from '../producer/options.js';
-import { PendingRecord, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
+import { PendingRecord, rejection, toHeaders, toTimestamp, type RecordSink } from '../producer/record.js';
 import type { Lane } from '../producer/sender.js';
 import type { TxnOffset } from '../producer/transaction-manager.js';
 import type { Logger } from './logger.js';
@@ -225,11 +225,11 @@ export class CallSink implements RecordSink {
 }
 
 /** The record whose promise is being made: one module-level executor instead of a closure
- * per call (it runs synchronously inside `new Promise`). */
+ * per call (it runs synchronously inside `new Promise`). Only resolve is kept: a failure
+ * resolves with a rejected promise (see the Java-style API's capture). */
 let capturing: OneMessageRecord | null = null;
-function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) => void): void {
+function capture(resolve: (md: RecordMetadata[] | Promise<never>) => void): void {
   capturing!.resolve = resolve;
-  capturing!.reject = reject;
 }
 
 /**
@@ -239,23 +239,25 @@ function capture(resolve: (md: RecordMetadata[]) => void, reject: (err: Error) =
  * one small object and its promise until the broker answers.
  */
 class OneMessageRecord extends PendingRecord implements RecordSink {
-  readonly promise: Promise<RecordMetadata[]>;
-  resolve!: (md: RecordMetadata[]) => void;
-  reject!: (err: Error) => void;
+  resolve!: (md: RecordMetadata[] | Promise<never>) => void;
 
   constructor(
     topic: string,
-    timestamp: number,
     keySize: number,
     valueSize: number,
     private readonly acks: number,
     private readonly onError: (err: Error) => void,
   ) {
-    super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
+    super(null as unknown as RecordSink, topic, keySize, valueSize);
     this.sink = this;
+  }
+
+  /** The call's promise, settled by ok() / fail() (not kept here: the caller holds it). */
+  promise(): Promise<RecordMetadata[]> {
     capturing = this;
-    this.promise = new Promise(capture);
+    const p = new Promise<RecordMetadata[]>(capture);
     capturing = null;
+    return p;
   }
 
   ok(_rec: PendingRecord, offset: number, logAppendTime: number, logStartOffset: number): void {
@@ -276,7 +278,7 @@ class OneMessageRecord extends PendingRecord implements RecordSink {
 
   fail(_rec: PendingRecord, err: Error): void {
     this.onError(err);
-    this.reject(asKafkaJSFailure(err));
+    this.resolve(rejection(asKafkaJSFailure(err)));
   }
 }
 
@@ -620,15 +622,19 @@ export class KafkaJSProducer implements Producer {
     // Everything is converted and partitioned before the first record is enqueued, so that a
     // bad message rejects the call without having sent part of it.
     const sink = new CallSink(requiredAcks, this.logSendError);
-    const plan: { topic: string; items: Outgoing[]; partitions: Map<number, { leader: number; count: number }> }[] = [];
+    const plan: { topic: string; runs: PartitionRun[]; partitions: Map<number, { leader: number; count: number }> }[] = [];
     let index = 0;
     for (const { topic, messages } of topicMessages) {
       const state = core.cluster.topics.get(topic)!;
       const partitionMetadata = this.partitionMetadataOf(state);
       const numPartitions = state.partitions.length;
-      // Records grouped by partition (order kept within each), so that the core appends each
-      // partition's run in one call even when the partitioner alternates partitions.
-      const byPartition = new Map<number, Outgoing[]>();
+      // Records grouped by partition (order kept within each; the runs in the order the call
+      // first reaches each partition), so that the core appends each partition's run in one
+      // call even when the partitioner alternates partitions. A run's records share one
+      // PendingRecord: the CallSink reads only its topic and partition, and one object instead
+      // of one per record is less to allocate and to scavenge while the call is in flight.
+      const byPartition: (PartitionRun | undefined)[] = new Array(numPartitions);
+      const runs: PartitionRun[] = [];
       for (const message of messages) {
         const partition = this.partitioner({ topic, partitionMetadata, message: message as PartitionerMessage });
         if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) throw badPartition(topic, partition, numPartitions);
@@ -637,25 +643,17 @@ export class KafkaJSProducer implements Producer {
         const headers = toHeaders(message.headers);
         const timestamp = toTimestamp(message.timestamp || now, now);
         index++;
-        let run = byPartition.get(partition);
-        if (!run) byPartition.set(partition, (run = []));
-        // The call's records in one partition share one PendingRecord: the CallSink reads only
-        // its topic and partition, and one object instead of one per record is a quarter less
-        // to allocate and to scavenge while the call is in flight.
-        const pending = run.length > 0 ? run[0]!.pending : new PendingRecord(sink, topic, -1, -1, -1, -1);
-        run.push({ partition, input: { key, value, headers, timestamp }, pending });
+        let run = byPartition[partition];
+        if (run === undefined) runs.push((byPartition[partition] = run = { partition, inputs: [], pending: new PendingRecord(sink, topic, -1, -1) }));
+        run.inputs.push({ key, value, headers, timestamp });
       }
       const partitions = new Map<number, { leader: number; count: number }>();
-      const items: Outgoing[] = [];
-      for (const [p, run] of byPartition) {
-        partitions.set(p, { leader: state.partitions[p]?.leader ?? -1, count: run.length });
-        for (const it of run) items.push(it);
-      }
-      plan.push({ topic, items, partitions });
+      for (const run of runs) partitions.set(run.partition, { leader: state.partitions[run.partition]?.leader ?? -1, count: run.inputs.length });
+      plan.push({ topic, runs, partitions });
     }
     if (index === 0) return Promise.resolve([]);
     sink.expect(plan);
-    for (const { topic, items } of plan) if (items.length > 0) core.enqueue(topic, items, lane);
+    for (const { topic, runs } of plan) if (runs.length > 0) core.enqueueRuns(topic, runs, lane);
     return sink.promise.catch((err: Error) => {
       throw asKafkaJSFailure(err);
     });
@@ -669,9 +667,10 @@ export class KafkaJSProducer implements Producer {
     const value = messageBytes(message.value);
     const headers = toHeaders(message.headers);
     const timestamp = toTimestamp(message.timestamp || now, now);
-    const rec = new OneMessageRecord(topic, timestamp, key ? key.length : -1, value ? value.length : -1, lane.acks, this.logSendError);
+    const rec = new OneMessageRecord(topic, key ? key.length : -1, value ? value.length : -1, lane.acks, this.logSendError);
+    const promise = rec.promise();
     core.enqueueOne(topic, partition, { key, value, headers, timestamp }, rec, lane);
-    return rec.promise;
+    return promise;
   }
 
   /** The partitioner's choice for one message, checked. */

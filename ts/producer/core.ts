@@ -56,6 +56,14 @@ export interface LaneOptions {
  */
 export const RUN_GROUP_LIMIT = 512;
 
+/** One partition's records of a call, partitioned by the caller (the KafkaJS facade's send
+ * of many messages), all settled through one PendingRecord (see enqueueRuns). */
+export interface PartitionRun {
+  partition: number;
+  inputs: RecordInput[];
+  pending: PendingRecord;
+}
+
 /** One partition's share of ProducerCore's run (see runLane). */
 interface RunGroup {
   tp: TopicPartition;
@@ -78,6 +86,18 @@ function toOutgoing(tp: TopicPartition, inputs: readonly RecordInput[], pendings
   for (let i = from; i < inputs.length; i++) items.push({ partition: tp.partition, input: inputs[i]!, pending: pendings[i]! });
   return items;
 }
+
+/** A partition run's records from `from` on, as waiting items (their PendingRecord shared). */
+function runOutgoing(run: PartitionRun, from: number): Outgoing[] {
+  const items: Outgoing[] = [];
+  for (let i = from; i < run.inputs.length; i++) items.push({ partition: run.partition, input: run.inputs[i]!, pending: run.pending });
+  return items;
+}
+
+/** Record bytes beyond key and value that a record without headers can take at most
+ * (recordSizeUpperBound: length, attributes, timestamp and offset deltas, the two length
+ * varints, the header count): below the limits by more than that, a record cannot be too large. */
+const HEADERLESS_RECORD_SLACK = RECORD_BATCH_OVERHEAD + 5 + 1 + 10 + 5 + 5 + 5 + 1;
 
 /** A key's or value's serialized size, -1 for null (as PendingRecord's sizes). */
 function sizeOf(b: Buffer | null | undefined): number {
@@ -128,6 +148,8 @@ export class ProducerCore extends EventEmitter {
   private runLast: RunGroup | null = null;
   private runSinceMs = 0;
   private runScheduled = false;
+  /** Key and value bytes up to which a record without headers cannot be too large (oversize()). */
+  private readonly headerlessLimit: number;
   private readonly runAtTickEnd = (): void => {
     this.runScheduled = false;
     this.flushRun();
@@ -140,6 +162,7 @@ export class ProducerCore extends EventEmitter {
   ) {
     super();
     this.backend = backend;
+    this.headerlessLimit = Math.min(config.maxRequestSize, config.bufferMemory) - HEADERLESS_RECORD_SLACK;
     this.cluster = new Cluster(config);
     this.sender = new Sender(config, this.cluster);
     this.partitioner = resolvePartitioner(partitioner, config.batchSize, config.adaptivePartitioning ? this.sender : null);
@@ -351,6 +374,56 @@ export class ProducerCore extends EventEmitter {
     }
   }
 
+  /**
+   * enqueue() for records the caller has partitioned already, one run per partition in the
+   * order the call first reached each (the KafkaJS facade's send of many messages): each
+   * run is appended in one call, without the per-record items, the regrouping and the
+   * per-call arrays of the general path. Anything that path would make wait or fail (no
+   * metadata yet, memory waiters, a closing producer, transactions, a record too large, a
+   * partition the topic does not have) goes through enqueue() instead, with the same outcome.
+   */
+  enqueueRuns(topic: string, runs: readonly PartitionRun[], lane: Lane): void {
+    this.flushRun(); // earlier one-record sends go first
+    const state = this.cluster.topics.get(topic);
+    let fast =
+      this.closing === null &&
+      !this.closed &&
+      this.sender.fatalError === null &&
+      this.sender.txn?.isTransactional !== true &&
+      state !== undefined &&
+      state.partitions.length > 0 &&
+      this.waitingMetadata.size === 0 &&
+      this.waitingMemory.length === 0;
+    if (fast) {
+      const numPartitions = state!.partitions.length;
+      for (let r = 0; r < runs.length && fast; r++) {
+        const run = runs[r]!;
+        if (!Number.isInteger(run.partition) || run.partition < 0 || run.partition >= numPartitions) fast = false;
+        const inputs = run.inputs;
+        for (let i = 0; i < inputs.length && fast; i++) {
+          // A record that may be too large takes the general path, which fails it alone.
+          if (this.oversize(inputs[i]!) > 0) fast = false;
+        }
+      }
+    }
+    if (!fast) {
+      const items: Outgoing[] = [];
+      for (const run of runs) for (const it of runOutgoing(run, 0)) items.push(it);
+      this.enqueue(topic, items, lane);
+      return;
+    }
+    for (let r = 0; r < runs.length; r++) {
+      const run = runs[r]!;
+      const tp = this.sender.topicPartition(topic, run.partition);
+      // After a run that did not fit, the rest wait behind it (arrival order), as appendTo's.
+      const taken = this.waitingMemory.length > 0 ? 0 : this.tryAppend(lane, tp, run.inputs, run.pending);
+      if (taken < run.inputs.length) {
+        this.waitingMemory.push({ topic, items: runOutgoing(run, taken), lane, sinceMs: Date.now() });
+      }
+    }
+    this.sender.wakeup();
+  }
+
   /** Appends the gathered one-record sends (see runLane); what buffer.memory cannot take yet
    * waits for memory, in order, as a lone send's record would. */
   private flushRun(): void {
@@ -384,8 +457,8 @@ export class ProducerCore extends EventEmitter {
 
   /** Fails a record too large for any request or for the whole buffer (it fails alone, at once). */
   private tooLarge(input: RecordInput, pending: PendingRecord): boolean {
-    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(sizeOf(input.key), sizeOf(input.value), input.headers);
-    if (size <= this.config.maxRequestSize && size <= this.config.bufferMemory) return false;
+    const size = this.oversize(input);
+    if (size === 0) return false;
     this.metrics.recordErrors(pending.topic, 1, Date.now());
     const [limit, value] =
       size > this.config.maxRequestSize
@@ -396,6 +469,13 @@ export class ProducerCore extends EventEmitter {
       new RecordTooLargeError(`The record is ${size} bytes when serialized, which is larger than ${limit} (${value}); it was not sent`),
     );
     return true;
+  }
+
+  /** The record's size bound when it is too large for any request or for the whole buffer, else 0. */
+  private oversize(input: RecordInput): number {
+    if (input.headers === null && sizeOf(input.key) + sizeOf(input.value) <= this.headerlessLimit) return 0;
+    const size = RECORD_BATCH_OVERHEAD + recordSizeUpperBound(sizeOf(input.key), sizeOf(input.value), input.headers);
+    return size <= this.config.maxRequestSize && size <= this.config.bufferMemory ? 0 : size;
   }
 
   private waitForMetadata(w: Waiting): void {
@@ -554,12 +634,13 @@ export class ProducerCore extends EventEmitter {
     this.sender.wakeup();
   }
 
-  /** Append as many as fit; returns how many were taken. `pendings[i]` belongs to `inputs[i]`. */
+  /** Append as many as fit; returns how many were taken. `pendings[i]` belongs to `inputs[i]`;
+   * one PendingRecord instead of an array stands for every record of the call (a PartitionRun's). */
   private tryAppend(
     lane: Lane,
     tp: TopicPartition,
     inputs: readonly RecordInput[],
-    pendings: readonly PendingRecord[],
+    pendings: readonly PendingRecord[] | PendingRecord,
     barriers?: FlushBarrier[] | null,
     each = false,
   ): number {
@@ -577,10 +658,17 @@ export class ProducerCore extends EventEmitter {
         tp.queued++;
       }
       if (barriers) for (const f of barriers) this.sender.addBarrier(entry, f);
-      for (let c = 0; c < count; c++) {
-        const pending = pendings[k++]!;
+      const records = entry.records;
+      if (Array.isArray(pendings)) {
+        for (let c = 0; c < count; c++) {
+          const pending = pendings[k++]!;
+          pending.partition = tp.partition;
+          records.push(pending);
+        }
+      } else {
+        const pending = pendings as PendingRecord;
         pending.partition = tp.partition;
-        entry.records.push(pending);
+        for (let c = 0; c < count; c++) records.push(pending);
       }
     }
     return res.appended;

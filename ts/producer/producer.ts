@@ -17,7 +17,7 @@ import { ProducerCore, type CoreLogger, type Outgoing } from './core.js';
 import { ProducerInterceptors } from './interceptors.js';
 import { resolveConfig, type ProducerConfig, type ResolvedConfig } from './options.js';
 import type { PartitionFn } from './partitioners.js';
-import { PendingRecord, toBytes, toHeaders, toTimestamp, type HeadersInput, type RecordSink } from './record.js';
+import { PendingRecord, rejection, toBytes, toHeaders, toTimestamp, type HeadersInput, type RecordSink } from './record.js';
 import type { Lane } from './sender.js';
 
 /** What send() takes when no serializer is set. */
@@ -101,20 +101,31 @@ interface SendContext {
   interceptors: ProducerInterceptors<unknown, unknown> | null;
 }
 
-/** The record whose promise is being made: capture() stores its resolving functions there.
+/** The record whose promise is being made: capture() stores its resolve function there.
  * One module-level executor instead of a closure per send (the executor runs synchronously
- * inside `new Promise`, so nothing else can see this in between). */
+ * inside `new Promise`, so nothing else can see this in between). The reject function is not
+ * kept: a record that fails resolves its promise with a rejected one, which rejects it with
+ * the same error (two microtasks later), and one function fewer per pending record is 56
+ * bytes less for every scavenge to copy while the record waits for its broker. */
 let capturing: JavaRecord | null = null;
-function capture(resolve: (md: RecordMetadata) => void, reject: (err: Error) => void): void {
+function capture(resolve: (md: RecordMetadata | Promise<never>) => void): void {
   capturing!.resolve = resolve;
-  capturing!.reject = reject;
 }
+
+/** A timestamp's multiple of 2^30 ms, and the rest: see JavaRecord's timestamp. */
+const TIMESTAMP_SPLIT = 2 ** 30;
 
 /** One record of the Java-style API: its pending state and its own sink (one object per
  * record instead of two), settling its promise and callback. */
 class JavaRecord extends PendingRecord implements RecordSink {
-  resolve!: (md: RecordMetadata) => void;
-  reject!: (err: Error) => void;
+  resolve!: (md: RecordMetadata | Promise<never>) => void;
+  /**
+   * The create time in two small integers: a millisecond timestamp does not fit one, and a
+   * field holding it as a number costs a separate 16-byte heap object per record, copied by
+   * every scavenge while the record waits for its broker (a loop of 200k sends keeps 200k).
+   */
+  private readonly timestampHigh: number;
+  private readonly timestampLow: number;
   constructor(
     topic: string,
     timestamp: number,
@@ -123,8 +134,13 @@ class JavaRecord extends PendingRecord implements RecordSink {
     private readonly callback: SendCallback | undefined,
     private readonly context: SendContext,
   ) {
-    super(null as unknown as RecordSink, topic, 0, timestamp, keySize, valueSize);
+    super(null as unknown as RecordSink, topic, keySize, valueSize);
     this.sink = this;
+    this.timestampHigh = Math.floor(timestamp / TIMESTAMP_SPLIT);
+    this.timestampLow = timestamp - this.timestampHigh * TIMESTAMP_SPLIT;
+  }
+  get timestamp(): number {
+    return this.timestampHigh * TIMESTAMP_SPLIT + this.timestampLow;
   }
   /** The record's promise, settled by ok() / fail(). */
   promise(): Promise<RecordMetadata> {
@@ -150,7 +166,7 @@ class JavaRecord extends PendingRecord implements RecordSink {
   fail(_rec: PendingRecord, err: Error): void {
     const interceptors = this.context.interceptors;
     if (interceptors) interceptors.onAcknowledgement(failedMetadata(this.topic, this.partition, this.keySize, this.valueSize), err);
-    this.reject(err);
+    this.resolve(rejection(err));
     if (this.callback) this.call(err, null);
   }
   /** The user's callback, contained: a throw (or a rejected promise it returns) is logged and

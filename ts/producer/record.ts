@@ -16,8 +16,10 @@ export interface RecordSink {
 /**
  * A record as the sender settles it: one per record, except that a sink collecting a call's
  * records (the KafkaJS facade's CallSink) may give all of that call's records in one
- * partition the same PendingRecord, told once per record; its index, timestamp and sizes are
- * then -1. Nothing below the sink reads them (sizes come from the record's RecordInput).
+ * partition the same PendingRecord, told once per record; its sizes are then -1. Nothing
+ * below the sink reads more than these fields (the metrics read the sizes), so a sink that is
+ * its own record (both APIs' one-record sends) keeps whatever else it needs itself: these
+ * objects live until the broker answers, and each field is scavenged with them.
  */
 export class PendingRecord {
   /** Filled in when the record is appended. */
@@ -26,12 +28,17 @@ export class PendingRecord {
     /** Not readonly: a record that is its own sink (the Java-style API) sets it to itself. */
     public sink: RecordSink,
     readonly topic: string,
-    /** Position of the record in its send call, or -1. */
-    readonly index: number,
-    readonly timestamp: number,
     readonly keySize: number,
     readonly valueSize: number,
   ) {}
+}
+
+/** A rejected promise that a record's resolve adopts (the Java-style API's capture in producer.ts), marked handled: the
+ * record's own promise carries the rejection to whoever awaits it (or reports it unhandled). */
+export function rejection(err: Error): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(() => undefined);
+  return p;
 }
 
 export type HeaderValue = string | Buffer | Uint8Array | null | undefined;

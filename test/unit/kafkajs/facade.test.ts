@@ -320,8 +320,8 @@ describe('delivery timeout from the KafkaJS retry budget', () => {
 });
 
 describe('CallSink: the RecordMetadata of one call', () => {
-  const rec = (sink: CallSink, topic: string, partition: number, index: number): PendingRecord => {
-    const r = new PendingRecord(sink, topic, index, 0, -1, 1);
+  const rec = (sink: CallSink, topic: string, partition: number, _index: number): PendingRecord => {
+    const r = new PendingRecord(sink, topic, -1, 1);
     r.partition = partition;
     return r;
   };
