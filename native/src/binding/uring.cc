@@ -44,7 +44,12 @@ struct RingHandle;
 class JsSink : public io::RingSink {
  public:
   JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred) : env_(env), deferred_(deferred) {}
-  void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0); }
+  void OnConnected(uint32_t conn) override {
+    Push(kEvConnected, conn, 0);
+    connected_.push_back(conn);
+  }
+  std::vector<uint32_t> connected_;
+  std::vector<uint32_t> closed_;
   void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
     napi_value buf = nullptr;
     void* copy = nullptr;
@@ -66,6 +71,7 @@ class JsSink : public io::RingSink {
     Push(kEvWritten, conn, writes + TakeDeferred(conn));
   }
   void OnClosed(uint32_t conn, int error, bool eof) override {
+    closed_.push_back(conn);
     const uint32_t before = TakeDeferred(conn);
     if (before > 0) Push(kEvWritten, conn, before);
     Push(eof ? kEvEnd : kEvClosed, conn, error);
@@ -112,7 +118,42 @@ struct RingHandle {
   bool in_callback = false;
   // Per connection, writes completed without notify and not yet told to JavaScript.
   std::unordered_map<uint32_t, uint32_t> deferred_written;
+  bool epoll_recv = false;
+  std::unordered_map<uint32_t, uv_poll_t*> conn_polls;
 };
+struct ConnPoll {
+  RingHandle* h;
+  uint32_t conn;
+};
+void OnPollCore(RingHandle* h, uint32_t read_conn);
+void FreeConnPoll(uv_handle_t* p) {
+  delete static_cast<ConnPoll*>(p->data);
+  delete reinterpret_cast<uv_poll_t*>(p);
+}
+void OnConnReadable(uv_poll_t* p, int status, int) {
+  ConnPoll* cp = static_cast<ConnPoll*>(p->data);
+  if (status < 0 || cp->h->destroyed) return;
+  OnPollCore(cp->h, cp->conn);
+}
+void TrackConns(RingHandle* h, JsSink* sink) {
+  if (!h->epoll_recv) return;
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(h->env, &loop);
+  for (uint32_t c : sink->connected_) {
+    uv_poll_t* p = new uv_poll_t();
+    uv_poll_init(loop, p, h->ring->fd_of(c));
+    p->data = new ConnPoll{h, c};
+    uv_poll_start(p, UV_READABLE, OnConnReadable);
+    h->conn_polls[c] = p;
+  }
+  for (uint32_t c : sink->closed_) {
+    auto it = h->conn_polls.find(c);
+    if (it == h->conn_polls.end()) continue;
+    uv_poll_stop(it->second);
+    uv_close(reinterpret_cast<uv_handle_t*>(it->second), FreeConnPoll);
+    h->conn_polls.erase(it);
+  }
+}
 
 void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
@@ -204,13 +245,18 @@ constexpr int kMaxRounds = 8;
 void OnPoll(uv_poll_t* poll, int status, int) {
   RingHandle* h = static_cast<RingHandle*>(poll->data);
   if (h == nullptr || h->destroyed || status < 0) return;
+  OnPollCore(h, 0);
+}
+void OnPollCore(RingHandle* h, uint32_t read_conn) {
   napi_env env = h->env;
   napi_handle_scope scope = nullptr;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   for (int round = 0;; round++) {
     h->ring->Hold();
     JsSink sink(env, &h->deferred_written);
-    h->ring->Process(&sink, /*clear_event=*/round == 0);
+    if (round == 0 && read_conn != 0) h->ring->ReadReady(read_conn, &sink);
+    h->ring->Process(&sink, /*clear_event=*/round == 0 && read_conn == 0);
+    TrackConns(h, &sink);
     if (!sink.empty()) Dispatch(h, &sink);
     if (h->destroyed) break;  // torn down from the callback (an environment's cleanup)
     h->ring->Flush();
@@ -405,7 +451,21 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
   RingHandle* h = new RingHandle();
   h->env = env;
   std::string error;
-  if (!h->ring->Init(io::RingOptions(), &error)) {
+  io::RingOptions ro;
+  if (const char* m = getenv("KT_RING_MODE")) {
+    std::string ms = m;
+    if (ms.size() > 6 && ms.compare(ms.size() - 6, 6, "+eager") == 0) {
+      ro.eager_send = true;
+      ms.resize(ms.size() - 6);
+    }
+    if (ms == "plain") ro.task_run = io::TaskRun::kPlain;
+    if (ms == "coop") ro.task_run = io::TaskRun::kCoop;
+    if (ms == "defer") ro.task_run = io::TaskRun::kDefer;
+    if (ms == "defer-sqe") { ro.task_run = io::TaskRun::kDefer; ro.event_read_in_ring = true; }
+    if (ms == "ringfd") { ro.task_run = io::TaskRun::kPlain; ro.poll_ring_fd = true; }
+    if (ms == "erecv") { ro.task_run = io::TaskRun::kDefer; ro.epoll_recv = true; h->epoll_recv = true; }
+  }
+  if (!h->ring->Init(ro, &error)) {
     delete h;
     napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring ring: ") + error).c_str());
     return nullptr;

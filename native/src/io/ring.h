@@ -52,9 +52,34 @@ class RingSink {
   virtual void OnClosed(uint32_t conn, int error, bool eof) = 0;
 };
 
+// How the kernel runs the ring's task work (the second half of a socket operation that had to
+// wait: a recv whose bytes arrived, a send that found room).
+enum class TaskRun : uint8_t {
+  // IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER | TASKRUN_FLAG (6.1+): the work waits until this
+  // thread enters the ring for completions; its arrival only signals the eventfd.
+  kDefer,
+  // IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG (5.19+): the work runs at this thread's next
+  // kernel transition; a running thread is not interrupted for it.
+  kCoop,
+  // No flags (the kernel's default): the work interrupts the thread (a sleeping epoll_wait
+  // returns EINTR), runs, and posts the completion.
+  kPlain,
+};
+const char* TaskRunName(TaskRun t);
+
 struct RingOptions {
   unsigned entries = 256;
   size_t read_buffer = 64 * 1024;
+  // Asked for; Init falls back to kPlain when the kernel refuses the setup flags (EINVAL:
+  // older than the flag). Ring::task_run() says what is in use.
+  TaskRun task_run = TaskRun::kDefer;
+  // Prototype knobs (measured, see bench/RESULTS.md).
+  bool poll_ring_fd = false;      // watch the ring fd instead of an eventfd (not with kDefer)
+  bool event_read_in_ring = false;  // kDefer: reset the eventfd by a READ in the wake-up's enter
+  bool eager_send = false;  // Write() enters the kernel at once even while held
+  bool epoll_recv = false;  // no recv armed: the owner watches fd_of(conn) and calls ReadReady
+  // Tests: setup flags to treat as refused with EINVAL, as a kernel without them would.
+  unsigned refuse_setup_flags = 0;
 };
 
 class Ring {
@@ -66,7 +91,11 @@ class Ring {
 
   // Sets up the ring and its eventfd; false with *error on failure. @thread owner
   bool Init(const RingOptions& options, std::string* error);
-  int event_fd() const { return event_fd_; }
+  // The descriptor to watch for readability: the eventfd, or the ring's own fd.
+  int event_fd() const { return poll_fd_; }
+  // What Init set up, and when it is not what was asked for, why (else empty).
+  TaskRun task_run() const { return task_run_; }
+  const std::string& fallback() const { return fallback_; }
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
@@ -112,6 +141,12 @@ class Ring {
   void Signal();
 
   size_t connections() const { return conns_.size(); }
+  int fd_of(uint32_t conn) const {
+    auto it = conns_.find(conn);
+    return it == conns_.end() ? -1 : it->second.fd;
+  }
+  // epoll_recv: the socket is readable; reads what is there into OnData.
+  void ReadReady(uint32_t conn, RingSink* sink);
 
   static constexpr size_t kMaxIov = 1024;
 
@@ -141,7 +176,7 @@ class Ring {
     sockaddr_storage addr{};  // kept until the connect completes
     socklen_t addr_len = 0;
   };
-  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
+  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kEventRead = 5 };
 
   ::io_uring_sqe* Sqe();
   // Enters the kernel with what is queued, unless held.
@@ -158,6 +193,11 @@ class Ring {
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
   int event_fd_ = -1;
+  int poll_fd_ = -1;
+  TaskRun task_run_ = TaskRun::kPlain;
+  bool taskrun_flag_ = false;  // the kernel sets IORING_SQ_TASKRUN when work waits for us
+  std::string fallback_;
+  uint64_t event_count_ = 0;  // the eventfd READ's target (event_read_in_ring)
   RingOptions options_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, Conn> conns_;
