@@ -14,6 +14,7 @@
  *
  *   npm run build && node out/bench/latency.bench.js [--sends 2000] [--rounds 4]
  *       [--warm 3000] [--bootstrap host:port] [--cases floor,native/net,...] [--cpu-prof DIR]
+ *       [--taskrun plain,coop]
  *
  * Each case runs in its own child process (its own JIT, heap and sockets); round 0 is a
  * warm-up (a fresh broker JVM is slow for its first minute) and is not counted; the order of
@@ -261,12 +262,14 @@ async function parent(): Promise<void> {
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
     );
   }
-  for (const m of arg('ring-modes', '').split(',').filter((x) => x)) {
-    all.push({ name: `floor/uring ${m}`, kind: 'floor', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KT_RING_MODE: m } });
-    all.push({ name: `native/uring ${m}`, kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KT_RING_MODE: m } });
+  // --taskrun plain,coop: the ring's other task-work modes as cases of their own (the default
+  // rows run with 'defer', or what the kernel gives instead).
+  for (const m of arg('taskrun', '').split(',').filter((x) => x)) {
+    const env = { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_IO_TASKRUN: m };
+    all.push({ name: `floor/uring ${m}`, kind: 'floor', env }, { name: `native/uring ${m}`, kind: 'turbo', env });
   }
   const only = arg('cases', '');
-  const cases = only ? all.filter((c) => only.split(',').includes(c.name) || c.name.includes(' ') && !c.name.includes('batched') || (batched > 0 && c.kind === 'turbo-batched')) : all;
+  const cases = only ? all.filter((c) => only.split(',').includes(c.name) || (c.name.includes(' ') && !c.name.includes('batched')) || (batched > 0 && c.kind === 'turbo-batched')) : all;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
@@ -299,7 +302,7 @@ async function parent(): Promise<void> {
         const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
         if (stored !== r.sends) throw new Error(`${c.name}: ${stored} stored, ${r.sends} sent`);
         if (c.kind === 'turbo' || c.kind === 'turbo-batched') {
-          const want = c.name.replace('fallback', 'fallback/net').replace(/ (plain|coop|defer|defer-sqe|ringfd)$/, '');
+          const want = c.name.replace('fallback', 'fallback/net').replace(/ (plain|coop|defer)$/, '');
           if (r.info !== want) {
             dropped.set(c.name, `ran as ${r.info}, not ${want} (see backendInfo())`);
             continue;

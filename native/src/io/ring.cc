@@ -33,6 +33,33 @@ std::string Errno(const char* what, int err) {
   return s;
 }
 
+// The setup flags of each task-work mode (TASKRUN_FLAG needs COOP or DEFER; DEFER needs
+// SINGLE_ISSUER).
+unsigned SetupFlags(TaskRun t) {
+  switch (t) {
+    case TaskRun::kDefer:
+      return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kCoop:
+      return IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kPlain:
+    default:
+      return 0;
+  }
+}
+
+const char* FlagName(TaskRun t) {
+  return t == TaskRun::kDefer ? "IORING_SETUP_DEFER_TASKRUN" : "IORING_SETUP_COOP_TASKRUN";
+}
+
+// io_uring_queue_init_params with `t`'s flags added to `params`, or -EINVAL when the test
+// hook refuses them.
+int SetUp(unsigned entries, io_uring* ring, io_uring_params* params, TaskRun t, bool refuse) {
+  const unsigned extra = SetupFlags(t);
+  if (extra != 0 && refuse) return -EINVAL;
+  params->flags |= extra;
+  return io_uring_queue_init_params(entries, ring, params);
+}
+
 }  // namespace
 
 const char* TaskRunName(TaskRun t) {
@@ -45,6 +72,19 @@ const char* TaskRunName(TaskRun t) {
     default:
       return "plain";
   }
+}
+
+TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse) {
+  if (want == TaskRun::kPlain) return want;
+  io_uring ring;
+  io_uring_params params{};
+  const int rc = SetUp(4, &ring, &params, want, refuse);
+  if (rc == 0) {
+    io_uring_queue_exit(&ring);
+    return want;
+  }
+  *fallback = std::string("the kernel refused ") + FlagName(want) + " (" + Errno("io_uring_setup", -rc) + ")";
+  return TaskRun::kPlain;
 }
 
 bool ProbeIoUring(std::string* reason) {
@@ -116,7 +156,6 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
   options_ = options;
   ring_.reset(new io_uring());
   TaskRun want = options.task_run;
-  if (want == TaskRun::kDefer && options.poll_ring_fd) want = TaskRun::kPlain;
   int rc = 0;
   for (;;) {
     io_uring_params params{};
@@ -124,23 +163,12 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
     // send armed, and the kernel keeps overflowing completions anyway (IORING_FEAT_NODROP).
     params.flags = IORING_SETUP_CQSIZE;
     params.cq_entries = options.entries * 8;
-    unsigned extra = 0;
-    if (want == TaskRun::kDefer) {
-      extra = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    } else if (want == TaskRun::kCoop) {
-      extra = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    }
-    params.flags |= extra;
-    rc = (extra & options.refuse_setup_flags) != 0 ? -EINVAL
-                                                   : io_uring_queue_init_params(options.entries, ring_.get(), &params);
-    if (rc == -EINVAL && want != TaskRun::kPlain) {
-      fallback_ = std::string("the kernel refused ") +
-                  (want == TaskRun::kDefer ? "IORING_SETUP_DEFER_TASKRUN" : "IORING_SETUP_COOP_TASKRUN") +
-                  " (EINVAL)";
-      want = TaskRun::kPlain;
-      continue;
-    }
-    break;
+    rc = SetUp(options.entries, ring_.get(), &params, want, options.refuse_task_run);
+    // EINVAL: a kernel that does not know the flag (DEFER_TASKRUN came in 6.1, COOP in 5.19);
+    // today's default then, which every io_uring kernel takes.
+    if (rc != -EINVAL || want == TaskRun::kPlain) break;
+    fallback_ = std::string("the kernel refused ") + FlagName(want) + " (" + Errno("io_uring_setup", EINVAL) + ")";
+    want = TaskRun::kPlain;
   }
   if (rc < 0) {
     *error = Errno("io_uring_setup", -rc);
@@ -149,10 +177,6 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
   ready_ = true;
   task_run_ = want;
   taskrun_flag_ = want != TaskRun::kPlain;
-  if (options.poll_ring_fd) {
-    poll_fd_ = ring_->ring_fd;
-    return true;
-  }
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) {
     *error = Errno("eventfd", errno);
@@ -163,7 +187,6 @@ bool Ring::Init(const RingOptions& options, std::string* error) {
     *error = Errno("io_uring_register_eventfd", -rc);
     return false;
   }
-  poll_fd_ = event_fd_;
   return true;
 }
 
@@ -197,21 +220,20 @@ void Ring::Wake() {
   if (quiet_) {
     io_uring_cq_eventfd_toggle(ring_.get(), true);
     quiet_ = false;
-    // The store above before the caller's HasCompletions() loads: a completion (or deferred
-    // work) the kernel added while the eventfd was off is seen there, or it signals.
+    // The flag's store before the caller's HasCompletions() loads: what the kernel added
+    // while the eventfd was off is seen there, or (added after) signals it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 }
 
 bool Ring::HasCompletions() const {
   if (io_uring_cq_ready(ring_.get()) > 0) return true;
-  // Deferred or cooperative task work waiting to be run (by the next enter) counts too.
+  // Deferred (or cooperative) task work that the next enter runs: with kDefer its arrival
+  // while quiet signalled nothing, and later arrivals do not signal either until it is run.
   return taskrun_flag_ && (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_TASKRUN) != 0;
 }
 
-void Ring::Signal() {
-  if (event_fd_ >= 0) ::eventfd_write(event_fd_, 1);
-}
+void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
 
 uint32_t Ring::Connect(const sockaddr* addr, socklen_t len, int send_buffer, int recv_buffer, int* error) {
   if (len > sizeof(sockaddr_storage)) {
@@ -256,11 +278,7 @@ bool Ring::Write(uint32_t conn, const iovec* iov, size_t count, bool notify) {
   c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count), notify});
   if (c.connected && !c.sending) {
     StartSend(conn, &c);
-    if (options_.eager_send) {
-      io_uring_submit(ring_.get());
-    } else {
-      Submit();
-    }
+    Submit();
   }
   return true;
 }
@@ -360,7 +378,7 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
       c->connected = true;
       sink->OnConnected(id);
       if (c->closing) break;  // closed from inside the callback
-      if (!options_.epoll_recv) ArmRecv(id, c);
+      ArmRecv(id, c);
       if (!c->queued.empty()) StartSend(id, c);
       break;
     case kRecv:
@@ -427,40 +445,11 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
   MaybeFinish(id, c, sink);
 }
 
-void Ring::ReadReady(uint32_t conn, RingSink* sink) {
-  auto it = conns_.find(conn);
-  if (it == conns_.end() || it->second.closing || !it->second.connected) return;
-  Conn* c = &it->second;
-  const ssize_t n = ::recv(c->fd, c->rbuf.get(), options_.read_buffer, MSG_DONTWAIT);
-  if (n > 0) {
-    sink->OnData(conn, c->rbuf.get(), static_cast<size_t>(n));
-  } else if (n == 0) {
-    c->eof = true;
-    BeginClose(conn, c, 0);
-  } else if (errno != EAGAIN && errno != EINTR) {
-    BeginClose(conn, c, errno);
-  }
-}
-
 size_t Ring::Process(RingSink* sink, bool clear_event) {
   uint64_t counter = 0;
   // Clears the eventfd's count; completions posted after this signal it again.
-  if (clear_event && event_fd_ >= 0) {
-    if (options_.event_read_in_ring && task_run_ == TaskRun::kDefer) {
-      // One enter both resets the eventfd (a non-blocking READ: -EAGAIN when nothing was
-      // signalled) and runs the deferred work. Its own completion must not signal again.
-      io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
-      if (sqe != nullptr) {
-        const bool was_quiet = quiet_;
-        if (!was_quiet) io_uring_cq_eventfd_toggle(ring_.get(), false);
-        io_uring_prep_read(sqe, event_fd_, &event_count_, sizeof event_count_, 0);
-        io_uring_sqe_set_data64(sqe, kEventRead);
-        io_uring_submit_and_get_events(ring_.get());
-        if (!was_quiet) io_uring_cq_eventfd_toggle(ring_.get(), true);
-      }
-    } else if (::read(event_fd_, &counter, sizeof counter) < 0) {
-      // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
-    }
+  if (clear_event && ::read(event_fd_, &counter, sizeof counter) < 0) {
+    // EAGAIN: nothing signalled since the last read; the queue may still hold completions.
   }
   size_t seen = 0;
   for (;;) {

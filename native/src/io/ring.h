@@ -5,7 +5,10 @@
 // epoll + writev/read (DESIGN.md). This is design (b) of issue 15: the ring's completions
 // signal an eventfd, which the binding (binding/uring.cc) has libuv watch on the JS thread with
 // a uv_poll_t, so a completion reaches JavaScript with no thread hop; Process() is called from
-// that poll callback. Everything here runs on that one thread (@thread owner): no locks.
+// that poll callback. Everything here runs on that one thread (@thread owner): no locks. That
+// is also what lets the ring ask for IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (TaskRun):
+// the thread that calls Init is the only one that ever submits or reaps (a worker_threads
+// environment makes its own ring on its own thread).
 //
 // Per connection at most one send is in flight (a stream socket must not have two sends
 // racing, and a short send is finished before the next starts); writes queued meanwhile are
@@ -37,6 +40,28 @@ namespace io {
 // ENOSYS from an old kernel --, or a missing opcode). @thread any
 bool ProbeIoUring(std::string* reason);
 
+// How the kernel runs the ring's task work: the second half of an operation that had to wait
+// (a recv whose bytes arrived, a send that found room, a connect that was answered).
+enum class TaskRun : uint8_t {
+  // IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER | TASKRUN_FLAG (Linux 6.1+): the work waits
+  // until the owner enters the ring for completions; its arrival only signals the eventfd
+  // (and sets IORING_SQ_TASKRUN). A sleeping epoll_wait is woken once, by the eventfd.
+  kDefer,
+  // IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG (5.19+): the work runs at the owner's next
+  // kernel transition; a running thread is not interrupted for it, a sleeping one still is.
+  kCoop,
+  // No flags (every kernel): the work interrupts the owner (a sleeping epoll_wait returns
+  // EINTR and is called again), runs, posts the completion and signals the eventfd.
+  kPlain,
+};
+// "defer", "coop", "plain". @thread any
+const char* TaskRunName(TaskRun t);
+
+// The mode a ring asked for `want` gets here: `want` when a small ring with its setup flags
+// can be made, else kPlain with *fallback saying what was refused (kPlain needs nothing more
+// than ProbeIoUring). `refuse`: as RingOptions::refuse_task_run. @thread any
+TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse = false);
+
 // Receives completions from Process(). The byte pointers are valid only during the call.
 class RingSink {
  public:
@@ -52,34 +77,15 @@ class RingSink {
   virtual void OnClosed(uint32_t conn, int error, bool eof) = 0;
 };
 
-// How the kernel runs the ring's task work (the second half of a socket operation that had to
-// wait: a recv whose bytes arrived, a send that found room).
-enum class TaskRun : uint8_t {
-  // IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER | TASKRUN_FLAG (6.1+): the work waits until this
-  // thread enters the ring for completions; its arrival only signals the eventfd.
-  kDefer,
-  // IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG (5.19+): the work runs at this thread's next
-  // kernel transition; a running thread is not interrupted for it.
-  kCoop,
-  // No flags (the kernel's default): the work interrupts the thread (a sleeping epoll_wait
-  // returns EINTR), runs, and posts the completion.
-  kPlain,
-};
-const char* TaskRunName(TaskRun t);
-
 struct RingOptions {
   unsigned entries = 256;
   size_t read_buffer = 64 * 1024;
-  // Asked for; Init falls back to kPlain when the kernel refuses the setup flags (EINVAL:
-  // older than the flag). Ring::task_run() says what is in use.
+  // Asked for; Init falls back to kPlain when the kernel refuses the setup flags (EINVAL from
+  // a kernel older than them), and task_run() / fallback() say what it got.
   TaskRun task_run = TaskRun::kDefer;
-  // Prototype knobs (measured, see bench/RESULTS.md).
-  bool poll_ring_fd = false;      // watch the ring fd instead of an eventfd (not with kDefer)
-  bool event_read_in_ring = false;  // kDefer: reset the eventfd by a READ in the wake-up's enter
-  bool eager_send = false;  // Write() enters the kernel at once even while held
-  bool epoll_recv = false;  // no recv armed: the owner watches fd_of(conn) and calls ReadReady
-  // Tests: setup flags to treat as refused with EINVAL, as a kernel without them would.
-  unsigned refuse_setup_flags = 0;
+  // Tests: task_run's setup flags are refused with EINVAL, as by a kernel older than them,
+  // so the fallback is exercised on this one.
+  bool refuse_task_run = false;
 };
 
 class Ring {
@@ -91,9 +97,8 @@ class Ring {
 
   // Sets up the ring and its eventfd; false with *error on failure. @thread owner
   bool Init(const RingOptions& options, std::string* error);
-  // The descriptor to watch for readability: the eventfd, or the ring's own fd.
-  int event_fd() const { return poll_fd_; }
-  // What Init set up, and when it is not what was asked for, why (else empty).
+  int event_fd() const { return event_fd_; }
+  // The task-work mode Init set up; fallback(): why it is not the one asked for (else empty).
   TaskRun task_run() const { return task_run_; }
   const std::string& fallback() const { return fallback_; }
 
@@ -116,7 +121,9 @@ class Ring {
 
   // Hands every completion waiting to `sink`, re-arms reads, submits (unless held).
   // `clear_event`: first reads the eventfd to reset its count (once per wake-up is enough).
-  // Returns the number of completions seen. @thread owner
+  // With kDefer the completions are made here: when the queue is empty and the kernel says
+  // work waits (IORING_SQ_TASKRUN), one io_uring_enter(GETEVENTS) runs it (liburing's peek
+  // does that enter). Returns the number of completions seen. @thread owner
   size_t Process(RingSink* sink, bool clear_event = true);
 
   // While held, Connect/Write/Close/Process queue their submissions instead of entering the
@@ -135,18 +142,13 @@ class Ring {
   void Hold();
   void Flush();
   void Wake();
-  // The kernel has posted completions that Process() has not taken yet (no system call).
+  // The kernel has posted completions that Process() has not taken yet, or (kDefer, kCoop)
+  // holds task work that the next Process() runs (IORING_SQ_TASKRUN). No system call.
   bool HasCompletions() const;
   // Signals the eventfd, for a wake-up later (completions left for the next loop turn).
   void Signal();
 
   size_t connections() const { return conns_.size(); }
-  int fd_of(uint32_t conn) const {
-    auto it = conns_.find(conn);
-    return it == conns_.end() ? -1 : it->second.fd;
-  }
-  // epoll_recv: the socket is readable; reads what is there into OnData.
-  void ReadReady(uint32_t conn, RingSink* sink);
 
   static constexpr size_t kMaxIov = 1024;
 
@@ -176,7 +178,7 @@ class Ring {
     sockaddr_storage addr{};  // kept until the connect completes
     socklen_t addr_len = 0;
   };
-  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kEventRead = 5 };
+  enum OpKind : uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
 
   ::io_uring_sqe* Sqe();
   // Enters the kernel with what is queued, unless held.
@@ -193,11 +195,10 @@ class Ring {
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
   int event_fd_ = -1;
-  int poll_fd_ = -1;
   TaskRun task_run_ = TaskRun::kPlain;
-  bool taskrun_flag_ = false;  // the kernel sets IORING_SQ_TASKRUN when work waits for us
+  // The kernel raises IORING_SQ_TASKRUN when task work waits for us (kDefer, kCoop).
+  bool taskrun_flag_ = false;
   std::string fallback_;
-  uint64_t event_count_ = 0;  // the eventfd READ's target (event_read_in_ring)
   RingOptions options_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, Conn> conns_;
