@@ -5,6 +5,8 @@
  *   floor          a plain node:net socket writing one pre-encoded ProduceRequest v3 and the
  *                  next when the response is in: no client library, what any client on this
  *                  machine can at best reach (FACTS.md);
+ *   floor/uring    the same loop over the native backend's io_uring transport: the gap
+ *                  between the two floors is the transport's own, with no producer around it;
  *   native/net     kafka-turbo's native backend over node:net;
  *   native/uring   kafka-turbo's native backend over the io_uring transport (when it loads);
  *   fallback       kafka-turbo's pure-TypeScript backend;
@@ -12,6 +14,7 @@
  *
  *   npm run build && node out/bench/latency.bench.js [--sends 2000] [--rounds 4]
  *       [--warm 3000] [--bootstrap host:port] [--cases floor,native/net,...] [--cpu-prof DIR]
+ *       [--taskrun plain,coop]
  *
  * Each case runs in its own child process (its own JIT, heap and sockets); round 0 is a
  * warm-up (a fresh broker JVM is slow for its first minute) and is not counted; the order of
@@ -39,6 +42,7 @@ import { writeRequestHeader } from '../ts/protocol/request-header.js';
 import { Writer } from '../ts/protocol/writer.js';
 import { Reader } from '../ts/protocol/reader.js';
 import { CodecId } from '../ts/backend/types.js';
+import type { TransportSocket } from '../ts/net/transport.js';
 import { benchMain, runChild, sendInFlight } from './lib/child.js';
 
 /**
@@ -94,8 +98,13 @@ async function timeLoop(n: number, once: () => Promise<void>): Promise<ChildResu
   };
 }
 
-/** The floor: one ProduceRequest v3 encoded once, written again each time its response is in. */
-async function floor(bootstrap: string, topic: string, n: number): Promise<ChildResult> {
+/**
+ * The floor: one ProduceRequest v3 encoded once, written again each time its response is in.
+ * `transport` 'uring' runs the same loop over the native backend's io_uring transport instead
+ * of node:net (case floor/uring): the two floors differ only in the socket, so their gap is
+ * the transport's own share of a round trip, without the producer's code around it.
+ */
+async function floor(bootstrap: string, topic: string, n: number, transport: 'net' | 'uring'): Promise<ChildResult> {
   const [host, port] = bootstrap.split(',')[0]!.split(':') as [string, string];
   const batch = encodeRecordBatch([{ key: null, value: VALUE, headers: null, timestamp: Date.now() }], {
     producerId: -1n,
@@ -118,7 +127,17 @@ async function floor(bootstrap: string, topic: string, n: number): Promise<Child
   const header = w.finish();
   const request = Buffer.concat([header, body]);
   request.writeInt32BE(request.length - 4, sizeAt);
-  const socket = net.connect({ host, port: Number(port) });
+  let socket: TransportSocket;
+  let info: string | undefined;
+  if (transport === 'uring') {
+    const { getBackend, backendInfo } = await import('../ts/backend/load.js');
+    const t = getBackend().transport;
+    if (t === undefined || t.name !== 'uring') throw new Error(`floor/uring: the backend has no io_uring transport (${backendInfo().ioReason})`);
+    socket = t.connect(host, Number(port));
+    info = backendInfo().ioReason;
+  } else {
+    socket = net.connect({ host, port: Number(port) });
+  }
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   let pending: ((frame: Buffer) => void) | null = null;
@@ -149,6 +168,7 @@ async function floor(bootstrap: string, topic: string, n: number): Promise<Child
     lastOffset = part.baseOffset;
   });
   socket.destroy();
+  if (info !== undefined) result.info = info;
   return result;
 }
 
@@ -159,7 +179,7 @@ async function child(): Promise<void> {
   const kind = process.env['KIND'] as Kind;
   let out: ChildResult;
   if (kind === 'floor') {
-    out = await floor(bootstrap, topic, n);
+    out = await floor(bootstrap, topic, n, process.env['KAFKA_TURBO_IO'] === 'uring' ? 'uring' : 'net');
   } else if (kind === 'turbo') {
     const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 1, 'enable.idempotence': false, 'linger.ms': 0 });
     await p.connect([topic]);
@@ -228,6 +248,7 @@ async function parent(): Promise<void> {
   const warm = arg('warm', '3000');
   const all: CaseDef[] = [
     { name: 'floor', kind: 'floor', env: {} },
+    { name: 'floor/uring', kind: 'floor', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
     { name: 'native/net', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
     { name: 'native/uring', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
     { name: 'fallback', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'fallback', KAFKA_TURBO_IO: 'net' } },
@@ -241,8 +262,14 @@ async function parent(): Promise<void> {
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
     );
   }
+  // --taskrun plain,coop: the ring's other task-work modes as cases of their own (the default
+  // rows run with 'defer', or what the kernel gives instead).
+  for (const m of arg('taskrun', '').split(',').filter((x) => x)) {
+    const env = { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_IO_TASKRUN: m };
+    all.push({ name: `floor/uring ${m}`, kind: 'floor', env }, { name: `native/uring ${m}`, kind: 'turbo', env });
+  }
   const only = arg('cases', '');
-  const cases = only ? all.filter((c) => only.split(',').includes(c.name) || (batched > 0 && c.kind === 'turbo-batched')) : all;
+  const cases = only ? all.filter((c) => only.split(',').includes(c.name) || (c.name.includes(' ') && !c.name.includes('batched')) || (batched > 0 && c.kind === 'turbo-batched')) : all;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harness = require(join(__dirname, '..', '..', 'test', 'helpers', 'kafka', 'cluster.cjs'));
   const given = arg('bootstrap', '');
@@ -275,7 +302,7 @@ async function parent(): Promise<void> {
         const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
         if (stored !== r.sends) throw new Error(`${c.name}: ${stored} stored, ${r.sends} sent`);
         if (c.kind === 'turbo' || c.kind === 'turbo-batched') {
-          const want = c.name.replace('fallback', 'fallback/net');
+          const want = c.name.replace('fallback', 'fallback/net').replace(/ (plain|coop|defer)$/, '');
           if (r.info !== want) {
             dropped.set(c.name, `ran as ${r.info}, not ${want} (see backendInfo())`);
             continue;

@@ -3,7 +3,9 @@
 // Process). Covers short sends and reads with tiny SO_SNDBUF / SO_RCVBUF, refused connects,
 // the peer closing mid-request, Close() with writes in flight, and a stress run of 6 servers'
 // worth of connections with 10k requests in flight (run it under ASan: SANITIZE=1
-// native/test/build.sh). Exits non-zero on the first failed check.
+// native/test/build.sh). Every test runs once per task-work mode the kernel takes (defer,
+// coop, plain: io::TaskRun), and the fallback to plain when the mode's setup flags are refused
+// is tested with the options' hook. Exits non-zero on the first failed check.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,6 +27,7 @@
 using kafka_turbo::io::Ring;
 using kafka_turbo::io::RingOptions;
 using kafka_turbo::io::RingSink;
+using kafka_turbo::io::TaskRun;
 
 #define CHECK(cond)                                                          \
   do {                                                                       \
@@ -35,6 +38,18 @@ using kafka_turbo::io::RingSink;
   } while (0)
 
 namespace {
+
+// The task-work mode the tests of this pass run under (main sets it).
+TaskRun g_mode = TaskRun::kDefer;
+
+RingOptions Opts() {
+  RingOptions o;
+  o.task_run = g_mode;
+  return o;
+}
+
+// Checks the ring got the mode asked for (main runs only the modes this kernel takes).
+void CheckMode(const Ring& ring) { CHECK(ring.task_run() == g_mode && ring.fallback().empty()); }
 
 // A loopback TCP server: each accepted connection echoes what it reads (optionally reading
 // in small pieces, slowly, with a tiny receive buffer), or closes after `close_after` bytes.
@@ -158,9 +173,10 @@ void TestShortWritesAndReads() {
   EchoServer server(2048, 700);
   Ring ring;
   std::string err;
-  RingOptions o;
+  RingOptions o = Opts();
   o.read_buffer = 1000;
   CHECK(ring.Init(o, &err));
+  CheckMode(ring);
   Recorder rec;
   int e = 0;
   const sockaddr_in a = server.Addr();
@@ -201,7 +217,7 @@ void TestRefused() {
   }  // closed: nothing listens there now
   Ring ring;
   std::string err;
-  CHECK(ring.Init(RingOptions(), &err));
+  CHECK(ring.Init(Opts(), &err));
   Recorder rec;
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -225,7 +241,7 @@ void TestPeerClosesMidRequest() {
   EchoServer server(0, 4096, 10 * 1024);
   Ring ring;
   std::string err;
-  CHECK(ring.Init(RingOptions(), &err));
+  CHECK(ring.Init(Opts(), &err));
   Recorder rec;
   int e = 0;
   const sockaddr_in a = server.Addr();
@@ -247,7 +263,7 @@ void TestCloseWithWritesInFlight() {
   EchoServer server(2048, 1, -1);
   Ring ring;
   std::string err;
-  CHECK(ring.Init(RingOptions(), &err));
+  CHECK(ring.Init(Opts(), &err));
   Recorder rec;
   int e = 0;
   const sockaddr_in a = server.Addr();
@@ -273,7 +289,7 @@ void TestStress() {
   for (int i = 0; i < 6; i++) servers.emplace_back(new EchoServer());
   Ring ring;
   std::string err;
-  CHECK(ring.Init(RingOptions(), &err));
+  CHECK(ring.Init(Opts(), &err));
   Recorder rec;
   std::vector<uint32_t> ids;
   for (auto& s : servers) {
@@ -321,7 +337,7 @@ void TestHeldSubmissions() {
   EchoServer server;
   Ring ring;
   std::string err;
-  CHECK(ring.Init(RingOptions(), &err));
+  CHECK(ring.Init(Opts(), &err));
   Recorder rec;
   int e = 0;
   const sockaddr_in a = server.Addr();
@@ -355,6 +371,92 @@ void TestHeldSubmissions() {
   std::puts("ok held submissions: nothing reaches the kernel before Flush(), all of it after; quiet until Wake()");
 }
 
+void TestWorkWhileHeld() {
+  // A response that arrives while the ring is held and quiet (the JavaScript callback of a
+  // wake-up is running) must neither be lost nor signal the eventfd: HasCompletions() reports
+  // it without a system call -- with defer it is task work the kernel keeps for the next
+  // enter (IORING_SQ_TASKRUN), with plain and coop a posted completion -- and Process() then
+  // takes it. The peer here is the test itself, so the bytes arrive exactly while held.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(lfd, 1) == 0);
+  socklen_t alen = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  Ring ring;
+  std::string err;
+  CHECK(ring.Init(Opts(), &err));
+  CheckMode(ring);
+  Recorder rec;
+  int e = 0;
+  const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+  CHECK(id != 0);
+  const int peer = ::accept(lfd, nullptr, nullptr);
+  CHECK(peer >= 0);
+  CHECK(RunUntil(ring, rec, [&] { return rec.connected.count(id) == 1; }));
+  ring.Process(&rec);  // the re-armed recv is in the kernel, nothing else is pending
+  CHECK(!ring.HasCompletions());
+  ring.Hold();
+  CHECK(::send(peer, "while-held", 10, MSG_NOSIGNAL) == 10);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ring.HasCompletions() && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(ring.HasCompletions());
+  pollfd quiet{ring.event_fd(), POLLIN, 0};
+  CHECK(::poll(&quiet, 1, 0) == 0);
+  CHECK(rec.data[id].empty());
+  ring.Process(&rec, /*clear_event=*/false);
+  CHECK(rec.data[id] == "while-held");
+  ring.Flush();
+  ring.Wake();
+  CHECK(!ring.HasCompletions());
+  CHECK(ring.Close(id));
+  CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
+  ::close(peer);
+  ::close(lfd);
+  std::printf("ok work while held: seen by HasCompletions(), taken by Process(), no eventfd signal (%s)\n",
+              kafka_turbo::io::TaskRunName(g_mode));
+}
+
+void TestTaskRunFallback() {
+  // A kernel that refuses the mode's setup flags (EINVAL: older than them) gets today's flags,
+  // says why, and works as before; ProbeTaskRun says the same beforehand.
+  for (TaskRun want : {TaskRun::kDefer, TaskRun::kCoop}) {
+    std::string why;
+    CHECK(kafka_turbo::io::ProbeTaskRun(want, &why, /*refuse=*/true) == TaskRun::kPlain);
+    CHECK(why.find(want == TaskRun::kDefer ? "IORING_SETUP_DEFER_TASKRUN" : "IORING_SETUP_COOP_TASKRUN") !=
+          std::string::npos);
+    EchoServer server;
+    Ring ring;
+    std::string err;
+    RingOptions o;
+    o.task_run = want;
+    o.refuse_task_run = true;
+    CHECK(ring.Init(o, &err));
+    CHECK(ring.task_run() == TaskRun::kPlain);
+    CHECK(ring.fallback() == why);
+    Recorder rec;
+    int e = 0;
+    const sockaddr_in a = server.Addr();
+    const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+    CHECK(id != 0);
+    const char x[] = "fallback";
+    iovec v{const_cast<char*>(x), 8};
+    CHECK(ring.Write(id, &v, 1));
+    CHECK(RunUntil(ring, rec, [&] { return rec.data[id].size() >= 8; }));
+    CHECK(rec.data[id] == "fallback");
+    CHECK(ring.Close(id));
+    CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
+  }
+  // Plain asks for nothing, so nothing can be refused.
+  std::string none;
+  CHECK(kafka_turbo::io::ProbeTaskRun(TaskRun::kPlain, &none, true) == TaskRun::kPlain && none.empty());
+  std::puts("ok task-work flags refused: plain, with the reason, and it works");
+}
+
 }  // namespace
 
 int main() {
@@ -363,22 +465,34 @@ int main() {
     std::fprintf(stderr, "io_uring refused here: %s\n", reason.c_str());
     return 2;
   }
-  TestShortWritesAndReads();
-  TestRefused();
-  TestPeerClosesMidRequest();
-  TestCloseWithWritesInFlight();
-  TestStress();
-  TestHeldSubmissions();
-  // The destructor path: a ring with open connections closes them at once.
-  {
-    EchoServer s;
-    Ring ring;
-    std::string err;
-    CHECK(ring.Init(RingOptions(), &err));
-    int e = 0;
-    const sockaddr_in a = s.Addr();
-    CHECK(ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e) != 0);
+  for (TaskRun mode : {TaskRun::kDefer, TaskRun::kCoop, TaskRun::kPlain}) {
+    std::string why;
+    if (kafka_turbo::io::ProbeTaskRun(mode, &why) != mode) {
+      // An older kernel: the mode is not there to test (its fallback is, below).
+      std::printf("skipped mode %s: %s\n", kafka_turbo::io::TaskRunName(mode), why.c_str());
+      continue;
+    }
+    g_mode = mode;
+    std::printf("mode %s\n", kafka_turbo::io::TaskRunName(mode));
+    TestShortWritesAndReads();
+    TestRefused();
+    TestPeerClosesMidRequest();
+    TestCloseWithWritesInFlight();
+    TestStress();
+    TestHeldSubmissions();
+    TestWorkWhileHeld();
+    // The destructor path: a ring with open connections closes them at once.
+    {
+      EchoServer s;
+      Ring ring;
+      std::string err;
+      CHECK(ring.Init(Opts(), &err));
+      int e = 0;
+      const sockaddr_in a = s.Addr();
+      CHECK(ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e) != 0);
+    }
   }
+  TestTaskRunFallback();
   std::puts("ring_test: all passed");
   return 0;
 }

@@ -70,6 +70,10 @@ function pick(): Backend {
   if (forcedIo && forcedIo !== 'uring' && forcedIo !== 'net') {
     throw new Error(`KAFKA_TURBO_IO must be "uring" or "net", not ${JSON.stringify(forcedIo)}`);
   }
+  const taskRun = process.env['KAFKA_TURBO_IO_TASKRUN']?.trim().toLowerCase();
+  if (taskRun && taskRun !== 'defer' && taskRun !== 'coop' && taskRun !== 'plain') {
+    throw new Error(`KAFKA_TURBO_IO_TASKRUN must be "defer", "coop" or "plain", not ${JSON.stringify(taskRun)}`);
+  }
   if (forced === 'fallback') {
     if (forcedIo === 'uring') throw new Error('KAFKA_TURBO_IO=uring needs the native backend, but KAFKA_TURBO_BACKEND=fallback');
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });

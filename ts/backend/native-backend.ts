@@ -27,7 +27,7 @@ import type {
 } from './types.js';
 import { loadNativeAddon, type NativeAddon } from './native.js';
 import type { Transport } from '../net/transport.js';
-import { UringTransport } from '../net/transport-uring.js';
+import { UringTransport, type ProbeTaskRun, type TaskRunMode } from '../net/transport-uring.js';
 
 /** Fields at least this long are passed by reference instead of copied into the scratch:
  * below it a copy in JavaScript is cheaper than the addon fetching the Buffer (~45 ns). */
@@ -210,10 +210,35 @@ export function forcedIo(): 'uring' | 'net' | undefined {
 }
 
 /**
+ * KAFKA_TURBO_IO_TASKRUN, checked: the io_uring ring's task-work mode (transport-uring.ts
+ * TaskRunMode), 'defer' when unset. KAFKA_TURBO_TEST_REFUSE_TASKRUN=1 (tests) makes the mode's
+ * setup flags count as refused, as on a kernel older than them.
+ */
+export function wantedTaskRun(): { mode: TaskRunMode; refuseForTest: boolean } {
+  const v = process.env['KAFKA_TURBO_IO_TASKRUN']?.trim().toLowerCase();
+  let mode: TaskRunMode = 'defer';
+  if (v !== undefined && v !== '') {
+    if (v !== 'defer' && v !== 'coop' && v !== 'plain') {
+      throw new Error(`KAFKA_TURBO_IO_TASKRUN must be "defer", "coop" or "plain", not ${JSON.stringify(v)}`);
+    }
+    mode = v;
+  }
+  return { mode, refuseForTest: process.env['KAFKA_TURBO_TEST_REFUSE_TASKRUN'] === '1' };
+}
+
+const TASKRUN_SAYS: Record<TaskRunMode, string> = {
+  defer: 'IORING_SETUP_DEFER_TASKRUN',
+  coop: 'IORING_SETUP_COOP_TASKRUN',
+  plain: 'plain (no task-work flags)',
+};
+
+/**
  * The transport for plain-TCP connections, decided once with the backend: io_uring when the
  * addon has it and the kernel lets this process use it (probed: io_uring_setup and the
  * opcodes the ring submits), node:net otherwise, with the reason. KAFKA_TURBO_IO=net forces
  * node:net; KAFKA_TURBO_IO=uring makes io_uring refused an error instead of a quiet fallback.
+ * With io_uring the reason also says the ring's task-work mode, probed the same way (a kernel
+ * that refuses DEFER_TASKRUN gets plain task work, and the reason says why).
  */
 function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'net'; ioReason: string } {
   const forced = forcedIo();
@@ -228,10 +253,16 @@ function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'n
     if (forced === 'uring') throw new Error(`KAFKA_TURBO_IO=uring but io_uring cannot be used here: ${refusal}`);
     return { io: 'net', ioReason: `node:net: io_uring refused: ${refusal}` };
   }
+  const want = wantedTaskRun();
+  const probe = (addon as NativeAddon & { ioUringTaskRun?: ProbeTaskRun }).ioUringTaskRun;
+  const got = typeof probe === 'function' ? probe(want.mode, want.refuseForTest) : { mode: 'plain' as const, fallback: 'this build of the addon has no task-work modes' };
+  const taskRun = `task work: ${TASKRUN_SAYS[got.mode]}${got.fallback !== null ? ` (${want.mode} asked for: ${got.fallback})` : ''}`;
   return {
-    transport: new UringTransport(addon.createRing!),
+    transport: new UringTransport(addon.createRing!, { taskRun: got.mode }),
     io: 'uring',
-    ioReason: forced === 'uring' ? 'io_uring: KAFKA_TURBO_IO=uring (probe passed)' : 'io_uring: the probe at load passed (ring setup and every opcode the transport submits)',
+    ioReason:
+      (forced === 'uring' ? 'io_uring: KAFKA_TURBO_IO=uring (probe passed)' : 'io_uring: the probe at load passed (ring setup and every opcode the transport submits)') +
+      `; ${taskRun}`,
   };
 }
 

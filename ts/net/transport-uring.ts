@@ -18,6 +18,21 @@ import { isIP } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Transport, TransportSocket } from './transport.js';
 
+/**
+ * How the kernel runs the ring's task work (native/src/io/ring.h TaskRun): 'defer'
+ * (IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER: a socket's completion is made when the ring's
+ * wake-up asks for it, and wakes the loop once, through the eventfd), 'coop'
+ * (COOP_TASKRUN), 'plain' (no flags: the completion interrupts the loop's sleeping epoll_wait
+ * first). A ring asked for 'defer' or 'coop' on a kernel that refuses the flag gets 'plain'.
+ */
+export type TaskRunMode = 'defer' | 'coop' | 'plain';
+
+/** What a ring runs with, and why not what it asked for (null: it got it). */
+export interface TaskRunInfo {
+  mode: TaskRunMode;
+  fallback: string | null;
+}
+
 /** The ring object of the addon (createRing). */
 export interface NativeRing {
   connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number;
@@ -26,10 +41,19 @@ export interface NativeRing {
   write(id: number, chunks: Uint8Array[], notify: boolean): boolean;
   close(id: number): boolean;
   connections(): number;
+  taskRun(): TaskRunInfo;
   destroy(): void;
 }
 
-export type CreateRing = (onEvents: (events: number[], buffers: Buffer[]) => void) => NativeRing;
+/** refuseForTest: the mode's setup flags are treated as refused (tests of the fallback). */
+export type CreateRing = (
+  onEvents: (events: number[], buffers: Buffer[]) => void,
+  taskRun?: TaskRunMode,
+  refuseForTest?: boolean,
+) => NativeRing;
+
+/** The addon's ioUringTaskRun: the mode a ring asked for `taskRun` gets on this kernel. */
+export type ProbeTaskRun = (taskRun: TaskRunMode, refuseForTest?: boolean) => TaskRunInfo;
 
 /** Event kinds of the flat [kind, id, value] list (binding/uring.cc). */
 const EV_CONNECTED = 1;
@@ -45,6 +69,10 @@ export interface UringTransportOptions {
    * force short sends and reads. */
   sendBuffer?: number;
   recvBuffer?: number;
+  /** The ring's task-work mode (default 'defer'; the backend passes what it probed). */
+  taskRun?: TaskRunMode;
+  /** Tests: the mode's setup flags are refused, as by a kernel older than them. */
+  refuseTaskRunForTest?: boolean;
 }
 
 interface WriteGroup {
@@ -78,7 +106,11 @@ export class UringTransport implements Transport {
 
   /** @internal */
   open(socket: UringSocket, ip: string, port: number): number {
-    this.ring ??= this.createRing((events, buffers) => this.onEvents(events, buffers));
+    this.ring ??= this.createRing(
+      (events, buffers) => this.onEvents(events, buffers),
+      this.options.taskRun ?? 'defer',
+      this.options.refuseTaskRunForTest ?? false,
+    );
     const id = this.ring.connect(ip, port, this.options.sendBuffer ?? 0, this.options.recvBuffer ?? 0);
     this.sockets.set(id, socket);
     return id;
@@ -92,6 +124,11 @@ export class UringTransport implements Transport {
   /** @internal */
   forget(id: number): void {
     this.sockets.delete(id);
+  }
+
+  /** The ring's task-work mode, once it exists (made on the first connect). */
+  taskRun(): TaskRunInfo | null {
+    return this.ring === null ? null : this.ring.taskRun();
   }
 
   /** Sockets open on the ring (tests: nothing left after close). */

@@ -6,9 +6,15 @@
 // and the ring's submissions of that wake-up (re-armed reads, the callback's writes) are held
 // until the callback returns and go to the kernel in one io_uring_enter.
 //
+// The ring asks the kernel for deferred task work (io::TaskRun::kDefer, unless createRing's
+// options say otherwise): a socket's completion then signals the eventfd once and is made by
+// the io_uring_enter of the wake-up's Process(), instead of interrupting the loop's sleeping
+// epoll_wait (EINTR) and signalling the eventfd after. SINGLE_ISSUER holds because a ring
+// belongs to one environment and is only touched on its JS thread (a worker's is its own).
+//
 // The poll handle holds the event loop open only while the ring has connections, as sockets
 // do: an idle producer lets the process exit. destroy(), the object's finalizer and the
-// environment's cleanup hook all end the same way: sockets closed at once, the poll handle
+// environment's (async) cleanup hook all end the same way: sockets closed at once, the poll handle
 // closed (freed in its close callback), the ring torn down.
 #include <napi.h>
 #include <uv.h>
@@ -101,10 +107,21 @@ class JsSink : public io::RingSink {
   bool failed_ = false;
 };
 
+// The ring's poll handle, and what its close needs after the RingHandle may be gone: the
+// environment's async cleanup hook, removed only once the handle is closed, so that Node does
+// not unload the addon (a worker_threads environment ending) before libuv has called
+// OnPollClosed, which is code in the addon.
+struct PollBox {
+  uv_poll_t poll;
+  RingHandle* h = nullptr;  // null once torn down
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
 struct RingHandle {
   napi_env env = nullptr;
   std::unique_ptr<io::Ring> ring{new io::Ring()};
-  uv_poll_t* poll = nullptr;  // freed in its close callback
+  PollBox* box = nullptr;     // freed in its close callback
+  uv_poll_t* poll = nullptr;  // &box->poll
   bool referenced = false;
   napi_ref callback = nullptr;
   napi_async_context async = nullptr;
@@ -114,7 +131,13 @@ struct RingHandle {
   std::unordered_map<uint32_t, uint32_t> deferred_written;
 };
 
-void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+// @thread JS
+void OnPollClosed(uv_handle_t* handle) {
+  PollBox* box = static_cast<PollBox*>(handle->data);
+  napi_async_cleanup_hook_handle hook = box->hook;
+  delete box;
+  if (hook != nullptr) napi_remove_async_cleanup_hook(hook);  // the environment may end now
+}
 
 // Keeps the loop alive exactly while there are connections. @thread JS
 void UpdateRef(RingHandle* h) {
@@ -132,9 +155,11 @@ void UpdateRef(RingHandle* h) {
 void Teardown(RingHandle* h) {
   if (h->destroyed) return;
   h->destroyed = true;
-  if (h->poll != nullptr) {
+  if (h->box != nullptr) {
+    h->box->h = nullptr;
     uv_poll_stop(h->poll);
-    uv_close(reinterpret_cast<uv_handle_t*>(h->poll), FreePoll);
+    uv_close(reinterpret_cast<uv_handle_t*>(h->poll), OnPollClosed);
+    h->box = nullptr;
     h->poll = nullptr;
   }
   h->ring.reset();  // closes every socket and the ring now
@@ -148,11 +173,15 @@ void Teardown(RingHandle* h) {
   }
 }
 
-void CleanupHook(void* data) { Teardown(static_cast<RingHandle*>(data)); }
+// The environment is ending (process exit, a worker's end): tear down; the hook is removed in
+// OnPollClosed. If destroy() or the finalizer came first, the close is already on its way.
+void AsyncCleanup(napi_async_cleanup_hook_handle, void* data) {
+  PollBox* box = static_cast<PollBox*>(data);
+  if (box->h != nullptr) Teardown(box->h);
+}
 
-void Finalize(napi_env env, void* data, void*) {
+void Finalize(napi_env, void* data, void*) {
   RingHandle* h = static_cast<RingHandle*>(data);
-  napi_remove_env_cleanup_hook(env, CleanupHook, h);
   Teardown(h);
   delete h;
 }
@@ -202,7 +231,7 @@ constexpr int kMaxRounds = 8;
 // what that submission completes at once (a loopback send) is taken in the next round here
 // instead of signalling the eventfd for another wake-up. @thread JS
 void OnPoll(uv_poll_t* poll, int status, int) {
-  RingHandle* h = static_cast<RingHandle*>(poll->data);
+  RingHandle* h = static_cast<PollBox*>(poll->data)->h;
   if (h == nullptr || h->destroyed || status < 0) return;
   napi_env env = h->env;
   napi_handle_scope scope = nullptr;
@@ -229,6 +258,51 @@ void OnPoll(uv_poll_t* poll, int status, int) {
   }
   if (!h->destroyed) UpdateRef(h);
   napi_close_handle_scope(env, scope);
+}
+
+// The task-work options of createRing / ioUringTaskRun: (mode: 'defer' | 'coop' | 'plain',
+// refuseForTest: boolean -- the setup flags of `mode` are treated as refused, as a kernel
+// without them would). False with a TypeError thrown. @thread JS
+bool GetTaskRun(napi_env env, napi_value mode, napi_value refuse, const char* fn, io::TaskRun* out, bool* refuse_out) {
+  char buf[16];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, mode, buf, sizeof buf, &len) != napi_ok) {
+    ThrowTypeError(env, fn, "taskRun must be 'defer', 'coop' or 'plain'");
+    return false;
+  }
+  const std::string m(buf, len);
+  if (m == "defer") {
+    *out = io::TaskRun::kDefer;
+  } else if (m == "coop") {
+    *out = io::TaskRun::kCoop;
+  } else if (m == "plain") {
+    *out = io::TaskRun::kPlain;
+  } else {
+    ThrowTypeError(env, fn, "taskRun must be 'defer', 'coop' or 'plain'");
+    return false;
+  }
+  bool r = false;
+  if (refuse != nullptr && napi_get_value_bool(env, refuse, &r) != napi_ok) {
+    ThrowTypeError(env, fn, "refuseForTest must be a boolean");
+    return false;
+  }
+  *refuse_out = r;
+  return true;
+}
+
+// { mode, fallback }: the mode in use and why it is not the one asked for (null when it is).
+napi_value TaskRunObject(napi_env env, io::TaskRun t, const std::string& fallback) {
+  napi_value o = nullptr, mode = nullptr, why = nullptr;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, io::TaskRunName(t), NAPI_AUTO_LENGTH, &mode);
+  if (fallback.empty()) {
+    napi_get_null(env, &why);
+  } else {
+    napi_create_string_utf8(env, fallback.c_str(), fallback.size(), &why);
+  }
+  napi_set_named_property(env, o, "mode", mode);
+  napi_set_named_property(env, o, "fallback", why);
+  return o;
 }
 
 RingHandle* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, const char* fn) {
@@ -375,6 +449,14 @@ napi_value Connections(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// taskRun(): { mode, fallback } -- what the kernel runs this ring with. @thread JS
+napi_value TaskRunOf(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  RingHandle* h = Unwrap(env, info, &argc, nullptr, "taskRun");
+  if (h == nullptr) return nullptr;
+  return TaskRunObject(env, h->ring->task_run(), h->ring->fallback());
+}
+
 // destroy(): undefined -- every socket closed at once, no events after. @thread JS
 napi_value Destroy(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -392,20 +474,26 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// createRing(onEvents(events: number[], buffers: Buffer[])): Ring @thread JS
+// createRing(onEvents(events: number[], buffers: Buffer[]), taskRun = 'defer',
+// refuseForTest = false): Ring @thread JS
 napi_value CreateRing(napi_env env, napi_callback_info info) {
   static const char* const kFn = "createRing";
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   napi_valuetype t = napi_undefined;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    return ThrowTypeError(env, kFn, "expected (onEvents: function)");
+    return ThrowTypeError(env, kFn, "expected (onEvents: function, taskRun?, refuseForTest?)");
+  }
+  io::RingOptions options;
+  if (argc >= 2 && napi_typeof(env, argv[1], &t) == napi_ok && t != napi_undefined &&
+      !GetTaskRun(env, argv[1], argc >= 3 ? argv[2] : nullptr, kFn, &options.task_run, &options.refuse_task_run)) {
+    return nullptr;
   }
   RingHandle* h = new RingHandle();
   h->env = env;
   std::string error;
-  if (!h->ring->Init(io::RingOptions(), &error)) {
+  if (!h->ring->Init(options, &error)) {
     delete h;
     napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: io_uring ring: ") + error).c_str());
     return nullptr;
@@ -416,16 +504,18 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_IO_URING", "kafka-turbo: no libuv loop for this environment");
     return nullptr;
   }
-  h->poll = new uv_poll_t();
-  int rc = uv_poll_init(loop, h->poll, h->ring->event_fd());
+  PollBox* box = new PollBox();
+  int rc = uv_poll_init(loop, &box->poll, h->ring->event_fd());
   if (rc != 0) {
-    delete h->poll;
-    h->poll = nullptr;
+    delete box;
     delete h;
     napi_throw_error(env, "ERR_IO_URING", (std::string("kafka-turbo: uv_poll_init: ") + uv_strerror(rc)).c_str());
     return nullptr;
   }
-  h->poll->data = h;
+  box->h = h;
+  box->poll.data = box;
+  h->box = box;
+  h->poll = &box->poll;
   uv_poll_start(h->poll, UV_READABLE, OnPoll);
   uv_unref(reinterpret_cast<uv_handle_t*>(h->poll));
   napi_value name = nullptr;
@@ -436,6 +526,7 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
       {"write", nullptr, Checked<Write>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, Checked<Close>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"connections", nullptr, Checked<Connections>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"taskRun", nullptr, Checked<TaskRunOf>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Checked<Destroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_create_object(env, &object) != napi_ok ||
@@ -451,7 +542,11 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     delete h;
     return nullptr;
   }
-  napi_add_env_cleanup_hook(env, CleanupHook, h);
+  if (napi_add_async_cleanup_hook(env, AsyncCleanup, box, &box->hook) != napi_ok) {
+    box->hook = nullptr;
+    napi_throw_error(env, "ERR_IO_URING", "kafka-turbo: could not add the ring's cleanup hook");
+    return nullptr;  // the object's finalizer tears the ring down
+  }
   return object;
 }
 
@@ -467,6 +562,22 @@ napi_value Probe(napi_env env, napi_callback_info) {
   return out;
 }
 
+// ioUringTaskRun(taskRun, refuseForTest = false): { mode, fallback } -- the mode a ring asked
+// for `taskRun` gets on this kernel (a small ring is set up with its flags). @thread JS
+napi_value ProbeTaskRunJs(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "ioUringTaskRun";
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  if (argc < 1) return ThrowTypeError(env, kFn, "expected (taskRun: 'defer' | 'coop' | 'plain', refuseForTest?)");
+  io::TaskRun want = io::TaskRun::kDefer;
+  bool refuse = false;
+  if (!GetTaskRun(env, argv[0], argc >= 2 ? argv[1] : nullptr, kFn, &want, &refuse)) return nullptr;
+  std::string fallback;
+  const io::TaskRun got = io::ProbeTaskRun(want, &fallback, refuse);
+  return TaskRunObject(env, got, fallback);
+}
+
 }  // namespace
 
 void RegisterUring(Napi::Env env, Napi::Object exports) {
@@ -475,6 +586,8 @@ void RegisterUring(Napi::Env env, Napi::Object exports) {
   exports.Set("ioUringProbe", Napi::Value(env, fn));
   napi_create_function(env, "createRing", NAPI_AUTO_LENGTH, Checked<CreateRing>, nullptr, &fn);
   exports.Set("createRing", Napi::Value(env, fn));
+  napi_create_function(env, "ioUringTaskRun", NAPI_AUTO_LENGTH, Checked<ProbeTaskRunJs>, nullptr, &fn);
+  exports.Set("ioUringTaskRun", Napi::Value(env, fn));
 }
 
 }  // namespace binding

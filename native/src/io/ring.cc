@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -32,7 +33,59 @@ std::string Errno(const char* what, int err) {
   return s;
 }
 
+// The setup flags of each task-work mode (TASKRUN_FLAG needs COOP or DEFER; DEFER needs
+// SINGLE_ISSUER).
+unsigned SetupFlags(TaskRun t) {
+  switch (t) {
+    case TaskRun::kDefer:
+      return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kCoop:
+      return IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kPlain:
+    default:
+      return 0;
+  }
+}
+
+const char* FlagName(TaskRun t) {
+  return t == TaskRun::kDefer ? "IORING_SETUP_DEFER_TASKRUN" : "IORING_SETUP_COOP_TASKRUN";
+}
+
+// io_uring_queue_init_params with `t`'s flags added to `params`, or -EINVAL when the test
+// hook refuses them.
+int SetUp(unsigned entries, io_uring* ring, io_uring_params* params, TaskRun t, bool refuse) {
+  const unsigned extra = SetupFlags(t);
+  if (extra != 0 && refuse) return -EINVAL;
+  params->flags |= extra;
+  return io_uring_queue_init_params(entries, ring, params);
+}
+
 }  // namespace
+
+const char* TaskRunName(TaskRun t) {
+  switch (t) {
+    case TaskRun::kDefer:
+      return "defer";
+    case TaskRun::kCoop:
+      return "coop";
+    case TaskRun::kPlain:
+    default:
+      return "plain";
+  }
+}
+
+TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse) {
+  if (want == TaskRun::kPlain) return want;
+  io_uring ring;
+  io_uring_params params{};
+  const int rc = SetUp(4, &ring, &params, want, refuse);
+  if (rc == 0) {
+    io_uring_queue_exit(&ring);
+    return want;
+  }
+  *fallback = std::string("the kernel refused ") + FlagName(want) + " (" + Errno("io_uring_setup", -rc) + ")";
+  return TaskRun::kPlain;
+}
 
 bool ProbeIoUring(std::string* reason) {
   // Linux 6.6+: 0 allowed, 1 only for the io_uring_group, 2 refused for everyone.
@@ -102,17 +155,28 @@ Ring::~Ring() {
 bool Ring::Init(const RingOptions& options, std::string* error) {
   options_ = options;
   ring_.reset(new io_uring());
-  io_uring_params params{};
-  // A completion queue well beyond the submission queue: every connection keeps a recv and a
-  // send armed, and the kernel keeps overflowing completions anyway (IORING_FEAT_NODROP).
-  params.flags = IORING_SETUP_CQSIZE;
-  params.cq_entries = options.entries * 8;
-  int rc = io_uring_queue_init_params(options.entries, ring_.get(), &params);
+  TaskRun want = options.task_run;
+  int rc = 0;
+  for (;;) {
+    io_uring_params params{};
+    // A completion queue well beyond the submission queue: every connection keeps a recv and a
+    // send armed, and the kernel keeps overflowing completions anyway (IORING_FEAT_NODROP).
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = options.entries * 8;
+    rc = SetUp(options.entries, ring_.get(), &params, want, options.refuse_task_run);
+    // EINVAL: a kernel that does not know the flag (DEFER_TASKRUN came in 6.1, COOP in 5.19);
+    // today's default then, which every io_uring kernel takes.
+    if (rc != -EINVAL || want == TaskRun::kPlain) break;
+    fallback_ = std::string("the kernel refused ") + FlagName(want) + " (" + Errno("io_uring_setup", EINVAL) + ")";
+    want = TaskRun::kPlain;
+  }
   if (rc < 0) {
     *error = Errno("io_uring_setup", -rc);
     return false;
   }
   ready_ = true;
+  task_run_ = want;
+  taskrun_flag_ = want != TaskRun::kPlain;
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) {
     *error = Errno("eventfd", errno);
@@ -156,10 +220,18 @@ void Ring::Wake() {
   if (quiet_) {
     io_uring_cq_eventfd_toggle(ring_.get(), true);
     quiet_ = false;
+    // The flag's store before the caller's HasCompletions() loads: what the kernel added
+    // while the eventfd was off is seen there, or (added after) signals it.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 }
 
-bool Ring::HasCompletions() const { return io_uring_cq_ready(ring_.get()) > 0; }
+bool Ring::HasCompletions() const {
+  if (io_uring_cq_ready(ring_.get()) > 0) return true;
+  // Deferred (or cooperative) task work that the next enter runs: with kDefer its arrival
+  // while quiet signalled nothing, and later arrivals do not signal either until it is run.
+  return taskrun_flag_ && (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
 
 void Ring::Signal() { ::eventfd_write(event_fd_, 1); }
 

@@ -5,7 +5,10 @@
 // epoll + writev/read (DESIGN.md). This is design (b) of issue 15: the ring's completions
 // signal an eventfd, which the binding (binding/uring.cc) has libuv watch on the JS thread with
 // a uv_poll_t, so a completion reaches JavaScript with no thread hop; Process() is called from
-// that poll callback. Everything here runs on that one thread (@thread owner): no locks.
+// that poll callback. Everything here runs on that one thread (@thread owner): no locks. That
+// is also what lets the ring ask for IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (TaskRun):
+// the thread that calls Init is the only one that ever submits or reaps (a worker_threads
+// environment makes its own ring on its own thread).
 //
 // Per connection at most one send is in flight (a stream socket must not have two sends
 // racing, and a short send is finished before the next starts); writes queued meanwhile are
@@ -37,6 +40,28 @@ namespace io {
 // ENOSYS from an old kernel --, or a missing opcode). @thread any
 bool ProbeIoUring(std::string* reason);
 
+// How the kernel runs the ring's task work: the second half of an operation that had to wait
+// (a recv whose bytes arrived, a send that found room, a connect that was answered).
+enum class TaskRun : uint8_t {
+  // IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER | TASKRUN_FLAG (Linux 6.1+): the work waits
+  // until the owner enters the ring for completions; its arrival only signals the eventfd
+  // (and sets IORING_SQ_TASKRUN). A sleeping epoll_wait is woken once, by the eventfd.
+  kDefer,
+  // IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG (5.19+): the work runs at the owner's next
+  // kernel transition; a running thread is not interrupted for it, a sleeping one still is.
+  kCoop,
+  // No flags (every kernel): the work interrupts the owner (a sleeping epoll_wait returns
+  // EINTR and is called again), runs, posts the completion and signals the eventfd.
+  kPlain,
+};
+// "defer", "coop", "plain". @thread any
+const char* TaskRunName(TaskRun t);
+
+// The mode a ring asked for `want` gets here: `want` when a small ring with its setup flags
+// can be made, else kPlain with *fallback saying what was refused (kPlain needs nothing more
+// than ProbeIoUring). `refuse`: as RingOptions::refuse_task_run. @thread any
+TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse = false);
+
 // Receives completions from Process(). The byte pointers are valid only during the call.
 class RingSink {
  public:
@@ -55,6 +80,12 @@ class RingSink {
 struct RingOptions {
   unsigned entries = 256;
   size_t read_buffer = 64 * 1024;
+  // Asked for; Init falls back to kPlain when the kernel refuses the setup flags (EINVAL from
+  // a kernel older than them), and task_run() / fallback() say what it got.
+  TaskRun task_run = TaskRun::kDefer;
+  // Tests: task_run's setup flags are refused with EINVAL, as by a kernel older than them,
+  // so the fallback is exercised on this one.
+  bool refuse_task_run = false;
 };
 
 class Ring {
@@ -67,6 +98,9 @@ class Ring {
   // Sets up the ring and its eventfd; false with *error on failure. @thread owner
   bool Init(const RingOptions& options, std::string* error);
   int event_fd() const { return event_fd_; }
+  // The task-work mode Init set up; fallback(): why it is not the one asked for (else empty).
+  TaskRun task_run() const { return task_run_; }
+  const std::string& fallback() const { return fallback_; }
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
@@ -87,7 +121,9 @@ class Ring {
 
   // Hands every completion waiting to `sink`, re-arms reads, submits (unless held).
   // `clear_event`: first reads the eventfd to reset its count (once per wake-up is enough).
-  // Returns the number of completions seen. @thread owner
+  // With kDefer the completions are made here: when the queue is empty and the kernel says
+  // work waits (IORING_SQ_TASKRUN), one io_uring_enter(GETEVENTS) runs it (liburing's peek
+  // does that enter). Returns the number of completions seen. @thread owner
   size_t Process(RingSink* sink, bool clear_event = true);
 
   // While held, Connect/Write/Close/Process queue their submissions instead of entering the
@@ -106,7 +142,8 @@ class Ring {
   void Hold();
   void Flush();
   void Wake();
-  // The kernel has posted completions that Process() has not taken yet (no system call).
+  // The kernel has posted completions that Process() has not taken yet, or (kDefer, kCoop)
+  // holds task work that the next Process() runs (IORING_SQ_TASKRUN). No system call.
   bool HasCompletions() const;
   // Signals the eventfd, for a wake-up later (completions left for the next loop turn).
   void Signal();
@@ -158,6 +195,10 @@ class Ring {
   bool held_ = false;   // see Hold()
   bool quiet_ = false;  // the eventfd is not signalled (Hold() until Wake())
   int event_fd_ = -1;
+  TaskRun task_run_ = TaskRun::kPlain;
+  // The kernel raises IORING_SQ_TASKRUN when task work waits for us (kDefer, kCoop).
+  bool taskrun_flag_ = false;
+  std::string fallback_;
   RingOptions options_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, Conn> conns_;

@@ -4,8 +4,10 @@
  * and on close, destroy() before the socket exists, that the ring keeps the process alive only
  * while it has sockets, that destroying it (or the process exiting) with writes in flight
  * ends cleanly, and that the leak checks of test/helpers/handles.ts see its sockets
- * (Node does not list an addon's libuv handles). Runs where io_uring is allowed; elsewhere the
- * one test checks that the refusal is reported instead.
+ * (Node does not list an addon's libuv handles), the task-work mode a ring runs with (and its
+ * fallback to plain when the setup flags are refused), and one ring per worker_threads
+ * environment. Runs where io_uring is allowed; elsewhere the one test checks that the refusal
+ * is reported instead.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,7 +16,8 @@ import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
-import { UringTransport } from '../../../ts/net/transport-uring.js';
+import { Worker } from 'node:worker_threads';
+import { UringTransport, type ProbeTaskRun, type TaskRunMode } from '../../../ts/net/transport-uring.js';
 import { handleCounts, handlesAbove } from '../../helpers/handles.js';
 import { getBackend } from '../../../ts/backend/load.js';
 
@@ -38,6 +41,23 @@ async function server(onSocket: (s: net.Socket) => void = () => undefined): Prom
       return new Promise((r) => srv.close(() => r()));
     },
   };
+}
+
+/** `n` awaited round trips of `size` bytes through an echo peer; resolves when all came back. */
+async function echoRoundTrips(s: import('../../../ts/net/transport.js').TransportSocket, n: number, size: number): Promise<void> {
+  let got = 0;
+  let want = 0;
+  let wake: (() => void) | null = null;
+  s.on('data', (d: Buffer) => {
+    got += d.length;
+    if (got >= want && wake) wake();
+  });
+  for (let i = 0; i < n; i++) {
+    want += size;
+    const back = new Promise<void>((r) => (wake = r));
+    s.write(Buffer.alloc(size, i & 0xff));
+    if (got < want) await back;
+  }
 }
 
 if (refusal !== null) {
@@ -127,6 +147,98 @@ if (refusal !== null) {
         const out = execFileSync(process.execPath, ['-e', script], { timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
         assert.equal(out, end.includes('destroy') ? 'destroyed ERR_RING_DESTROYED' : 'exiting');
       }
+      await srv.close();
+    });
+
+    it('a ring runs with the task-work mode the probe names; refused flags give plain, with the reason', async () => {
+      const probe = (addon as { ioUringTaskRun?: ProbeTaskRun }).ioUringTaskRun!;
+      const srv = await server((s) => s.pipe(s));
+      const cases: { mode: TaskRunMode; refuse: boolean }[] = [
+        { mode: 'defer', refuse: false },
+        { mode: 'coop', refuse: false },
+        { mode: 'plain', refuse: false },
+        { mode: 'defer', refuse: true },
+        { mode: 'coop', refuse: true },
+      ];
+      for (const c of cases) {
+        const expected = probe(c.mode, c.refuse);
+        if (c.refuse) {
+          assert.equal(expected.mode, 'plain');
+          assert.match(expected.fallback!, new RegExp(`^the kernel refused IORING_SETUP_${c.mode.toUpperCase()}_TASKRUN`));
+        }
+        const t = new UringTransport(addon.createRing!, { taskRun: c.mode, refuseTaskRunForTest: c.refuse });
+        assert.equal(t.taskRun(), null, 'no ring before the first connect');
+        const s = t.connect('127.0.0.1', srv.port);
+        await once(s, 'connect');
+        assert.deepEqual(t.taskRun(), expected, `${c.mode}${c.refuse ? ' refused' : ''}`);
+        await echoRoundTrips(s, 50, 1000);
+        const closed = once(s, 'close');
+        s.destroy();
+        await closed;
+        await new Promise((r) => setImmediate(r)); // out of the ring's own callback
+        t.native.destroy();
+      }
+      // This kernel (6.1+) takes DEFER_TASKRUN: the default ring uses it.
+      if (probe('defer').mode === 'defer') {
+        const t = new UringTransport(addon.createRing!);
+        const s = t.connect('127.0.0.1', srv.port);
+        await once(s, 'connect');
+        assert.deepEqual(t.taskRun(), { mode: 'defer', fallback: null });
+        s.destroy();
+        await once(s, 'close');
+        await new Promise((r) => setImmediate(r)); // out of the ring's own callback
+        t.native.destroy();
+      }
+      assert.throws(() => addon.createRing!(() => undefined, 'sqpoll' as TaskRunMode), /taskRun must be 'defer', 'coop' or 'plain'/);
+      assert.throws(() => probe('bogus' as TaskRunMode), /taskRun must be 'defer', 'coop' or 'plain'/);
+      await srv.close();
+    });
+
+    it('each worker_threads environment has its own ring on its own thread (SINGLE_ISSUER): main and two workers echo at once', async () => {
+      const srv = await server((s) => s.pipe(s));
+      const root = join(__dirname, '..', '..', '..', '..');
+      const script = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const { UringTransport } = require(${JSON.stringify(join(root, 'out', 'ts', 'net', 'transport-uring.js'))});
+        const addon = require(${JSON.stringify(join(root, 'out', 'ts', 'backend', 'native.js'))}).loadNativeAddon();
+        const t = new UringTransport(addon.createRing);
+        const s = t.connect('127.0.0.1', workerData.port);
+        let got = 0, want = 0, wake = null;
+        s.on('data', (d) => { got += d.length; if (got >= want && wake) wake(); });
+        s.on('connect', async () => {
+          for (let i = 0; i < 300; i++) {
+            want += 700;
+            const back = new Promise((r) => (wake = r));
+            s.write(Buffer.alloc(700, i & 0xff));
+            if (got < want) await back;
+          }
+          const mode = t.taskRun().mode;
+          s.on('close', () => parentPort.postMessage({ got, mode }));
+          s.destroy();
+        });
+      `;
+      const workers = [0, 1].map(() => new Worker(script, { eval: true, workerData: { port: srv.port } }));
+      const exits = workers.map((w) => once(w, 'exit'));
+      const results = workers.map((w) => new Promise<{ got: number; mode: string }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      }));
+      const t = new UringTransport(addon.createRing!);
+      const s = t.connect('127.0.0.1', srv.port);
+      await once(s, 'connect');
+      await echoRoundTrips(s, 300, 700);
+      const mine = t.taskRun()!.mode;
+      s.destroy();
+      await once(s, 'close');
+      const theirs = await Promise.all(results);
+      // A worker's end tears its ring down through the environment's async cleanup hook: the
+      // poll handle's close must finish before Node unloads the addon there (it crashed).
+      assert.deepEqual(await Promise.all(exits), [[0], [0]]);
+      const probe = (addon as { ioUringTaskRun?: ProbeTaskRun }).ioUringTaskRun!;
+      for (const r of theirs) assert.deepEqual(r, { got: 300 * 700, mode: probe('defer').mode });
+      assert.equal(mine, probe('defer').mode);
+      await new Promise((r) => setImmediate(r));
+      t.native.destroy();
       await srv.close();
     });
 
