@@ -40,6 +40,7 @@ import {
   KafkaJSRequestTimeoutError,
 } from '../errors.js';
 import { apiName } from '../protocol/api-keys.js';
+import { isHeldRecords, type HeldRecords, type RequestChunk } from '../protocol/produce.js';
 import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
 import { Writer } from '../protocol/writer.js';
@@ -122,8 +123,8 @@ interface PendingRequest {
   /** Response header v1 (tagged fields after the correlation id) rather than v0. */
   flexibleResponseHeader: boolean;
   expectResponse: boolean;
-  /** Length prefix + header, then the body chunks. */
-  chunks: Buffer[];
+  /** Length prefix + header, then the body chunks (held batches among them: see send()). */
+  chunks: RequestChunk[];
   decode: Decode<unknown> | null;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -176,6 +177,23 @@ class Fifo<T> {
 }
 
 /** The deadline of the oldest request of `list` still unsettled, or Infinity. */
+/** A socket that writes held batches from their native memory (the io_uring transport's). */
+interface HeldWriter {
+  writeHeld(chunk: HeldRecords, cb?: (err?: Error | null) => void): boolean;
+}
+
+/** One request chunk to the socket: a held batch by ref where the socket can (the ring), else
+ * as a Buffer made over its native memory (node:net, node:tls). */
+function writeChunk(socket: TransportSocket, chunk: RequestChunk, cb?: (err?: Error | null) => void): void {
+  if (!isHeldRecords(chunk)) {
+    socket.write(chunk, cb);
+  } else if (typeof (socket as Partial<HeldWriter>).writeHeld === 'function') {
+    (socket as TransportSocket & HeldWriter).writeHeld(chunk, cb);
+  } else {
+    socket.write(chunk.toBuffer(), cb);
+  }
+}
+
 function firstUnsettledDeadline(list: Fifo<PendingRequest>): number {
   for (let i = 0; i < list.length; i++) {
     const p = list.at(i) as PendingRequest;
@@ -498,7 +516,7 @@ export class BrokerConnection extends EventEmitter {
     apiKey: number,
     apiVersion: number,
     flexibleHeader: boolean,
-    body: Buffer | Buffer[],
+    body: Buffer | readonly RequestChunk[],
     decode: Decode<T> | null,
     opts?: RequestOptions,
   ): Promise<T> {
@@ -515,7 +533,8 @@ export class BrokerConnection extends EventEmitter {
     const sizeAt = w.reserve(4);
     writeRequestHeader(w, { apiKey, apiVersion, correlationId, clientId: this.clientId }, flexibleHeader);
     let size = w.length - 4;
-    const chunks = [w.finish()];
+    const header = w.finish();
+    const chunks: RequestChunk[] = [header];
     if (Buffer.isBuffer(body)) {
       size += body.length;
       chunks.push(body);
@@ -525,7 +544,7 @@ export class BrokerConnection extends EventEmitter {
         chunks.push(b);
       }
     }
-    chunks[0].writeInt32BE(size, sizeAt);
+    header.writeInt32BE(size, sizeAt);
 
     const createdAt = Date.now();
     return new Promise<T>((resolve, reject) => {
@@ -571,14 +590,14 @@ export class BrokerConnection extends EventEmitter {
     // in-flight bound caps how many requests sit in the socket's buffer.
     p.sentAt = Date.now();
     const last = p.chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(p.chunks[i]);
+    for (let i = 0; i < last; i++) writeChunk(socket, p.chunks[i]!);
     if (p.expectResponse) {
-      socket.write(p.chunks[last]);
+      writeChunk(socket, p.chunks[last]!);
       this.inFlight.push(p);
       return;
     }
     this.unflushed.push(p);
-    socket.write(p.chunks[last], (err) => {
+    writeChunk(socket, p.chunks[last]!, (err) => {
       // Write callbacks come in write order: drop the settled head of the list.
       const settledBefore = p.settled;
       p.settled = true;
