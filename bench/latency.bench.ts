@@ -23,7 +23,9 @@
  * --cpu-prof DIR writes one V8 CPU profile per kafka-turbo child (for finding where a
  * microsecond goes).
  *
- * --batched N adds two throughput cases, native/net batched and native/uring batched: N
+ * --batched N adds three throughput cases, native/net batched, native/uring batched and
+ * native/uring-buffers batched (the ring with KAFKA_TURBO_NATIVE_BATCHES=0: a Buffer per
+ * drained batch, as before drained batches stayed native): N
  * records of 100 bytes sent with send() per record and up to 10,000 unsettled (the CLI's
  * window), the producer's defaults otherwise (linger.ms 5, batch.size 16 KiB), acks=1, after
  * 20,000 untimed ones; records/s and client CPU per record, medians of the rounds, in a
@@ -239,6 +241,8 @@ async function parent(): Promise<void> {
     all.push(
       { name: 'native/net batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
+      // The ring with a Buffer per drained batch, as before issue 15 item 2 (native batches off).
+      { name: 'native/uring-buffers batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_NATIVE_BATCHES: '0' } },
     );
   }
   const only = arg('cases', '');

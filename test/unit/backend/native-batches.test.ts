@@ -115,10 +115,10 @@ if (refusal !== null) {
       assert.equal(bufferBytes(), baseline.bytes, 'every reported byte taken back');
     });
 
-    it('a large drained batch is held (no Buffer); its bytes equal the fallback\'s; complete() frees it', () => {
+    it('a large drained batch is held (no Buffer); its bytes equal the fallback\'s; complete() frees it', async () => {
       const backend = withIo('uring', () => createNativeBackend(addon));
       const acc = backend.createAccumulator(CONFIG);
-      const before = held();
+      const before = await settledHeld(); // Buffers of earlier tests collected first
       const d = drainOne(backend, acc, 4, 4096);
       assert.ok(d.held, 'held on the ring');
       assert.ok(d.held.length > 16384 && Number.isInteger(d.held.ref));
@@ -222,7 +222,7 @@ if (refusal !== null) {
       const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
       const s = t.connect('127.0.0.1', srv.port) as UringSocket;
       await once(s, 'connect');
-      const before = held();
+      const before = await settledHeld(); // Buffers of earlier tests collected first
       const d = drainOne(backend, acc, 64, 16384); // ~1 MiB: more than loopback buffers take at once
       // What it must read as (the fallback's bytes): no Buffer is made over the held memory.
       const fallback = createFallbackBackend({ reason: 'test', refused: [] });
@@ -253,7 +253,7 @@ if (refusal !== null) {
       const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
       const s = t.connect('127.0.0.1', srv.port) as UringSocket;
       await once(s, 'connect');
-      const before = held();
+      const before = await settledHeld(); // Buffers of earlier tests collected first
       const d = drainOne(backend, acc, 64, 16384);
       let error: Error | null | undefined;
       writeChunks(s, [d.held!], (err) => (error = err));
@@ -266,6 +266,24 @@ if (refusal !== null) {
       assert.equal(held(), before, 'released at the close');
       await srv.close();
       acc.destroy();
+    });
+
+    it('destroying the ring with a held write in flight releases it (teardown)', async () => {
+      const backend = withIo('uring', () => createNativeBackend(addon));
+      const acc = backend.createAccumulator(CONFIG);
+      const srv = await server((sock) => sock.pause());
+      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
+      const s = t.connect('127.0.0.1', srv.port) as UringSocket;
+      await once(s, 'connect');
+      const before = await settledHeld(); // Buffers of earlier tests collected first
+      const d = drainOne(backend, acc, 64, 16384);
+      writeChunks(s, [d.held!]);
+      acc.destroy(); // the producer is gone first
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(held(), before + 1, 'only the write holds it now');
+      t.native.destroy();
+      assert.equal(held(), before, 'released with the ring');
+      await srv.close();
     });
 
     it('a released batch can no longer be named (restamp, Buffer)', () => {
