@@ -187,7 +187,10 @@ async function child(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
     const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
-    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')} batched`;
+    const io = info.io ?? (info.ioUring ? 'uring' : 'net');
+    // KAFKA_TURBO_NATIVE_BATCHES=0: the ring with a Buffer per drained batch.
+    const buffers = io === 'uring' && process.env['KAFKA_TURBO_NATIVE_BATCHES'] === '0' ? '-buffers' : '';
+    out.info = `${info.backend}/${io}${buffers} batched`;
     await p.close();
   } else if (kind === 'kafkajs') {
     const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
