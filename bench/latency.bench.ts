@@ -26,7 +26,9 @@
  * --cpu-prof DIR writes one V8 CPU profile per kafka-turbo child (for finding where a
  * microsecond goes).
  *
- * --batched N adds two throughput cases, native/net batched and native/uring batched: N
+ * --batched N adds three throughput cases, native/net batched, native/uring batched and
+ * native/uring-buffers batched (the ring with KAFKA_TURBO_NATIVE_BATCHES=0: a Buffer per
+ * drained batch, as before drained batches stayed native): N
  * records of 100 bytes sent with send() per record and up to 10,000 unsettled (the CLI's
  * window), the producer's defaults otherwise (linger.ms 5, batch.size 16 KiB), acks=1, after
  * 20,000 untimed ones; records/s and client CPU per record, medians of the rounds, in a
@@ -205,7 +207,10 @@ async function child(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
     const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
-    out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')} batched`;
+    const io = info.io ?? (info.ioUring ? 'uring' : 'net');
+    // KAFKA_TURBO_NATIVE_BATCHES=0: the ring with a Buffer per drained batch.
+    const buffers = io === 'uring' && process.env['KAFKA_TURBO_NATIVE_BATCHES'] === '0' ? '-buffers' : '';
+    out.info = `${info.backend}/${io}${buffers} batched`;
     await p.close();
   } else if (kind === 'kafkajs') {
     const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -260,6 +265,8 @@ async function parent(): Promise<void> {
     all.push(
       { name: 'native/net batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
+      // The ring with a Buffer per drained batch, as before issue 15 item 2 (native batches off).
+      { name: 'native/uring-buffers batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_NATIVE_BATCHES: '0' } },
     );
   }
   // --taskrun plain,coop: the ring's other task-work modes as cases of their own (the default

@@ -26,6 +26,7 @@ import type {
   RefusedCandidate,
 } from './types.js';
 import { loadNativeAddon, type NativeAddon } from './native.js';
+import type { HeldRecords } from '../protocol/produce.js';
 import type { Transport } from '../net/transport.js';
 import { UringTransport, type ProbeTaskRun, type TaskRunMode } from '../net/transport-uring.js';
 
@@ -44,6 +45,40 @@ const INITIAL_SLOTS = 4096;
 const INITIAL_BYTES = 64 * 1024;
 const RETAINED_SLOTS = 256 * 1024;
 const RETAINED_BYTES = 1024 * 1024;
+
+/** A drained batch kept in the addon's memory (drainPacked with hold), by ref. */
+class NativeHeldBatch implements HeldRecords {
+  private buffer: Buffer | null = null;
+  constructor(
+    private readonly addon: NativeAddon,
+    readonly ref: number,
+    readonly length: number,
+  ) {}
+
+  toBuffer(): Buffer {
+    return (this.buffer ??= this.addon.heldBatchBuffer(this.ref));
+  }
+
+  restamp(producerId: bigint, producerEpoch: number, baseSequence: number): void {
+    this.addon.restampHeldBatch(this.ref, producerId, producerEpoch, baseSequence);
+    this.buffer = null; // the bytes may live in a new block now
+  }
+}
+
+/** DrainedBatch of a held batch: `bytes` only made when read. */
+class HeldDrainedBatch implements DrainedBatch {
+  constructor(
+    readonly batchId: number,
+    readonly partition: number,
+    readonly recordCount: number,
+    public createdMs: number,
+    readonly held: NativeHeldBatch,
+  ) {}
+
+  get bytes(): Buffer {
+    return this.held.toBuffer();
+  }
+}
 
 /**
  * Lays records out in the addon's packed form (see native.ts): one ArrayBuffer seen as
@@ -272,6 +307,9 @@ export function createNativeBackend(
 ): Backend {
   const packer = new RecordPacker();
   const { transport, io, ioReason } = chooseIo(addon);
+  // On the ring, drained batches stay native (issue 15, item 2); KAFKA_TURBO_NATIVE_BATCHES=0
+  // turns that off (measurements: the same ring with a Buffer per batch).
+  const holdDrained = io === 'uring' && process.env['KAFKA_TURBO_NATIVE_BATCHES'] !== '0';
   return {
     ...(transport ? { transport } : {}),
     info: {
@@ -339,13 +377,19 @@ export function createNativeBackend(
             for (let i = 0; i < n; i++) meta[DRAIN_SLOTS + i] = partitions[i]!;
             // A missing or non-number sequence becomes NaN, which the addon refuses.
             if (withSequences) for (let i = 0; i < n; i++) meta[DRAIN_SLOTS + n + i] = sequences[i]!;
-            const buffers = acc.drainPacked(p.scratch, stamp.producerId);
+            const buffers = acc.drainPacked(p.scratch, stamp.producerId, holdDrained);
             const count = meta[0]!;
             const out = new Array<DrainedBatch>(count);
             const area = p.bytes;
             for (let i = 0; i < count; i++) {
               const at = 1 + DRAIN_OUT_SLOTS * i;
               const offset = meta[at + 4]!;
+              if (offset <= -2) {
+                // Held in native memory (the ring writes it from there): no Buffer unless asked.
+                const held = new NativeHeldBatch(addon, -2 - offset, meta[at + 5]!);
+                out[i] = new HeldDrainedBatch(meta[at]!, meta[at + 1]!, meta[at + 2]!, meta[at + 3]!, held);
+                continue;
+              }
               let bytes: Buffer;
               if (offset >= 0) {
                 // Copied into the scratch by the addon: a Buffer from Node's pool (allocUnsafe

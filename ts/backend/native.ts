@@ -40,8 +40,11 @@ export interface NativeRecordAccumulator extends RecordAccumulator {
    * createdMs, the offset of its bytes in the scratch's byte area (-1: not there) and its
    * size. A small batch (under memoryStats().drainCopyBelow) that fits is copied into the
    * byte area; the others are Buffers at their index in the returned array, which is
-   * undefined when there are none. Needs metaCapacity >= max(6 + 2n, 1 + 6n). */
-  drainPacked(scratch: Uint8Array, producerId: bigint): (Buffer | undefined)[] | undefined;
+   * undefined when there are none. With `hold` (the io_uring transport) those others stay in
+   * native memory instead: their offset slot is -2 - ref (heldBatchBuffer, restampHeldBatch,
+   * the ring's write; native/src/binding/held_batches.h), until complete() of their id.
+   * Needs metaCapacity >= max(6 + 2n, 1 + 6n). */
+  drainPacked(scratch: Uint8Array, producerId: bigint, hold?: boolean): (Buffer | undefined)[] | undefined;
   /** ready() with its numbers in scratch. Slots in: [0] metaCapacity, [1] nowMs, [2] flushing
    * (0/1). Slots out: [0] count of ready partitions, [1] nextReadyInMs, then the partitions
    * from slot 2; when they do not fit, they are returned as an array instead. */
@@ -68,6 +71,12 @@ export interface NativeAddon {
     bigs: Uint8Array[] | null,
     header: BatchHeaderInput,
   ): Buffer;
+  /** A held batch's bytes as a Buffer over its native memory (the Buffer keeps it alive);
+   * throws a RangeError when nothing is held under `ref`. */
+  heldBatchBuffer(ref: number): Buffer;
+  /** Rewrites a held batch's producer id, epoch, base sequence and CRC32C natively (a copy
+   * when a ring write or a Buffer still reads the old bytes). */
+  restampHeldBatch(ref: number, producerId: bigint, producerEpoch: number, baseSequence: number): void;
   /** Backend.createAccumulator. */
   createAccumulator(config: AccumulatorConfig): NativeRecordAccumulator;
   /** What the addon holds now (tests, diagnostics): bytes reported to V8 with
@@ -77,6 +86,8 @@ export interface NativeAddon {
   memoryStats(): {
     externalBytes: number;
     bufferBytes: number;
+    /** Held batches (drainPacked with hold) whose memory is not freed yet. */
+    heldBatches: number;
     compressThreads: number;
     compressThreadLimit: number;
     /** Drained batches of fewer bytes are copied into their Buffers (not counted in

@@ -12,6 +12,7 @@
  */
 
 import type { Transport } from '../net/transport.js';
+import type { HeldRecords } from '../protocol/produce.js';
 
 /** Which CRC32C implementation a backend runs. */
 export type Crc32cImpl = 'avx512-vpclmul' | 'sse42' | 'armv8-crc' | 'table' | 'ts';
@@ -153,10 +154,14 @@ export interface DrainedBatch {
   batchId: number;
   partition: number;
   recordCount: number;
-  /** The whole record batch (v2), CRC included, ready to go into a ProduceRequest. */
-  bytes: Buffer;
+  /** The whole record batch (v2), CRC included, ready to go into a ProduceRequest. When the
+   * batch is `held`, reading this makes a Buffer over the native memory (held.toBuffer()). */
+  readonly bytes: Buffer;
   /** Create time of the batch (ms since the epoch) for delivery.timeout.ms. */
   createdMs: number;
+  /** The native backend on the io_uring transport: the batch stays in native memory (no
+   * Buffer made) until complete() of its id; the ring writes it from there. */
+  held?: HeldRecords;
 }
 
 /** A batch that was removed without being drained (expired or aborted). */

@@ -42,7 +42,7 @@ export interface Metric extends MetricName {
 export interface SentBatch {
   readonly tp: { readonly topic: string };
   readonly records: ReadonlyArray<{ readonly keySize: number; readonly valueSize: number }>;
-  readonly bytes: Buffer | null;
+  readonly bytes: { readonly length: number } | null;
   readonly attempts: number;
   readonly createdMs: number;
   readonly lane: { readonly codec: number };

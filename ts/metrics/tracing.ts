@@ -60,7 +60,7 @@ export function produceContext(
   node: number,
   broker: string,
   acks: number,
-  batches: ReadonlyArray<{ readonly tp: { readonly topic: string; readonly partition: number }; readonly records: { length: number }; readonly bytes: Buffer | null }>,
+  batches: ReadonlyArray<{ readonly tp: { readonly topic: string; readonly partition: number }; readonly records: { length: number }; readonly bytes: { readonly length: number } | null }>,
 ): ProduceTraceContext {
   let records = 0;
   let bytes = 0;

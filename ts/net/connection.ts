@@ -40,6 +40,7 @@ import {
   KafkaJSRequestTimeoutError,
 } from '../errors.js';
 import { apiName } from '../protocol/api-keys.js';
+import { isHeldRecords, type HeldRecords, type RequestChunk } from '../protocol/produce.js';
 import { Reader } from '../protocol/reader.js';
 import { writeRequestHeader } from '../protocol/request-header.js';
 import { Writer } from '../protocol/writer.js';
@@ -122,8 +123,8 @@ interface PendingRequest {
   /** Response header v1 (tagged fields after the correlation id) rather than v0. */
   flexibleResponseHeader: boolean;
   expectResponse: boolean;
-  /** Length prefix + header, then the body chunks. */
-  chunks: Buffer[];
+  /** Length prefix + header, then the body chunks (held batches among them: see send()). */
+  chunks: RequestChunk[];
   decode: Decode<unknown> | null;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -176,6 +177,23 @@ class Fifo<T> {
 }
 
 /** The deadline of the oldest request of `list` still unsettled, or Infinity. */
+/** A socket that writes held batches from their native memory (the io_uring transport's). */
+interface HeldWriter {
+  writeHeld(chunk: HeldRecords, cb?: (err?: Error | null) => void): boolean;
+}
+
+/** One request chunk to the socket: a held batch by ref where the socket can (the ring), else
+ * as a Buffer made over its native memory (node:net, node:tls). */
+function writeChunk(socket: TransportSocket, chunk: RequestChunk, cb?: (err?: Error | null) => void): void {
+  if (!isHeldRecords(chunk)) {
+    socket.write(chunk, cb);
+  } else if (typeof (socket as Partial<HeldWriter>).writeHeld === 'function') {
+    (socket as TransportSocket & HeldWriter).writeHeld(chunk, cb);
+  } else {
+    socket.write(chunk.toBuffer(), cb);
+  }
+}
+
 function firstUnsettledDeadline(list: Fifo<PendingRequest>): number {
   for (let i = 0; i < list.length; i++) {
     const p = list.at(i) as PendingRequest;
@@ -501,7 +519,7 @@ export class BrokerConnection extends EventEmitter {
     apiKey: number,
     apiVersion: number,
     flexibleHeader: boolean,
-    body: Buffer | Buffer[],
+    body: Buffer | readonly RequestChunk[],
     decode: Decode<T> | null,
     opts?: RequestOptions,
   ): Promise<T> {
@@ -522,8 +540,10 @@ export class BrokerConnection extends EventEmitter {
     if (Buffer.isBuffer(body)) size += body.length;
     else for (let i = 0; i < body.length; i++) size += body[i]!.length;
     w.patchInt32(sizeAt, size);
-    let chunks: Buffer[];
-    if (size + 4 <= COALESCE_BELOW) {
+    let chunks: RequestChunk[];
+    // A held batch is 4 KiB or more (drainPacked's copy threshold), so a request this small is
+    // all Buffers; checked all the same.
+    if (size + 4 <= COALESCE_BELOW && (Buffer.isBuffer(body) || body.every((b) => !isHeldRecords(b)))) {
       // A small request (an awaited send's, a metadata request) goes out as one Buffer: one
       // socket write instead of one per chunk, for the price of copying a few hundred bytes.
       const one = Buffer.allocUnsafe(size + 4);
@@ -532,8 +552,9 @@ export class BrokerConnection extends EventEmitter {
         one.set(body, at);
       } else {
         for (let i = 0; i < body.length; i++) {
-          one.set(body[i]!, at);
-          at += body[i]!.length;
+          const b = body[i] as Buffer;
+          one.set(b, at);
+          at += b.length;
         }
       }
       chunks = [one];
@@ -587,14 +608,14 @@ export class BrokerConnection extends EventEmitter {
     // in-flight bound caps how many requests sit in the socket's buffer.
     p.sentAt = Date.now();
     const last = p.chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(p.chunks[i]);
+    for (let i = 0; i < last; i++) writeChunk(socket, p.chunks[i]!);
     if (p.expectResponse) {
-      socket.write(p.chunks[last]);
+      writeChunk(socket, p.chunks[last]!);
       this.inFlight.push(p);
       return;
     }
     this.unflushed.push(p);
-    socket.write(p.chunks[last], (err) => {
+    writeChunk(socket, p.chunks[last]!, (err) => {
       // Write callbacks come in write order: drop the settled head of the list.
       const settledBefore = p.settled;
       p.settled = true;

@@ -6,7 +6,9 @@
  * Writes: chunks written between cork() and uncork() go to the ring as one write (one
  * sendmsg of all their buffers, the batches' Buffers as they are, never copied); outside cork
  * each write() is its own. A write's Buffers stay referenced here until the ring reports it
- * written or the socket closed, because the kernel reads them in place. Write callbacks run
+ * written or the socket closed, because the kernel reads them in place. writeHeld() puts a
+ * held batch (the native backend's drained batch, HeldRecords) into the same sendmsg by its
+ * ref: the ring resolves it to the batch's native memory and keeps that alive itself. Write callbacks run
  * in write order when the ring says their bytes are in the kernel, or with the close's error.
  *
  * The ring is one per process (per environment), made on first use and shared by every
@@ -16,6 +18,7 @@ import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import type { HeldRecords } from '../protocol/produce.js';
 import type { Transport, TransportSocket } from './transport.js';
 
 /**
@@ -38,7 +41,7 @@ export interface NativeRing {
   connect(ip: string, port: number, sendBuffer: number, recvBuffer: number): number;
   /** notify false: no callback waits on it, so its written event may come late (with the
    * next event JavaScript gets). */
-  write(id: number, chunks: Uint8Array[], notify: boolean): boolean;
+  write(id: number, chunks: (Uint8Array | number)[], notify: boolean): boolean;
   close(id: number): boolean;
   connections(): number;
   taskRun(): TaskRunInfo;
@@ -76,7 +79,8 @@ export interface UringTransportOptions {
 }
 
 interface WriteGroup {
-  chunks: Buffer[];
+  /** Buffers, and held batches by ref. */
+  chunks: (Buffer | number)[];
   callbacks: ((err?: Error | null) => void)[];
 }
 
@@ -207,6 +211,16 @@ export class UringSocket extends EventEmitter implements TransportSocket {
   }
 
   write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean {
+    return this.writeChunk(chunk, cb);
+  }
+
+  /** write() of a held batch, written from its native memory by ref. Before the socket is open
+   * its bytes are taken as a Buffer instead (the ref might be released before start()). */
+  writeHeld(chunk: HeldRecords, cb?: (err?: Error | null) => void): boolean {
+    return this.writeChunk(this.id === 0 ? chunk.toBuffer() : chunk.ref, cb);
+  }
+
+  private writeChunk(chunk: Buffer | number, cb?: (err?: Error | null) => void): boolean {
     if (this.destroyed) {
       if (cb) process.nextTick(cb, Object.assign(new Error('This socket has been destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
       return false;

@@ -34,7 +34,7 @@
 import type { BatchHeaderInput, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { InitProducerId } from '../protocol/init-producer-id.js';
-import { Produce, type ProducePartitionResponse, type ProduceResponse } from '../protocol/produce.js';
+import { encodeProduceChunks, isHeldRecords, Produce, type HeldRecords, type ProducePartitionResponse, type ProduceResponse } from '../protocol/produce.js';
 import { decodeRecordBatches, restampProducerState } from '../protocol/record-batch.js';
 import { errorForCode, ErrorCode, isStaleMetadataError } from '../protocol/error-codes.js';
 import { initCodecs } from '../compression/index.js';
@@ -95,8 +95,8 @@ class SplitGroup {
 export class BatchEntry {
   readonly records: PendingRecord[] = [];
   /** The encoded batch, once drained; retries resend these same bytes (re-stamped after an
-   * epoch bump). */
-  bytes: Buffer | null = null;
+   * epoch bump). Held in native memory on the io_uring transport (HeldRecords: no Buffer). */
+  bytes: Buffer | HeldRecords | null = null;
   attempts = 0;
   retryAtMs = 0;
   lastError: Error | null = null;
@@ -408,7 +408,9 @@ export class Sender implements PartitionLoad {
         if (bytes > 0 && bytes + entry.bytes!.length > this.config.maxRequestSize) break;
         entry.tp.retries.shift();
         if (entry.restamp) {
-          restampProducerState(entry.bytes!, entry.producerId, entry.producerEpoch, entry.baseSequence, this.crc32c);
+          const held = entry.bytes!;
+          if (isHeldRecords(held)) held.restamp(entry.producerId, entry.producerEpoch, entry.baseSequence);
+          else restampProducerState(held, entry.producerId, entry.producerEpoch, entry.baseSequence, this.crc32c);
           entry.restamp = false;
         }
         batches.push(entry);
@@ -478,7 +480,7 @@ export class Sender implements PartitionLoad {
 
   private attach(lane: Lane, d: DrainedBatch): BatchEntry {
     const entry = lane.batches.get(d.batchId)!;
-    entry.bytes = d.bytes;
+    entry.bytes = d.held ?? d.bytes;
     entry.tp.queued--;
     return entry;
   }
@@ -595,7 +597,7 @@ export class Sender implements PartitionLoad {
     // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
     const produce = this.txn?.produceDescriptor() ?? Produce;
     const version = broker.version(produce);
-    const body = produce.encode(version, {
+    const body = encodeProduceChunks(produce, version, {
       transactionalId: this.txn?.transactionalId ?? null,
       acks: lane.acks,
       timeoutMs: lane.timeoutMs,
@@ -737,7 +739,7 @@ export class Sender implements PartitionLoad {
    */
   private splitAndRequeue(b: BatchEntry, err: Error): void {
     const encode = this.encodeBatch;
-    const bytes = b.bytes!;
+    const bytes = isHeldRecords(b.bytes) ? b.bytes.toBuffer() : b.bytes!;
     const codec = (bytes.length > 22 ? bytes.readInt16BE(21) & 0x07 : 0) as CodecId;
     this.splitting.add(b);
     b.onWire = true; // its bytes are in use: a close meanwhile must not free them
@@ -1080,7 +1082,7 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 
 /** The request's topic_data: batches grouped by topic, topics in first-seen order, partitions
  * in batch order. One topic (the usual request) needs no map. */
-function topicData(batches: readonly BatchEntry[]): { name: string; partitionData: { index: number; records: Buffer }[] }[] {
+function topicData(batches: readonly BatchEntry[]): { name: string; partitionData: { index: number; records: Buffer | HeldRecords }[] }[] {
   const first = batches[0]!.tp.topic;
   let oneTopic = true;
   for (let i = 1; i < batches.length; i++) {
@@ -1090,11 +1092,11 @@ function topicData(batches: readonly BatchEntry[]): { name: string; partitionDat
     }
   }
   if (oneTopic) {
-    const partitionData: { index: number; records: Buffer }[] = [];
+    const partitionData: { index: number; records: Buffer | HeldRecords }[] = [];
     for (let i = 0; i < batches.length; i++) partitionData.push({ index: batches[i]!.tp.partition, records: batches[i]!.bytes! });
     return [{ name: first, partitionData }];
   }
-  const byTopic = new Map<string, { index: number; records: Buffer }[]>();
+  const byTopic = new Map<string, { index: number; records: Buffer | HeldRecords }[]>();
   for (const b of batches) {
     let list = byTopic.get(b.tp.topic);
     if (!list) byTopic.set(b.tp.topic, (list = []));

@@ -48,10 +48,35 @@ import type { Reader } from './reader.js';
 import { checkVersion, type ApiDescriptor } from './versions.js';
 import { Writer } from './writer.js';
 
+/**
+ * A record batch that stays in the native memory it was encoded in (the native backend on the
+ * io_uring transport, issue 15): the ring writes it from there by `ref`, so no Buffer is made
+ * for it. Whatever truly needs its bytes in JavaScript (a connection not on the ring, the
+ * split after MESSAGE_TOO_LARGE) asks toBuffer(); a retry after an epoch bump restamps it
+ * natively.
+ */
+export interface HeldRecords {
+  /** Bytes of the batch. */
+  readonly length: number;
+  /** What the ring's write names it by (ts/net/transport-uring.ts). */
+  readonly ref: number;
+  /** The bytes as a Buffer (made on the first call, then the same one until a restamp). */
+  toBuffer(): Buffer;
+  /** Rewrites producer id, epoch and base sequence, and the CRC32C (restampProducerState). */
+  restamp(producerId: bigint, producerEpoch: number, baseSequence: number): void;
+}
+
+/** A piece of an encoded request: bytes, or a held batch written from native memory. */
+export type RequestChunk = Buffer | HeldRecords;
+
+export function isHeldRecords(chunk: RequestChunk | readonly Buffer[] | null | undefined): chunk is HeldRecords {
+  return chunk != null && !Buffer.isBuffer(chunk) && typeof (chunk as HeldRecords).ref === 'number';
+}
+
 export interface ProducePartitionData {
   index: number;
   /** One or more whole record batches for this partition. */
-  records: Buffer | readonly Buffer[];
+  records: Buffer | HeldRecords | readonly Buffer[];
 }
 
 export interface ProduceTopicData {
@@ -123,60 +148,8 @@ export const Produce: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]> =
 
   encode(version, req) {
     checkVersion(Produce, version);
-    const flexible = version >= FLEXIBLE_FROM;
-    // All framing goes into one writer (shared by every call: finish() copies out); `cuts`
-    // remembers where each partition's batches go, so one allocation holds every framing chunk
-    // and the batches are referenced, not copied. A small request is the exception: its
-    // batches are copied into the framing and it comes back as one Buffer (fewer objects and
-    // socket writes for an awaited send's request).
-    const w = ENCODER.reset();
-    const inline = recordsTotal(req) <= INLINE_BELOW;
-    const cuts: number[] = [];
-    const batches: (Buffer | readonly Buffer[])[] = [];
-    if (flexible) w.compactString(req.transactionalId);
-    else w.string(req.transactionalId);
-    w.int16(req.acks).int32(req.timeoutMs);
-    const topics = req.topicData;
-    if (flexible) w.uvarint(topics.length + 1);
-    else w.int32(topics.length);
-    for (const t of topics) {
-      const name = nameBytes(t.name);
-      if (flexible) w.uvarint(name.length + 1).raw(name).uvarint(t.partitionData.length + 1);
-      else w.int16(name.length).raw(name).int32(t.partitionData.length);
-      for (const p of t.partitionData) {
-        w.int32(p.index);
-        const size = recordsSize(p.records);
-        if (flexible) w.uvarint(size + 1);
-        else w.int32(size);
-        if (inline) {
-          if (Buffer.isBuffer(p.records)) w.raw(p.records);
-          else for (const b of p.records) w.raw(b);
-        } else {
-          cuts.push(w.length);
-          batches.push(p.records);
-        }
-        if (flexible) w.emptyTaggedFields();
-      }
-      if (flexible) w.emptyTaggedFields();
-    }
-    if (flexible) w.emptyTaggedFields();
-
-    const framing = w.finish();
-    if (inline) return [framing];
-    const chunks: Buffer[] = [];
-    let from = 0;
-    for (let i = 0; i < cuts.length; i++) {
-      if (cuts[i] > from) chunks.push(framing.subarray(from, cuts[i]));
-      from = cuts[i];
-      const records = batches[i];
-      if (Buffer.isBuffer(records)) {
-        if (records.length > 0) chunks.push(records);
-      } else {
-        for (const b of records) if (b.length > 0) chunks.push(b);
-      }
-    }
-    if (framing.length > from) chunks.push(framing.subarray(from));
-    return chunks;
+    // Held batches become Buffers here: a caller of encode() gets bytes only.
+    return encodeChunks(version, req, false) as Buffer[];
   },
 
   decode(version, r) {
@@ -361,14 +334,95 @@ function nameBytes(name: string): Buffer {
   return b;
 }
 
-function recordsTotal(req: ProduceRequest): number {
+/** Whether `req`'s batches are all Buffers adding up to at most INLINE_BELOW bytes. */
+function inlineable(req: ProduceRequest): boolean {
   let n = 0;
-  for (const t of req.topicData) for (const p of t.partitionData) n += recordsSize(p.records);
-  return n;
+  for (const t of req.topicData) {
+    for (const p of t.partitionData) {
+      if (isHeldRecords(p.records)) return false;
+      n += recordsSize(p.records);
+      if (n > INLINE_BELOW) return false;
+    }
+  }
+  return true;
 }
 
-function recordsSize(records: Buffer | readonly Buffer[]): number {
-  if (Buffer.isBuffer(records)) return records.length;
+/**
+ * The ProduceRequest as Produce.encode() writes it, but with held batches (HeldRecords) left as
+ * chunks of their own, for a connection that writes them from native memory (the io_uring
+ * transport) or asks for their bytes itself. `descriptor` is Produce or ProduceTxnV2.
+ */
+export function encodeProduceChunks(
+  descriptor: ApiDescriptor<ProduceRequest, ProduceResponse, Buffer[]>,
+  version: number,
+  req: ProduceRequest,
+): RequestChunk[] {
+  checkVersion(descriptor, version);
+  return encodeChunks(Math.min(version, 11), req, true);
+}
+
+function encodeChunks(version: number, req: ProduceRequest, keepHeld: boolean): RequestChunk[] {
+  const flexible = version >= FLEXIBLE_FROM;
+  // All framing goes into one writer (shared by every call: finish() copies out); `cuts`
+  // remembers where each partition's batches go, so one allocation holds every framing chunk
+  // and the batches are referenced, not copied. A small request is the exception: its
+  // batches are copied into the framing and it comes back as one Buffer (fewer objects and
+  // socket writes for an awaited send's request). Held batches are 4 KiB or more, so a small
+  // request never holds one.
+  const w = ENCODER.reset();
+  const inline = inlineable(req);
+  const cuts: number[] = [];
+  const batches: (Buffer | HeldRecords | readonly Buffer[])[] = [];
+  if (flexible) w.compactString(req.transactionalId);
+  else w.string(req.transactionalId);
+  w.int16(req.acks).int32(req.timeoutMs);
+  const topics = req.topicData;
+  if (flexible) w.uvarint(topics.length + 1);
+  else w.int32(topics.length);
+  for (const t of topics) {
+    const name = nameBytes(t.name);
+    if (flexible) w.uvarint(name.length + 1).raw(name).uvarint(t.partitionData.length + 1);
+    else w.int16(name.length).raw(name).int32(t.partitionData.length);
+    for (const p of t.partitionData) {
+      w.int32(p.index);
+      const size = recordsSize(p.records);
+      if (flexible) w.uvarint(size + 1);
+      else w.int32(size);
+      if (inline) {
+        if (Buffer.isBuffer(p.records)) w.raw(p.records);
+        else for (const b of p.records as readonly Buffer[]) w.raw(b);
+      } else {
+        cuts.push(w.length);
+        batches.push(p.records);
+      }
+      if (flexible) w.emptyTaggedFields();
+    }
+    if (flexible) w.emptyTaggedFields();
+  }
+  if (flexible) w.emptyTaggedFields();
+
+  const framing = w.finish();
+  if (inline) return [framing];
+  const chunks: RequestChunk[] = [];
+  let from = 0;
+  for (let i = 0; i < cuts.length; i++) {
+    if (cuts[i] > from) chunks.push(framing.subarray(from, cuts[i]));
+    from = cuts[i];
+    const records = batches[i]!;
+    if (Buffer.isBuffer(records)) {
+      if (records.length > 0) chunks.push(records);
+    } else if (isHeldRecords(records)) {
+      if (records.length > 0) chunks.push(keepHeld ? records : records.toBuffer());
+    } else {
+      for (const b of records) if (b.length > 0) chunks.push(b);
+    }
+  }
+  if (framing.length > from) chunks.push(framing.subarray(from));
+  return chunks;
+}
+
+function recordsSize(records: Buffer | HeldRecords | readonly Buffer[]): number {
+  if (Buffer.isBuffer(records) || isHeldRecords(records)) return records.length;
   let n = 0;
   for (const b of records) n += b.length;
   return n;

@@ -32,9 +32,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "bindings.h"
+#include "held_batches.h"
 
 namespace kafka_turbo {
 namespace binding {
@@ -65,6 +68,9 @@ struct AccumulatorHandle {
   std::vector<core::BatchResult> complete_scratch;
   // Bytes reported to V8 for this accumulator so far.
   int64_t reported = 0;
+  // Drained batches held natively (drainPacked with hold), by batch id: their refs in the
+  // held table, dropped at complete() or destroy() (held_batches.h).
+  std::unordered_map<uint64_t, uint64_t> held;
 };
 
 // What every accumulator of the process reported to V8, together (memoryStats(): a test
@@ -75,6 +81,190 @@ std::atomic<int64_t> g_reported_bytes{0};
 // program that drops big drained Buffers and allocates little JS would otherwise never
 // collect them (hundreds of MiB seen in 200 cycles of 2 MB).
 std::atomic<int64_t> g_buffer_bytes{0};
+
+}  // namespace
+
+// ---- held batches (held_batches.h) ---------------------------------------------------------
+
+struct HeldBlock {
+  uint8_t* bytes;
+  size_t size;
+  core::BatchBufferPool* pool;  // null: malloc'd
+  int refs;                     // touched on its environment's JS thread only
+};
+
+namespace {
+
+// The table of held batches, by ref. One per process (refs are unique across accumulators and
+// environments, so a ring write can only name a batch that exists); the mutex guards the map,
+// each block is used on its own environment's thread.
+struct HeldEntry {
+  HeldBlock* block;
+  uint64_t batch_id;
+};
+std::mutex g_held_mutex;
+std::unordered_map<uint64_t, HeldEntry> g_held;
+uint64_t g_next_held_ref = 1;  // under g_held_mutex; below 2^53, so a JS number holds it
+std::atomic<int64_t> g_held_count{0};
+
+// A block made for `size` bytes: reported to V8 and counted. @thread JS
+HeldBlock* NewHeldBlock(napi_env env, uint8_t* bytes, size_t size, core::BatchBufferPool* pool) {
+  auto* block = new HeldBlock{bytes, size, pool, 1};
+  int64_t total = 0;
+  napi_adjust_external_memory(env, static_cast<int64_t>(size), &total);
+  g_buffer_bytes += static_cast<int64_t>(size);
+  ++g_held_count;
+  return block;
+}
+
+// Keeps drained batch `d` under a new ref (its bytes now belong to the table). @thread JS
+uint64_t HoldBatch(napi_env env, AccumulatorHandle* handle, const core::DrainedBatch& d) {
+  HeldBlock* block = NewHeldBlock(env, d.bytes, d.size, d.pool);
+  uint64_t ref = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_held_mutex);
+    ref = g_next_held_ref++;
+    g_held.emplace(ref, HeldEntry{block, d.batch_id});
+  }
+  handle->held[d.batch_id] = ref;
+  return ref;
+}
+
+// Takes the entry `ref` out of the table; its block (null when unknown) keeps its references.
+HeldBlock* TakeHeldEntry(uint64_t ref) {
+  std::lock_guard<std::mutex> lock(g_held_mutex);
+  auto it = g_held.find(ref);
+  if (it == g_held.end()) return nullptr;
+  HeldBlock* block = it->second.block;
+  g_held.erase(it);
+  return block;
+}
+
+// A drain that fails after holding batch `d`: the entry goes, the bytes stay d's (PutBack
+// requeues them), and V8 and the counters take the report back. @thread JS
+void UnholdBatch(napi_env env, AccumulatorHandle* handle, const core::DrainedBatch& d) {
+  auto it = handle->held.find(d.batch_id);
+  if (it == handle->held.end()) return;
+  HeldBlock* block = TakeHeldEntry(it->second);
+  handle->held.erase(it);
+  if (block == nullptr) return;
+  int64_t total = 0;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(block->size), &total);
+  g_buffer_bytes -= static_cast<int64_t>(block->size);
+  --g_held_count;
+  delete block;
+}
+
+// The sender is done with batch `batch_id` (complete or destroy): the table's reference goes.
+// @thread JS
+void DropHeld(napi_env env, AccumulatorHandle* handle, uint64_t batch_id) {
+  auto it = handle->held.find(batch_id);
+  if (it == handle->held.end()) return;
+  HeldBlock* block = TakeHeldEntry(it->second);
+  handle->held.erase(it);
+  if (block != nullptr) ReleaseHeldBlock(env, block);
+}
+
+void DropAllHeld(napi_env env, AccumulatorHandle* handle) {
+  std::unordered_map<uint64_t, uint64_t> held;
+  held.swap(handle->held);
+  for (const auto& [batch_id, ref] : held) {
+    HeldBlock* block = TakeHeldEntry(ref);
+    if (block != nullptr) ReleaseHeldBlock(env, block);
+  }
+}
+
+// The finalizer of a Buffer made over a held block (heldBatchBuffer). @thread JS
+void FinalizeHeldBuffer(napi_env env, void* /*data*/, void* hint) {
+  ReleaseHeldBlock(env, static_cast<HeldBlock*>(hint));
+}
+
+// Reads a ref argument: a positive integer number. 0 when it is not one.
+uint64_t ReadRef(napi_env env, napi_value v) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !IsIntegerIn(d, 1, 9007199254740991.0)) return 0;
+  return static_cast<uint64_t>(d);
+}
+
+// heldBatchBuffer(ref): Buffer -- the held batch's bytes as a Buffer over its memory (copied
+// where external memory is refused); the Buffer holds a reference until it is collected.
+// For what truly needs the bytes in JavaScript: a connection that is not on the ring, the
+// split after MESSAGE_TOO_LARGE. @thread JS
+napi_value HeldBatchBuffer(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "heldBatchBuffer";
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  const uint8_t* bytes = nullptr;
+  size_t size = 0;
+  HeldBlock* block = argc < 1 ? nullptr : AcquireHeldBatch(static_cast<double>(ReadRef(env, argv[0])), &bytes, &size);
+  if (block == nullptr) return ThrowRangeError(env, kFn, "no batch is held under this ref (released already?)");
+  napi_value out = nullptr;
+  const napi_status s =
+      napi_create_external_buffer(env, size, const_cast<uint8_t*>(bytes), FinalizeHeldBuffer, block, &out);
+  if (s == napi_ok) return out;
+  ReleaseHeldBlock(env, block);
+  void* copy = nullptr;
+  if (s == napi_no_external_buffers_allowed && napi_create_buffer_copy(env, size, bytes, &copy, &out) == napi_ok) {
+    return out;
+  }
+  return nullptr;
+}
+
+// restampHeldBatch(ref, producerId: bigint, producerEpoch, baseSequence): undefined -- a retry
+// after an epoch bump: the held batch's producer id, epoch and base sequence rewritten and its
+// CRC32C recomputed, natively. Memory that something else still reads (a ring write of the
+// earlier attempt, a Buffer made over it) is not written: the entry gets a rewritten copy and
+// the old block lives on for its readers. @thread JS
+napi_value RestampHeldBatch(napi_env env, napi_callback_info info) {
+  static const char* const kFn = "restampHeldBatch";
+  size_t argc = 4;
+  napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  if (argc < 4) return ThrowTypeError(env, kFn, "expected (ref, producerId, producerEpoch, baseSequence)");
+  int64_t producer_id = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, argv[1], &producer_id, &lossless) != napi_ok || !lossless) {
+    return ThrowTypeError(env, kFn, "producerId must be a bigint that fits a signed 64-bit integer");
+  }
+  double epoch = 0;
+  double sequence = 0;
+  if (!GetFiniteNumber(env, argv[2], kFn, "producerEpoch", &epoch) ||
+      !GetFiniteNumber(env, argv[3], kFn, "baseSequence", &sequence)) {
+    return nullptr;
+  }
+  if (!IsIntegerIn(epoch, -32768, 32767) || !IsIntegerIn(sequence, -2147483648.0, 2147483647.0)) {
+    return ThrowRangeError(env, kFn, "producerEpoch must be an int16 and baseSequence an int32");
+  }
+  const uint64_t ref = ReadRef(env, argv[0]);
+  HeldBlock* block = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_held_mutex);
+    auto it = g_held.find(ref);
+    if (it != g_held.end()) block = it->second.block;
+  }
+  if (block == nullptr) return ThrowRangeError(env, kFn, "no batch is held under this ref (released already?)");
+  if (block->refs > 1) {
+    auto* copy = static_cast<uint8_t*>(std::malloc(block->size));
+    if (copy == nullptr) {
+      napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "restampHeldBatch: out of memory");
+      return nullptr;
+    }
+    std::memcpy(copy, block->bytes, block->size);
+    HeldBlock* fresh = NewHeldBlock(env, copy, block->size, nullptr);
+    {
+      std::lock_guard<std::mutex> lock(g_held_mutex);
+      g_held[ref].block = fresh;
+    }
+    ReleaseHeldBlock(env, block);
+    block = fresh;
+  }
+  if (!core::RestampProducerState(block->bytes, block->size, producer_id, static_cast<int16_t>(epoch),
+                                  static_cast<int32_t>(sequence))) {
+    return ThrowRangeError(env, kFn, "the held bytes are not a record batch v2");
+  }
+  return Undefined(env);
+}
 
 // Brings what V8 was told in line with what the accumulator holds. @thread JS
 void Report(napi_env env, AccumulatorHandle* handle) {
@@ -90,6 +280,7 @@ void Report(napi_env env, AccumulatorHandle* handle) {
 // Destroys the accumulator (if it was not) and takes back everything reported. @thread JS
 void DestroyHandle(napi_env env, AccumulatorHandle* handle, std::vector<core::RemovedBatch>* removed) {
   if (!handle->accumulator.destroyed()) handle->accumulator.Destroy(removed);
+  DropAllHeld(env, handle);
   Report(env, handle);
   std::vector<core::AppendedRun>().swap(handle->runs);
   std::vector<core::AppendedRun>().swap(handle->each_runs);
@@ -496,6 +687,10 @@ napi_value PutBack(napi_env env, AccumulatorHandle* handle, std::vector<core::Dr
                    const std::vector<uint8_t>& in_buffer, const uint8_t* const* originals, const char* fn) {
   for (size_t i = 0; i < drained->size(); ++i) {
     core::DrainedBatch& d = (*drained)[i];
+    if (in_buffer[i] == 2) {
+      UnholdBatch(env, handle, d);  // the bytes are still d's
+      continue;
+    }
     if (!in_buffer[i]) continue;
     // Still readable: the Buffer that owns it is alive in this call's handle scope.
     auto* copy = static_cast<uint8_t*>(std::malloc(d.size));
@@ -519,19 +714,22 @@ napi_value PutBack(napi_env env, AccumulatorHandle* handle, std::vector<core::Dr
 }
 
 // drainPacked's slots out: the count, then per batch id, partition, record count, creation
-// time, byte offset in the scratch (-1: a Buffer), size.
+// time, byte offset in the scratch (-1: a Buffer; -2 - ref: held under ref), size.
 constexpr size_t kDrainOutOffset = 1;
 constexpr size_t kDrainOutSlots = 6;
 
 // Hands each drained batch's bytes to JavaScript: a small one copied (into `scratch`'s byte
 // area when given and there is room, else into a Buffer), a larger one as an external Buffer
-// over its block (no copy), in `buffers` (null for those in the scratch). When one cannot be
-// made, puts every batch back (PutBack) and returns false with an exception pending. On
-// success in_buffer / originals say which bytes the Buffers own, for a PutBack after a later
-// failure; the copied ones are still the accumulator's (ReleaseCopied frees them).
+// over its block (no copy), in `buffers` (null for those in the scratch) -- or, with `hold`
+// (drainPacked on the io_uring transport), a larger one is kept in the held table and only its
+// ref goes out (no Buffer at all). When one cannot be made, puts every batch back (PutBack)
+// and returns false with an exception pending. On success in_buffer / originals say which
+// bytes the Buffers own (1) or the held table (2), for a PutBack after a later failure; the
+// copied ones are still the accumulator's (ReleaseCopied frees them).
 bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core::DrainedBatch>* drained,
                       std::vector<napi_value>* buffers, std::vector<uint8_t>* in_buffer,
-                      std::vector<const uint8_t*>* originals, const char* fn, PackedScratch* scratch) {
+                      std::vector<const uint8_t*>* originals, const char* fn, PackedScratch* scratch,
+                      bool hold = false) {
   const size_t n = drained->size();
   buffers->assign(n, nullptr);
   in_buffer->assign(n, 0);
@@ -554,6 +752,12 @@ bool DrainedToBuffers(napi_env env, AccumulatorHandle* handle, std::vector<core:
       std::memcpy(scratch->data + 8 * scratch->slots() + scratch_used, d.bytes, d.size);
       scratch->Store(kDrainOutOffset + kDrainOutSlots * i + 4, static_cast<double>(scratch_used));
       scratch_used += d.size;
+      continue;
+    }
+    if (hold && d.size >= kCopyDrainedBelow) {
+      const uint64_t ref = HoldBatch(env, handle, d);
+      scratch->Store(kDrainOutOffset + kDrainOutSlots * i + 4, -2.0 - static_cast<double>(ref));
+      in_buffer->at(i) = 2;  // the held table owns it now
       continue;
     }
     if (d.size < kCopyDrainedBelow) {
@@ -740,7 +944,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
   return array;
 }
 
-// drainPacked(scratch, producerId: bigint): (Buffer | undefined)[] | undefined
+// drainPacked(scratch, producerId: bigint, hold?: boolean): (Buffer | undefined)[] | undefined
 // The fast path of drain(): its numbers in the PackedScratch's first slots --
 //   in:  [0] metaCapacity, [1] count of partitions, [2] maxBytes, [3] producerEpoch,
 //        [4] transactional (0 or 1), [5] base sequences given (0 or 1), then the partitions
@@ -749,17 +953,20 @@ napi_value Drain(napi_env env, napi_callback_info info) {
 //        count, creation time, the offset of its bytes in the scratch's byte area (-1: not
 //        there) and its size.
 // A batch under kCopyDrainedBelow bytes that fits in the byte area is copied there (no
-// Node-API value made for it); the others come back as Buffers at their index in the
+// Node-API value made for it); with `hold` the others stay native under a ref (offset slot
+// -2 - ref; see held_batches.h); else they come back as Buffers at their index in the
 // returned array, which is undefined when there are none.
 // @thread JS; runs to completion (no getters: the arguments are a typed array and a bigint).
 constexpr size_t kDrainSlots = 6;
 napi_value DrainPacked(napi_env env, napi_callback_info info) {
   static const char* const kFn = "drainPacked";
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
   AccumulatorHandle* handle = Args(env, info, &argc, argv);
   if (handle == nullptr || RefuseDestroyed(env, handle, kFn)) return nullptr;
-  if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, producerId)");
+  if (argc < 2) return ThrowTypeError(env, kFn, "expected (scratch, producerId, hold?)");
+  bool hold = false;
+  if (argc >= 3 && !ReadTruthy(env, argv[2], &hold)) return nullptr;
   PackedScratch scratch;
   if (!ReadPackedScratch(env, argv[0], nullptr, kDrainSlots, kFn, &scratch)) return nullptr;
   size_t n = 0;
@@ -809,7 +1016,7 @@ napi_value DrainPacked(napi_env env, napi_callback_info info) {
   std::vector<napi_value> buffers;
   std::vector<uint8_t> in_buffer;
   std::vector<const uint8_t*> originals;
-  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn, &scratch)) {
+  if (!DrainedToBuffers(env, handle, &drained, &buffers, &in_buffer, &originals, kFn, &scratch, hold)) {
     scratch.Store(0, 0);  // nothing drained
     return nullptr;
   }
@@ -915,6 +1122,9 @@ napi_value Complete(napi_env env, napi_callback_info info) {
   // After destroy() no id is known any more: nothing to do (the sender still settles
   // in-flight batches after a close).
   if (!handle->accumulator.destroyed()) handle->accumulator.Complete(results.data(), results.size());
+  if (!handle->held.empty()) {
+    for (const core::BatchResult& r : results) DropHeld(env, handle, r.batch_id);
+  }
   return Undefined(env);
 }
 
@@ -943,6 +1153,9 @@ napi_value CompletePacked(napi_env env, napi_callback_info info) {
     results.push_back(core::BatchResult{valid_id ? static_cast<uint64_t>(id) : 0, code == 0});
   }
   if (!handle->accumulator.destroyed()) handle->accumulator.Complete(results.data(), results.size());
+  if (!handle->held.empty()) {
+    for (const core::BatchResult& r : results) DropHeld(env, handle, r.batch_id);
+  }
   return Undefined(env);
 }
 
@@ -1136,12 +1349,43 @@ napi_value CreateAccumulator(napi_env env, napi_callback_info info) {
 int64_t ReportedExternalBytes() { return g_reported_bytes.load(); }
 void SetDrainFailureForTest(int after) { g_fail_drain_after = after; }
 int64_t ReportedBufferBytes() { return g_buffer_bytes.load(); }
+int64_t HeldBatchCount() { return g_held_count.load(); }
+
+HeldBlock* AcquireHeldBatch(double ref, const uint8_t** bytes, size_t* size) {
+  if (!IsIntegerIn(ref, 1, 9007199254740991.0)) return nullptr;
+  std::lock_guard<std::mutex> lock(g_held_mutex);
+  auto it = g_held.find(static_cast<uint64_t>(ref));
+  if (it == g_held.end()) return nullptr;
+  HeldBlock* block = it->second.block;
+  ++block->refs;
+  *bytes = block->bytes;
+  *size = block->size;
+  return block;
+}
+
+void ReleaseHeldBlock(napi_env env, HeldBlock* block) {
+  if (--block->refs != 0) return;
+  if (env != nullptr) {
+    int64_t total = 0;
+    napi_adjust_external_memory(env, -static_cast<int64_t>(block->size), &total);
+  }
+  g_buffer_bytes -= static_cast<int64_t>(block->size);
+  --g_held_count;
+  core::ReleaseBatchBytes(block->bytes, block->pool);
+  delete block;
+}
 
 void RegisterAccumulator(Napi::Env env, Napi::Object exports) {
   napi_value fn = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "createAccumulator", NAPI_AUTO_LENGTH,
                                                       Checked<CreateAccumulator>, nullptr, &fn));
   exports.Set("createAccumulator", Napi::Value(env, fn));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "heldBatchBuffer", NAPI_AUTO_LENGTH,
+                                                      Checked<HeldBatchBuffer>, nullptr, &fn));
+  exports.Set("heldBatchBuffer", Napi::Value(env, fn));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "restampHeldBatch", NAPI_AUTO_LENGTH,
+                                                      Checked<RestampHeldBatch>, nullptr, &fn));
+  exports.Set("restampHeldBatch", Napi::Value(env, fn));
 }
 
 }  // namespace binding

@@ -11,6 +11,7 @@
 
 #include "../core/compress_worker.h"
 #include "bindings.h"
+#include "held_batches.h"
 
 namespace kafka_turbo {
 namespace binding {
@@ -35,6 +36,7 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("externalBytes", Napi::Number::New(env, static_cast<double>(ReportedExternalBytes())));
   out.Set("bufferBytes", Napi::Number::New(env, static_cast<double>(ReportedBufferBytes())));
+  out.Set("heldBatches", Napi::Number::New(env, static_cast<double>(HeldBatchCount())));
   out.Set("compressThreads", Napi::Number::New(env, static_cast<double>(pool.threads())));
   out.Set("compressThreadLimit", Napi::Number::New(env, static_cast<double>(pool.capacity())));
   out.Set("mallocBytes", Napi::Number::New(env, MallocInUse()));

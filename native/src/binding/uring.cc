@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <string>
@@ -30,6 +31,7 @@
 
 #include "../io/ring.h"
 #include "bindings.h"
+#include "held_batches.h"
 
 namespace kafka_turbo {
 namespace binding {
@@ -46,10 +48,54 @@ enum EventKind : int {
 
 struct RingHandle;
 
+// Per connection, the held batches (held_batches.h) that its writes still read in place: each
+// write that named one is kept with its place among the connection's writes, and its
+// references go when OnWritten has counted past it, or the connection closes, or the ring is
+// torn down (the kernel reads the memory until then).
+struct HeldWrites {
+  uint64_t submitted = 0;  // Write() calls the ring took
+  uint64_t completed = 0;  // of them, reported in the kernel
+  std::deque<std::pair<uint64_t, std::vector<HeldBlock*>>> held;  // (write index, blocks)
+};
+using HeldWritesMap = std::unordered_map<uint32_t, HeldWrites>;
+
+void ReleaseBlocks(napi_env env, std::vector<HeldBlock*>* blocks) {
+  for (HeldBlock* b : *blocks) ReleaseHeldBlock(env, b);
+  blocks->clear();
+}
+
+// The oldest `writes` writes of `conn` are in the kernel. @thread JS
+void HeldWritten(napi_env env, HeldWritesMap* map, uint32_t conn, uint32_t writes) {
+  auto it = map->find(conn);
+  if (it == map->end()) return;
+  HeldWrites& w = it->second;
+  w.completed += writes;
+  while (!w.held.empty() && w.held.front().first < w.completed) {
+    ReleaseBlocks(env, &w.held.front().second);
+    w.held.pop_front();
+  }
+}
+
+// `conn` is closed (or the ring gone: every connection): nothing reads its writes' memory.
+void HeldClosed(napi_env env, HeldWritesMap* map, uint32_t conn) {
+  auto it = map->find(conn);
+  if (it == map->end()) return;
+  for (auto& entry : it->second.held) ReleaseBlocks(env, &entry.second);
+  map->erase(it);
+}
+
+void ReleaseAllHeld(napi_env env, HeldWritesMap* map) {
+  for (auto& [conn, w] : *map) {
+    for (auto& entry : w.held) ReleaseBlocks(env, &entry.second);
+  }
+  map->clear();
+}
+
 // Collects one Process() call's completions as JS values. @thread JS
 class JsSink : public io::RingSink {
  public:
-  JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred) : env_(env), deferred_(deferred) {}
+  JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred, HeldWritesMap* held = nullptr)
+      : env_(env), deferred_(deferred), held_(held) {}
   void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0); }
   void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
     napi_value buf = nullptr;
@@ -65,6 +111,7 @@ class JsSink : public io::RingSink {
   // counted, and told with the next call JavaScript gets anyway: a send completion then costs
   // no JavaScript call of its own.
   void OnWritten(uint32_t conn, uint32_t writes, bool notify) override {
+    if (held_ != nullptr) HeldWritten(env_, held_, conn, writes);
     if (!notify) {
       (*deferred_)[conn] += writes;
       return;
@@ -72,6 +119,7 @@ class JsSink : public io::RingSink {
     Push(kEvWritten, conn, writes + TakeDeferred(conn));
   }
   void OnClosed(uint32_t conn, int error, bool eof) override {
+    if (held_ != nullptr) HeldClosed(env_, held_, conn);
     const uint32_t before = TakeDeferred(conn);
     if (before > 0) Push(kEvWritten, conn, before);
     Push(eof ? kEvEnd : kEvClosed, conn, error);
@@ -102,6 +150,7 @@ class JsSink : public io::RingSink {
   }
   napi_env env_;
   std::unordered_map<uint32_t, uint32_t>* deferred_;
+  HeldWritesMap* held_;
   std::vector<double> events_;
   std::vector<napi_value> buffers_;
   bool failed_ = false;
@@ -129,6 +178,8 @@ struct RingHandle {
   bool in_callback = false;
   // Per connection, writes completed without notify and not yet told to JavaScript.
   std::unordered_map<uint32_t, uint32_t> deferred_written;
+  // Held batches that writes still read (see HeldWrites).
+  HeldWritesMap held_writes;
 };
 
 // @thread JS
@@ -163,6 +214,7 @@ void Teardown(RingHandle* h) {
     h->poll = nullptr;
   }
   h->ring.reset();  // closes every socket and the ring now
+  ReleaseAllHeld(h->env, &h->held_writes);
   if (h->callback != nullptr) {
     napi_delete_reference(h->env, h->callback);
     h->callback = nullptr;
@@ -238,7 +290,7 @@ void OnPoll(uv_poll_t* poll, int status, int) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   for (int round = 0;; round++) {
     h->ring->Hold();
-    JsSink sink(env, &h->deferred_written);
+    JsSink sink(env, &h->deferred_written, &h->held_writes);
     h->ring->Process(&sink, /*clear_event=*/round == 0);
     if (!sink.empty()) Dispatch(h, &sink);
     if (h->destroyed) break;  // torn down from the callback (an environment's cleanup)
@@ -380,10 +432,12 @@ napi_value Connect(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// write(id: number, chunks: Uint8Array[], notify: boolean): boolean -- false when the
-// connection is closing or gone. The chunks' memory must stay reachable until a written or
-// closed event covers it (the TypeScript side keeps them). notify false: its written event
-// may wait for the next event JavaScript gets (see JsSink::OnWritten). @thread JS
+// write(id: number, chunks: (Uint8Array | number)[], notify: boolean): boolean -- false when
+// the connection is closing or gone. A Uint8Array chunk's memory must stay reachable until a
+// written or closed event covers it (the TypeScript side keeps them); a number is the ref of a
+// held batch (held_batches.h), written from its native memory, which this write keeps alive
+// itself until then. notify false: its written event may wait for the next event JavaScript
+// gets (see JsSink::OnWritten). @thread JS
 napi_value Write(napi_env env, napi_callback_info info) {
   static const char* const kFn = "write";
   size_t argc = 3;
@@ -398,27 +452,53 @@ napi_value Write(napi_env env, napi_callback_info info) {
   }
   if (argc < 2 || !GetFiniteNumber(env, argv[0], kFn, "id", &id) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !is_array) {
-    return ThrowTypeError(env, kFn, "expected (id, chunks: Uint8Array[])");
+    return ThrowTypeError(env, kFn, "expected (id, chunks: (Uint8Array | number)[])");
   }
   uint32_t n = 0;
   napi_get_array_length(env, argv[1], &n);
   if (n > io::Ring::kMaxIov) return ThrowRangeError(env, kFn, "at most 1024 chunks per write");
   std::vector<iovec> iov(n);
+  std::vector<HeldBlock*> blocks;
   for (uint32_t i = 0; i < n; i++) {
     napi_value c = nullptr;
-    bool typed = false;
-    if (napi_get_element(env, argv[1], i, &c) != napi_ok || napi_is_typedarray(env, c, &typed) != napi_ok || !typed) {
-      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    napi_valuetype vt = napi_undefined;
+    if (napi_get_element(env, argv[1], i, &c) != napi_ok || napi_typeof(env, c, &vt) != napi_ok) {
+      ReleaseBlocks(env, &blocks);
+      return nullptr;
     }
+    if (vt == napi_number) {
+      double ref = 0;
+      napi_get_value_double(env, c, &ref);
+      const uint8_t* bytes = nullptr;
+      size_t size = 0;
+      HeldBlock* block = AcquireHeldBatch(ref, &bytes, &size);
+      if (block == nullptr) {
+        ReleaseBlocks(env, &blocks);
+        return ThrowRangeError(env, kFn, "a chunk names no held batch (released already?)");
+      }
+      blocks.push_back(block);
+      iov[i] = {const_cast<uint8_t*>(bytes), size};
+      continue;
+    }
+    bool typed = false;
     napi_typedarray_type type;
     size_t length = 0;
     void* data = nullptr;
-    if (napi_get_typedarray_info(env, c, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays");
+    if (napi_is_typedarray(env, c, &typed) != napi_ok || !typed ||
+        napi_get_typedarray_info(env, c, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      ReleaseBlocks(env, &blocks);
+      return ThrowTypeError(env, kFn, "chunks must be Uint8Arrays or held batch refs");
     }
     iov[i] = {data, length};
   }
   const bool ok = IsIntegerIn(id, 1, 4294967295.0) && h->ring->Write(static_cast<uint32_t>(id), iov.data(), iov.size(), notify);
+  if (ok) {
+    HeldWrites& w = h->held_writes[static_cast<uint32_t>(id)];
+    if (!blocks.empty()) w.held.emplace_back(w.submitted, std::move(blocks));
+    w.submitted++;
+  } else {
+    ReleaseBlocks(env, &blocks);
+  }
   napi_value out = nullptr;
   napi_get_boolean(env, ok, &out);
   return out;

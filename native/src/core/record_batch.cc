@@ -89,6 +89,16 @@ void ResealCompressed(const uint8_t* plain, uint8_t* packed, size_t packed_size,
             crc32c::Extend(0, packed + kAttributesOffset, packed_size - kAttributesOffset));
 }
 
+bool RestampProducerState(uint8_t* batch, size_t size, int64_t producer_id, int16_t producer_epoch,
+                          int32_t base_sequence) {
+  if (size < kRecordBatchOverhead || batch[kMagicOffset] != 2) return false;
+  StoreBe64(batch + kProducerIdOffset, static_cast<uint64_t>(producer_id));
+  StoreBe16(batch + kProducerEpochOffset, static_cast<uint16_t>(producer_epoch));
+  StoreBe32(batch + kBaseSequenceOffset, static_cast<uint32_t>(base_sequence));
+  StoreBe32(batch + kCrcOffset, crc32c::Extend(0, batch + kAttributesOffset, size - kAttributesOffset));
+  return true;
+}
+
 EncodeStatus RecordBatchSize(const RecordView* records, size_t n, uint64_t* body_sizes,
                              uint64_t* size) {
   if (n == 0) return EncodeStatus::kNoRecords;

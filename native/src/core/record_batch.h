@@ -105,6 +105,12 @@ void WriteBatchHeader(uint8_t* batch, size_t size, const BatchHeader& h);
 // codec bits and the CRC32C rewritten for the compressed bytes.
 void ResealCompressed(const uint8_t* plain, uint8_t* packed, size_t packed_size, uint16_t codec);
 
+// A retry after an epoch bump (KIP-360) sends a drained batch again under a new producer id,
+// epoch and base sequence: rewrites those three fields of the finished batch (size bytes,
+// any codec) and its CRC32C, in place. False (nothing written) when it is not a batch v2.
+bool RestampProducerState(uint8_t* batch, size_t size, int64_t producer_id, int16_t producer_epoch,
+                          int32_t base_sequence);
+
 // What a caller decides about a one-shot batch (Backend.encodeRecordBatch).
 struct BatchInput {
   int64_t producer_id;
