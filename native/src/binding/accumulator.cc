@@ -23,6 +23,7 @@
 // other methods answer as an empty accumulator would, because the sender still settles
 // in-flight batches (complete) and may run once more (ready, expire) after a close.
 #include "../core/accumulator.h"
+#include "../core/sync.h"
 
 #include <napi.h>
 
@@ -32,7 +33,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -102,9 +102,18 @@ struct HeldEntry {
   HeldBlock* block;
   uint64_t batch_id;
 };
-std::mutex g_held_mutex;
-std::unordered_map<uint64_t, HeldEntry> g_held;
-uint64_t g_next_held_ref = 1;  // under g_held_mutex; below 2^53, so a JS number holds it
+// core::Mutex, not std::mutex, and made on first use and never destroyed: the prebuilt
+// binaries link no C++ library (core/sync.h), and a global with a destructor would need
+// __cxa_atexit from it.
+struct HeldTable {
+  core::Mutex mutex;
+  std::unordered_map<uint64_t, HeldEntry> map;  // under mutex
+  uint64_t next_ref = 1;  // under mutex; below 2^53, so a JS number holds it
+};
+HeldTable& Held() {
+  static HeldTable* const table = new HeldTable();
+  return *table;
+}
 std::atomic<int64_t> g_held_count{0};
 
 // A block made for `size` bytes: reported to V8 and counted. @thread JS
@@ -122,9 +131,10 @@ uint64_t HoldBatch(napi_env env, AccumulatorHandle* handle, const core::DrainedB
   HeldBlock* block = NewHeldBlock(env, d.bytes, d.size, d.pool);
   uint64_t ref = 0;
   {
-    std::lock_guard<std::mutex> lock(g_held_mutex);
-    ref = g_next_held_ref++;
-    g_held.emplace(ref, HeldEntry{block, d.batch_id});
+    HeldTable& held = Held();
+    core::MutexLock lock(held.mutex);
+    ref = held.next_ref++;
+    held.map.emplace(ref, HeldEntry{block, d.batch_id});
   }
   handle->held[d.batch_id] = ref;
   return ref;
@@ -132,11 +142,12 @@ uint64_t HoldBatch(napi_env env, AccumulatorHandle* handle, const core::DrainedB
 
 // Takes the entry `ref` out of the table; its block (null when unknown) keeps its references.
 HeldBlock* TakeHeldEntry(uint64_t ref) {
-  std::lock_guard<std::mutex> lock(g_held_mutex);
-  auto it = g_held.find(ref);
-  if (it == g_held.end()) return nullptr;
+  HeldTable& held = Held();
+  core::MutexLock lock(held.mutex);
+  auto it = held.map.find(ref);
+  if (it == held.map.end()) return nullptr;
   HeldBlock* block = it->second.block;
-  g_held.erase(it);
+  held.map.erase(it);
   return block;
 }
 
@@ -239,9 +250,10 @@ napi_value RestampHeldBatch(napi_env env, napi_callback_info info) {
   const uint64_t ref = ReadRef(env, argv[0]);
   HeldBlock* block = nullptr;
   {
-    std::lock_guard<std::mutex> lock(g_held_mutex);
-    auto it = g_held.find(ref);
-    if (it != g_held.end()) block = it->second.block;
+    HeldTable& held = Held();
+    core::MutexLock lock(held.mutex);
+    auto it = held.map.find(ref);
+    if (it != held.map.end()) block = it->second.block;
   }
   if (block == nullptr) return ThrowRangeError(env, kFn, "no batch is held under this ref (released already?)");
   if (block->refs > 1) {
@@ -253,8 +265,9 @@ napi_value RestampHeldBatch(napi_env env, napi_callback_info info) {
     std::memcpy(copy, block->bytes, block->size);
     HeldBlock* fresh = NewHeldBlock(env, copy, block->size, nullptr);
     {
-      std::lock_guard<std::mutex> lock(g_held_mutex);
-      g_held[ref].block = fresh;
+      HeldTable& held = Held();
+      core::MutexLock lock(held.mutex);
+      held.map[ref].block = fresh;
     }
     ReleaseHeldBlock(env, block);
     block = fresh;
@@ -1353,9 +1366,10 @@ int64_t HeldBatchCount() { return g_held_count.load(); }
 
 HeldBlock* AcquireHeldBatch(double ref, const uint8_t** bytes, size_t* size) {
   if (!IsIntegerIn(ref, 1, 9007199254740991.0)) return nullptr;
-  std::lock_guard<std::mutex> lock(g_held_mutex);
-  auto it = g_held.find(static_cast<uint64_t>(ref));
-  if (it == g_held.end()) return nullptr;
+  HeldTable& held = Held();
+  core::MutexLock lock(held.mutex);
+  auto it = held.map.find(static_cast<uint64_t>(ref));
+  if (it == held.map.end()) return nullptr;
   HeldBlock* block = it->second.block;
   ++block->refs;
   *bytes = block->bytes;

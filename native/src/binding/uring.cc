@@ -322,12 +322,13 @@ bool GetTaskRun(napi_env env, napi_value mode, napi_value refuse, const char* fn
     ThrowTypeError(env, fn, "taskRun must be 'defer', 'coop' or 'plain'");
     return false;
   }
-  const std::string m(buf, len);
-  if (m == "defer") {
+  // napi_get_value_string_utf8 NUL-terminates what it copies (a longer value is cut to 15
+  // bytes, which matches none of the names).
+  if (std::strcmp(buf, "defer") == 0) {
     *out = io::TaskRun::kDefer;
-  } else if (m == "coop") {
+  } else if (std::strcmp(buf, "coop") == 0) {
     *out = io::TaskRun::kCoop;
-  } else if (m == "plain") {
+  } else if (std::strcmp(buf, "plain") == 0) {
     *out = io::TaskRun::kPlain;
   } else {
     ThrowTypeError(env, fn, "taskRun must be 'defer', 'coop' or 'plain'");
