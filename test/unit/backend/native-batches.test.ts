@@ -21,6 +21,7 @@ import { Producer } from '../../../ts/producer/producer.js';
 import { encodeProduceChunks, isHeldRecords, Produce, type RequestChunk } from '../../../ts/protocol/produce.js';
 import { restampProducerState } from '../../../ts/protocol/record-batch.js';
 import { useBackend } from '../../helpers/backends.js';
+import { loopbackServer } from '../../helpers/loopback-server.js';
 import { ApiKey, ErrorCode, FakeCluster, waitFor } from '../../helpers/fake-cluster.js';
 
 const addon = loadNativeAddon();
@@ -56,24 +57,7 @@ function withIo<T>(io: 'uring' | 'net', fn: () => T): T {
   }
 }
 
-async function server(onSocket: (s: net.Socket) => void = () => undefined) {
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-    onSocket(s);
-  });
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    sockets,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => srv.close(() => r()));
-    },
-  };
-}
+const server = loopbackServer;
 
 /** Writes request chunks as BrokerConnection does on the ring: held batches by ref. */
 function writeChunks(s: UringSocket, chunks: readonly RequestChunk[], cb?: (err?: Error | null) => void): void {

@@ -19,29 +19,13 @@ import { loadNativeAddon } from '../../../ts/backend/native.js';
 import { Worker } from 'node:worker_threads';
 import { UringTransport, type ProbeTaskRun, type TaskRunMode } from '../../../ts/net/transport-uring.js';
 import { handleCounts, handlesAbove } from '../../helpers/handles.js';
+import { loopbackServer } from '../../helpers/loopback-server.js';
 import { getBackend } from '../../../ts/backend/load.js';
 
 const addon = loadNativeAddon();
 const refusal = typeof addon.ioUringProbe === 'function' ? addon.ioUringProbe() : 'no io_uring in this build';
 
-async function server(onSocket: (s: net.Socket) => void = () => undefined): Promise<{ port: number; close: () => Promise<void>; sockets: net.Socket[] }> {
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-    onSocket(s);
-  });
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    sockets,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => srv.close(() => r()));
-    },
-  };
-}
+const server = loopbackServer;
 
 /** `n` awaited round trips of `size` bytes through an echo peer; resolves when all came back. */
 async function echoRoundTrips(s: import('../../../ts/net/transport.js').TransportSocket, n: number, size: number): Promise<void> {
