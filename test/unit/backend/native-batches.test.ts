@@ -72,6 +72,23 @@ function writeChunks(s: UringSocket, chunks: readonly RequestChunk[], cb?: (err?
 
 const held = () => addon.memoryStats().heldBatches;
 /** Held batches once Buffers made over held memory (toBuffer) are collected. */
+
+/**
+ * A ring socket to a loopback server whose side `onSocket` sets up (pausing it keeps a large
+ * write in the ring), with a ~1 MiB batch drained and held on a native backend on the ring;
+ * `before` is the held count after earlier tests' Buffers were collected.
+ */
+async function stalledRing(onSocket: (s: net.Socket) => void) {
+  const backend = withIo('uring', () => createNativeBackend(addon));
+  const acc = backend.createAccumulator(CONFIG);
+  const srv = await server(onSocket);
+  const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
+  const s = t.connect('127.0.0.1', srv.port) as UringSocket;
+  await once(s, 'connect');
+  const before = await settledHeld();
+  const d = drainOne(backend, acc, 64, 16384); // more than loopback buffers take at once
+  return { acc, srv, t, s, before, d };
+}
 async function settledHeld(): Promise<number> {
   for (let i = 0; i < 3; i++) {
     gc();
@@ -194,20 +211,13 @@ if (refusal !== null) {
     });
 
     it('a ring write in flight keeps the memory past complete() and destroy(); it is freed once written', async () => {
-      const backend = withIo('uring', () => createNativeBackend(addon));
-      const acc = backend.createAccumulator(CONFIG);
       let reader: net.Socket | null = null;
       const received: Buffer[] = [];
-      const srv = await server((sock) => {
+      const { acc, srv, s, before, d } = await stalledRing((sock) => {
         reader = sock;
         sock.pause(); // reads nothing: the send buffer fills and the write stays in the ring
         sock.on('data', (b) => received.push(b));
       });
-      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
-      const s = t.connect('127.0.0.1', srv.port) as UringSocket;
-      await once(s, 'connect');
-      const before = await settledHeld(); // Buffers of earlier tests collected first
-      const d = drainOne(backend, acc, 64, 16384); // ~1 MiB: more than loopback buffers take at once
       // What it must read as (the fallback's bytes): no Buffer is made over the held memory.
       const fallback = createFallbackBackend({ reason: 'test', refused: [] });
       const fAcc = fallback.createAccumulator(CONFIG);
@@ -231,14 +241,7 @@ if (refusal !== null) {
     });
 
     it('destroying the socket with a held write in flight releases it (close event)', async () => {
-      const backend = withIo('uring', () => createNativeBackend(addon));
-      const acc = backend.createAccumulator(CONFIG);
-      const srv = await server((sock) => sock.pause());
-      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
-      const s = t.connect('127.0.0.1', srv.port) as UringSocket;
-      await once(s, 'connect');
-      const before = await settledHeld(); // Buffers of earlier tests collected first
-      const d = drainOne(backend, acc, 64, 16384);
+      const { acc, srv, t, s, before, d } = await stalledRing((sock) => sock.pause());
       let error: Error | null | undefined;
       writeChunks(s, [d.held!], (err) => (error = err));
       acc.complete([{ batchId: d.batchId, errorCode: 0 }]);
@@ -253,14 +256,7 @@ if (refusal !== null) {
     });
 
     it('destroying the ring with a held write in flight releases it (teardown)', async () => {
-      const backend = withIo('uring', () => createNativeBackend(addon));
-      const acc = backend.createAccumulator(CONFIG);
-      const srv = await server((sock) => sock.pause());
-      const t = new UringTransport(addon.createRing!, { sendBuffer: 4096 });
-      const s = t.connect('127.0.0.1', srv.port) as UringSocket;
-      await once(s, 'connect');
-      const before = await settledHeld(); // Buffers of earlier tests collected first
-      const d = drainOne(backend, acc, 64, 16384);
+      const { acc, srv, t, s, before, d } = await stalledRing((sock) => sock.pause());
       writeChunks(s, [d.held!]);
       acc.destroy(); // the producer is gone first
       await new Promise((r) => setTimeout(r, 20));
