@@ -640,6 +640,16 @@ void TestPoolOutlivesAccumulator() {
   CHECK(acc.Stats().records_completed + acc.Stats().records_failed == 50 * 200);
 }
 
+// Waits until the compression pool runs and queues nothing (jobs that earlier accumulators
+// handed off finish in their own time: seconds under ASan on a loaded machine). The bound is
+// only for a stuck pool.
+bool WaitPoolIdle(core::CompressPool& pool) {
+  for (int i = 0; i < 12000 && !pool.IdleForTest(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pool.IdleForTest();
+}
+
 // With a codec, closed batches are compressed on the worker thread while appends go on; a
 // drained batch carries the codec bits, a CRC over the compressed bytes, and decompresses
 // to what the uncompressed accumulator holds. Batches removed with jobs pending are safe.
@@ -655,15 +665,13 @@ void TestCompressionOffThread() {
     size_t appended = 0;
     std::vector<core::AppendedRun> runs;
     core::CompressPool& compress_pool = core::CompressPool::Get();
-    const uint64_t ran_before = compress_pool.ran();
     CHECK(packed.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     CHECK(plain.Append(0, views.data(), views.size(), 0, &appended, &runs) == core::AppendStatus::kOk);
     const size_t closed = runs.size() - 1;  // every batch but the last closed while appending
-    // Give the pool time: all closed batches get compressed off this thread. The loop ends as
-    // soon as they are; its bound is only for a stuck pool (a loaded machine under ASan is slow).
-    for (int i = 0; i < 6000 && compress_pool.ran() - ran_before < closed; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    // Give the pool time: all closed batches get compressed off this thread. Waiting for the
+    // pool to go idle, not for ran() to move by `closed`: jobs that an earlier accumulator
+    // handed off move ran() too, and the loop then ended before these were all done.
+    CHECK(WaitPoolIdle(compress_pool));
     std::vector<core::DrainedBatch> a;
     std::vector<core::DrainedBatch> b;
     const uint32_t p0 = 0;
@@ -851,6 +859,7 @@ void TestCompressPoolBounded() {
 void TestCompressWithoutThreads() {
   namespace compress = kafka_turbo::compress;
   core::CompressPool& pool = core::CompressPool::Get();
+  CHECK(WaitPoolIdle(pool));
   const size_t threads = pool.threads();
   const uint64_t ran = pool.ran();
   pool.RefuseThreadsForTest(true);
@@ -905,6 +914,7 @@ void TestDestroyDoesNotWaitForRunningJob() {
   core::RecordAccumulator acc(config);
   size_t appended = 0;
   std::vector<core::AppendedRun> runs;
+  CHECK(WaitPoolIdle(pool));
   const uint64_t started_before = pool.started();
   acc.Append(0, views.data(), 1, 0, &appended, &runs);
   acc.Append(0, small_views.data(), 1, 0, &appended, &runs);  // closes the big batch: submitted

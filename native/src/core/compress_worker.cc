@@ -155,6 +155,15 @@ uint64_t CompressPool::started() const {
   return started_;
 }
 
+bool CompressPool::IdleForTest() const {
+  MutexLock lock(mutex_);
+  if (started_ != ran_) return false;
+  for (const auto& job : queue_) {
+    if (job->state == CompressJob::State::kQueued) return false;
+  }
+  return true;
+}
+
 void CompressPool::RefuseThreadsForTest(bool refuse) {
   MutexLock lock(mutex_);
   refuse_for_test_ = refuse;

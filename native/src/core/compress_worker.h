@@ -90,6 +90,9 @@ class CompressPool {
   uint64_t started() const;
   // The most threads it will start.
   size_t capacity() const { return capacity_; }
+  // Tests: no job is running and none is queued (jobs an earlier accumulator handed off are
+  // all done), so ran() and started() stay where they are until the next Submit().
+  bool IdleForTest() const;
   // Tests: behave as a process that can start no thread (Submit() refuses every job).
   void RefuseThreadsForTest(bool refuse);
 
