@@ -128,12 +128,41 @@ interface PendingRequest {
   decode: Decode<unknown> | null;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
+  /** requestWith(): resolve is the caller's handler, called in the read callback (a throw in
+   * it is reported, not taken for a bad response); reject is called from a microtask. */
+  callback: boolean;
   createdAt: number;
   /** 0 until written. */
   sentAt: number;
   deadline: number;
   /** Resolved, rejected or timed out: a late response is dropped. */
   settled: boolean;
+}
+
+const notHeld = (b: RequestChunk): boolean => !isHeldRecords(b);
+
+/** Rejects a pending request: at once for request()'s promise (its handlers run later anyway),
+ * from a microtask for requestWith()'s handler. */
+function failPending(p: PendingRequest, err: Error): void {
+  if (!p.callback) {
+    p.reject(err);
+    return;
+  }
+  const reject = p.reject;
+  queueMicrotask(() => reject(err));
+}
+
+/** Hands a response to requestWith()'s handler; its throw is the caller's bug, reported as
+ * uncaught (a `then` handler's throw would surface as an unhandled rejection) while the
+ * connection reads on. */
+function answer(p: PendingRequest, result: unknown): void {
+  try {
+    p.resolve(result);
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
 }
 
 /** A FIFO with O(1) shift: an array and a head index, compacted when half of it is dead. */
@@ -501,7 +530,7 @@ export class BrokerConnection extends EventEmitter {
     for (const p of pending) {
       if (p.settled) continue;
       p.settled = true;
-      p.reject(err);
+      failPending(p, err);
     }
     this.checkIdle();
   }
@@ -523,12 +552,61 @@ export class BrokerConnection extends EventEmitter {
     decode: Decode<T> | null,
     opts?: RequestOptions,
   ): Promise<T> {
-    if (this.closed) return Promise.reject(this.closedForGood());
-    if (this.state !== 'connected') {
-      return Promise.reject(
-        new KafkaJSConnectionError(`Not connected to ${this.broker}`, { broker: this.broker, code: 'ENOTCONN' }),
-      );
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise<T>((resolve, reject) => {
+      this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, resolve as (value: unknown) => void, reject, false);
+    });
+  }
+
+  /**
+   * request() with two handlers instead of a promise, for the produce path (issue 15: the
+   * promise, its resolving functions and the `then` hop cost an awaited send about a
+   * microsecond). `onResponse` runs as soon as the response is decoded, inside the socket's
+   * read callback, before later responses of the same read are looked at; a throw in it is
+   * reported as an uncaught exception (as a throw in a `then` handler would surface) and the
+   * connection goes on. `onError` gets what request() would reject with, always from a
+   * microtask, never inside the call that causes it (close(), a refused request). A throw
+   * while framing the request is thrown to the caller, as from request().
+   */
+  requestWith<T>(
+    apiKey: number,
+    apiVersion: number,
+    flexibleHeader: boolean,
+    body: Buffer | readonly RequestChunk[],
+    decode: Decode<T> | null,
+    onResponse: (res: T) => void,
+    onError: (err: Error) => void,
+    opts?: RequestOptions,
+  ): void {
+    const refused = this.refusal();
+    if (refused !== null) {
+      queueMicrotask(() => onError(refused));
+      return;
     }
+    this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, onResponse as (value: unknown) => void, onError, true);
+  }
+
+  /** Why a request cannot be queued now, or null. */
+  private refusal(): Error | null {
+    if (this.closed) return this.closedForGood();
+    if (this.state !== 'connected') {
+      return new KafkaJSConnectionError(`Not connected to ${this.broker}`, { broker: this.broker, code: 'ENOTCONN' });
+    }
+    return null;
+  }
+
+  private enqueue(
+    apiKey: number,
+    apiVersion: number,
+    flexibleHeader: boolean,
+    body: Buffer | readonly RequestChunk[],
+    decode: Decode<unknown> | null,
+    opts: RequestOptions | undefined,
+    resolve: (value: unknown) => void,
+    reject: (err: Error) => void,
+    callback: boolean,
+  ): void {
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = correlationId === CORRELATION_ID_MAX ? 0 : correlationId + 1;
 
@@ -543,7 +621,7 @@ export class BrokerConnection extends EventEmitter {
     let chunks: RequestChunk[];
     // A held batch is 4 KiB or more (drainPacked's copy threshold), so a request this small is
     // all Buffers; checked all the same.
-    if (size + 4 <= COALESCE_BELOW && (Buffer.isBuffer(body) || body.every((b) => !isHeldRecords(b)))) {
+    if (size + 4 <= COALESCE_BELOW && (Buffer.isBuffer(body) || body.every(notHeld))) {
       // A small request (an awaited send's, a metadata request) goes out as one Buffer: one
       // socket write instead of one per chunk, for the price of copying a few hundred bytes.
       const one = Buffer.allocUnsafe(size + 4);
@@ -565,26 +643,25 @@ export class BrokerConnection extends EventEmitter {
     }
 
     const createdAt = Date.now();
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.push({
-        correlationId,
-        apiKey,
-        apiVersion,
-        flexibleResponseHeader: flexibleHeader && opts?.responseHeaderV0 !== true,
-        expectResponse: opts?.expectResponse !== false,
-        chunks,
-        decode,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        createdAt,
-        sentAt: 0,
-        deadline: createdAt + this.opts.requestTimeoutMs,
-        settled: false,
-      });
-      this.pump();
-      this.emitQueueSize();
-      this.armTimeout();
+    this.waiting.push({
+      correlationId,
+      apiKey,
+      apiVersion,
+      flexibleResponseHeader: flexibleHeader && opts?.responseHeaderV0 !== true,
+      expectResponse: opts?.expectResponse !== false,
+      chunks,
+      decode,
+      resolve,
+      reject,
+      callback,
+      createdAt,
+      sentAt: 0,
+      deadline: createdAt + this.opts.requestTimeoutMs,
+      settled: false,
     });
+    this.pump();
+    this.emitQueueSize();
+    this.armTimeout();
   }
 
   /** Writes queued requests while in-flight slots are free, as one corked batch of writes. */
@@ -622,7 +699,8 @@ export class BrokerConnection extends EventEmitter {
       while (this.unflushed.peek()?.settled) this.unflushed.shift();
       if (settledBefore) return; // timed out, or failed by a drop or close()
       if (err) {
-        p.reject(
+        failPending(
+          p,
           new KafkaJSConnectionError(`Failed to write to ${this.broker}: ${err.message}`, {
             broker: this.broker,
             code: (err as Error & { code?: string }).code ?? 'EPIPE',
@@ -630,7 +708,8 @@ export class BrokerConnection extends EventEmitter {
           }),
         );
       } else {
-        p.resolve(null);
+        if (p.callback) answer(p, null);
+        else p.resolve(null);
         this.emitRequest(p, 0);
       }
       this.armTimeout();
@@ -721,8 +800,9 @@ export class BrokerConnection extends EventEmitter {
                 { cause: err, broker: this.broker, apiKey: p.apiKey, apiVersion: p.apiVersion },
               );
       }
-      if (failure === null) p.resolve(result);
-      else p.reject(failure);
+      if (failure !== null) failPending(p, failure);
+      else if (!p.callback) p.resolve(result);
+      else answer(p, result);
       this.emitRequest(p, frame.length);
     }
     this.pump();
@@ -825,7 +905,7 @@ export class BrokerConnection extends EventEmitter {
       };
       this.emit('request_timeout', ev);
     }
-    p.reject(err);
+    failPending(p, err);
   }
 
   private emitRequest(p: PendingRequest, size: number): void {

@@ -152,7 +152,13 @@ export class ProducerCore extends EventEmitter {
   private readonly headerlessLimit: number;
   private readonly runAtTickEnd = (): void => {
     this.runScheduled = false;
-    this.flushRun();
+    // The run this append wakes goes in this same microtask (Sender.holdWakeups()).
+    this.sender.holdWakeups();
+    try {
+      this.flushRun();
+    } finally {
+      this.sender.releaseWakeups();
+    }
   };
 
   constructor(

@@ -46,6 +46,7 @@ import {
 } from '../errors.js';
 import type { ProducerMetrics } from '../metrics/producer-metrics.js';
 import { produceChannel, produceContext, subscribed } from '../metrics/tracing.js';
+import type { RequestOptions } from '../net/connection.js';
 import type { Broker, Cluster } from './cluster.js';
 import type { ResolvedConfig } from './options.js';
 import type { PartitionLoad } from './partitioners.js';
@@ -196,6 +197,9 @@ export class Sender implements PartitionLoad {
   /** Batches being decoded for a split (MESSAGE_TOO_LARGE). */
   private readonly splitting = new Set<BatchEntry>();
   private scheduled = false;
+  /** holdWakeups(): a wakeup is noted in wokenWhileHeld instead of queueing a run. */
+  private holding = false;
+  private wokenWhileHeld = false;
   /** Microtask runs since the last loop turn or response (see wakeup()). */
   private eagerRuns = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -265,12 +269,39 @@ export class Sender implements PartitionLoad {
    */
   wakeup(): void {
     if (this.scheduled || this.stopped) return;
+    if (this.holding) {
+      this.wokenWhileHeld = true;
+      return;
+    }
     this.scheduled = true;
     if (this.config.lingerMs === 0 && this.eagerRuns < EAGER_RUNS) {
       this.eagerRuns++;
       queueMicrotask(this.runEager);
     } else {
       setImmediate(this.runLater);
+    }
+  }
+
+  /**
+   * The accumulator's tick-end append (core.ts) is itself a microtask: a wakeup during it
+   * would queue a second one for the run. Between holdWakeups() and releaseWakeups() a wakeup
+   * is only noted, and releaseWakeups() then runs at once where the microtask would have
+   * (same eager bound), one hop sooner on every awaited send.
+   */
+  holdWakeups(): void {
+    this.holding = true;
+  }
+
+  releaseWakeups(): void {
+    this.holding = false;
+    if (!this.wokenWhileHeld) return;
+    this.wokenWhileHeld = false;
+    if (this.scheduled || this.stopped) return;
+    if (this.config.lingerMs === 0 && this.eagerRuns < EAGER_RUNS) {
+      this.eagerRuns++;
+      this.run();
+    } else {
+      this.wakeup();
     }
   }
 
@@ -553,14 +584,43 @@ export class Sender implements PartitionLoad {
         b.onWire = false;
       }
     };
-    // A plain function, not an async one: an async function that returns the request's
-    // promise resolves its own promise with it, which costs a promise and two more microtask
-    // jobs on every response before the handler below runs. Only a connection that is not
-    // ready yet goes through ensureReady's promise. A throw becomes a rejection, as before.
+    const onResponse = (res: ProduceResponse | null): void => {
+      done();
+      this.eagerRuns = 0; // a response came in: the loop is turning
+      if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
+      this.handleResponse(node, lane, batches, res);
+      // A slot is free: appends made before the next run (the settled sends' own
+      // continuations) must not grow a batch that can now be sent.
+      this.tellBlocked(Date.now());
+      if (this.runNeededAfterResponse()) this.wakeup();
+    };
+    const onError = (err: Error): void => {
+      done();
+      // The whole request failed (connection lost, timeout, broker gone): every batch in it
+      // may or may not have been written; retry them all (as the Java client does).
+      this.cluster.requestUpdate();
+      for (const b of batches) this.completeBatch(b, null, err, -1);
+      this.tellBlocked(Date.now());
+      this.wakeup();
+    };
+    if (!subscribed(produceChannel) && !broker.isClosed() && broker.isReady()) {
+      // The common case: the connection's handlers, no promise (requestWith()). The response
+      // is handled in the read callback that decoded it; errors come from a microtask.
+      try {
+        this.writeProduce(broker, lane, batches, onResponse, onError);
+      } catch (err) {
+        queueMicrotask(() => onError(err as Error));
+      }
+      return;
+    }
+    // Traced (the diagnostics channel's tracePromise wants a promise), or a connection that is
+    // not ready yet (ensureReady's promise): the same handlers on a promise. A plain function,
+    // not an async one (an async function returning the request's promise costs a promise and
+    // two more microtask jobs). A throw becomes a rejection.
     const send = (): Promise<ProduceResponse | null> => {
       try {
-        if (broker.isClosed() || !broker.isReady()) return broker.ensureReady().then(() => this.writeProduce(broker, lane, batches));
-        return this.writeProduce(broker, lane, batches);
+        if (broker.isClosed() || !broker.isReady()) return broker.ensureReady().then(() => this.writeProducePromise(broker, lane, batches));
+        return this.writeProducePromise(broker, lane, batches);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -568,32 +628,22 @@ export class Sender implements PartitionLoad {
     const request = subscribed(produceChannel)
       ? produceChannel.tracePromise(send, produceContext(node, broker.conn.broker, lane.acks, batches))
       : send();
-    request.then(
-      (res) => {
-        done();
-        this.eagerRuns = 0; // a response came in: the loop is turning
-        if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
-        this.handleResponse(node, lane, batches, res);
-        // A slot is free: appends made before the next run (the settled sends' own
-        // continuations) must not grow a batch that can now be sent.
-        this.tellBlocked(Date.now());
-        if (this.runNeededAfterResponse()) this.wakeup();
-      },
-      (err: Error) => {
-        done();
-        // The whole request failed (connection lost, timeout, broker gone): every batch in it
-        // may or may not have been written; retry them all (as the Java client does).
-        this.cluster.requestUpdate();
-        for (const b of batches) this.completeBatch(b, null, err, -1);
-        this.tellBlocked(Date.now());
-        this.wakeup();
-      },
-    );
+    request.then(onResponse, onError);
+  }
+
+  private writeProducePromise(broker: Broker, lane: Lane, batches: BatchEntry[]): Promise<ProduceResponse | null> {
+    return new Promise((resolve, reject) => this.writeProduce(broker, lane, batches, resolve, reject));
   }
 
   /** Encodes the ProduceRequest of `batches` (one lane, one leader) and hands it to the
    * connection. */
-  private writeProduce(broker: Broker, lane: Lane, batches: BatchEntry[]): Promise<ProduceResponse | null> {
+  private writeProduce(
+    broker: Broker,
+    lane: Lane,
+    batches: BatchEntry[],
+    onResponse: (res: ProduceResponse | null) => void,
+    onError: (err: Error) => void,
+  ): void {
     // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
     const produce = this.txn?.produceDescriptor() ?? Produce;
     const version = broker.version(produce);
@@ -603,9 +653,7 @@ export class Sender implements PartitionLoad {
       timeoutMs: lane.timeoutMs,
       topicData: topicData(batches),
     });
-    return broker.conn.request(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, {
-      expectResponse: lane.acks !== 0,
-    });
+    broker.conn.requestWith(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, onResponse, onError, lane.acks !== 0 ? EXPECT_RESPONSE : NO_RESPONSE);
   }
 
   /**
@@ -1047,6 +1095,10 @@ export class Sender implements PartitionLoad {
 /** Requests of at most this many batches match their partition responses by a scan, larger
  * ones through a map (Sender.handleResponse). */
 const SMALL_REQUEST = 16;
+
+/** The two request options a ProduceRequest takes, made once. */
+const EXPECT_RESPONSE: RequestOptions = { expectResponse: true };
+const NO_RESPONSE: RequestOptions = { expectResponse: false };
 
 /** Microtask runs in a row before a wake-up waits for a loop turn (Sender.wakeup). */
 const EAGER_RUNS = 16;
