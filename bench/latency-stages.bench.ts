@@ -15,12 +15,12 @@
  *   run        send() called → the Sender's run starts (enqueue, append, the microtask)
  *   drain      → drainFresh (expire, ready)
  *   produce    → produce() (the drain: the backend's drain call, batch objects)
- *   request    → the connection's request() (ProduceRequest encoded)
+ *   request    → the connection's requestWith() (ProduceRequest encoded)
  *   write      → the socket's write (framing, pump; node:net's _writev or the ring's submit)
  *   bytes      → the response's bytes reach JavaScript (mostly the broker and the network)
  *   frame      → onFrame (the frame cut from the read chunks)
  *   decoded    → Produce.decode returned
- *   response   → the Sender's handleResponse (promise settled, one microtask)
+ *   response   → the Sender's handleResponse (called from the read callback that decoded it)
  *   succeed    → succeed (partition responses matched)
  *   resolved   → the awaiting code resumes (complete() on the backend, the send's promise)
  *
@@ -69,7 +69,7 @@ async function child(): Promise<void> {
   wrap(Sender.prototype, 'run', 'run');
   wrap(Sender.prototype, 'drainFresh', 'drain');
   wrap(Sender.prototype, 'produce', 'produce');
-  wrap(BrokerConnection.prototype, 'request', 'request');
+  wrap(BrokerConnection.prototype, 'requestWith', 'request');
   wrap(net.Socket.prototype, '_writev', 'write');
   wrap(net.Socket.prototype, '_write', 'write');
   wrap(UringSocket.prototype, 'submit', 'write');

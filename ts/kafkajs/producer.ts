@@ -389,6 +389,8 @@ export class KafkaJSProducer implements Producer {
       }
     };
     this.emitter.on(eventName, wrapped);
+    const network = NETWORK_EVENTS.find(([, to]) => to === eventName);
+    if (network && this.core) this.listenCore(this.core, network[0], network[1]);
     return () => {
       this.emitter.removeListener(eventName, wrapped);
     };
@@ -785,10 +787,23 @@ export class KafkaJSProducer implements Producer {
     // the core's own partitioner is never asked.
     const core = new ProducerCore(config, 'default');
     core.logger = { error: (message, extra) => this.log.error(message, extra) };
-    for (const [from, to] of NETWORK_EVENTS) core.on(from, (payload: unknown) => this.instrument(to, payload));
+    // The core's connection events only once someone listens for what they become (a listener
+    // down the chain makes every request build an event): now, or at the on() that adds one.
+    for (const [from, to] of NETWORK_EVENTS) if (this.emitter.listenerCount(to) > 0) this.listenCore(core, from, to);
     this.core = core;
     this.coreBrokers = id;
     return core;
+  }
+
+  /** The core events already forwarded to instrument(), per core. */
+  private readonly coreListened = new WeakMap<ProducerCore, Set<string>>();
+
+  private listenCore(core: ProducerCore, from: string, to: EventName): void {
+    let done = this.coreListened.get(core);
+    if (!done) this.coreListened.set(core, (done = new Set()));
+    if (done.has(from)) return;
+    done.add(from);
+    core.on(from, (payload: unknown) => this.instrument(to, payload));
   }
 
   /** KafkaJS's InstrumentationEvent, made only when someone listens. */

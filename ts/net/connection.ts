@@ -66,6 +66,12 @@ export interface BrokerConnectionOptions {
   transport?: Transport;
 }
 
+/** What requestWith() calls back: one of the two, once. */
+export interface ResponseHandler<T> {
+  onResponse(res: T): void;
+  onError(err: Error): void;
+}
+
 export interface RequestOptions {
   /** false for Produce with acks=0: the broker sends nothing back, so the request resolves
    * (with null) once its bytes are written. Default true. */
@@ -126,10 +132,10 @@ interface PendingRequest {
   /** Length prefix + header, then the body chunks (held batches among them: see send()). */
   chunks: RequestChunk[];
   decode: Decode<unknown> | null;
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-  /** requestWith(): resolve is the caller's handler, called in the read callback (a throw in
-   * it is reported, not taken for a bad response); reject is called from a microtask. */
+  /** request()'s promise (its resolving functions), or requestWith()'s caller. */
+  handler: ResponseHandler<unknown>;
+  /** requestWith(): the handler's onResponse runs in the read callback (a throw in it is
+   * reported, not taken for a bad response) and its onError from a microtask. */
   callback: boolean;
   createdAt: number;
   /** 0 until written. */
@@ -144,12 +150,9 @@ const notHeld = (b: RequestChunk): boolean => !isHeldRecords(b);
 /** Rejects a pending request: at once for request()'s promise (its handlers run later anyway),
  * from a microtask for requestWith()'s handler. */
 function failPending(p: PendingRequest, err: Error): void {
-  if (!p.callback) {
-    p.reject(err);
-    return;
-  }
-  const reject = p.reject;
-  queueMicrotask(() => reject(err));
+  const handler = p.handler;
+  if (!p.callback) handler.onError(err);
+  else queueMicrotask(() => handler.onError(err));
 }
 
 /** Hands a response to requestWith()'s handler; its throw is the caller's bug, reported as
@@ -157,7 +160,7 @@ function failPending(p: PendingRequest, err: Error): void {
  * connection reads on. */
 function answer(p: PendingRequest, result: unknown): void {
   try {
-    p.resolve(result);
+    p.handler.onResponse(result);
   } catch (err) {
     process.nextTick(() => {
       throw err;
@@ -555,17 +558,18 @@ export class BrokerConnection extends EventEmitter {
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
     return new Promise<T>((resolve, reject) => {
-      this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, resolve as (value: unknown) => void, reject, false);
+      const handler: ResponseHandler<unknown> = { onResponse: resolve as (res: unknown) => void, onError: reject };
+      this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, handler, false);
     });
   }
 
   /**
-   * request() with two handlers instead of a promise, for the produce path (issue 15: the
+   * request() with a handler instead of a promise, for the produce path (issue 15: the
    * promise, its resolving functions and the `then` hop cost an awaited send about a
-   * microsecond). `onResponse` runs as soon as the response is decoded, inside the socket's
+   * microsecond). `handler.onResponse` runs as soon as the response is decoded, inside the socket's
    * read callback, before later responses of the same read are looked at; a throw in it is
    * reported as an uncaught exception (as a throw in a `then` handler would surface) and the
-   * connection goes on. `onError` gets what request() would reject with, always from a
+   * connection goes on. `handler.onError` gets what request() would reject with, always from a
    * microtask, never inside the call that causes it (close(), a refused request). A throw
    * while framing the request is thrown to the caller, as from request().
    */
@@ -575,16 +579,15 @@ export class BrokerConnection extends EventEmitter {
     flexibleHeader: boolean,
     body: Buffer | readonly RequestChunk[],
     decode: Decode<T> | null,
-    onResponse: (res: T) => void,
-    onError: (err: Error) => void,
+    handler: ResponseHandler<T>,
     opts?: RequestOptions,
   ): void {
     const refused = this.refusal();
     if (refused !== null) {
-      queueMicrotask(() => onError(refused));
+      queueMicrotask(() => handler.onError(refused));
       return;
     }
-    this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, onResponse as (value: unknown) => void, onError, true);
+    this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, handler as ResponseHandler<unknown>, true);
   }
 
   /** Why a request cannot be queued now, or null. */
@@ -603,8 +606,7 @@ export class BrokerConnection extends EventEmitter {
     body: Buffer | readonly RequestChunk[],
     decode: Decode<unknown> | null,
     opts: RequestOptions | undefined,
-    resolve: (value: unknown) => void,
-    reject: (err: Error) => void,
+    handler: ResponseHandler<unknown>,
     callback: boolean,
   ): void {
     const correlationId = this.nextCorrelationId;
@@ -651,8 +653,7 @@ export class BrokerConnection extends EventEmitter {
       expectResponse: opts?.expectResponse !== false,
       chunks,
       decode,
-      resolve,
-      reject,
+      handler,
       callback,
       createdAt,
       sentAt: 0,
@@ -709,7 +710,7 @@ export class BrokerConnection extends EventEmitter {
         );
       } else {
         if (p.callback) answer(p, null);
-        else p.resolve(null);
+        else p.handler.onResponse(null);
         this.emitRequest(p, 0);
       }
       this.armTimeout();
@@ -801,7 +802,7 @@ export class BrokerConnection extends EventEmitter {
               );
       }
       if (failure !== null) failPending(p, failure);
-      else if (!p.callback) p.resolve(result);
+      else if (!p.callback) p.handler.onResponse(result);
       else answer(p, result);
       this.emitRequest(p, frame.length);
     }

@@ -193,6 +193,9 @@ export interface TopicState {
   availablePartitions: number[];
 }
 
+/** The connection events (KafkaJS instrumentation) a cluster re-emits, once listened to. */
+export const CONNECTION_EVENTS: readonly string[] = ['request', 'request_timeout', 'request_queue_size'];
+
 export class Cluster extends EventEmitter {
   /** Fallbacks for metadata: fresh entries replace retired ones (see the top). */
   private bootstrap: Broker[];
@@ -211,9 +214,24 @@ export class Cluster extends EventEmitter {
   /** The last error a refresh ran into; reported when a send gives up waiting for metadata. */
   lastError: Error | null = null;
 
+  /** The connection events someone listens to here: only those are forwarded from the
+   * connections (a connection nobody listens to makes no event object per request). */
+  private readonly forwarded = new Set<string>();
+
   constructor(private readonly config: ResolvedConfig) {
     super();
+    this.on('newListener', (ev: string | symbol) => {
+      if (typeof ev !== 'string' || !CONNECTION_EVENTS.includes(ev) || this.forwarded.has(ev)) return;
+      this.forwarded.add(ev);
+      for (const b of this.bootstrap) this.forward(b, ev);
+      for (const b of this.brokers.values()) this.forward(b, ev);
+      for (const b of this.retiring) this.forward(b, ev);
+    });
     this.bootstrap = this.newBootstrap();
+  }
+
+  private forward(broker: Broker, ev: string): void {
+    broker.conn.on(ev, (payload: unknown) => this.emit(ev, payload));
   }
 
   private newBootstrap(): Broker[] {
@@ -431,9 +449,7 @@ export class Cluster extends EventEmitter {
 
   /** Broker connection events (KafkaJS instrumentation) re-emitted by the cluster. */
   private track(broker: Broker): Broker {
-    for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
-      broker.conn.on(ev, (payload: unknown) => this.emit(ev, payload));
-    }
+    for (const ev of this.forwarded) this.forward(broker, ev);
     return broker;
   }
 

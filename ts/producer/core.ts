@@ -26,7 +26,7 @@ import {
   RecordTooLargeError,
 } from '../errors.js';
 import { ProducerMetrics } from '../metrics/producer-metrics.js';
-import { Cluster, type TopicState } from './cluster.js';
+import { Cluster, CONNECTION_EVENTS, type TopicState } from './cluster.js';
 import type { Acks, ResolvedConfig } from './options.js';
 import { resolvePartitioner, type PartitionFn, type ResolvedPartitioner } from './partitioners.js';
 import type { PendingRecord } from './record.js';
@@ -81,6 +81,9 @@ interface Waiting {
 }
 
 /** A run group's records from `from` on, as waiting items. */
+/** appendOne()'s input array (one element during the call, empty otherwise). */
+const ONE_INPUT: RecordInput[] = [];
+
 function toOutgoing(tp: TopicPartition, inputs: readonly RecordInput[], pendings: readonly PendingRecord[], from: number): Outgoing[] {
   const items: Outgoing[] = [];
   for (let i = from; i < inputs.length; i++) items.push({ partition: tp.partition, input: inputs[i]!, pending: pendings[i]! });
@@ -144,6 +147,15 @@ export class ProducerCore extends EventEmitter {
    */
   private runLane: Lane | null = null;
   private runGroups = new Map<TopicPartition, RunGroup>();
+  /** The run's first record while it is its only one (an awaited send's): kept here, not in a
+   * group, so that a one-record run makes no map entry, group or arrays. A second record
+   * moves it into its partition's group, first. */
+  private runOneTp: TopicPartition | null = null;
+  private runOneInput: RecordInput | null = null;
+  private runOnePending: PendingRecord | null = null;
+  /** The map flushRun() swaps in next (it swaps, not clears: a failure's callback may send
+   * again while the groups taken are appended). */
+  private spareRunGroups: Map<TopicPartition, RunGroup> | null = null;
   /** The group the last send went to (consecutive sends mostly share a partition). */
   private runLast: RunGroup | null = null;
   private runSinceMs = 0;
@@ -194,9 +206,14 @@ export class ProducerCore extends EventEmitter {
       abortUndrained: (err) => this.abortUnsent(err),
     });
     this.cluster.on('metadata', () => this.onMetadata());
-    for (const ev of ['request', 'request_timeout', 'request_queue_size']) {
+    // Connection events are forwarded from the cluster once someone listens here (see
+    // Cluster.forwarded).
+    const forwarded = new Set<string>();
+    this.on('newListener', (ev: string | symbol) => {
+      if (typeof ev !== 'string' || !CONNECTION_EVENTS.includes(ev) || forwarded.has(ev)) return;
+      forwarded.add(ev);
       this.cluster.on(ev, (payload: unknown) => this.emit(ev, payload));
-    }
+    });
   }
 
   get isClosed(): boolean {
@@ -355,6 +372,25 @@ export class ProducerCore extends EventEmitter {
       this.runLane = lane;
       this.runSinceMs = Date.now();
     }
+    const transactional = this.sender.txn !== null && this.sender.txn.isTransactional;
+    if (!transactional && this.runOneTp === null && this.runGroups.size === 0) {
+      this.runOneTp = tp;
+      this.runOneInput = input;
+      this.runOnePending = pending;
+      if (!this.runScheduled) {
+        this.runScheduled = true;
+        queueMicrotask(this.runAtTickEnd);
+      }
+      return;
+    }
+    if (this.runOneTp !== null) {
+      const first: RunGroup = { tp: this.runOneTp, inputs: [this.runOneInput!], pendings: [this.runOnePending!] };
+      this.runOneTp = null;
+      this.runOneInput = null;
+      this.runOnePending = null;
+      this.runGroups.set(first.tp, first);
+      this.runLast = first;
+    }
     let group = this.runLast;
     if (group === null || group.tp !== tp) {
       group = this.runGroups.get(tp) ?? null;
@@ -364,7 +400,7 @@ export class ProducerCore extends EventEmitter {
     group.inputs.push(input);
     group.pendings.push(pending);
     // A transaction registers its partitions at append: nothing waits there (kept simple).
-    if (this.sender.txn !== null && this.sender.txn.isTransactional) this.flushRun();
+    if (transactional) this.flushRun();
     else if (group.inputs.length >= RUN_GROUP_LIMIT) {
       // A loop of many sends in one tick: hand this partition's share over now rather than
       // hold every record's input until the tick ends (see RUN_GROUP_LIMIT).
@@ -435,12 +471,47 @@ export class ProducerCore extends EventEmitter {
   private flushRun(): void {
     const lane = this.runLane;
     if (lane === null) return;
-    const groups = this.runGroups;
     this.runLane = null;
-    this.runGroups = new Map();
+    const oneTp = this.runOneTp;
+    if (oneTp !== null) {
+      // The run's only record (no group was made: see runOneTp).
+      const input = this.runOneInput!;
+      const pending = this.runOnePending!;
+      this.runOneTp = null;
+      this.runOneInput = null;
+      this.runOnePending = null;
+      this.appendOne(lane, oneTp, input, pending);
+      this.sender.wakeup();
+      return;
+    }
+    const groups = this.runGroups;
+    this.runGroups = this.spareRunGroups ?? new Map();
+    this.spareRunGroups = null;
     this.runLast = null;
     for (const group of groups.values()) if (group.inputs.length > 0) this.appendGroup(lane, group);
+    groups.clear();
+    this.spareRunGroups = groups;
     this.sender.wakeup();
+  }
+
+  /** appendGroup() for a run of one record, through a reused one-element array (the backends
+   * read their input array during the call and keep nothing of it). */
+  private appendOne(lane: Lane, tp: TopicPartition, input: RecordInput, pending: PendingRecord): void {
+    let taken = 0;
+    if (this.waitingMemory.length === 0) {
+      ONE_INPUT[0] = input;
+      try {
+        taken = this.tryAppend(lane, tp, ONE_INPUT, pending, null, true);
+      } catch (err) {
+        this.failWaiting({ topic: tp.topic, items: [{ partition: tp.partition, input, pending }], lane, sinceMs: this.runSinceMs }, err as Error);
+        return;
+      } finally {
+        ONE_INPUT.pop();
+      }
+    }
+    if (taken === 0) {
+      this.waitingMemory.push({ topic: tp.topic, items: [{ partition: tp.partition, input, pending }], lane, sinceMs: this.runSinceMs });
+    }
   }
 
   /** Appends one run group's records (see flushRun); the caller wakes the sender. */

@@ -31,7 +31,7 @@
  * - User code (sinks, callbacks) that throws is caught and reported through onUserError: one
  *   record's callback never stops the others from settling.
  */
-import type { BatchHeaderInput, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
+import type { BatchHeaderInput, BatchResult, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { InitProducerId } from '../protocol/init-producer-id.js';
 import { encodeProduceChunks, isHeldRecords, Produce, type HeldRecords, type ProducePartitionResponse, type ProduceResponse } from '../protocol/produce.js';
@@ -46,7 +46,7 @@ import {
 } from '../errors.js';
 import type { ProducerMetrics } from '../metrics/producer-metrics.js';
 import { produceChannel, produceContext, subscribed } from '../metrics/tracing.js';
-import type { RequestOptions } from '../net/connection.js';
+import type { RequestOptions, ResponseHandler } from '../net/connection.js';
 import type { Broker, Cluster } from './cluster.js';
 import type { ResolvedConfig } from './options.js';
 import type { PartitionLoad } from './partitioners.js';
@@ -176,10 +176,62 @@ function slot(work: Work[], lane: Lane, node: number): Work {
   return w;
 }
 
-/** One ProduceRequest on its way, for the in-flight delivery timeout. */
-interface InflightRequest {
-  batches: BatchEntry[];
-  oldestCreatedMs: number;
+/**
+ * One ProduceRequest on its way: the connection's handler for its response (requestWith():
+ * one object per request, no closures or promise) and what the in-flight delivery timeout
+ * walks (Sender.calls, a list threaded through the calls themselves).
+ */
+export class ProduceCall implements ResponseHandler<ProduceResponse | null> {
+  prev: ProduceCall | null = null;
+  next: ProduceCall | null = null;
+
+  constructor(
+    private readonly sender: Sender,
+    readonly node: number,
+    readonly lane: Lane,
+    readonly batches: BatchEntry[],
+    public oldestCreatedMs: number,
+    /** performance.now() when written, with metrics on (else 0). */
+    readonly sentAt: number,
+  ) {}
+
+  onResponse(res: ProduceResponse | null): void {
+    this.sender.produceAnswered(this, res);
+  }
+
+  onError(err: Error): void {
+    this.sender.produceFailed(this, err);
+  }
+}
+
+/** The calls in flight, in the order they were written: a list through ProduceCall.prev/next
+ * (a Set's entry per request allocated on every delete). */
+class CallList {
+  private head: ProduceCall | null = null;
+  private tail: ProduceCall | null = null;
+
+  add(c: ProduceCall): void {
+    c.prev = this.tail;
+    c.next = null;
+    if (this.tail) this.tail.next = c;
+    else this.head = c;
+    this.tail = c;
+  }
+
+  delete(c: ProduceCall): void {
+    if (c.prev) c.prev.next = c.next;
+    else if (this.head === c) this.head = c.next;
+    else return; // not in the list
+    if (c.next) c.next.prev = c.prev;
+    else this.tail = c.prev;
+    c.prev = c.next = null;
+  }
+
+  /** The oldest call; walk on with `.next`, read before acting on the call (a visited call
+   * may be removed). */
+  first(): ProduceCall | null {
+    return this.head;
+  }
 }
 
 /** Encodes a whole batch with the backend (split batches). */
@@ -193,7 +245,9 @@ export class Sender implements PartitionLoad {
   private readonly nodeInflight = new Map<number, number>();
   /** KIP-219: a broker that throttled us gets nothing before this time (ms since the epoch). */
   private readonly throttledUntil = new Map<number, number>();
-  private readonly inflightRequests = new Set<InflightRequest>();
+  private readonly calls = new CallList();
+  /** succeed()'s and succeedOne()'s one result (see there). */
+  private readonly oneResult: BatchResult[] = [{ batchId: 0, errorCode: 0 }];
   /** Batches being decoded for a split (MESSAGE_TOO_LARGE). */
   private readonly splitting = new Set<BatchEntry>();
   private scheduled = false;
@@ -566,55 +620,28 @@ export class Sender implements PartitionLoad {
       b.onWire = true;
       if (b.createdMs < oldest) oldest = b.createdMs;
     }
-    const inflight: InflightRequest = { batches, oldestCreatedMs: oldest };
-    this.inflightRequests.add(inflight);
     const metrics = this.metrics;
-    const sentAt = metrics ? performance.now() : 0;
+    const call = new ProduceCall(this, node, lane, batches, oldest, metrics ? performance.now() : 0);
+    this.calls.add(call);
     const nowMs = Date.now();
     if (metrics) metrics.requestSent(node, batches, nowMs);
     const times = this.nodeTimes.get(node);
     if (times) times.drainMs = nowMs;
     // Its batches' delivery deadline, even if the request never ends (a paused broker).
     this.scheduleIn(this.config.deliveryTimeoutMs - (Date.now() - oldest));
-    const done = () => {
-      this.nodeInflight.set(node, this.nodeInflight.get(node)! - 1);
-      this.inflightRequests.delete(inflight);
-      for (const b of batches) {
-        b.tp.onWire--;
-        b.onWire = false;
-      }
-    };
-    const onResponse = (res: ProduceResponse | null): void => {
-      done();
-      this.eagerRuns = 0; // a response came in: the loop is turning
-      if (metrics) metrics.responseReceived(node, performance.now() - sentAt, res ? res.throttleTimeMs : 0, Date.now());
-      this.handleResponse(node, lane, batches, res);
-      // A slot is free: appends made before the next run (the settled sends' own
-      // continuations) must not grow a batch that can now be sent.
-      this.tellBlocked(Date.now());
-      if (this.runNeededAfterResponse()) this.wakeup();
-    };
-    const onError = (err: Error): void => {
-      done();
-      // The whole request failed (connection lost, timeout, broker gone): every batch in it
-      // may or may not have been written; retry them all (as the Java client does).
-      this.cluster.requestUpdate();
-      for (const b of batches) this.completeBatch(b, null, err, -1);
-      this.tellBlocked(Date.now());
-      this.wakeup();
-    };
     if (!subscribed(produceChannel) && !broker.isClosed() && broker.isReady()) {
-      // The common case: the connection's handlers, no promise (requestWith()). The response
-      // is handled in the read callback that decoded it; errors come from a microtask.
+      // The common case: the call is the connection's handler, no promise (requestWith()).
+      // The response is handled in the read callback that decoded it; errors come from a
+      // microtask.
       try {
-        this.writeProduce(broker, lane, batches, onResponse, onError);
+        this.writeProduce(broker, lane, batches, call);
       } catch (err) {
-        queueMicrotask(() => onError(err as Error));
+        queueMicrotask(() => call.onError(err as Error));
       }
       return;
     }
     // Traced (the diagnostics channel's tracePromise wants a promise), or a connection that is
-    // not ready yet (ensureReady's promise): the same handlers on a promise. A plain function,
+    // not ready yet (ensureReady's promise): the same handler on a promise. A plain function,
     // not an async one (an async function returning the request's promise costs a promise and
     // two more microtask jobs). A throw becomes a rejection.
     const send = (): Promise<ProduceResponse | null> => {
@@ -628,11 +655,48 @@ export class Sender implements PartitionLoad {
     const request = subscribed(produceChannel)
       ? produceChannel.tracePromise(send, produceContext(node, broker.conn.broker, lane.acks, batches))
       : send();
-    request.then(onResponse, onError);
+    request.then(
+      (res) => call.onResponse(res),
+      (err: Error) => call.onError(err),
+    );
+  }
+
+  /** The request of `call` has ended: its slot and its batches' on-wire marks go back. */
+  private callEnded(call: ProduceCall): void {
+    this.nodeInflight.set(call.node, this.nodeInflight.get(call.node)! - 1);
+    this.calls.delete(call);
+    for (const b of call.batches) {
+      b.tp.onWire--;
+      b.onWire = false;
+    }
+  }
+
+  /** ProduceCall.onResponse. */
+  produceAnswered(call: ProduceCall, res: ProduceResponse | null): void {
+    this.callEnded(call);
+    this.eagerRuns = 0; // a response came in: the loop is turning
+    const metrics = this.metrics;
+    if (metrics) metrics.responseReceived(call.node, performance.now() - call.sentAt, res ? res.throttleTimeMs : 0, Date.now());
+    this.handleResponse(call.node, call.lane, call.batches, res);
+    // A slot is free: appends made before the next run (the settled sends' own
+    // continuations) must not grow a batch that can now be sent.
+    this.tellBlocked(Date.now());
+    if (this.runNeededAfterResponse()) this.wakeup();
+  }
+
+  /** ProduceCall.onError. */
+  produceFailed(call: ProduceCall, err: Error): void {
+    this.callEnded(call);
+    // The whole request failed (connection lost, timeout, broker gone): every batch in it
+    // may or may not have been written; retry them all (as the Java client does).
+    this.cluster.requestUpdate();
+    for (const b of call.batches) this.completeBatch(b, null, err, -1);
+    this.tellBlocked(Date.now());
+    this.wakeup();
   }
 
   private writeProducePromise(broker: Broker, lane: Lane, batches: BatchEntry[]): Promise<ProduceResponse | null> {
-    return new Promise((resolve, reject) => this.writeProduce(broker, lane, batches, resolve, reject));
+    return new Promise((resolve, reject) => this.writeProduce(broker, lane, batches, { onResponse: resolve, onError: reject }));
   }
 
   /** Encodes the ProduceRequest of `batches` (one lane, one leader) and hands it to the
@@ -641,8 +705,7 @@ export class Sender implements PartitionLoad {
     broker: Broker,
     lane: Lane,
     batches: BatchEntry[],
-    onResponse: (res: ProduceResponse | null) => void,
-    onError: (err: Error) => void,
+    handler: ResponseHandler<ProduceResponse | null>,
   ): void {
     // A transactional producer on transactions V2 speaks Produce v12 (transaction-manager.ts).
     const produce = this.txn?.produceDescriptor() ?? Produce;
@@ -653,7 +716,7 @@ export class Sender implements PartitionLoad {
       timeoutMs: lane.timeoutMs,
       topicData: topicData(batches),
     });
-    broker.conn.requestWith(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, onResponse, onError, lane.acks !== 0 ? EXPECT_RESPONSE : NO_RESPONSE);
+    broker.conn.requestWith(ApiKey.Produce, version, version >= Produce.flexibleFrom, body, produce.decode, handler, lane.acks !== 0 ? EXPECT_RESPONSE : NO_RESPONSE);
   }
 
   /**
@@ -677,6 +740,17 @@ export class Sender implements PartitionLoad {
       return;
     }
     if (res.throttleTimeMs > 0) this.throttledUntil.set(node, Date.now() + res.throttleTimeMs);
+    if (batches.length === 1 && res.responses.length === 1 && res.responses[0]!.partitionResponses.length === 1) {
+      // One batch answered without error (an awaited send's request): no matching and no
+      // per-response arrays.
+      const t = res.responses[0]!;
+      const p = t.partitionResponses[0]!;
+      const b = batches[0]!;
+      if (p.errorCode === ErrorCode.NONE && p.index === b.tp.partition && t.name === b.tp.topic) {
+        this.succeedOne(lane, b, Number(p.baseOffset), Number(p.logAppendTimeMs ?? -1n), Number(p.logStartOffset ?? -1n));
+        return;
+      }
+    }
     // Each partition response is matched to its batch once (a repeated one is ignored); the
     // batches no response named are left. A small request (an awaited send's is one batch) is
     // searched in place: no string key per batch and no map per response.
@@ -881,38 +955,68 @@ export class Sender implements PartitionLoad {
    * logStartOffset] per batch, or null for acks=0. */
   private succeed(lane: Lane, ok: readonly BatchEntry[], offsets: readonly number[] | null): void {
     if (ok.length === 0) return;
-    const results: { batchId: number; errorCode: number }[] = [];
+    let results: BatchResult[] | null = null;
+    let only = -1; // the one batch id to complete, while there is one
     for (let k = 0; k < ok.length; k++) {
       const b = ok[k]!;
       // Also for a batch already given up on (in-flight delivery timeout): the broker has it,
       // which resolves its partition's sequences without an epoch bump.
       this.txn?.handleCompleted(b, offsets ? offsets[3 * k]! : -1);
-      if (!b.done && b.split === null) results.push({ batchId: b.id, errorCode: 0 });
+      if (b.done || b.split !== null) continue;
+      if (results !== null) {
+        results.push({ batchId: b.id, errorCode: 0 });
+      } else if (only < 0) {
+        only = b.id;
+      } else {
+        results = [{ batchId: only, errorCode: 0 }, { batchId: b.id, errorCode: 0 }];
+      }
     }
-    if (results.length > 0) lane.accumulator.complete(results);
+    if (results !== null) {
+      lane.accumulator.complete(results);
+    } else if (only >= 0) {
+      // The backends read the results during the call and keep nothing of them.
+      const one = this.oneResult;
+      one[0]!.batchId = only;
+      lane.accumulator.complete(one);
+    }
     for (let k = 0; k < ok.length; k++) {
       const b = ok[k]!;
-      if (b.done) {
-        this.releaseDone(b);
-        continue;
-      }
-      b.done = true;
-      if (b.split === null) lane.batches.delete(b.id);
-      const baseOffset = offsets ? offsets[3 * k]! : -1;
-      const logAppendTime = offsets ? offsets[3 * k + 1]! : -1;
-      const logStartOffset = offsets ? offsets[3 * k + 2]! : -1;
-      const recs = b.records;
-      for (let i = 0; i < recs.length; i++) {
-        const r = recs[i]!;
-        try {
-          r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
-        } catch (e) {
-          this.onUserError(e, 'a send callback');
-        }
-      }
-      this.finished(b);
+      if (offsets) this.settleOk(lane, b, offsets[3 * k]!, offsets[3 * k + 1]!, offsets[3 * k + 2]!);
+      else this.settleOk(lane, b, -1, -1, -1);
     }
     this.onMemoryFreed();
+  }
+
+  /** succeed() for one batch and its offsets, without the arrays. */
+  private succeedOne(lane: Lane, b: BatchEntry, baseOffset: number, logAppendTime: number, logStartOffset: number): void {
+    this.txn?.handleCompleted(b, baseOffset);
+    if (!b.done && b.split === null) {
+      const one = this.oneResult;
+      one[0]!.batchId = b.id;
+      lane.accumulator.complete(one);
+    }
+    this.settleOk(lane, b, baseOffset, logAppendTime, logStartOffset);
+    this.onMemoryFreed();
+  }
+
+  /** The records of a batch the broker has (accumulator told already): their sends succeed. */
+  private settleOk(lane: Lane, b: BatchEntry, baseOffset: number, logAppendTime: number, logStartOffset: number): void {
+    if (b.done) {
+      this.releaseDone(b);
+      return;
+    }
+    b.done = true;
+    if (b.split === null) lane.batches.delete(b.id);
+    const recs = b.records;
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i]!;
+      try {
+        r.sink.ok(r, baseOffset < 0 ? -1 : baseOffset + i, logAppendTime, logStartOffset);
+      } catch (e) {
+        this.onUserError(e, 'a send callback');
+      }
+    }
+    this.finished(b);
   }
 
   private safeFail(r: PendingRecord, err: Error): void {
@@ -979,7 +1083,7 @@ export class Sender implements PartitionLoad {
   private expireInflight(now: number): number {
     const limit = this.config.deliveryTimeoutMs;
     let next = Infinity;
-    for (const req of this.inflightRequests) {
+    for (let req = this.calls.first(), after = req?.next ?? null; req !== null; req = after, after = req?.next ?? null) {
       if (now - req.oldestCreatedMs < limit) {
         next = Math.min(next, limit - (now - req.oldestCreatedMs));
         continue;
@@ -1055,7 +1159,7 @@ export class Sender implements PartitionLoad {
    * by requests still on the wire is released when they end (the connections are closed next). */
   abortAll(err: Error): void {
     this.abortUndrained(err);
-    for (const req of this.inflightRequests) {
+    for (let req = this.calls.first(), after = req?.next ?? null; req !== null; req = after, after = req?.next ?? null) {
       for (const b of req.batches) if (!b.done) this.failBatch(b, err, true);
     }
     for (const b of [...this.splitting]) if (!b.done) this.failBatch(b, err, true);
