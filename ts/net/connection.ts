@@ -31,6 +31,7 @@
  * its way (a metadata fetch, a handshake) can open a socket after close.
  */
 
+import { microtask } from '../microtask.js';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 import {
@@ -152,7 +153,7 @@ const notHeld = (b: RequestChunk): boolean => !isHeldRecords(b);
 function failPending(p: PendingRequest, err: Error): void {
   const handler = p.handler;
   if (!p.callback) handler.onError(err);
-  else queueMicrotask(() => handler.onError(err));
+  else microtask(() => handler.onError(err));
 }
 
 /** Hands a response to requestWith()'s handler; its throw is the caller's bug, reported as
@@ -584,7 +585,7 @@ export class BrokerConnection extends EventEmitter {
   ): void {
     const refused = this.refusal();
     if (refused !== null) {
-      queueMicrotask(() => handler.onError(refused));
+      microtask(() => handler.onError(refused));
       return;
     }
     this.enqueue(apiKey, apiVersion, flexibleHeader, body, decode, opts, handler as ResponseHandler<unknown>, true);

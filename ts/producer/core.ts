@@ -10,6 +10,7 @@
  *
  * Nothing here throws at the caller for a bad record: each record's sink is told.
  */
+import { microtask } from '../microtask.js';
 import { EventEmitter } from 'node:events';
 import { CodecId, type Backend, type RecordInput } from '../backend/types.js';
 import { codecFor, codecName, initCodecs } from '../compression/index.js';
@@ -379,7 +380,7 @@ export class ProducerCore extends EventEmitter {
       this.runOnePending = pending;
       if (!this.runScheduled) {
         this.runScheduled = true;
-        queueMicrotask(this.runAtTickEnd);
+        microtask(this.runAtTickEnd);
       }
       return;
     }
@@ -412,7 +413,7 @@ export class ProducerCore extends EventEmitter {
     }
     else if (!this.runScheduled) {
       this.runScheduled = true;
-      queueMicrotask(this.runAtTickEnd);
+      microtask(this.runAtTickEnd);
     }
   }
 

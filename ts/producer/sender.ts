@@ -31,6 +31,7 @@
  * - User code (sinks, callbacks) that throws is caught and reported through onUserError: one
  *   record's callback never stops the others from settling.
  */
+import { microtask } from '../microtask.js';
 import type { BatchHeaderInput, BatchResult, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { InitProducerId } from '../protocol/init-producer-id.js';
@@ -330,7 +331,7 @@ export class Sender implements PartitionLoad {
     this.scheduled = true;
     if (this.config.lingerMs === 0 && this.eagerRuns < EAGER_RUNS) {
       this.eagerRuns++;
-      queueMicrotask(this.runEager);
+      microtask(this.runEager);
     } else {
       setImmediate(this.runLater);
     }
@@ -636,7 +637,7 @@ export class Sender implements PartitionLoad {
       try {
         this.writeProduce(broker, lane, batches, call);
       } catch (err) {
-        queueMicrotask(() => call.onError(err as Error));
+        microtask(() => call.onError(err as Error));
       }
       return;
     }
