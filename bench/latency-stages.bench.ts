@@ -88,6 +88,7 @@ async function child(): Promise<void> {
   };
   wrap(Sender.prototype, 'handleResponse', 'response');
   wrap(Sender.prototype, 'succeed', 'succeed');
+  wrap(Sender.prototype, 'succeedOne', 'succeed'); // one batch answered: handleResponse's short path
 
   const topic = process.env['TOPIC']!;
   const p = new Producer({ 'bootstrap.servers': process.env['BOOTSTRAP']!, acks: 1, 'enable.idempotence': false, 'linger.ms': 0 });
