@@ -12,8 +12,8 @@
 // epoll_wait (EINTR) and signalling the eventfd after. SINGLE_ISSUER holds because a ring
 // belongs to one environment and is only touched on its JS thread (a worker's is its own).
 //
-// Receiving (io::RecvMode, createRing's recv option): 'poll', the default, arms no recv on the
-// ring; each connection gets a uv_poll_t of its own on the same loop watching its socket for
+// Receiving (io::RecvMode, createRing's recv argument: 'ring' when absent; the TypeScript side
+// passes 'poll' unless KAFKA_TURBO_IO_RECV says otherwise): 'poll' arms no recv on the ring; each connection gets a uv_poll_t of its own on the same loop watching its socket for
 // readability (ConnWatcher), and its callback reads with recv(2) (Ring::ReadReady) and hands
 // the bytes to JavaScript exactly as a recv completion's: the same events, the same one call
 // per wake-up, the ring held across it so the requests the callback writes go out in one
