@@ -9,6 +9,9 @@
  *                  between the two floors is the transport's own, with no producer around it;
  *   native/net     kafka-turbo's native backend over node:net;
  *   native/uring   kafka-turbo's native backend over the io_uring transport (when it loads);
+ *   floor/uring-ringrecv, native/uring-ringrecv (and -pollrecv): the same two over the ring
+ *                  with its receive mode forced (KAFKA_TURBO_IO_RECV=ring|poll; the plain
+ *                  names run the default), to compare the modes within one run;
  *   fallback       kafka-turbo's pure-TypeScript backend;
  *   KafkaJS, @platformatic/kafka as peers.
  *
@@ -72,6 +75,13 @@ interface ChildResult {
   recordsPerSec?: number;
   /** What kafka-turbo reported it runs on (backend, io), to check the case is what it says. */
   info?: string;
+  /** On the ring: its receive mode as backendInfo().ioReason says it ('poll' | 'ring'). */
+  recv?: string;
+}
+
+/** The ring's receive mode from backendInfo().ioReason, when it runs on the ring. */
+function recvOf(ioReason: string): string | undefined {
+  return /; receive: [^;]*\((poll|ring)\)/.exec(ioReason)?.[1];
 }
 
 type Kind = 'floor' | 'turbo' | 'turbo-batched' | 'kafkajs' | 'platformatic';
@@ -131,12 +141,14 @@ async function floor(bootstrap: string, topic: string, n: number, transport: 'ne
   request.writeInt32BE(request.length - 4, sizeAt);
   let socket: TransportSocket;
   let info: string | undefined;
+  let recv: string | undefined;
   if (transport === 'uring') {
     const { getBackend, backendInfo } = await import('../ts/backend/load.js');
     const t = getBackend().transport;
     if (t === undefined || t.name !== 'uring') throw new Error(`floor/uring: the backend has no io_uring transport (${backendInfo().ioReason})`);
     socket = t.connect(host, Number(port));
     info = backendInfo().ioReason;
+    recv = recvOf(info);
   } else {
     socket = net.connect({ host, port: Number(port) });
   }
@@ -171,6 +183,7 @@ async function floor(bootstrap: string, topic: string, n: number, transport: 'ne
   });
   socket.destroy();
   if (info !== undefined) result.info = info;
+  if (recv !== undefined) result.recv = recv;
   return result;
 }
 
@@ -193,8 +206,10 @@ async function child(): Promise<void> {
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
+    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string; ioReason?: string };
     out.info = `${info.backend}/${info.io ?? (info.ioUring ? 'uring' : 'net')}`;
+    const recv = recvOf(info.ioReason ?? '');
+    if (recv !== undefined) out.recv = recv;
     await p.close();
   } else if (kind === 'turbo-batched') {
     const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 1, 'enable.idempotence': false });
@@ -206,8 +221,10 @@ async function child(): Promise<void> {
     out = { sends: n + BATCHED_WARM, p50Us: NaN, p99Us: NaN, cpuUsPerSend: r.cpuUsPerRecord, recordsPerSec: r.recordsPerSec };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { backendInfo } = require('../ts/index.js') as typeof import('../ts/index.js');
-    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string };
+    const info = backendInfo() as { backend: string; ioUring: boolean; io?: string; ioReason?: string };
     const io = info.io ?? (info.ioUring ? 'uring' : 'net');
+    const recv = recvOf(info.ioReason ?? '');
+    if (recv !== undefined) out.recv = recv;
     // KAFKA_TURBO_NATIVE_BATCHES=0: the ring with a Buffer per drained batch.
     const buffers = io === 'uring' && process.env['KAFKA_TURBO_NATIVE_BATCHES'] === '0' ? '-buffers' : '';
     out.info = `${info.backend}/${io}${buffers} batched`;
@@ -256,6 +273,13 @@ async function parent(): Promise<void> {
     { name: 'floor/uring', kind: 'floor', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
     { name: 'native/net', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'net' } },
     { name: 'native/uring', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
+    ...(['ring', 'poll'] as const).flatMap((m): CaseDef[] => {
+      const env = { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_IO_RECV: m };
+      return [
+        { name: `floor/uring-${m}recv`, kind: 'floor', env },
+        { name: `native/uring-${m}recv`, kind: 'turbo', env },
+      ];
+    }),
     { name: 'fallback', kind: 'turbo', env: { KAFKA_TURBO_BACKEND: 'fallback', KAFKA_TURBO_IO: 'net' } },
     { name: 'KafkaJS', kind: 'kafkajs', env: {} },
     { name: '@platformatic/kafka', kind: 'platformatic', env: {} },
@@ -267,6 +291,8 @@ async function parent(): Promise<void> {
       { name: 'native/uring batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring' } },
       // The ring with a Buffer per drained batch, as before issue 15 item 2 (native batches off).
       { name: 'native/uring-buffers batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_NATIVE_BATCHES: '0' } },
+      // The ring with its receive mode forced (the row above runs the default).
+      { name: 'native/uring-ringrecv batched', kind: 'turbo-batched', env: { KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO: 'uring', KAFKA_TURBO_IO_RECV: 'ring' } },
     );
   }
   // --taskrun plain,coop: the ring's other task-work modes as cases of their own (the default
@@ -309,11 +335,16 @@ async function parent(): Promise<void> {
         const stored = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
         if (stored !== r.sends) throw new Error(`${c.name}: ${stored} stored, ${r.sends} sent`);
         if (c.kind === 'turbo' || c.kind === 'turbo-batched') {
-          const want = c.name.replace('fallback', 'fallback/net').replace(/ (plain|coop|defer)$/, '');
+          const want = c.name.replace('fallback', 'fallback/net').replace(/ (plain|coop|defer)$/, '').replace(/-(ring|poll)recv/, '');
           if (r.info !== want) {
             dropped.set(c.name, `ran as ${r.info}, not ${want} (see backendInfo())`);
             continue;
           }
+        }
+        const wantRecv = c.env['KAFKA_TURBO_IO_RECV'];
+        if (wantRecv !== undefined && r.recv !== wantRecv) {
+          dropped.set(c.name, `received with ${r.recv ?? 'no ring'}, not ${wantRecv} (see backendInfo().ioReason)`);
+          continue;
         }
         const label = round === 0 ? 'warm-up' : `round ${round}`;
         if (r.recordsPerSec !== undefined) {

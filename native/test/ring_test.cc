@@ -8,6 +8,7 @@
 // is tested with the options' hook. Exits non-zero on the first failed check.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 using kafka_turbo::io::Ring;
 using kafka_turbo::io::RingOptions;
 using kafka_turbo::io::RingSink;
+using kafka_turbo::io::ReadWatcher;
+using kafka_turbo::io::RecvMode;
 using kafka_turbo::io::TaskRun;
 
 #define CHECK(cond)                                                          \
@@ -41,10 +44,38 @@ namespace {
 
 // The task-work mode the tests of this pass run under (main sets it).
 TaskRun g_mode = TaskRun::kDefer;
+// And the receive mode (kPoll: RunUntil polls the watched sockets and calls ReadReady, as the
+// binding's uv_poll_t per connection does).
+RecvMode g_recv = RecvMode::kRing;
+
+// The ReadWatcher of kPoll passes: which connection's fd to poll. Checks the ring's side of
+// the contract: one Watch per connection, its Unwatch before the fd is closed.
+struct TestWatcher : ReadWatcher {
+  std::map<uint32_t, int> fds;
+  int watches = 0;
+  int unwatches = 0;
+  int Watch(uint32_t conn, int fd) override {
+    CHECK(fds.count(conn) == 0);
+    fds[conn] = fd;
+    watches++;
+    return 0;
+  }
+  void Unwatch(uint32_t conn, int fd) override {
+    CHECK(fds.count(conn) == 1 && fds[conn] == fd);
+    CHECK(::fcntl(fd, F_GETFD) >= 0);  // still open: the ring closes it only after this
+    fds.erase(conn);
+    unwatches++;
+  }
+};
+TestWatcher g_watcher;
+// ReadReady calls that stopped at read_budget (kMore), over a pass.
+int g_read_more = 0;
 
 RingOptions Opts() {
   RingOptions o;
   o.task_run = g_mode;
+  o.recv = g_recv;
+  if (g_recv == RecvMode::kPoll) o.watcher = &g_watcher;
   return o;
 }
 
@@ -154,8 +185,19 @@ bool RunUntil(Ring& ring, Recorder& rec, F done, int timeout_ms = 20000) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!done()) {
     if (std::chrono::steady_clock::now() > end) return false;
-    pollfd p{ring.event_fd(), POLLIN, 0};
-    ::poll(&p, 1, 20);
+    std::vector<pollfd> p{{ring.event_fd(), POLLIN, 0}};
+    std::vector<uint32_t> conns;
+    if (g_recv == RecvMode::kPoll) {
+      for (const auto& [conn, fd] : g_watcher.fds) {
+        p.push_back({fd, POLLIN, 0});
+        conns.push_back(conn);
+      }
+    }
+    ::poll(p.data(), p.size(), 20);
+    for (size_t i = 1; i < p.size(); i++) {
+      if (p[i].revents == 0) continue;
+      if (ring.ReadReady(conns[i - 1], &rec) == Ring::ReadResult::kMore) g_read_more++;
+    }
     ring.Process(&rec);
   }
   return true;
@@ -421,6 +463,85 @@ void TestWorkWhileHeld() {
               kafka_turbo::io::TaskRunName(g_mode));
 }
 
+// kPoll: a peer that writes 4 MiB at once (more than read_budget per readiness report) and
+// then ends the stream: every byte arrives in order, some ReadReady calls stop at the budget,
+// and the end comes as OnClosed(0, eof) after the last byte.
+void TestPollBudgetAndEof() {
+  const std::string payload = Pattern(4 << 20, 11);
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  CHECK(::listen(lfd, 4) == 0);
+  socklen_t alen = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  std::thread peer([&] {
+    const int c = ::accept(lfd, nullptr, nullptr);
+    for (size_t off = 0; off < payload.size();) {
+      const ssize_t w = ::send(c, payload.data() + off, payload.size() - off, MSG_NOSIGNAL);
+      CHECK(w > 0);
+      off += static_cast<size_t>(w);
+    }
+    ::close(c);
+  });
+  Ring ring;
+  std::string err;
+  RingOptions o = Opts();
+  o.read_buffer = 16 * 1024;
+  o.read_budget = 64 * 1024;
+  CHECK(ring.Init(o, &err));
+  Recorder rec;
+  int e = 0;
+  const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+  CHECK(id != 0);
+  const int more_before = g_read_more;
+  CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
+  peer.join();
+  ::close(lfd);
+  CHECK(rec.data[id] == payload);
+  CHECK(rec.closed[id].first == 0 && rec.closed[id].second);
+  CHECK(g_read_more > more_before);
+  CHECK(g_watcher.fds.empty());
+  std::printf("ok poll recv: 4 MiB in reads of at most 64 KiB per readiness (%d stopped at the budget), then eof\n",
+              g_read_more - more_before);
+}
+
+// kPoll: a peer that resets the connection (SO_LINGER 0) after a few bytes: the bytes arrive,
+// then OnClosed(ECONNRESET), as with a ring recv.
+void TestPollReset() {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  CHECK(::listen(lfd, 4) == 0);
+  socklen_t alen = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  Ring ring;
+  std::string err;
+  CHECK(ring.Init(Opts(), &err));
+  Recorder rec;
+  int e = 0;
+  const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+  CHECK(id != 0);
+  const int c = ::accept(lfd, nullptr, nullptr);
+  CHECK(c >= 0);
+  CHECK(RunUntil(ring, rec, [&] { return rec.connected.count(id) == 1; }));
+  CHECK(::send(c, "abc", 3, 0) == 3);
+  CHECK(RunUntil(ring, rec, [&] { return rec.data[id] == "abc"; }));
+  linger l{1, 0};
+  ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(c);
+  CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
+  CHECK(rec.closed[id].first == ECONNRESET && !rec.closed[id].second);
+  CHECK(g_watcher.fds.empty());
+  ::close(lfd);
+  std::puts("ok poll recv: the peer's reset -> OnClosed(ECONNRESET) after its bytes");
+}
+
 void TestTaskRunFallback() {
   // A kernel that refuses the mode's setup flags (EINVAL: older than them) gets today's flags,
   // says why, and works as before; ProbeTaskRun says the same beforehand.
@@ -491,6 +612,41 @@ int main() {
       const sockaddr_in a = s.Addr();
       CHECK(ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e) != 0);
     }
+  }
+  // The poll receive mode (RecvMode::kPoll) with the default task-work mode the kernel gives:
+  // the tests that do not depend on an armed recv, then its own.
+  {
+    std::string why;
+    g_mode = kafka_turbo::io::ProbeTaskRun(TaskRun::kDefer, &why);
+    g_recv = RecvMode::kPoll;
+    std::printf("recv poll (%s)\n", kafka_turbo::io::TaskRunName(g_mode));
+    TestShortWritesAndReads();
+    TestRefused();
+    TestPeerClosesMidRequest();
+    TestCloseWithWritesInFlight();
+    TestStress();
+    TestPollBudgetAndEof();
+    TestPollReset();
+    {
+      EchoServer s;
+      Ring ring;
+      std::string err;
+      CHECK(ring.Init(Opts(), &err));
+      int e = 0;
+      const sockaddr_in a = s.Addr();
+      const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+      Recorder rec;
+      CHECK(RunUntil(ring, rec, [&] { return rec.connected.count(id) == 1; }));
+      CHECK(g_watcher.fds.size() == 1);
+    }  // the destructor ends the watch before it closes the socket
+    CHECK(g_watcher.fds.empty() && g_watcher.watches == g_watcher.unwatches);
+    RingOptions o;
+    o.recv = RecvMode::kPoll;
+    Ring ring;
+    std::string err;
+    CHECK(!ring.Init(o, &err) && err.find("ReadWatcher") != std::string::npos);
+    std::printf("ok poll recv: every watch ended before its socket closed (%d), no watcher refused\n", g_watcher.watches);
+    g_recv = RecvMode::kRing;
   }
   TestTaskRunFallback();
   std::puts("ring_test: all passed");

@@ -74,6 +74,10 @@ function pick(): Backend {
   if (taskRun && taskRun !== 'defer' && taskRun !== 'coop' && taskRun !== 'plain') {
     throw new Error(`KAFKA_TURBO_IO_TASKRUN must be "defer", "coop" or "plain", not ${JSON.stringify(taskRun)}`);
   }
+  const recv = process.env['KAFKA_TURBO_IO_RECV']?.trim().toLowerCase();
+  if (recv && recv !== 'poll' && recv !== 'ring') {
+    throw new Error(`KAFKA_TURBO_IO_RECV must be "poll" or "ring", not ${JSON.stringify(recv)}`);
+  }
   if (forced === 'fallback') {
     if (forcedIo === 'uring') throw new Error('KAFKA_TURBO_IO=uring needs the native backend, but KAFKA_TURBO_BACKEND=fallback');
     return createFallbackBackend({ reason: 'KAFKA_TURBO_BACKEND=fallback', refused });

@@ -28,7 +28,7 @@ import type {
 import { loadNativeAddon, type NativeAddon } from './native.js';
 import type { HeldRecords } from '../protocol/produce.js';
 import type { Transport } from '../net/transport.js';
-import { UringTransport, type ProbeTaskRun, type TaskRunMode } from '../net/transport-uring.js';
+import { DEFAULT_RECV, UringTransport, type ProbeTaskRun, type RecvMode, type TaskRunMode } from '../net/transport-uring.js';
 
 /** Fields at least this long are passed by reference instead of copied into the scratch:
  * below it a copy in JavaScript is cheaper than the addon fetching the Buffer (~45 ns). */
@@ -261,6 +261,22 @@ export function wantedTaskRun(): { mode: TaskRunMode; refuseForTest: boolean } {
   return { mode, refuseForTest: process.env['KAFKA_TURBO_TEST_REFUSE_TASKRUN'] === '1' };
 }
 
+/**
+ * KAFKA_TURBO_IO_RECV, checked: how the io_uring transport receives (transport-uring.ts
+ * RecvMode), DEFAULT_RECV when unset.
+ */
+export function wantedRecv(): { mode: RecvMode; forced: boolean } {
+  const v = process.env['KAFKA_TURBO_IO_RECV']?.trim().toLowerCase();
+  if (v === undefined || v === '') return { mode: DEFAULT_RECV, forced: false };
+  if (v !== 'poll' && v !== 'ring') throw new Error(`KAFKA_TURBO_IO_RECV must be "poll" or "ring", not ${JSON.stringify(v)}`);
+  return { mode: v, forced: true };
+}
+
+const RECV_SAYS: Record<RecvMode, string> = {
+  poll: 'recv(2) on libuv epoll readiness (poll)',
+  ring: 'io_uring recv (ring)',
+};
+
 const TASKRUN_SAYS: Record<TaskRunMode, string> = {
   defer: 'IORING_SETUP_DEFER_TASKRUN',
   coop: 'IORING_SETUP_COOP_TASKRUN',
@@ -273,7 +289,8 @@ const TASKRUN_SAYS: Record<TaskRunMode, string> = {
  * opcodes the ring submits), node:net otherwise, with the reason. KAFKA_TURBO_IO=net forces
  * node:net; KAFKA_TURBO_IO=uring makes io_uring refused an error instead of a quiet fallback.
  * With io_uring the reason also says the ring's task-work mode, probed the same way (a kernel
- * that refuses DEFER_TASKRUN gets plain task work, and the reason says why).
+ * that refuses DEFER_TASKRUN gets plain task work, and the reason says why), then its receive
+ * mode (KAFKA_TURBO_IO_RECV, else DEFAULT_RECV).
  */
 function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'net'; ioReason: string } {
   const forced = forcedIo();
@@ -292,12 +309,14 @@ function chooseIo(addon: NativeAddon): { transport?: Transport; io: 'uring' | 'n
   const probe = (addon as NativeAddon & { ioUringTaskRun?: ProbeTaskRun }).ioUringTaskRun;
   const got = typeof probe === 'function' ? probe(want.mode, want.refuseForTest) : { mode: 'plain' as const, fallback: 'this build of the addon has no task-work modes' };
   const taskRun = `task work: ${TASKRUN_SAYS[got.mode]}${got.fallback !== null ? ` (${want.mode} asked for: ${got.fallback})` : ''}`;
+  const recv = wantedRecv();
+  const receive = `receive: ${RECV_SAYS[recv.mode]}${recv.forced ? `, KAFKA_TURBO_IO_RECV=${recv.mode}` : ''}`;
   return {
-    transport: new UringTransport(addon.createRing!, { taskRun: got.mode }),
+    transport: new UringTransport(addon.createRing!, { taskRun: got.mode, recv: recv.mode }),
     io: 'uring',
     ioReason:
       (forced === 'uring' ? 'io_uring: KAFKA_TURBO_IO=uring (probe passed)' : 'io_uring: the probe at load passed (ring setup and every opcode the transport submits)') +
-      `; ${taskRun}`,
+      `; ${receive}; ${taskRun}`,
   };
 }
 

@@ -11,6 +11,11 @@
  * ref: the ring resolves it to the batch's native memory and keeps that alive itself. Write callbacks run
  * in write order when the ring says their bytes are in the kernel, or with the close's error.
  *
+ * Reads (RecvMode): 'poll' arms no recv on the ring; the addon watches each connected socket
+ * with a libuv poll handle of its own and reads it with recv(2) when epoll reports it
+ * readable; 'ring' keeps a recv armed on the ring. Either way the bytes arrive here as the
+ * same data events, so nothing below depends on the mode.
+ *
  * The ring is one per process (per environment), made on first use and shared by every
  * connection; its libuv handle keeps the process alive only while it has connections.
  */
@@ -30,6 +35,14 @@ import type { Transport, TransportSocket } from './transport.js';
  */
 export type TaskRunMode = 'defer' | 'coop' | 'plain';
 
+/**
+ * How the ring receives (native/src/io/ring.h RecvMode): 'poll' (recv(2) when libuv's epoll
+ * reports the socket readable, one poll handle per connection; sends stay on the ring) or
+ * 'ring' (an io_uring recv always armed, whose completion goes through the kernel's poll
+ * wake-up and task work before it signals the ring's eventfd).
+ */
+export type RecvMode = 'poll' | 'ring';
+
 /** What a ring runs with, and why not what it asked for (null: it got it). */
 export interface TaskRunInfo {
   mode: TaskRunMode;
@@ -45,6 +58,9 @@ export interface NativeRing {
   close(id: number): boolean;
   connections(): number;
   taskRun(): TaskRunInfo;
+  recvMode(): RecvMode;
+  /** Connections' poll handles open now (RecvMode 'poll'). */
+  pollHandles(): number;
   destroy(): void;
 }
 
@@ -53,6 +69,7 @@ export type CreateRing = (
   onEvents: (events: number[], buffers: Buffer[]) => void,
   taskRun?: TaskRunMode,
   refuseForTest?: boolean,
+  recv?: RecvMode,
 ) => NativeRing;
 
 /** The addon's ioUringTaskRun: the mode a ring asked for `taskRun` gets on this kernel. */
@@ -64,6 +81,8 @@ const EV_DATA = 2;
 const EV_WRITTEN = 3;
 const EV_CLOSED = 4;
 const EV_END = 5;
+/** The receive mode when none is asked for (bench/RESULTS.md, "erecv, built"). */
+export const DEFAULT_RECV: RecvMode = 'poll';
 /** The ring takes at most this many buffers per write. */
 const MAX_IOV = 1024;
 
@@ -76,6 +95,8 @@ export interface UringTransportOptions {
   taskRun?: TaskRunMode;
   /** Tests: the mode's setup flags are refused, as by a kernel older than them. */
   refuseTaskRunForTest?: boolean;
+  /** How the ring receives (default 'poll'; the backend passes KAFKA_TURBO_IO_RECV). */
+  recv?: RecvMode;
 }
 
 interface WriteGroup {
@@ -114,6 +135,7 @@ export class UringTransport implements Transport {
       (events, buffers) => this.onEvents(events, buffers),
       this.options.taskRun ?? 'defer',
       this.options.refuseTaskRunForTest ?? false,
+      this.options.recv ?? DEFAULT_RECV,
     );
     const id = this.ring.connect(ip, port, this.options.sendBuffer ?? 0, this.options.recvBuffer ?? 0);
     this.sockets.set(id, socket);
@@ -133,6 +155,11 @@ export class UringTransport implements Transport {
   /** The ring's task-work mode, once it exists (made on the first connect). */
   taskRun(): TaskRunInfo | null {
     return this.ring === null ? null : this.ring.taskRun();
+  }
+
+  /** The ring's receive mode, once it exists. */
+  recvMode(): RecvMode | null {
+    return this.ring === null ? null : this.ring.recvMode();
   }
 
   /** Sockets open on the ring (tests: nothing left after close). */

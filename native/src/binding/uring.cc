@@ -12,10 +12,19 @@
 // epoll_wait (EINTR) and signalling the eventfd after. SINGLE_ISSUER holds because a ring
 // belongs to one environment and is only touched on its JS thread (a worker's is its own).
 //
+// Receiving (io::RecvMode, createRing's recv argument: 'ring' when absent; the TypeScript side
+// passes 'poll' unless KAFKA_TURBO_IO_RECV says otherwise): 'poll' arms no recv on the ring; each connection gets a uv_poll_t of its own on the same loop watching its socket for
+// readability (ConnWatcher), and its callback reads with recv(2) (Ring::ReadReady) and hands
+// the bytes to JavaScript exactly as a recv completion's: the same events, the same one call
+// per wake-up, the ring held across it so the requests the callback writes go out in one
+// io_uring_enter. 'ring' keeps a recv armed on the ring instead. Sends are on the ring in both.
+//
 // The poll handle holds the event loop open only while the ring has connections, as sockets
-// do: an idle producer lets the process exit. destroy(), the object's finalizer and the
-// environment's (async) cleanup hook all end the same way: sockets closed at once, the poll handle
-// closed (freed in its close callback), the ring torn down.
+// do: an idle producer lets the process exit (the connections' poll handles never hold it).
+// destroy(), the object's finalizer and the environment's (async) cleanup hook all end the
+// same way: sockets closed at once, every poll handle closed (each freed in its close
+// callback), the ring torn down. A connection's poll handle is closed as soon as the
+// connection begins closing (Ring calls ConnWatcher::Unwatch before it closes the fd).
 #include <napi.h>
 #include <uv.h>
 
@@ -164,10 +173,46 @@ struct PollBox {
   uv_poll_t poll;
   RingHandle* h = nullptr;  // null once torn down
   napi_async_cleanup_hook_handle hook = nullptr;
+  // Poll handles not closed yet: this one and every connection's (ConnPoll). The hook goes
+  // when the last one's close callback has run, whichever order libuv runs them in.
+  int handles = 1;
+};
+
+// @thread JS
+void ReleaseBox(PollBox* box) {
+  if (--box->handles > 0) return;
+  napi_async_cleanup_hook_handle hook = box->hook;
+  delete box;
+  if (hook != nullptr) napi_remove_async_cleanup_hook(hook);  // the environment may end now
+}
+
+// One connection's readability watch (RecvMode::kPoll): freed in its close callback.
+struct ConnPoll {
+  uv_poll_t poll;
+  PollBox* box = nullptr;
+  RingHandle* h = nullptr;  // null once Unwatch closed it
+  uint32_t conn = 0;
+};
+
+// The ring's ReadWatcher: a uv_poll_t per connected socket on the environment's loop.
+// @thread JS
+class ConnWatcher : public io::ReadWatcher {
+ public:
+  explicit ConnWatcher(RingHandle* h) : h_(h) {}
+  int Watch(uint32_t conn, int fd) override;
+  void Unwatch(uint32_t conn, int fd) override;
+  size_t watching() const { return polls_.size(); }
+
+ private:
+  RingHandle* h_;
+  std::unordered_map<uint32_t, ConnPoll*> polls_;
 };
 
 struct RingHandle {
   napi_env env = nullptr;
+  uv_loop_t* loop = nullptr;
+  // Before `ring`: the ring's destructor ends its connections' watches through it.
+  ConnWatcher watcher{this};
   std::unique_ptr<io::Ring> ring{new io::Ring()};
   PollBox* box = nullptr;     // freed in its close callback
   uv_poll_t* poll = nullptr;  // &box->poll
@@ -183,11 +228,47 @@ struct RingHandle {
 };
 
 // @thread JS
-void OnPollClosed(uv_handle_t* handle) {
-  PollBox* box = static_cast<PollBox*>(handle->data);
-  napi_async_cleanup_hook_handle hook = box->hook;
-  delete box;
-  if (hook != nullptr) napi_remove_async_cleanup_hook(hook);  // the environment may end now
+void OnPollClosed(uv_handle_t* handle) { ReleaseBox(static_cast<PollBox*>(handle->data)); }
+
+// @thread JS
+void OnConnPollClosed(uv_handle_t* handle) {
+  ConnPoll* cp = static_cast<ConnPoll*>(handle->data);
+  PollBox* box = cp->box;
+  delete cp;
+  ReleaseBox(box);
+}
+
+void OnConnReadable(uv_poll_t* poll, int status, int events);
+
+int ConnWatcher::Watch(uint32_t conn, int fd) {
+  if (h_->box == nullptr) return EBADF;  // torn down (not reached: Process runs before that)
+  ConnPoll* cp = new ConnPoll();
+  const int rc = uv_poll_init(h_->loop, &cp->poll, fd);
+  if (rc != 0) {
+    delete cp;
+    return -rc;  // libuv's errors are negated errnos on Unix
+  }
+  cp->box = h_->box;
+  cp->h = h_;
+  cp->conn = conn;
+  cp->poll.data = cp;
+  cp->box->handles++;
+  uv_poll_start(&cp->poll, UV_READABLE, OnConnReadable);
+  // The ring's own poll handle keeps the loop alive while there are connections.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&cp->poll));
+  polls_[conn] = cp;
+  return 0;
+}
+
+void ConnWatcher::Unwatch(uint32_t conn, int) {
+  auto it = polls_.find(conn);
+  if (it == polls_.end()) return;
+  ConnPoll* cp = it->second;
+  polls_.erase(it);
+  cp->h = nullptr;
+  // uv_close stops the watch now (epoll_ctl DEL, before the ring closes the fd); the memory
+  // goes in the close callback, also when this runs inside the handle's own callback.
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp->poll), OnConnPollClosed);
 }
 
 // Keeps the loop alive exactly while there are connections. @thread JS
@@ -213,7 +294,10 @@ void Teardown(RingHandle* h) {
     h->box = nullptr;
     h->poll = nullptr;
   }
-  h->ring.reset();  // closes every socket and the ring now
+  // Closes every socket and the ring now; each connection's poll handle is closed first
+  // (ConnWatcher::Unwatch from the ring's destructor), and the cleanup hook stays until the
+  // last of the close callbacks (ReleaseBox).
+  h->ring.reset();
   ReleaseAllHeld(h->env, &h->held_writes);
   if (h->callback != nullptr) {
     napi_delete_reference(h->env, h->callback);
@@ -277,21 +361,30 @@ void Dispatch(RingHandle* h, JsSink* sink) {
 // (other handles get their turn).
 constexpr int kMaxRounds = 8;
 
-// The eventfd is readable: hand every completion to JavaScript, all of one round in one
-// call. The ring is held and quiet meanwhile (Ring::Hold): the reads re-armed here and
-// whatever the callback writes go to the kernel in one io_uring_enter after it (Flush), and
-// what that submission completes at once (a loopback send) is taken in the next round here
-// instead of signalling the eventfd for another wake-up. @thread JS
-void OnPoll(uv_poll_t* poll, int status, int) {
-  RingHandle* h = static_cast<PollBox*>(poll->data)->h;
-  if (h == nullptr || h->destroyed || status < 0) return;
+// The eventfd is readable (read_from null), or a connection's socket is (read_from: its watch,
+// RecvMode::kPoll): hand every completion -- and first that socket's bytes -- to JavaScript,
+// all of one round in one call. The ring is held and quiet meanwhile (Ring::Hold): the reads
+// re-armed here and whatever the callback writes go to the kernel in one io_uring_enter after
+// it (Flush), and what that submission completes at once (a loopback send) is taken in the
+// next round here instead of signalling the eventfd for another wake-up. `poll_failed`: libuv
+// reported the socket in error and stopped its watch (status < 0: POLLERR, as on a reset);
+// ReadReady's recv(2) then says which error, and the watch is started again unless the
+// connection is closing. @thread JS
+void OnWake(RingHandle* h, ConnPoll* read_from, bool poll_failed) {
   napi_env env = h->env;
   napi_handle_scope scope = nullptr;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   for (int round = 0;; round++) {
     h->ring->Hold();
     JsSink sink(env, &h->deferred_written, &h->held_writes);
-    h->ring->Process(&sink, /*clear_event=*/round == 0);
+    if (round == 0 && read_from != nullptr) {
+      // At most read_budget bytes; a socket left readable is reported again next loop turn.
+      const io::Ring::ReadResult r = h->ring->ReadReady(read_from->conn, &sink);
+      if (poll_failed && r != io::Ring::ReadResult::kGone && read_from->h != nullptr) {
+        uv_poll_start(&read_from->poll, UV_READABLE, OnConnReadable);
+      }
+    }
+    h->ring->Process(&sink, /*clear_event=*/round == 0 && read_from == nullptr);
     if (!sink.empty()) Dispatch(h, &sink);
     if (h->destroyed) break;  // torn down from the callback (an environment's cleanup)
     h->ring->Flush();
@@ -310,6 +403,39 @@ void OnPoll(uv_poll_t* poll, int status, int) {
   }
   if (!h->destroyed) UpdateRef(h);
   napi_close_handle_scope(env, scope);
+}
+
+// @thread JS
+void OnPoll(uv_poll_t* poll, int status, int) {
+  RingHandle* h = static_cast<PollBox*>(poll->data)->h;
+  if (h == nullptr || h->destroyed || status < 0) return;
+  OnWake(h, nullptr, false);
+}
+
+// @thread JS
+void OnConnReadable(uv_poll_t* poll, int status, int) {
+  ConnPoll* cp = static_cast<ConnPoll*>(poll->data);
+  RingHandle* h = cp->h;
+  if (h == nullptr || h->destroyed) return;
+  OnWake(h, cp, status < 0);
+}
+
+// createRing's recv option: 'poll' | 'ring'. False with a TypeError thrown. @thread JS
+bool GetRecvMode(napi_env env, napi_value value, const char* fn, io::RecvMode* out) {
+  char buf[8];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, buf, sizeof buf, &len) == napi_ok) {
+    if (std::strcmp(buf, "poll") == 0) {
+      *out = io::RecvMode::kPoll;
+      return true;
+    }
+    if (std::strcmp(buf, "ring") == 0) {
+      *out = io::RecvMode::kRing;
+      return true;
+    }
+  }
+  ThrowTypeError(env, fn, "recv must be 'poll' or 'ring'");
+  return false;
 }
 
 // The task-work options of createRing / ioUringTaskRun: (mode: 'defer' | 'coop' | 'plain',
@@ -530,6 +656,27 @@ napi_value Connections(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// recvMode(): 'poll' | 'ring' -- how this ring receives (io::RecvMode). @thread JS
+napi_value RecvModeOf(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  RingHandle* h = Unwrap(env, info, &argc, nullptr, "recvMode");
+  if (h == nullptr) return nullptr;
+  napi_value out = nullptr;
+  napi_create_string_utf8(env, io::RecvModeName(h->ring->recv_mode()), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// pollHandles(): number -- connections' poll handles open now (tests: none left after close).
+// @thread JS
+napi_value PollHandles(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  RingHandle* h = Unwrap(env, info, &argc, nullptr, "pollHandles");
+  if (h == nullptr) return nullptr;
+  napi_value out = nullptr;
+  napi_create_uint32(env, static_cast<uint32_t>(h->watcher.watching()), &out);
+  return out;
+}
+
 // taskRun(): { mode, fallback } -- what the kernel runs this ring with. @thread JS
 napi_value TaskRunOf(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -556,11 +703,11 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
 }
 
 // createRing(onEvents(events: number[], buffers: Buffer[]), taskRun = 'defer',
-// refuseForTest = false): Ring @thread JS
+// refuseForTest = false, recv = 'ring'): Ring @thread JS
 napi_value CreateRing(napi_env env, napi_callback_info info) {
   static const char* const kFn = "createRing";
-  size_t argc = 3;
-  napi_value argv[3] = {nullptr, nullptr, nullptr};
+  size_t argc = 4;
+  napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   napi_valuetype t = napi_undefined;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
@@ -571,8 +718,13 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
       !GetTaskRun(env, argv[1], argc >= 3 ? argv[2] : nullptr, kFn, &options.task_run, &options.refuse_task_run)) {
     return nullptr;
   }
+  if (argc >= 4 && napi_typeof(env, argv[3], &t) == napi_ok && t != napi_undefined &&
+      !GetRecvMode(env, argv[3], kFn, &options.recv)) {
+    return nullptr;
+  }
   RingHandle* h = new RingHandle();
   h->env = env;
+  if (options.recv == io::RecvMode::kPoll) options.watcher = &h->watcher;
   std::string error;
   if (!h->ring->Init(options, &error)) {
     delete h;
@@ -585,6 +737,7 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_IO_URING", "kafka-turbo: no libuv loop for this environment");
     return nullptr;
   }
+  h->loop = loop;
   PollBox* box = new PollBox();
   int rc = uv_poll_init(loop, &box->poll, h->ring->event_fd());
   if (rc != 0) {
@@ -608,6 +761,8 @@ napi_value CreateRing(napi_env env, napi_callback_info info) {
       {"close", nullptr, Checked<Close>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"connections", nullptr, Checked<Connections>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"taskRun", nullptr, Checked<TaskRunOf>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"recvMode", nullptr, Checked<RecvModeOf>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pollHandles", nullptr, Checked<PollHandles>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Checked<Destroy>, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_create_object(env, &object) != napi_ok ||

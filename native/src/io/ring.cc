@@ -74,6 +74,8 @@ const char* TaskRunName(TaskRun t) {
   }
 }
 
+const char* RecvModeName(RecvMode m) { return m == RecvMode::kPoll ? "poll" : "ring"; }
+
 TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse) {
   if (want == TaskRun::kPlain) return want;
   io_uring ring;
@@ -145,6 +147,7 @@ Ring::Ring() = default;
 
 Ring::~Ring() {
   for (auto& [id, c] : conns_) {
+    StopWatching(id, &c);
     if (c.fd >= 0) ::close(c.fd);
   }
   conns_.clear();
@@ -154,6 +157,11 @@ Ring::~Ring() {
 
 bool Ring::Init(const RingOptions& options, std::string* error) {
   options_ = options;
+  if (options.recv == RecvMode::kPoll && options.watcher == nullptr) {
+    *error = "RecvMode::kPoll needs a ReadWatcher";
+    return false;
+  }
+  if (options_.read_budget < options_.read_buffer) options_.read_budget = options_.read_buffer;
   ring_.reset(new io_uring());
   TaskRun want = options.task_run;
   int rc = 0;
@@ -327,10 +335,18 @@ void Ring::ArmRecv(uint32_t id, Conn* c) {
   c->reading = true;
 }
 
+void Ring::StopWatching(uint32_t id, Conn* c) {
+  if (!c->watched) return;
+  c->watched = false;
+  options_.watcher->Unwatch(id, c->fd);
+}
+
 void Ring::BeginClose(uint32_t id, Conn* c, int error) {
   if (c->closing) return;
   c->closing = true;
   c->error = error;
+  // Nothing is read any more; the watch ends before the fd can be closed (MaybeFinish).
+  StopWatching(id, c);
   // Cancel everything of this fd; the cancel's own completion also wakes Process(), so a
   // connection with nothing in flight is finished there too.
   io_uring_sqe* sqe = Sqe();
@@ -353,6 +369,7 @@ bool Ring::Close(uint32_t conn) {
 
 bool Ring::MaybeFinish(uint32_t id, Conn* c, RingSink* sink) {
   if (!c->closing || c->ops > 0) return false;
+  StopWatching(id, c);  // done by BeginClose already; kept next to the close that needs it
   ::close(c->fd);
   const int error = c->error;
   const bool eof = c->eof;
@@ -376,9 +393,17 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
         break;
       }
       c->connected = true;
+      if (options_.recv == RecvMode::kPoll) {
+        const int werr = options_.watcher->Watch(id, c->fd);
+        if (werr != 0) {
+          BeginClose(id, c, werr);
+          break;
+        }
+        c->watched = true;
+      }
       sink->OnConnected(id);
       if (c->closing) break;  // closed from inside the callback
-      ArmRecv(id, c);
+      if (options_.recv == RecvMode::kRing) ArmRecv(id, c);
       if (!c->queued.empty()) StartSend(id, c);
       break;
     case kRecv:
@@ -443,6 +468,35 @@ void Ring::Complete(uint64_t user_data, int res, RingSink* sink) {
       break;
   }
   MaybeFinish(id, c, sink);
+}
+
+Ring::ReadResult Ring::ReadReady(uint32_t conn, RingSink* sink) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.closing || !it->second.connected) return ReadResult::kGone;
+  Conn* c = &it->second;
+  size_t taken = 0;
+  for (;;) {
+    const ssize_t n = ::recv(c->fd, c->rbuf.get(), options_.read_buffer, MSG_DONTWAIT);
+    if (n > 0) {
+      sink->OnData(conn, c->rbuf.get(), static_cast<size_t>(n));
+      if (c->closing) return ReadResult::kGone;
+      // A short read emptied the socket (as libuv's stream reads assume): no second recv
+      // just to be told EAGAIN. Bytes that came after it make the socket readable again.
+      if (static_cast<size_t>(n) < options_.read_buffer) return ReadResult::kDrained;
+      taken += static_cast<size_t>(n);
+      if (taken >= options_.read_budget) return ReadResult::kMore;
+      continue;
+    }
+    int err = n == 0 ? 0 : errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return ReadResult::kDrained;
+    // The peer's end of stream (0) or a socket error (ECONNRESET, ETIMEDOUT, ...): as a ring
+    // recv's result, the close begins and OnClosed says which.
+    c->eof = n == 0;
+    BeginClose(conn, c, err);
+    Submit();
+    return ReadResult::kGone;
+  }
 }
 
 size_t Ring::Process(RingSink* sink, bool clear_event) {

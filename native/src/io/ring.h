@@ -13,8 +13,16 @@
 // Per connection at most one send is in flight (a stream socket must not have two sends
 // racing, and a short send is finished before the next starts); writes queued meanwhile are
 // coalesced into the next sendmsg, up to kMaxIov buffers: one writev-shaped submission per
-// batch of requests. One recv is always armed while connected, into the connection's own
-// buffer; the sink copies the bytes out before the recv is re-armed.
+// batch of requests. Receiving has two modes (RecvMode): kRing keeps one recv armed while
+// connected, into the connection's own buffer; kPoll submits no recv at all -- the owner's
+// event loop watches the socket (ReadWatcher: the binding's uv_poll_t per connection) and
+// calls ReadReady(), which reads with recv(2) into the same buffer. Either way the sink copies
+// the bytes out before the buffer is read into again.
+//
+// Why kPoll exists: a recv armed on the ring whose bytes arrive goes through io_uring's poll
+// wake-up and task work before its completion signals the eventfd; a socket watched by epoll
+// wakes the loop's epoll_wait directly. On an awaited round trip against a broker that was
+// 3-6 us of the ring's p50 gap to node:net (bench/RESULTS.md, "erecv").
 #ifndef KAFKA_TURBO_IO_RING_H_
 #define KAFKA_TURBO_IO_RING_H_
 
@@ -62,7 +70,30 @@ const char* TaskRunName(TaskRun t);
 // than ProbeIoUring). `refuse`: as RingOptions::refuse_task_run. @thread any
 TaskRun ProbeTaskRun(TaskRun want, std::string* fallback, bool refuse = false);
 
-// Receives completions from Process(). The byte pointers are valid only during the call.
+// How a connection's bytes are received (see the file comment).
+enum class RecvMode : uint8_t {
+  kRing,  // an IORING_OP_RECV always armed while connected
+  kPoll,  // recv(2) from ReadReady() when the owner's event loop reports the socket readable
+};
+// "ring", "poll". @thread any
+const char* RecvModeName(RecvMode m);
+
+// Watches connections' sockets for readability for a kPoll ring (the binding: a uv_poll_t per
+// connection on the JS thread's loop). @thread owner
+class ReadWatcher {
+ public:
+  virtual ~ReadWatcher() = default;
+  // `conn` is connected: from now on call Ring::ReadReady(conn) whenever `fd` is readable
+  // (level-triggered, or again after kMore). 0, or a positive errno: the ring then closes the
+  // connection with that error.
+  virtual int Watch(uint32_t conn, int fd) = 0;
+  // Stop watching `fd` at once: the connection has begun closing, or the ring is being
+  // destroyed, and the ring closes the fd after this (a closed fd must not stay in an epoll
+  // set). Called exactly once for every Watch that returned 0.
+  virtual void Unwatch(uint32_t conn, int fd) = 0;
+};
+
+// Receives completions from Process() (and ReadReady()). The byte pointers are valid only during the call.
 class RingSink {
  public:
   virtual ~RingSink() = default;
@@ -86,6 +117,13 @@ struct RingOptions {
   // Tests: task_run's setup flags are refused with EINVAL, as by a kernel older than them,
   // so the fallback is exercised on this one.
   bool refuse_task_run = false;
+  // kPoll needs `watcher` (Init fails without one); it must outlive the ring.
+  RecvMode recv = RecvMode::kRing;
+  ReadWatcher* watcher = nullptr;
+  // kPoll: at most about this many bytes per ReadReady() call (whole read_buffer reads), so
+  // one busy socket cannot keep the loop from its other handles; the rest is read at the next
+  // readiness report.
+  size_t read_budget = 256 * 1024;
 };
 
 class Ring {
@@ -101,6 +139,7 @@ class Ring {
   // The task-work mode Init set up; fallback(): why it is not the one asked for (else empty).
   TaskRun task_run() const { return task_run_; }
   const std::string& fallback() const { return fallback_; }
+  RecvMode recv_mode() const { return options_.recv; }
 
   // Opens a non-blocking TCP socket to `addr` and submits its connect. Returns the
   // connection id (> 0), or 0 with *error (errno) when the socket cannot even be made.
@@ -125,6 +164,18 @@ class Ring {
   // work waits (IORING_SQ_TASKRUN), one io_uring_enter(GETEVENTS) runs it (liburing's peek
   // does that enter). Returns the number of completions seen. @thread owner
   size_t Process(RingSink* sink, bool clear_event = true);
+
+  // kPoll: `conn`'s socket is readable (or in error). Reads with recv(2) into the
+  // connection's buffer and hands each read to sink->OnData, until a read comes back short
+  // (the socket is then most likely empty; level-triggered readiness says if not), EAGAIN, or
+  // read_budget bytes. End of stream and errors begin the close, as a ring recv's would:
+  // OnClosed follows from Process() (eof set for the end of stream, else the errno).
+  enum class ReadResult : uint8_t {
+    kDrained,  // nothing more to read now
+    kMore,     // stopped at read_budget: the socket may still be readable
+    kGone,     // the connection is unknown, not connected, or closing (now or already)
+  };
+  ReadResult ReadReady(uint32_t conn, RingSink* sink);
 
   // While held, Connect/Write/Close/Process queue their submissions instead of entering the
   // kernel each; Flush() ends the hold and submits everything queued in one io_uring_enter.
@@ -166,6 +217,7 @@ class Ring {
     int ops = 0;  // operations the kernel has not given back yet
     bool reading = false;
     bool sending = false;
+    bool watched = false;  // kPoll: a ReadWatcher::Watch is in force
     std::unique_ptr<uint8_t[]> rbuf;
     std::deque<PendingWrite> queued;
     // The send in flight: its buffers (advanced past what short sends took), and how many
@@ -186,6 +238,8 @@ class Ring {
   void ArmRecv(uint32_t id, Conn* c);
   void StartSend(uint32_t id, Conn* c);
   void BeginClose(uint32_t id, Conn* c, int error);
+  // kPoll: ends the watch of `c`'s fd (before anything closes it).
+  void StopWatching(uint32_t id, Conn* c);
   // Closes and forgets `id` once nothing of it is in flight; true when it did.
   bool MaybeFinish(uint32_t id, Conn* c, RingSink* sink);
   void Complete(uint64_t user_data, int res, RingSink* sink);

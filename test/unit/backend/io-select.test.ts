@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { loadNativeAddon } from '../../../ts/backend/native.js';
-import type { ProbeTaskRun } from '../../../ts/net/transport-uring.js';
+import { DEFAULT_RECV, type ProbeTaskRun } from '../../../ts/net/transport-uring.js';
 
 const index = join(__dirname, '..', '..', '..', 'ts', 'index.js');
 const addon = loadNativeAddon();
@@ -21,7 +21,7 @@ function info(env: Record<string, string>): { ok: boolean; out: string } {
     process.execPath,
     ['-e', `const i = require(${JSON.stringify(index)}).backendInfo(); console.log(JSON.stringify({backend: i.backend, io: i.io, ioUring: i.ioUring, ioReason: i.ioReason}))`],
     {
-      env: { ...process.env, KAFKA_TURBO_BACKEND: '', KAFKA_TURBO_IO: '', KAFKA_TURBO_IO_TASKRUN: '', KAFKA_TURBO_TEST_REFUSE_TASKRUN: '', ...env },
+      env: { ...process.env, KAFKA_TURBO_BACKEND: '', KAFKA_TURBO_IO: '', KAFKA_TURBO_IO_TASKRUN: '', KAFKA_TURBO_IO_RECV: '', KAFKA_TURBO_TEST_REFUSE_TASKRUN: '', ...env },
       encoding: 'utf8',
     },
   );
@@ -102,5 +102,24 @@ it('KAFKA_TURBO_IO_TASKRUN picks the ring\'s task-work mode, a kernel refusing i
     const bad = info(env);
     assert.equal(bad.ok, false, bad.out);
     assert.match(bad.out, /KAFKA_TURBO_IO_TASKRUN must be "defer", "coop" or "plain", not "sqpoll"/);
+  }
+});
+
+it('KAFKA_TURBO_IO_RECV picks how the ring receives, backendInfo().ioReason says which (and that it was asked for), a bad value is an error', (t) => {
+  if (refusal !== null) return t.skip(`io_uring refused here: ${refusal}`);
+  const says = { poll: '; receive: recv(2) on libuv epoll readiness (poll)', ring: '; receive: io_uring recv (ring)' };
+  const unset = info({ KAFKA_TURBO_BACKEND: 'native' });
+  assert.ok(unset.ok, unset.out);
+  assert.ok(JSON.parse(unset.out).ioReason.includes(`${says[DEFAULT_RECV]}; task work: `), unset.out);
+  for (const mode of ['poll', 'ring'] as const) {
+    const r = info({ KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO_RECV: mode });
+    assert.ok(r.ok, r.out);
+    assert.ok(JSON.parse(r.out).ioReason.includes(`${says[mode]}, KAFKA_TURBO_IO_RECV=${mode}; task work: `), r.out);
+  }
+  const bads: Record<string, string>[] = [{ KAFKA_TURBO_BACKEND: 'native', KAFKA_TURBO_IO_RECV: 'epoll' }, { KAFKA_TURBO_IO_RECV: 'epoll' }];
+  for (const env of bads) {
+    const bad = info(env);
+    assert.equal(bad.ok, false, bad.out);
+    assert.match(bad.out, /KAFKA_TURBO_IO_RECV must be "poll" or "ring", not "epoll"/);
   }
 });
