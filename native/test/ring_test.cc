@@ -379,7 +379,9 @@ void TestHeldSubmissions() {
   EchoServer server;
   Ring ring;
   std::string err;
-  CHECK(ring.Init(Opts(), &err));
+  RingOptions o = Opts();
+  o.send_at_once = false;  // TestSendAtOnceWhileHeld covers the default
+  CHECK(ring.Init(o, &err));
   Recorder rec;
   int e = 0;
   const sockaddr_in a = server.Addr();
@@ -411,6 +413,67 @@ void TestHeldSubmissions() {
   CHECK(ring.Close(id));
   CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
   std::puts("ok held submissions: nothing reaches the kernel before Flush(), all of it after; quiet until Wake()");
+}
+
+void TestSendAtOnceWhileHeld() {
+  // The default (send_at_once): a Write that starts a send while the ring is held goes to the
+  // kernel at once -- the peer has the bytes before Flush() -- while a write queued behind
+  // that send waits for its completion, which Process() takes (quiet: no eventfd signal).
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(lfd, 1) == 0);
+  socklen_t alen = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  Ring ring;
+  std::string err;
+  RingOptions o = Opts();
+  CHECK(o.send_at_once);
+  CHECK(ring.Init(o, &err));
+  Recorder rec;
+  int e = 0;
+  const uint32_t id = ring.Connect(reinterpret_cast<const sockaddr*>(&a), sizeof a, 0, 0, &e);
+  CHECK(id != 0);
+  const int peer = ::accept(lfd, nullptr, nullptr);
+  CHECK(peer >= 0);
+  CHECK(RunUntil(ring, rec, [&] { return rec.connected.count(id) == 1; }));
+  ring.Process(&rec);
+  const char x[] = "first";
+  const char y[] = "second";
+  iovec vx{const_cast<char*>(x), 5};
+  iovec vy{const_cast<char*>(y), 6};
+  ring.Hold();
+  CHECK(ring.Write(id, &vx, 1));
+  CHECK(ring.Write(id, &vy, 1));  // behind the send in flight
+  std::string got;
+  char buf[64];
+  pollfd pp{peer, POLLIN, 0};
+  CHECK(::poll(&pp, 1, 2000) == 1);
+  const ssize_t n = ::recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+  CHECK(n > 0);
+  if (n > 0) got.assign(buf, static_cast<size_t>(n));
+  CHECK(got == "first");  // before Flush(); the second waits for the first's completion
+  pollfd quiet{ring.event_fd(), POLLIN, 0};
+  CHECK(::poll(&quiet, 1, 0) == 0);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rec.written[id] < 1 && std::chrono::steady_clock::now() < end) ring.Process(&rec, /*clear_event=*/false);
+  CHECK(rec.written[id] >= 1);
+  // The completion started the queued write's send inside Process(): that one is a held
+  // submission like the rest and goes at Flush().
+  CHECK(::poll(&pp, 1, 50) == 0);
+  ring.Flush();
+  CHECK(::poll(&pp, 1, 2000) == 1);
+  const ssize_t m = ::recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+  CHECK(m == 6 && std::string(buf, 6) == "second");
+  ring.Wake();
+  CHECK(RunUntil(ring, rec, [&] { return rec.written[id] == 2; }));
+  CHECK(ring.Close(id));
+  CHECK(RunUntil(ring, rec, [&] { return rec.closed.count(id) == 1; }));
+  ::close(peer);
+  ::close(lfd);
+  std::puts("ok send at once while held: the peer has a send's bytes before Flush(); a send started in Process() waits for it");
 }
 
 void TestWorkWhileHeld() {
@@ -601,6 +664,7 @@ int main() {
     TestCloseWithWritesInFlight();
     TestStress();
     TestHeldSubmissions();
+    TestSendAtOnceWhileHeld();
     TestWorkWhileHeld();
     // The destructor path: a ring with open connections closes them at once.
     {
@@ -625,6 +689,7 @@ int main() {
     TestPeerClosesMidRequest();
     TestCloseWithWritesInFlight();
     TestStress();
+    TestSendAtOnceWhileHeld();
     TestPollBudgetAndEof();
     TestPollReset();
     {

@@ -286,7 +286,8 @@ bool Ring::Write(uint32_t conn, const iovec* iov, size_t count, bool notify) {
   c.queued.push_back(PendingWrite{std::vector<iovec>(iov, iov + count), notify});
   if (c.connected && !c.sending) {
     StartSend(conn, &c);
-    Submit();
+    if (held_ && options_.send_at_once) io_uring_submit(ring_.get());
+    else Submit();
   }
   return true;
 }

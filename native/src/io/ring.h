@@ -124,6 +124,13 @@ struct RingOptions {
   // one busy socket cannot keep the loop from its other handles; the rest is read at the next
   // readiness report.
   size_t read_budget = 256 * 1024;
+  // A Write() that starts a send while the ring is held enters the kernel at once (with
+  // whatever else is queued) instead of at Flush(): the request of an awaited send then
+  // leaves before the rest of the JavaScript callback that wrote it has run, as a node:net
+  // write does (issue 15: ~5 us of the ring's extra latency on an awaited send, measured in
+  // bench/RESULTS.md). Writes queued behind a send in flight still go together when it
+  // completes. false: every submission of a held stretch waits for Flush().
+  bool send_at_once = true;
 };
 
 class Ring {
@@ -178,7 +185,8 @@ class Ring {
   ReadResult ReadReady(uint32_t conn, RingSink* sink);
 
   // While held, Connect/Write/Close/Process queue their submissions instead of entering the
-  // kernel each; Flush() ends the hold and submits everything queued in one io_uring_enter.
+  // kernel each (a Write that starts a send excepted, with send_at_once: RingOptions); Flush()
+  // ends the hold and submits everything queued in one io_uring_enter.
   // The binding holds across one wake-up (Process and the JavaScript callback it feeds), so
   // the reads re-armed there and the requests the callback writes (an awaited send's next
   // request) share one system call, and the response reaches JavaScript before any
