@@ -31,6 +31,7 @@
  * - User code (sinks, callbacks) that throws is caught and reported through onUserError: one
  *   record's callback never stops the others from settling.
  */
+import { performance } from 'node:perf_hooks';
 import { microtask } from '../microtask.js';
 import type { BatchHeaderInput, BatchResult, CodecId, DrainedBatch, RecordAccumulator, RecordInput } from '../backend/types.js';
 import { ApiKey } from '../protocol/api-keys.js';
@@ -624,23 +625,20 @@ export class Sender implements PartitionLoad {
     const metrics = this.metrics;
     const call = new ProduceCall(this, node, lane, batches, oldest, metrics ? performance.now() : 0);
     this.calls.add(call);
-    const nowMs = Date.now();
-    if (metrics) metrics.requestSent(node, batches, nowMs);
-    const times = this.nodeTimes.get(node);
-    if (times) times.drainMs = nowMs;
-    // Its batches' delivery deadline, even if the request never ends (a paused broker).
-    this.scheduleIn(this.config.deliveryTimeoutMs - (Date.now() - oldest));
     if (!subscribed(produceChannel) && !broker.isClosed() && broker.isReady()) {
       // The common case: the call is the connection's handler, no promise (requestWith()).
       // The response is handled in the read callback that decoded it; errors come from a
-      // microtask.
+      // microtask. The bookkeeping below comes after the write: it then runs while the
+      // request is on its way, not before it leaves.
       try {
         this.writeProduce(broker, lane, batches, call);
       } catch (err) {
         microtask(() => call.onError(err as Error));
       }
+      this.afterWrite(node, batches, oldest);
       return;
     }
+    this.afterWrite(node, batches, oldest);
     // Traced (the diagnostics channel's tracePromise wants a promise), or a connection that is
     // not ready yet (ensureReady's promise): the same handler on a promise. A plain function,
     // not an async one (an async function returning the request's promise costs a promise and
@@ -660,6 +658,17 @@ export class Sender implements PartitionLoad {
       (res) => call.onResponse(res),
       (err: Error) => call.onError(err),
     );
+  }
+
+  /** A ProduceRequest is written (or queued on its connection): metrics, the node's drain
+   * time, and a run at its batches' delivery deadline, even if the request never ends (a
+   * paused broker). */
+  private afterWrite(node: number, batches: readonly BatchEntry[], oldestCreatedMs: number): void {
+    const nowMs = Date.now();
+    if (this.metrics) this.metrics.requestSent(node, batches, nowMs);
+    const times = this.nodeTimes.get(node);
+    if (times) times.drainMs = nowMs;
+    this.scheduleIn(this.config.deliveryTimeoutMs - (nowMs - oldestCreatedMs));
   }
 
   /** The request of `call` has ended: its slot and its batches' on-wire marks go back. */
