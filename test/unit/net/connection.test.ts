@@ -216,6 +216,94 @@ describe(`BrokerConnection over ${transportName}`, () => {
     assert.ok((echoed as Buffer).equals(Buffer.concat(chunks)), 'the response came back whole');
   });
 
+  it('requestWith(): each response goes to its own request\'s handler, in order (three answered in one write)', async () => {
+    let release: (() => void) | null = null;
+    const held: ReceivedRequest[] = [];
+    broker.onRequest = (req) => {
+      held.push(req);
+      if (held.length === 3) release = () => held.forEach((r) => r.reply(int32(r.correlationId * 10)));
+    };
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      for (let i = 0; i < 3; i++) {
+        conn.requestWith(3, 1, false, Buffer.alloc(8), readInt32, {
+          onResponse: (v) => {
+            seen.push(v);
+            if (seen.length === 3) resolve();
+          },
+          onError: reject,
+        });
+      }
+    });
+    await waitFor(() => release !== null, 'three requests at the broker');
+    release!();
+    await done;
+    assert.deepEqual(seen, [0, 10, 20]);
+  });
+
+  it('requestWith(): a refused request and a lost connection reach onError from a microtask, never inside the call', async () => {
+    conn = new BrokerConnection(options());
+    let inside = true;
+    const refused = new Promise<Error>((resolve) => {
+      conn.requestWith(3, 1, false, Buffer.alloc(4), readInt32, {
+        onResponse: () => assert.fail('no response while not connected'),
+        onError: (err) => {
+          assert.equal(inside, false, 'onError ran inside requestWith()');
+          resolve(err);
+        },
+      });
+    });
+    inside = false;
+    const err = await refused;
+    assert.ok(err instanceof KafkaJSConnectionError);
+    assert.equal((err as KafkaJSConnectionError & { code?: string }).code, 'ENOTCONN');
+
+    broker.onRequest = () => undefined; // never answered
+    await conn.connect();
+    let closing = true;
+    const lost = new Promise<Error>((resolve) => {
+      conn.requestWith(3, 1, false, Buffer.alloc(4), readInt32, {
+        onResponse: () => assert.fail('no response was sent'),
+        onError: (e) => {
+          assert.equal(closing, false, 'onError ran inside close()');
+          resolve(e);
+        },
+      });
+    });
+    await waitFor(() => broker.requests.length === 1, 'the request at the broker');
+    const closed = conn.close();
+    closing = false;
+    assert.ok((await lost) instanceof KafkaJSConnectionError);
+    await closed;
+  });
+
+  it('requestWith(): a handler that throws is reported as uncaught and the connection reads on', async () => {
+    conn = new BrokerConnection(options());
+    await conn.connect();
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', (e) => uncaught.push(e));
+    try {
+      conn.requestWith(3, 1, false, Buffer.alloc(4), readInt32, {
+        onResponse: () => {
+          throw new Error('handler bug');
+        },
+        onError: () => assert.fail('a throwing handler is not a failed request'),
+      });
+      const next = await conn.request(3, 1, false, Buffer.alloc(4), readInt32);
+      assert.equal(next, 1, 'the next response on the same connection arrives');
+      await waitFor(() => uncaught.length === 1, 'the handler error reported');
+      assert.match((uncaught[0] as Error).message, /handler bug/);
+      assert.equal(conn.isConnected(), true);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+  });
+
   it('pipelined requests written in one corked batch all get their own answers', async () => {
     conn = new BrokerConnection(options({ maxInFlight: 5 }));
     await conn.connect();
