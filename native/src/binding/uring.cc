@@ -109,8 +109,9 @@ class JsSink : public io::RingSink {
   void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
     napi_value buf = nullptr;
     void* copy = nullptr;
-    if (napi_create_buffer_copy(env_, size, data, &copy, &buf) != napi_ok) {
-      failed_ = true;
+    const napi_status st = napi_create_buffer_copy(env_, size, data, &copy, &buf);
+    if (st != napi_ok) {
+      if (status_ == napi_ok) status_ = st;
       return;
     }
     Push(kEvData, conn, static_cast<double>(buffers_.size()));
@@ -140,7 +141,8 @@ class JsSink : public io::RingSink {
   }
 
   bool empty() const { return events_.empty(); }
-  bool failed() const { return failed_; }
+  // napi_ok, or the first failure making a value.
+  napi_status status() const { return status_; }
   const std::vector<double>& events() const { return events_; }
   const std::vector<napi_value>& buffers() const { return buffers_; }
 
@@ -162,8 +164,13 @@ class JsSink : public io::RingSink {
   HeldWritesMap* held_;
   std::vector<double> events_;
   std::vector<napi_value> buffers_;
-  bool failed_ = false;
+  napi_status status_ = napi_ok;
 };
+
+// A Node-API call failed because this environment can run no more JavaScript: a worker being
+// terminated (its JS thread stops between two of our calls), or the process exiting. What
+// the wake-up took is dropped: the environment's cleanup hook tears the ring down next.
+bool JsGone(napi_status st) { return st == napi_pending_exception || st == napi_cannot_run_js; }
 
 // The ring's poll handle, and what its close needs after the RingHandle may be gone: the
 // environment's async cleanup hook, removed only once the handle is closed, so that Node does
@@ -328,18 +335,24 @@ void Dispatch(RingHandle* h, JsSink* sink) {
   sink->FlushDeferred();
   napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
   const auto& ev = sink->events();
-  bool ok = napi_create_array_with_length(env, ev.size(), &events) == napi_ok &&
-            napi_create_array_with_length(env, sink->buffers().size(), &buffers) == napi_ok;
-  for (size_t i = 0; ok && i < ev.size(); i++) {
+  napi_status st = sink->status();
+  auto step = [&st](napi_status s) {
+    if (st == napi_ok) st = s;
+  };
+  if (st == napi_ok) step(napi_create_array_with_length(env, ev.size(), &events));
+  if (st == napi_ok) step(napi_create_array_with_length(env, sink->buffers().size(), &buffers));
+  for (size_t i = 0; st == napi_ok && i < ev.size(); i++) {
     napi_value n = nullptr;
-    ok = napi_create_double(env, ev[i], &n) == napi_ok && napi_set_element(env, events, i, n) == napi_ok;
+    step(napi_create_double(env, ev[i], &n));
+    if (st == napi_ok) step(napi_set_element(env, events, i, n));
   }
-  for (size_t i = 0; ok && i < sink->buffers().size(); i++) {
-    ok = napi_set_element(env, buffers, i, sink->buffers()[i]) == napi_ok;
+  for (size_t i = 0; st == napi_ok && i < sink->buffers().size(); i++) {
+    step(napi_set_element(env, buffers, i, sink->buffers()[i]));
   }
-  ok = ok && !sink->failed() && napi_get_reference_value(env, h->callback, &fn) == napi_ok &&
-       napi_get_global(env, &global) == napi_ok;
-  if (!ok) {
+  if (st == napi_ok) step(napi_get_reference_value(env, h->callback, &fn));
+  if (st == napi_ok) step(napi_get_global(env, &global));
+  if (JsGone(st)) return;  // the environment is ending (a worker's terminate()): see JsGone
+  if (st != napi_ok) {
     // Out of memory making the values: nothing sensible can continue on these sockets.
     napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
                      NAPI_AUTO_LENGTH);
@@ -348,12 +361,16 @@ void Dispatch(RingHandle* h, JsSink* sink) {
   h->in_callback = true;
   // make_callback: the microtasks the callback queues (promise settlements) run before
   // control goes back to libuv, as they do after a socket's 'data' event.
-  const napi_status st = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
+  const napi_status called = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
   h->in_callback = false;
-  if (st == napi_pending_exception) {
+  if (called == napi_pending_exception) {
+    // The callback threw (a bug: it contains its own errors), or the environment stopped
+    // running JavaScript under it (terminate()), which leaves no exception to report.
     napi_value err = nullptr;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok && err != nullptr) {
+      napi_valuetype t = napi_undefined;
+      if (napi_typeof(env, err, &t) == napi_ok && t != napi_undefined) napi_fatal_exception(env, err);
+    }
   }
 }
 
