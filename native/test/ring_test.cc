@@ -415,18 +415,26 @@ void TestHeldSubmissions() {
   std::puts("ok held submissions: nothing reaches the kernel before Flush(), all of it after; quiet until Wake()");
 }
 
+// A listening socket on 127.0.0.1 (any port, written to *a), for tests where the peer is the
+// test itself.
+int ListenLoopback(sockaddr_in* a) {
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(lfd >= 0);
+  *a = sockaddr_in{};
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(a), sizeof *a) == 0 && ::listen(lfd, 1) == 0);
+  socklen_t alen = sizeof *a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(a), &alen);
+  return lfd;
+}
+
 void TestSendAtOnceWhileHeld() {
   // The default (send_at_once): a Write that starts a send while the ring is held goes to the
   // kernel at once -- the peer has the bytes before Flush() -- while a write queued behind
   // that send waits for its completion, which Process() takes (quiet: no eventfd signal).
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  CHECK(lfd >= 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(lfd, 1) == 0);
-  socklen_t alen = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  const int lfd = ListenLoopback(&a);
   Ring ring;
   std::string err;
   RingOptions o = Opts();
@@ -482,14 +490,8 @@ void TestWorkWhileHeld() {
   // it without a system call -- with defer it is task work the kernel keeps for the next
   // enter (IORING_SQ_TASKRUN), with plain and coop a posted completion -- and Process() then
   // takes it. The peer here is the test itself, so the bytes arrive exactly while held.
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  CHECK(lfd >= 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(lfd, 1) == 0);
-  socklen_t alen = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  const int lfd = ListenLoopback(&a);
   Ring ring;
   std::string err;
   CHECK(ring.Init(Opts(), &err));
