@@ -533,15 +533,8 @@ void TestWorkWhileHeld() {
 // and the end comes as OnClosed(0, eof) after the last byte.
 void TestPollBudgetAndEof() {
   const std::string payload = Pattern(4 << 20, 11);
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  CHECK(lfd >= 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  CHECK(::listen(lfd, 4) == 0);
-  socklen_t alen = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  const int lfd = ListenLoopback(&a);
   std::thread peer([&] {
     const int c = ::accept(lfd, nullptr, nullptr);
     for (size_t off = 0; off < payload.size();) {
@@ -576,15 +569,8 @@ void TestPollBudgetAndEof() {
 // kPoll: a peer that resets the connection (SO_LINGER 0) after a few bytes: the bytes arrive,
 // then OnClosed(ECONNRESET), as with a ring recv.
 void TestPollReset() {
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  CHECK(lfd >= 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  CHECK(::listen(lfd, 4) == 0);
-  socklen_t alen = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  const int lfd = ListenLoopback(&a);
   Ring ring;
   std::string err;
   CHECK(ring.Init(Opts(), &err));
