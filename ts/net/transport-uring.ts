@@ -64,9 +64,19 @@ export interface NativeRing {
   destroy(): void;
 }
 
+/**
+ * One wake-up's completions: `count` events in `events` from slot 0, four numbers each
+ * ([kind, connection id, a, b], the EV_ kinds below); the received bytes are in `slabs`
+ * (undefined: no data; one ArrayBuffer; or several, when an EV_SLAB event says the data
+ * after it is in another). `events` is the ring's own array, rewritten by its next wake-up:
+ * it is read before the callback returns. The slabs' bytes are never written again once
+ * handed over, so views on them may be kept.
+ */
+export type RingEvents = (count: number, events: Float64Array, slabs: ArrayBuffer | ArrayBuffer[] | undefined) => void;
+
 /** refuseForTest: the mode's setup flags are treated as refused (tests of the fallback). */
 export type CreateRing = (
-  onEvents: (events: number[], buffers: Buffer[]) => void,
+  onEvents: RingEvents,
   taskRun?: TaskRunMode,
   refuseForTest?: boolean,
   recv?: RecvMode,
@@ -75,12 +85,18 @@ export type CreateRing = (
 /** The addon's ioUringTaskRun: the mode a ring asked for `taskRun` gets on this kernel. */
 export type ProbeTaskRun = (taskRun: TaskRunMode, refuseForTest?: boolean) => TaskRunInfo;
 
-/** Event kinds of the flat [kind, id, value] list (binding/uring.cc). */
+/** Event kinds of the flat [kind, id, a, b] list (binding/uring.cc EventKind). */
 const EV_CONNECTED = 1;
+/** a: the bytes' offset in the current slab, b: their length. */
 const EV_DATA = 2;
+/** a: how many of the socket's oldest writes are in the kernel now. */
 const EV_WRITTEN = 3;
+/** a: the errno (0: closed by close()). */
 const EV_CLOSED = 4;
+/** The peer ended the stream. */
 const EV_END = 5;
+/** id 0, a: the index in `slabs` of the slab the data events after it are in. */
+const EV_SLAB = 6;
 /** The receive mode when none is asked for (bench/RESULTS.md, "erecv, built"). */
 export const DEFAULT_RECV: RecvMode = 'poll';
 /** The ring takes at most this many buffers per write. */
@@ -132,7 +148,7 @@ export class UringTransport implements Transport {
   /** @internal */
   open(socket: UringSocket, ip: string, port: number): number {
     this.ring ??= this.createRing(
-      (events, buffers) => this.onEvents(events, buffers),
+      (count, events, slabs) => this.onEvents(count, events, slabs),
       this.options.taskRun ?? 'defer',
       this.options.refuseTaskRunForTest ?? false,
       this.options.recv ?? DEFAULT_RECV,
@@ -167,18 +183,24 @@ export class UringTransport implements Transport {
     return this.ring === null ? 0 : this.ring.connections();
   }
 
-  private onEvents(events: number[], buffers: Buffer[]): void {
-    for (let i = 0; i < events.length; i += 3) {
-      const socket = this.sockets.get(events[i + 1]!);
-      if (socket === undefined) continue;
+  private onEvents(count: number, events: Float64Array, slabs: ArrayBuffer | ArrayBuffer[] | undefined): void {
+    let slab = Array.isArray(slabs) ? slabs[0] : slabs;
+    for (let i = 0, end = 4 * count; i < end; i += 4) {
       const kind = events[i]!;
-      const value = events[i + 2]!;
-      if (kind === EV_DATA) socket.onData(buffers[value]!);
-      else if (kind === EV_WRITTEN) socket.onWritten(value);
+      if (kind === EV_SLAB) {
+        slab = (slabs as ArrayBuffer[])[events[i + 2]!];
+        continue;
+      }
+      const id = events[i + 1]!;
+      const socket = this.sockets.get(id);
+      if (socket === undefined) continue;
+      const a = events[i + 2]!;
+      if (kind === EV_DATA) socket.onData(Buffer.from(slab!, a, events[i + 3]!));
+      else if (kind === EV_WRITTEN) socket.onWritten(a);
       else if (kind === EV_CONNECTED) socket.onConnected();
       else if (kind === EV_CLOSED || kind === EV_END) {
-        this.sockets.delete(events[i + 1]!);
-        socket.onClosed(value);
+        this.sockets.delete(id);
+        socket.onClosed(a);
       }
     }
   }

@@ -2,7 +2,8 @@
 // io/ring.cc. Design (b) of issue 15: the ring's eventfd is watched by libuv on the JS thread
 // (a uv_poll_t on the environment's own loop), so completions reach JavaScript without a
 // thread hop; all of one wake-up's completions go to JavaScript in one call, as a flat list
-// of numbers plus the received bytes (one Buffer per recv), never one call per completion,
+// of numbers in a Float64Array kept from call to call, the received bytes copied into a slab
+// JavaScript reads through views (RecvSlab), never one call per completion,
 // and the ring's submissions of that wake-up (re-armed reads, the callback's writes) are held
 // until the callback returns and go to the kernel in one io_uring_enter.
 //
@@ -46,13 +47,29 @@ namespace kafka_turbo {
 namespace binding {
 namespace {
 
-// Event kinds in the flat list handed to onEvents: [kind, connection id, value] triples.
+// Event kinds in the flat list handed to onEvents: [kind, connection id, a, b] quadruples.
 enum EventKind : int {
-  kEvConnected = 1,  // value 0
-  kEvData = 2,       // value: index into the Buffer list
-  kEvWritten = 3,    // value: how many of the oldest writes are in the kernel now
-  kEvClosed = 4,     // value: errno (0: closed by close()), see kEvEnd
+  kEvConnected = 1,  // a, b: 0
+  kEvData = 2,       // a: the bytes' offset in the current receive slab, b: their length
+  kEvWritten = 3,    // a: how many of the oldest writes are in the kernel now
+  kEvClosed = 4,     // a: errno (0: closed by close()), see kEvEnd
   kEvEnd = 5,        // closed: the peer ended the stream (recv returned 0)
+  kEvSlab = 6,       // connection 0, a: the index of the slab the data events after it are in
+};
+constexpr size_t kEventWidth = 4;
+
+// Received bytes go to JavaScript in slabs: ArrayBuffers of kSlabBytes (or one read's size,
+// when larger), each filled from the front, read by JavaScript through views and never
+// written again where a view may see; a full one is dropped here (its views keep it alive)
+// and a fresh one made. So a response costs a copy into the slab and a view in JavaScript,
+// not a Buffer made through Node-API (an allocation, a backing store and a prototype set:
+// ~10% of the JS thread's user time per awaited send, bench/RESULTS.md).
+constexpr size_t kSlabBytes = 256 * 1024;
+struct RecvSlab {
+  napi_ref ref = nullptr;  // the current slab, null before the first bytes
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t used = 0;
 };
 
 struct RingHandle;
@@ -100,22 +117,29 @@ void ReleaseAllHeld(napi_env env, HeldWritesMap* map) {
   map->clear();
 }
 
-// Collects one Process() call's completions as JS values. @thread JS
+// Collects one Process() call's completions: numbers into `events` (kept from call to call,
+// so no allocation per wake-up), received bytes into the slab. @thread JS
 class JsSink : public io::RingSink {
  public:
-  JsSink(napi_env env, std::unordered_map<uint32_t, uint32_t>* deferred, HeldWritesMap* held = nullptr)
-      : env_(env), deferred_(deferred), held_(held) {}
-  void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0); }
+  JsSink(napi_env env, std::vector<double>* events, RecvSlab* slab, std::unordered_map<uint32_t, uint32_t>* deferred,
+         HeldWritesMap* held = nullptr)
+      : env_(env), events_(events), slab_(slab), deferred_(deferred), held_(held) {
+    events_->clear();
+  }
+  void OnConnected(uint32_t conn) override { Push(kEvConnected, conn, 0, 0); }
   void OnData(uint32_t conn, const uint8_t* data, size_t size) override {
-    napi_value buf = nullptr;
-    void* copy = nullptr;
-    const napi_status st = napi_create_buffer_copy(env_, size, data, &copy, &buf);
-    if (st != napi_ok) {
-      if (status_ == napi_ok) status_ = st;
-      return;
+    if (status_ != napi_ok) return;
+    if (slab_->ref == nullptr || slab_->size - slab_->used < size) {
+      if (!NewSlab(size)) return;
+    } else if (slabs_ == 0) {
+      // This call's first bytes, in the slab an earlier call began.
+      napi_value v = nullptr;
+      if (!Ok(napi_get_reference_value(env_, slab_->ref, &v))) return;
+      AddSlab(v);
     }
-    Push(kEvData, conn, static_cast<double>(buffers_.size()));
-    buffers_.push_back(buf);
+    if (size > 0) std::memcpy(slab_->data + slab_->used, data, size);
+    Push(kEvData, conn, static_cast<double>(slab_->used), static_cast<double>(size));
+    slab_->used += size;
   }
   // Writes nobody waits on (no callback: a request whose response is what counts) are only
   // counted, and told with the next call JavaScript gets anyway: a send completion then costs
@@ -126,27 +150,62 @@ class JsSink : public io::RingSink {
       (*deferred_)[conn] += writes;
       return;
     }
-    Push(kEvWritten, conn, writes + TakeDeferred(conn));
+    Push(kEvWritten, conn, writes + TakeDeferred(conn), 0);
   }
   void OnClosed(uint32_t conn, int error, bool eof) override {
     if (held_ != nullptr) HeldClosed(env_, held_, conn);
     const uint32_t before = TakeDeferred(conn);
-    if (before > 0) Push(kEvWritten, conn, before);
-    Push(eof ? kEvEnd : kEvClosed, conn, error);
+    if (before > 0) Push(kEvWritten, conn, before, 0);
+    Push(eof ? kEvEnd : kEvClosed, conn, error, 0);
   }
   // Before handing events to JavaScript: the counted writes go with them.
   void FlushDeferred() {
-    for (const auto& [conn, writes] : *deferred_) Push(kEvWritten, conn, writes);
+    for (const auto& [conn, writes] : *deferred_) Push(kEvWritten, conn, writes, 0);
     deferred_->clear();
   }
 
-  bool empty() const { return events_.empty(); }
+  bool empty() const { return events_->empty(); }
   // napi_ok, or the first failure making a value.
   napi_status status() const { return status_; }
-  const std::vector<double>& events() const { return events_; }
-  const std::vector<napi_value>& buffers() const { return buffers_; }
+  // The slabs this call's data events are in, as onEvents takes them: undefined (no data),
+  // the one ArrayBuffer, or an array of them (kEvSlab events say which the data after is in).
+  napi_status Slabs(napi_value* out) const {
+    if (slabs_ == 0) return napi_get_undefined(env_, out);
+    if (slabs_ == 1) {
+      *out = first_;
+      return napi_ok;
+    }
+    napi_status st = napi_create_array_with_length(env_, slabs_, out);
+    for (size_t i = 0; st == napi_ok && i < slabs_; i++) st = napi_set_element(env_, *out, i, i == 0 ? first_ : more_[i - 1]);
+    return st;
+  }
 
  private:
+  bool Ok(napi_status st) {
+    if (st != napi_ok && status_ == napi_ok) status_ = st;
+    return st == napi_ok;
+  }
+  // A fresh slab for at least `size` bytes; the full one is left to the views on it.
+  bool NewSlab(size_t size) {
+    napi_value ab = nullptr;
+    void* mem = nullptr;
+    napi_ref ref = nullptr;
+    const size_t bytes = size > kSlabBytes ? size : kSlabBytes;
+    if (!Ok(napi_create_arraybuffer(env_, bytes, &mem, &ab)) || !Ok(napi_create_reference(env_, ab, 1, &ref))) return false;
+    if (slab_->ref != nullptr) napi_delete_reference(env_, slab_->ref);
+    *slab_ = RecvSlab{ref, static_cast<uint8_t*>(mem), bytes, 0};
+    if (slabs_ > 0) Push(kEvSlab, 0, static_cast<double>(slabs_), 0);
+    AddSlab(ab);
+    return true;
+  }
+  void AddSlab(napi_value v) {
+    if (slabs_ == 0) {
+      first_ = v;
+    } else {
+      more_.push_back(v);
+    }
+    slabs_++;
+  }
   uint32_t TakeDeferred(uint32_t conn) {
     auto it = deferred_->find(conn);
     if (it == deferred_->end()) return 0;
@@ -154,16 +213,20 @@ class JsSink : public io::RingSink {
     deferred_->erase(it);
     return n;
   }
-  void Push(int kind, uint32_t conn, double value) {
-    events_.push_back(kind);
-    events_.push_back(conn);
-    events_.push_back(value);
+  void Push(int kind, uint32_t conn, double a, double b) {
+    events_->push_back(kind);
+    events_->push_back(conn);
+    events_->push_back(a);
+    events_->push_back(b);
   }
   napi_env env_;
+  std::vector<double>* events_;
+  RecvSlab* slab_;
   std::unordered_map<uint32_t, uint32_t>* deferred_;
   HeldWritesMap* held_;
-  std::vector<double> events_;
-  std::vector<napi_value> buffers_;
+  size_t slabs_ = 0;
+  napi_value first_ = nullptr;
+  std::vector<napi_value> more_;
   napi_status status_ = napi_ok;
 };
 
@@ -232,6 +295,13 @@ struct RingHandle {
   std::unordered_map<uint32_t, uint32_t> deferred_written;
   // Held batches that writes still read (see HeldWrites).
   HeldWritesMap held_writes;
+  // One wake-up round's events, then copied into `events_array` (a Float64Array JavaScript
+  // reads them from, replaced by a larger one when they do not fit).
+  std::vector<double> events;
+  napi_ref events_array = nullptr;
+  double* events_data = nullptr;
+  size_t events_capacity = 0;  // doubles
+  RecvSlab slab;
 };
 
 // @thread JS
@@ -310,6 +380,16 @@ void Teardown(RingHandle* h) {
     napi_delete_reference(h->env, h->callback);
     h->callback = nullptr;
   }
+  if (h->events_array != nullptr) {
+    napi_delete_reference(h->env, h->events_array);
+    h->events_array = nullptr;
+    h->events_data = nullptr;
+    h->events_capacity = 0;
+  }
+  if (h->slab.ref != nullptr) {
+    napi_delete_reference(h->env, h->slab.ref);
+    h->slab = RecvSlab{};
+  }
   if (h->async != nullptr) {
     napi_async_destroy(h->env, h->async);
     h->async = nullptr;
@@ -329,26 +409,42 @@ void Finalize(napi_env, void* data, void*) {
   delete h;
 }
 
-// Hands one Process() call's completions to JavaScript in one call. @thread JS
+// The events array JavaScript reads, with room for `doubles`. @thread JS
+napi_status EventsArray(RingHandle* h, size_t doubles, napi_value* out) {
+  napi_env env = h->env;
+  if (doubles <= h->events_capacity) return napi_get_reference_value(env, h->events_array, out);
+  size_t capacity = h->events_capacity < 64 * kEventWidth ? 64 * kEventWidth : 2 * h->events_capacity;
+  if (capacity < doubles) capacity = doubles;
+  napi_value ab = nullptr;
+  void* mem = nullptr;
+  napi_ref ref = nullptr;
+  napi_status st = napi_create_arraybuffer(env, capacity * sizeof(double), &mem, &ab);
+  if (st == napi_ok) st = napi_create_typedarray(env, napi_float64_array, capacity, ab, 0, out);
+  if (st == napi_ok) st = napi_create_reference(env, *out, 1, &ref);
+  if (st != napi_ok) return st;
+  if (h->events_array != nullptr) napi_delete_reference(env, h->events_array);
+  h->events_array = ref;
+  h->events_data = static_cast<double*>(mem);
+  h->events_capacity = capacity;
+  return napi_ok;
+}
+
+// Hands one Process() call's completions to JavaScript in one call:
+// onEvents(count, events: Float64Array, slabs), the events in its first 4 * count slots.
+// @thread JS
 void Dispatch(RingHandle* h, JsSink* sink) {
   napi_env env = h->env;
   sink->FlushDeferred();
-  napi_value events = nullptr, buffers = nullptr, fn = nullptr, global = nullptr, result = nullptr;
-  const auto& ev = sink->events();
+  napi_value events = nullptr, slabs = nullptr, count = nullptr, fn = nullptr, global = nullptr, result = nullptr;
+  const std::vector<double>& ev = h->events;
   napi_status st = sink->status();
   auto step = [&st](napi_status s) {
     if (st == napi_ok) st = s;
   };
-  if (st == napi_ok) step(napi_create_array_with_length(env, ev.size(), &events));
-  if (st == napi_ok) step(napi_create_array_with_length(env, sink->buffers().size(), &buffers));
-  for (size_t i = 0; st == napi_ok && i < ev.size(); i++) {
-    napi_value n = nullptr;
-    step(napi_create_double(env, ev[i], &n));
-    if (st == napi_ok) step(napi_set_element(env, events, i, n));
-  }
-  for (size_t i = 0; st == napi_ok && i < sink->buffers().size(); i++) {
-    step(napi_set_element(env, buffers, i, sink->buffers()[i]));
-  }
+  if (st == napi_ok) step(EventsArray(h, ev.size(), &events));
+  if (st == napi_ok) std::memcpy(h->events_data, ev.data(), ev.size() * sizeof(double));
+  if (st == napi_ok) step(sink->Slabs(&slabs));
+  if (st == napi_ok) step(napi_create_uint32(env, static_cast<uint32_t>(ev.size() / kEventWidth), &count));
   if (st == napi_ok) step(napi_get_reference_value(env, h->callback, &fn));
   if (st == napi_ok) step(napi_get_global(env, &global));
   if (JsGone(st)) return;  // the environment is ending (a worker's terminate()): see JsGone
@@ -357,11 +453,11 @@ void Dispatch(RingHandle* h, JsSink* sink) {
     napi_fatal_error("kafka-turbo io_uring", NAPI_AUTO_LENGTH, "could not hand completions to JavaScript",
                      NAPI_AUTO_LENGTH);
   }
-  napi_value argv[2] = {events, buffers};
+  napi_value argv[3] = {count, events, slabs};
   h->in_callback = true;
   // make_callback: the microtasks the callback queues (promise settlements) run before
   // control goes back to libuv, as they do after a socket's 'data' event.
-  const napi_status called = napi_make_callback(env, h->async, global, fn, 2, argv, &result);
+  const napi_status called = napi_make_callback(env, h->async, global, fn, 3, argv, &result);
   h->in_callback = false;
   if (called == napi_pending_exception) {
     // The callback threw (a bug: it contains its own errors), or the environment stopped
@@ -393,7 +489,7 @@ void OnWake(RingHandle* h, ConnPoll* read_from, bool poll_failed) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   for (int round = 0;; round++) {
     h->ring->Hold();
-    JsSink sink(env, &h->deferred_written, &h->held_writes);
+    JsSink sink(env, &h->events, &h->slab, &h->deferred_written, &h->held_writes);
     if (round == 0 && read_from != nullptr) {
       // At most read_budget bytes; a socket left readable is reported again next loop turn.
       const io::Ring::ReadResult r = h->ring->ReadReady(read_from->conn, &sink);
@@ -719,7 +815,7 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// createRing(onEvents(events: number[], buffers: Buffer[]), taskRun = 'defer',
+// createRing(onEvents(count, events: Float64Array, slabs), taskRun = 'defer',
 // refuseForTest = false, recv = 'ring'): Ring @thread JS
 napi_value CreateRing(napi_env env, napi_callback_info info) {
   static const char* const kFn = "createRing";
