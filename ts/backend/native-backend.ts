@@ -12,6 +12,7 @@
  * once, into the batch. The addon checks every length and offset, so a malformed layout is
  * a TypeError, never a stray read.
  */
+import { Buffer } from 'node:buffer';
 import type {
   AccumulatorConfig,
   AppendResult,

@@ -31,6 +31,7 @@
  * its way (a metadata fetch, a handshake) can open a socket after close.
  */
 
+import { Buffer } from 'node:buffer';
 import { microtask } from '../microtask.js';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
@@ -661,31 +662,33 @@ export class BrokerConnection extends EventEmitter {
       deadline: createdAt + this.opts.requestTimeoutMs,
       settled: false,
     });
-    this.pump();
+    this.pump(createdAt);
     this.emitQueueSize();
     this.armTimeout();
   }
 
   /** Writes queued requests while in-flight slots are free, as one corked batch of writes. */
-  private pump(): void {
+  /** `nowMs`: the caller's clock reading, when it has one (the requests' sentAt). */
+  private pump(nowMs?: number): void {
     const socket = this.socket;
     if (socket === null || this.waiting.length === 0) return;
+    const sentAt = nowMs ?? Date.now();
     socket.cork();
     for (;;) {
       const next = this.waiting.peek();
       // A request that expects no response never takes a slot, so it goes whenever it is next.
       if (next === undefined || (next.expectResponse && this.inFlight.length >= this.opts.maxInFlight)) break;
       this.waiting.shift();
-      this.send(socket, next);
+      this.send(socket, next, sentAt);
     }
     socket.uncork();
   }
 
-  private send(socket: TransportSocket, p: PendingRequest): void {
+  private send(socket: TransportSocket, p: PendingRequest, nowMs: number): void {
     // socket.write()'s backpressure signal is not waited on: the bytes are record batches the
     // producer already counts against buffer.memory until their request completes, and the
     // in-flight bound caps how many requests sit in the socket's buffer.
-    p.sentAt = Date.now();
+    p.sentAt = nowMs;
     const last = p.chunks.length - 1;
     for (let i = 0; i < last; i++) writeChunk(socket, p.chunks[i]!);
     if (p.expectResponse) {

@@ -19,6 +19,7 @@
  * The ring is one per process (per environment), made on first use and shared by every
  * connection; its libuv handle keeps the process alive only while it has connections.
  */
+import { Buffer } from 'node:buffer';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';

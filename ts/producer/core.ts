@@ -349,7 +349,8 @@ export class ProducerCore extends EventEmitter {
   }
 
   /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
-  enqueueOne(topic: string, partition: number | undefined, input: RecordInput, pending: PendingRecord, lane: Lane): void {
+  /** `nowMs`: the caller's clock reading for this send, when it has one (one Date.now() per send). */
+  enqueueOne(topic: string, partition: number | undefined, input: RecordInput, pending: PendingRecord, lane: Lane, nowMs?: number): void {
     const state = this.cluster.topics.get(topic);
     if (
       this.closing !== null ||
@@ -371,7 +372,7 @@ export class ProducerCore extends EventEmitter {
     if (lane !== this.runLane) {
       this.flushRun();
       this.runLane = lane;
-      this.runSinceMs = Date.now();
+      this.runSinceMs = nowMs ?? Date.now();
     }
     const transactional = this.sender.txn !== null && this.sender.txn.isTransactional;
     if (!transactional && this.runOneTp === null && this.runGroups.size === 0) {

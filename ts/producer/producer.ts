@@ -240,6 +240,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
     let rec: JavaRecord;
     let input: Outgoing['input'];
     let record = original;
+    let nowMs = 0;
     try {
       if (record === null || typeof record !== 'object') throw new ConfigError('send() takes a record object');
       if (this.interceptors) record = this.interceptors.onSend(record) as ProducerRecord<K, V>;
@@ -253,7 +254,8 @@ export class Producer<K = DefaultData, V = DefaultData> {
       const vs = this.config.valueSerializer;
       const key = ks ? ks(record.key, record.topic, record.headers) : toBytes(record.key, 'Record key');
       const value = vs ? vs(record.value, record.topic, record.headers) : toBytes(record.value, 'Record value');
-      const timestamp = toTimestamp(record.timestamp, Date.now());
+      nowMs = Date.now();
+      const timestamp = toTimestamp(record.timestamp, nowMs);
       input = { key, value, headers: toHeaders(record.headers), timestamp };
       rec = new JavaRecord(record.topic, timestamp, key ? key.length : -1, value ? value.length : -1, callback, this.context);
     } catch (err) {
@@ -269,7 +271,7 @@ export class Producer<K = DefaultData, V = DefaultData> {
     const promise = rec.promise();
     // With a callback the caller may ignore the promise: do not report it as unhandled.
     if (callback) promise.catch(() => undefined);
-    this.core.enqueueOne(record.topic, record.partition ?? undefined, input, rec, this.lane);
+    this.core.enqueueOne(record.topic, record.partition ?? undefined, input, rec, this.lane, nowMs);
     return promise;
   }
 

@@ -3,6 +3,7 @@
  * record's bytes live behind the Backend; JavaScript keeps only a PendingRecord: where to
  * report the outcome (its sink) and the few fields RecordMetadata needs.
  */
+import { Buffer } from 'node:buffer';
 import type { RecordHeaderInput } from '../backend/types.js';
 import { ConfigError } from '../errors.js';
 

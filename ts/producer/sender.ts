@@ -174,7 +174,8 @@ function slot(work: Work[], lane: Lane, node: number): Work {
     at = i + 1;
   }
   const w: Work = { lane, node, retry: [], fresh: [] };
-  work.splice(at, 0, w);
+  if (at === work.length) work.push(w);
+  else work.splice(at, 0, w);
   return w;
 }
 
@@ -372,9 +373,9 @@ export class Sender implements PartitionLoad {
     this.run();
   };
 
-  private scheduleIn(ms: number): void {
+  private scheduleIn(ms: number, nowMs?: number): void {
     if (!Number.isFinite(ms) || this.stopped) return;
-    const at = Date.now() + Math.max(0, ms);
+    const at = (nowMs ?? Date.now()) + Math.max(0, ms);
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
@@ -506,7 +507,7 @@ export class Sender implements PartitionLoad {
       if (w.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
         this.drainFresh(lane, w.fresh, this.config.maxRequestSize - bytes, batches);
       }
-      if (batches.length > 0) this.produce(node, broker, lane, batches);
+      if (batches.length > 0) this.produce(node, broker, lane, batches, now);
     }
     if (needMetadata) {
       this.cluster.requestUpdate();
@@ -614,7 +615,8 @@ export class Sender implements PartitionLoad {
     );
   }
 
-  private produce(node: number, broker: Broker, lane: Lane, batches: BatchEntry[]): void {
+  /** `nowMs`: the run's clock reading (a run is one synchronous pass: one Date.now()). */
+  private produce(node: number, broker: Broker, lane: Lane, batches: BatchEntry[], nowMs: number): void {
     this.nodeInflight.set(node, (this.nodeInflight.get(node) ?? 0) + 1);
     let oldest = Infinity;
     for (const b of batches) {
@@ -635,10 +637,10 @@ export class Sender implements PartitionLoad {
       } catch (err) {
         microtask(() => call.onError(err as Error));
       }
-      this.afterWrite(node, batches, oldest);
+      this.afterWrite(node, batches, oldest, nowMs);
       return;
     }
-    this.afterWrite(node, batches, oldest);
+    this.afterWrite(node, batches, oldest, nowMs);
     // Traced (the diagnostics channel's tracePromise wants a promise), or a connection that is
     // not ready yet (ensureReady's promise): the same handler on a promise. A plain function,
     // not an async one (an async function returning the request's promise costs a promise and
@@ -663,12 +665,11 @@ export class Sender implements PartitionLoad {
   /** A ProduceRequest is written (or queued on its connection): metrics, the node's drain
    * time, and a run at its batches' delivery deadline, even if the request never ends (a
    * paused broker). */
-  private afterWrite(node: number, batches: readonly BatchEntry[], oldestCreatedMs: number): void {
-    const nowMs = Date.now();
+  private afterWrite(node: number, batches: readonly BatchEntry[], oldestCreatedMs: number, nowMs: number): void {
     if (this.metrics) this.metrics.requestSent(node, batches, nowMs);
     const times = this.nodeTimes.get(node);
     if (times) times.drainMs = nowMs;
-    this.scheduleIn(this.config.deliveryTimeoutMs - (nowMs - oldestCreatedMs));
+    this.scheduleIn(this.config.deliveryTimeoutMs - (nowMs - oldestCreatedMs), nowMs);
   }
 
   /** The request of `call` has ended: its slot and its batches' on-wire marks go back. */
@@ -686,11 +687,12 @@ export class Sender implements PartitionLoad {
     this.callEnded(call);
     this.eagerRuns = 0; // a response came in: the loop is turning
     const metrics = this.metrics;
-    if (metrics) metrics.responseReceived(call.node, performance.now() - call.sentAt, res ? res.throttleTimeMs : 0, Date.now());
+    const nowMs = Date.now();
+    if (metrics) metrics.responseReceived(call.node, performance.now() - call.sentAt, res ? res.throttleTimeMs : 0, nowMs);
     this.handleResponse(call.node, call.lane, call.batches, res);
     // A slot is free: appends made before the next run (the settled sends' own
     // continuations) must not grow a batch that can now be sent.
-    this.tellBlocked(Date.now());
+    this.tellBlocked(nowMs);
     if (this.runNeededAfterResponse()) this.wakeup();
   }
 

@@ -43,6 +43,7 @@
  * small framing buffers interleaved with the caller's batch buffers, for a vectored write.
  */
 
+import { Buffer } from 'node:buffer';
 import { ApiKey } from './api-keys.js';
 import type { Reader } from './reader.js';
 import { checkVersion, type ApiDescriptor } from './versions.js';

@@ -42,6 +42,7 @@
  * varint / varlong are zig-zag encoded (see writer.ts). All fixed-width integers are big-endian.
  */
 
+import { Buffer } from 'node:buffer';
 import { CodecId, type BatchHeaderInput, type RecordHeaderInput, type RecordInput } from '../backend/types.js';
 import { crc32c } from './crc32c.js';
 import { CODEC_UNAVAILABLE, codecFor } from '../compression/index.js';

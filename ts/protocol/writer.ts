@@ -11,6 +11,8 @@
  * and deltas fit 2^53, and staying off BigInt keeps the per-record path fast.
  */
 
+import { Buffer } from 'node:buffer';
+
 const TWO_POW_32 = 0x1_0000_0000;
 
 /** Bytes `uvarint(v)` takes, for an unsigned 32-bit `v`. */
