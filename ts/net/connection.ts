@@ -667,8 +667,8 @@ export class BrokerConnection extends EventEmitter {
     this.armTimeout();
   }
 
-  /** Writes queued requests while in-flight slots are free, as one corked batch of writes. */
-  /** `nowMs`: the caller's clock reading, when it has one (the requests' sentAt). */
+  /** Writes queued requests while in-flight slots are free, as one corked batch of writes.
+   * `nowMs`: the caller's clock reading, when it has one (the requests' sentAt). */
   private pump(nowMs?: number): void {
     const socket = this.socket;
     if (socket === null || this.waiting.length === 0) return;

@@ -348,8 +348,8 @@ export class ProducerCore extends EventEmitter {
     this.sender.abortUndrained(err);
   }
 
-  /** enqueue() for one record, without the per-call arrays: the Java-style send() path. */
-  /** `nowMs`: the caller's clock reading for this send, when it has one (one Date.now() per send). */
+  /** enqueue() for one record, without the per-call arrays: the Java-style send() path.
+   * `nowMs`: the caller's clock reading for this send, when it has one (one Date.now() per send). */
   enqueueOne(topic: string, partition: number | undefined, input: RecordInput, pending: PendingRecord, lane: Lane, nowMs?: number): void {
     const state = this.cluster.topics.get(topic);
     if (
