@@ -507,7 +507,7 @@ export class Sender implements PartitionLoad {
       if (w.fresh.length > 0 && (bytes === 0 || bytes < this.config.maxRequestSize)) {
         this.drainFresh(lane, w.fresh, this.config.maxRequestSize - bytes, batches);
       }
-      if (batches.length > 0) this.produce(node, broker, lane, batches, now);
+      if (batches.length > 0) this.produce(node, broker, lane, batches);
     }
     if (needMetadata) {
       this.cluster.requestUpdate();
@@ -615,8 +615,7 @@ export class Sender implements PartitionLoad {
     );
   }
 
-  /** `nowMs`: the run's clock reading (a run is one synchronous pass: one Date.now()). */
-  private produce(node: number, broker: Broker, lane: Lane, batches: BatchEntry[], nowMs: number): void {
+  private produce(node: number, broker: Broker, lane: Lane, batches: BatchEntry[]): void {
     this.nodeInflight.set(node, (this.nodeInflight.get(node) ?? 0) + 1);
     let oldest = Infinity;
     for (const b of batches) {
@@ -637,10 +636,10 @@ export class Sender implements PartitionLoad {
       } catch (err) {
         microtask(() => call.onError(err as Error));
       }
-      this.afterWrite(node, batches, oldest, nowMs);
+      this.afterWrite(node, batches, oldest);
       return;
     }
-    this.afterWrite(node, batches, oldest, nowMs);
+    this.afterWrite(node, batches, oldest);
     // Traced (the diagnostics channel's tracePromise wants a promise), or a connection that is
     // not ready yet (ensureReady's promise): the same handler on a promise. A plain function,
     // not an async one (an async function returning the request's promise costs a promise and
@@ -664,8 +663,10 @@ export class Sender implements PartitionLoad {
 
   /** A ProduceRequest is written (or queued on its connection): metrics, the node's drain
    * time, and a run at its batches' delivery deadline, even if the request never ends (a
-   * paused broker). */
-  private afterWrite(node: number, batches: readonly BatchEntry[], oldestCreatedMs: number, nowMs: number): void {
+   * paused broker). The clock is read after the write, not taken from the run: the timer's
+   * delay counts from now, so an earlier reading would set it late by the write's time. */
+  private afterWrite(node: number, batches: readonly BatchEntry[], oldestCreatedMs: number): void {
+    const nowMs = Date.now();
     if (this.metrics) this.metrics.requestSent(node, batches, nowMs);
     const times = this.nodeTimes.get(node);
     if (times) times.drainMs = nowMs;

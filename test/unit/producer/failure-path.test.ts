@@ -178,6 +178,11 @@ for (const { name } of backends) {
       // The next Produce is read and never answered: with one request in flight, the second
       // record's batch waits in the accumulator until delivery.timeout.ms fails it there.
       fake.onRequest(ApiKey.Produce, () => ({ noResponse: true }));
+      // The first request's timeout (request.timeout.ms, as long as the delivery timeout)
+      // closes its connection a few ms before the second batch is due to expire; a new
+      // connection is then never made ready (its ApiVersions goes unanswered), so the slot that
+      // timeout frees cannot carry the second batch out in that window on a loaded machine.
+      fake.onRequest(ApiKey.ApiVersions, () => ({ noResponse: true }));
       const written = fake.nextRequest(ApiKey.Produce);
       const first = p.send({ topic: 't', partition: 0, value: 'a' }).catch((e: Error) => e);
       await written; // 'a' is on the wire, in its own batch
